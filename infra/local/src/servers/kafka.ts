@@ -1,0 +1,245 @@
+import { mkdir, readdir, writeFile, access } from 'node:fs/promises';
+import path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { infraEnvVars, type InfraConfig } from '../config.js';
+import type { LocalServer } from '../local-server.js';
+import { runToCompletion } from '../processes.js';
+import { installOnce } from '../install-once.js';
+
+const HEALTH_TOPIC = '__sagaflow_health';
+
+function installDir(config: InfraConfig): string {
+  return path.join(config.cacheDir, `kafka-${config.kafka.version}`);
+}
+
+function isKafka3(config: InfraConfig): boolean {
+  return config.kafka.version.startsWith('3.');
+}
+
+/** The published poms carry no logging backend: add the one that matches the version's API. */
+function loggingDependencies(config: InfraConfig): string[] {
+  return isKafka3(config)
+    ? ['org.slf4j:slf4j-reload4j:1.7.36']
+    : [
+        'org.apache.logging.log4j:log4j-slf4j-impl:2.24.3',
+        'org.apache.logging.log4j:log4j-core:2.24.3',
+      ];
+}
+
+function pom(config: InfraConfig): string {
+  const deps = [
+    `org.apache.kafka:kafka_2.13:${config.kafka.version}`,
+    ...loggingDependencies(config),
+  ]
+    .map((coordinates) => {
+      const [groupId, artifactId, version] = coordinates.split(':');
+      return `    <dependency><groupId>${groupId}</groupId><artifactId>${artifactId}</artifactId><version>${version}</version></dependency>`;
+    })
+    .join('\n');
+  return `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>io.sagaflow.infra</groupId>
+  <artifactId>kafka-runtime</artifactId>
+  <version>${config.kafka.version}</version>
+  <packaging>pom</packaging>
+  <dependencies>
+${deps}
+  </dependencies>
+</project>
+`;
+}
+
+function loggingSetup(
+  config: InfraConfig,
+  dir: string,
+): { file: string; text: string; flag: string } {
+  if (isKafka3(config)) {
+    const file = path.join(dir, 'log4j.properties');
+    return {
+      file,
+      flag: `-Dlog4j.configuration=file:${file}`,
+      text: [
+        'log4j.rootLogger=INFO, stdout',
+        'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+        'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+        'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
+        'log4j.logger.kafka.request.logger=WARN',
+        'log4j.logger.state.change.logger=WARN',
+        '',
+      ].join('\n'),
+    };
+  }
+  const file = path.join(dir, 'log4j2.properties');
+  return {
+    file,
+    flag: `-Dlog4j2.configurationFile=file:${file}`,
+    text: [
+      'appender.stdout.type=Console',
+      'appender.stdout.name=STDOUT',
+      'appender.stdout.layout.type=PatternLayout',
+      'appender.stdout.layout.pattern=[%d] %p %m (%c)%n',
+      'rootLogger.level=INFO',
+      'rootLogger.appenderRefs=stdout',
+      'rootLogger.appenderRef.stdout.ref=STDOUT',
+      '',
+    ].join('\n'),
+  };
+}
+
+function serverProperties(config: InfraConfig, dataDir: string): string {
+  const { port, controllerPort } = config.kafka;
+  return [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    'controller.listener.names=CONTROLLER',
+    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `log.dirs=${dataDir}`,
+    'num.partitions=1',
+    'default.replication.factor=1',
+    'min.insync.replicas=1',
+    'offsets.topic.replication.factor=1',
+    'offsets.topic.num.partitions=10',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'transaction.state.log.num.partitions=10',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    'group.initial.rebalance.delay.ms=0',
+    'auto.create.topics.enable=false',
+    'delete.topic.enable=true',
+    'log.retention.hours=24',
+    'log.segment.bytes=16777216',
+    '',
+  ].join('\n');
+}
+
+function classpath(config: InfraConfig): string {
+  return `${path.join(installDir(config), 'libs')}/*`;
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Apache Kafka, single-node KRaft, from the Maven Central jars. */
+export const kafkaServer: LocalServer = {
+  name: 'kafka',
+  title: 'Apache Kafka',
+  installTools: [
+    { command: 'java', why: 'Kafka runs on a JDK 17+' },
+    { command: 'mvn', why: 'the Kafka jars come from Maven Central' },
+  ],
+  runTools: [{ command: 'java', why: 'Kafka runs on a JDK 17+' }],
+  ports: (config) => [
+    { envVar: infraEnvVars.kafkaPort, port: config.kafka.port },
+    { envVar: infraEnvVars.kafkaControllerPort, port: config.kafka.controllerPort },
+  ],
+  version: (config) => config.kafka.version,
+  isInstalled: (config) => exists(path.join(installDir(config), '.installed')),
+  install: (config, logFile) =>
+    installOnce(installDir(config), async (dir) => {
+      await writeFile(path.join(dir, 'pom.xml'), pom(config));
+      await runToCompletion(
+        {
+          command: 'mvn',
+          args: [
+            '-B',
+            '-q',
+            'dependency:copy-dependencies',
+            '-DincludeScope=runtime',
+            `-DoutputDirectory=${path.join(dir, 'libs')}`,
+          ],
+          cwd: dir,
+        },
+        logFile,
+      );
+      const jars = await readdir(path.join(dir, 'libs'));
+      if (!jars.includes(`kafka_2.13-${config.kafka.version}.jar`)) {
+        throw new Error(`kafka_2.13-${config.kafka.version}.jar is missing after the download`);
+      }
+    }),
+  async prepare(config, dir, logFile) {
+    const dataDir = path.join(dir, 'data');
+    await mkdir(dataDir, { recursive: true });
+    const propertiesFile = path.join(dir, 'server.properties');
+    await writeFile(propertiesFile, serverProperties(config, dataDir));
+    const logging = loggingSetup(config, dir);
+    await writeFile(logging.file, logging.text);
+    const java = ['-cp', classpath(config), logging.flag];
+    if (!(await exists(path.join(dataDir, 'meta.properties')))) {
+      const clusterId = (
+        await runToCompletion(
+          { command: 'java', args: [...java, 'kafka.tools.StorageTool', 'random-uuid'] },
+          logFile,
+        )
+      )
+        .trim()
+        .split('\n')
+        .pop();
+      if (clusterId === undefined || clusterId === '')
+        throw new Error('no cluster id was generated');
+      await runToCompletion(
+        {
+          command: 'java',
+          args: [
+            ...java,
+            'kafka.tools.StorageTool',
+            'format',
+            '-t',
+            clusterId,
+            '-c',
+            propertiesFile,
+          ],
+        },
+        logFile,
+      );
+    }
+    return {
+      command: 'java',
+      args: [
+        `-Xms${Math.min(256, config.kafka.heapMb)}m`,
+        `-Xmx${config.kafka.heapMb}m`,
+        '-XX:+UseG1GC',
+        '-Djava.awt.headless=true',
+        ...java,
+        'kafka.Kafka',
+        propertiesFile,
+      ],
+    };
+  },
+  async check(config) {
+    const kafka = new Kafka({
+      clientId: 'sagaflow-infra',
+      brokers: [`127.0.0.1:${config.kafka.port}`],
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 2000,
+      requestTimeout: 5000,
+      retry: { retries: 0 },
+    });
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      await admin.createTopics({
+        topics: [{ topic: HEALTH_TOPIC, numPartitions: 1, replicationFactor: 1 }],
+        waitForLeaders: true,
+        timeout: 5000,
+      });
+      const { topics } = await admin.fetchTopicMetadata({ topics: [HEALTH_TOPIC] });
+      const leader = topics[0]?.partitions[0]?.leader;
+      if (leader === undefined || leader < 0) throw new Error(`${HEALTH_TOPIC} has no leader yet`);
+    } finally {
+      await admin.disconnect();
+    }
+  },
+  runningVersion: (config) => Promise.resolve(config.kafka.version),
+  envLine: (config) => `KAFKA_BROKERS=127.0.0.1:${config.kafka.port}`,
+};

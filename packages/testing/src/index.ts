@@ -1,0 +1,25 @@
+/**
+ * The sagaflow test environment: real servers resolved once per vitest run, names that no other
+ * test uses, and waiting on conditions instead of sleeping.
+ *
+ * @example
+ * ```ts
+ * // some-adapter.int.test.ts
+ * import { Kafka } from 'kafkajs';
+ * import { testEnv, uniqueTopic, waitFor } from '@sagaflow/testing';
+ *
+ * const kafka = new Kafka({ brokers: [...testEnv().kafkaBrokers] });
+ * const topic = uniqueTopic('orders');
+ * await waitFor(async () => (await admin.listTopics()).includes(topic), { timeoutMs: 5000 });
+ * ```
+ * @module
+ */
+export { waitForConsumerToJoinGroup } from './kafka-helpers.js';
+export { uniqueDatabase, uniqueGroupId, uniqueName, uniqueTopic } from './names.js';
+export { testEnv } from './provided-env.js';
+export { containerImages, resolveServers } from './resolve-servers.js';
+export type { ResolvedServers } from './resolve-servers.js';
+export { serverEnvVars, serversFromEnvironment } from './test-env.js';
+export type { SagaflowTestEnv } from './test-env.js';
+export { waitFor } from './wait-for.js';
+export type { WaitForOptions } from './wait-for.js';
