@@ -1,4 +1,5 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 
 /**
  * Installs into a staging folder and moves it into place only once complete, with an
@@ -21,3 +22,17 @@ export async function installOnce(
     throw error;
   }
 }
+
+/** True when the file or folder exists. */
+export async function pathExists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when {@link installOnce} completed in this folder. */
+export const isInstalledIn = (dir: string): Promise<boolean> =>
+  pathExists(path.join(dir, '.installed'));

@@ -1,8 +1,8 @@
-import { access, chmod, cp, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { infraEnvVars, type InfraConfig } from '../config.js';
-import { installOnce } from '../install-once.js';
+import { installOnce, isInstalledIn } from '../install-once.js';
 import type { LocalServer } from '../local-server.js';
 import { runToCompletion } from '../processes.js';
 
@@ -51,14 +51,7 @@ export const databaseServer: LocalServer = {
   runTools: [],
   ports: (config) => [{ envVar: infraEnvVars.databasePort, port: config.database.port }],
   version: (config) => config.database.version,
-  isInstalled: async (config) => {
-    try {
-      await access(path.join(installDir(config), '.installed'));
-      return true;
-    } catch {
-      return false;
-    }
-  },
+  isInstalled: (config) => isInstalledIn(installDir(config)),
   install: (config, logFile) =>
     installOnce(installDir(config), async (dir) => {
       const env = { GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' };

@@ -1,10 +1,10 @@
-import { mkdir, readdir, writeFile, access } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { infraEnvVars, type InfraConfig } from '../config.js';
 import type { LocalServer } from '../local-server.js';
 import { runToCompletion } from '../processes.js';
-import { installOnce } from '../install-once.js';
+import { installOnce, isInstalledIn, pathExists } from '../install-once.js';
 
 const HEALTH_TOPIC = '__sagaflow_health';
 
@@ -121,15 +121,6 @@ function classpath(config: InfraConfig): string {
   return `${path.join(installDir(config), 'libs')}/*`;
 }
 
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Apache Kafka, single-node KRaft, from the Maven Central jars. */
 export const kafkaServer: LocalServer = {
   name: 'kafka',
@@ -144,7 +135,7 @@ export const kafkaServer: LocalServer = {
     { envVar: infraEnvVars.kafkaControllerPort, port: config.kafka.controllerPort },
   ],
   version: (config) => config.kafka.version,
-  isInstalled: (config) => exists(path.join(installDir(config), '.installed')),
+  isInstalled: (config) => isInstalledIn(installDir(config)),
   install: (config, logFile) =>
     installOnce(installDir(config), async (dir) => {
       await writeFile(path.join(dir, 'pom.xml'), pom(config));
@@ -175,7 +166,7 @@ export const kafkaServer: LocalServer = {
     const logging = loggingSetup(config, dir);
     await writeFile(logging.file, logging.text);
     const java = ['-cp', classpath(config), logging.flag];
-    if (!(await exists(path.join(dataDir, 'meta.properties')))) {
+    if (!(await pathExists(path.join(dataDir, 'meta.properties')))) {
       const clusterId = (
         await runToCompletion(
           { command: 'java', args: [...java, 'kafka.tools.StorageTool', 'random-uuid'] },

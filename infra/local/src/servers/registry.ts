@@ -1,7 +1,7 @@
-import { access, mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { infraEnvVars, type InfraConfig } from '../config.js';
-import { installOnce } from '../install-once.js';
+import { installOnce, isInstalledIn, pathExists } from '../install-once.js';
 import type { LocalServer } from '../local-server.js';
 import { runToCompletion } from '../processes.js';
 
@@ -30,14 +30,10 @@ async function getJson(url: string): Promise<unknown> {
 async function runnerJar(config: InfraConfig): Promise<string> {
   const dir = installDir(config);
   const fastJar = path.join(dir, 'quarkus-app', 'quarkus-run.jar');
-  try {
-    await access(fastJar);
-    return fastJar;
-  } catch {
-    const runner = (await readdir(dir)).find((file) => file.endsWith('-runner.jar'));
-    if (runner === undefined) throw new Error(`no runner jar in ${dir}`);
-    return path.join(dir, runner);
-  }
+  if (await pathExists(fastJar)) return fastJar;
+  const runner = (await readdir(dir)).find((file) => file.endsWith('-runner.jar'));
+  if (runner === undefined) throw new Error(`no runner jar in ${dir}`);
+  return path.join(dir, runner);
 }
 
 /** Apicurio Registry from its Maven Central archive, serving the Confluent-compatible API. */
@@ -51,14 +47,7 @@ export const registryServer: LocalServer = {
   runTools: [{ command: 'java', why: 'Apicurio Registry runs on a JDK 17+' }],
   ports: (config) => [{ envVar: infraEnvVars.registryPort, port: config.registry.port }],
   version: (config) => config.registry.version,
-  isInstalled: async (config) => {
-    try {
-      await access(path.join(installDir(config), '.installed'));
-      return true;
-    } catch {
-      return false;
-    }
-  },
+  isInstalled: (config) => isInstalledIn(installDir(config)),
   install: (config, logFile) =>
     installOnce(installDir(config), async (dir) => {
       const archive = `apicurio-registry-app-${config.registry.version}-all.tar.gz`;
