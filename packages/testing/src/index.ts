@@ -14,7 +14,9 @@
  * ```
  * @module
  */
+export { entityStoreContract } from './contracts/entity-store-contract.js';
 export { waitForConsumerToJoinGroup } from './kafka-helpers.js';
+export { MemoryEntityStore } from './memory-entity-store.js';
 export { uniqueDatabase, uniqueGroupId, uniqueName, uniqueTopic } from './names.js';
 export { testEnv } from './provided-env.js';
 export { containerImages, resolveServers } from './resolve-servers.js';

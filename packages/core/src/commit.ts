@@ -1,0 +1,56 @@
+/** Metadata every event carries, inherited from what caused the commit. */
+export interface EventMetadata {
+  /** The saga (correlation) id: set by the first event of a saga, then carried along. */
+  readonly sagaId: string;
+  /** The id of the message (event or command) that caused this commit. */
+  readonly causationId: string;
+  /** The service that produced the event. */
+  readonly service: string;
+  /** W3C trace context of the command that produced the event, when traced. */
+  readonly traceparent?: string;
+}
+
+/** An event waiting in a commit's outbox, and later published as is. */
+export interface OutboxEvent {
+  /** Unique and stable: derived from entity type, id, version and index. */
+  readonly eventId: string;
+  /** The event type, e.g. `OrderCreated`. */
+  readonly type: string;
+  readonly entityType: string;
+  readonly entityId: string;
+  /** Version of the commit that holds the event. */
+  readonly version: number;
+  /** Position of the event in its commit. */
+  readonly index: number;
+  readonly payload: Readonly<Record<string, unknown>>;
+  readonly metadata: EventMetadata;
+  /** ISO-8601 time at which the command produced the event. */
+  readonly occurredAt: string;
+}
+
+/**
+ * One state change of one entity: the new state, its version, the events to publish and the
+ * dedupe key of the message that caused it. Stores write a commit as one document, in one write,
+ * so that all of it happens or none of it does.
+ */
+export interface Commit<S = unknown> {
+  readonly entityType: string;
+  readonly entityId: string;
+  /** 1 for the first commit of an entity, then +1 each time. */
+  readonly version: number;
+  readonly state: S;
+  readonly events: readonly OutboxEvent[];
+  /**
+   * Identifies the message that caused the commit, unique per entity: a second commit with the
+   * same key is refused, which is how a redelivered message is applied only once.
+   */
+  readonly causationKey: string;
+  /** ISO-8601 time of the commit. */
+  readonly committedAt: string;
+}
+
+/** The current state of an entity and the version it is at (0 when it has no commit yet). */
+export interface EntitySnapshot<S> {
+  readonly state: S;
+  readonly version: number;
+}

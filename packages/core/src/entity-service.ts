@@ -1,0 +1,164 @@
+import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from './backoff.js';
+import type { Commit, OutboxEvent } from './commit.js';
+import { commandHandler, Rejection, type EntityDefinition, type EventOf } from './entity.js';
+import type { EntityStore } from './entity-store.js';
+import { invalidArgument, SagaflowError } from './errors.js';
+import { eventIdOf, newId } from './ids.js';
+
+/** Options of {@link EntityService}. */
+export interface EntityServiceOptions {
+  readonly store: EntityStore;
+  /** Name of the service that owns the entities; stamped on every event. */
+  readonly service: string;
+  /** Attempts of one command when other commands keep winning the race. @default 10 */
+  readonly maxAttempts?: number;
+  /** Backoff between attempts after a conflict. @default {@link defaultBackoff} */
+  readonly backoff?: BackoffPolicy;
+  /** Clock, for tests. @default () => new Date() */
+  readonly clock?: () => Date;
+}
+
+/** Where a command comes from: what makes it unique, and the saga it belongs to. */
+export interface CommandOrigin {
+  /**
+   * Unique per message that causes the command (and per command within it): a second command
+   * with the same key on the same entity is not applied again. Use the idempotency key of an
+   * HTTP request, the command id of a command message, or `<eventId>#<n>` for the n-th command
+   * a processor sends for one event.
+   * @default a fresh id: the command is applied each time it is sent
+   */
+  readonly causationKey?: string;
+  /** The id of the causing message. @default the causation key */
+  readonly causationId?: string;
+  /** The saga the command belongs to. @default a new saga id */
+  readonly sagaId?: string;
+  readonly traceparent?: string;
+}
+
+/** What happened to a command. */
+export type CommandResult<S> =
+  | {
+      readonly status: 'committed' | 'duplicate';
+      readonly version: number;
+      readonly state: S;
+      readonly events: readonly OutboxEvent[];
+      readonly sagaId: string;
+    }
+  | { readonly status: 'rejected'; readonly rejection: Rejection; readonly version: number };
+
+const KEY = /^\S{1,200}$/;
+
+/**
+ * Runs commands against entities: loads the state, lets the handler decide, and appends the
+ * resulting commit with its outbox in one atomic write. When another command took the version
+ * first, it retries on the fresh state; a command whose causation key was already applied
+ * returns the earlier result without applying it again.
+ */
+export class EntityService {
+  readonly #store: EntityStore;
+  readonly #service: string;
+  readonly #maxAttempts: number;
+  readonly #backoff: BackoffPolicy;
+  readonly #clock: () => Date;
+
+  constructor(options: EntityServiceOptions) {
+    if (typeof options.service !== 'string' || options.service.trim() === '') {
+      throw invalidArgument('service', 'must be a non-empty string');
+    }
+    const maxAttempts = options.maxAttempts ?? 10;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+      throw invalidArgument('maxAttempts', `must be a positive integer (got ${maxAttempts})`);
+    }
+    this.#store = options.store;
+    this.#service = options.service;
+    this.#maxAttempts = maxAttempts;
+    this.#backoff = options.backoff ?? defaultBackoff;
+    this.#clock = options.clock ?? (() => new Date());
+  }
+
+  /** Sends a command to one entity. */
+  async execute<
+    S,
+    C extends Record<string, object>,
+    E extends Record<string, object>,
+    K extends keyof C & string,
+  >(
+    definition: EntityDefinition<S, C, E>,
+    entityId: string,
+    name: K,
+    command: C[K],
+    origin: CommandOrigin = {},
+  ): Promise<CommandResult<S>> {
+    if (typeof entityId !== 'string' || !KEY.test(entityId)) {
+      throw invalidArgument('entityId', 'must be 1 to 200 characters without spaces');
+    }
+    if (origin.causationKey !== undefined && !KEY.test(origin.causationKey)) {
+      throw invalidArgument('causationKey', 'must be 1 to 200 characters without spaces');
+    }
+    const handler = commandHandler(definition, name);
+    const causationKey = origin.causationKey ?? newId();
+    const causationId = origin.causationId ?? causationKey;
+    for (let attempt = 1; ; attempt += 1) {
+      const snapshot = await this.#store.load<S>(definition.type, entityId);
+      const version = snapshot?.version ?? 0;
+      const state = snapshot?.state ?? definition.initialState();
+      const sagaId = origin.sagaId ?? newId();
+      const now = this.#clock().toISOString();
+      const decision = await handler(state, command, { entityId, version, sagaId, now });
+      if (decision instanceof Rejection)
+        return { status: 'rejected', rejection: decision, version };
+      const next = version + 1;
+      let newState = state;
+      const events = decision.map((event: EventOf<E>, index): OutboxEvent => {
+        newState = definition.evolve(newState, event);
+        return {
+          eventId: eventIdOf(definition.type, entityId, next, index),
+          type: event.type,
+          entityType: definition.type,
+          entityId,
+          version: next,
+          index,
+          payload: event.payload as Record<string, unknown>,
+          metadata: {
+            sagaId,
+            causationId,
+            service: this.#service,
+            ...(origin.traceparent === undefined ? {} : { traceparent: origin.traceparent }),
+          },
+          occurredAt: now,
+        };
+      });
+      const commit: Commit<S> = {
+        entityType: definition.type,
+        entityId,
+        version: next,
+        state: newState,
+        events,
+        causationKey,
+        committedAt: now,
+      };
+      const outcome = await this.#store.append(commit);
+      if (outcome.status === 'appended') {
+        return { status: 'committed', version: next, state: newState, events, sagaId };
+      }
+      if (outcome.status === 'duplicate') {
+        const existing = outcome.existing;
+        return {
+          status: 'duplicate',
+          version: existing.version,
+          state: existing.state,
+          events: existing.events,
+          sagaId: existing.events[0]?.metadata.sagaId ?? sagaId,
+        };
+      }
+      if (attempt >= this.#maxAttempts) {
+        throw new SagaflowError(
+          'CONCURRENCY_CONFLICT',
+          `${definition.type} ${entityId}: command '${name}' lost the race for version ${next} ${attempt} times; retry later`,
+          { retriable: true, context: { entityType: definition.type, entityId } },
+        );
+      }
+      await sleep(backoffDelay(this.#backoff, attempt));
+    }
+  }
+}

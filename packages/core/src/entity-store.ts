@@ -1,0 +1,33 @@
+import type { Commit, EntitySnapshot } from './commit.js';
+
+/** Why {@link EntityStore.append} refused a commit. */
+export type AppendOutcome<S> =
+  | { readonly status: 'appended' }
+  /** Another commit took this version first: load again and retry. */
+  | { readonly status: 'conflict' }
+  /** A commit with this causation key exists: the message was applied already. */
+  | { readonly status: 'duplicate'; readonly existing: Commit<S> };
+
+/**
+ * Port: where entities live, together with their outbox. Implementations must make `append`
+ * atomic and exclusive: of two commits with the same entity and version, or the same entity and
+ * causation key, exactly one is stored.
+ */
+export interface EntityStore {
+  /** Prepares storage for an entity type (collections, indexes); safe to call again. */
+  prepare(entityType: string): Promise<void>;
+  /** The latest state of the entity, or undefined when it has no commit. */
+  load<S>(entityType: string, entityId: string): Promise<EntitySnapshot<S> | undefined>;
+  /** Writes the commit in one atomic write, if its version and causation key are free. */
+  append<S>(commit: Commit<S>): Promise<AppendOutcome<S>>;
+  /**
+   * Commits whose events are not yet marked published, oldest versions of each entity first, so
+   * that publishing them in this order keeps each entity's events in order.
+   */
+  unpublished(entityType: string, limit: number): Promise<Commit[]>;
+  /** Marks commits as published (idempotent). */
+  markPublished(
+    entityType: string,
+    commits: readonly Pick<Commit, 'entityId' | 'version'>[],
+  ): Promise<void>;
+}

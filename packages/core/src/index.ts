@@ -1,0 +1,35 @@
+/**
+ * sagaflow core: entities decide on commands and commit their new state together with the events
+ * to publish, in one atomic write through the {@link EntityStore} port. No Kafka or MongoDB
+ * client here: adapters implement the ports.
+ *
+ * @example
+ * ```ts
+ * import { defineEntity, EntityService, reject } from '@sagaflow/core';
+ * import { MemoryEntityStore } from '@sagaflow/testing';
+ *
+ * const stock = defineEntity<{ available: number }, { Reserve: { quantity: number } }, { StockReserved: { quantity: number } }>({
+ *   type: 'inventory.stock',
+ *   initialState: () => ({ available: 10 }),
+ *   commands: {
+ *     Reserve: (state, { quantity }) =>
+ *       quantity > state.available ? reject('not enough stock') : [{ type: 'StockReserved', payload: { quantity } }],
+ *   },
+ *   evolve: (state, event) => ({ available: state.available - event.payload.quantity }),
+ * });
+ * const service = new EntityService({ store: new MemoryEntityStore(), service: 'inventory' });
+ * await service.execute(stock, 'sku-1', 'Reserve', { quantity: 2 }, { causationKey: 'order-42' });
+ * ```
+ * @module
+ */
+export { backoffDelay, defaultBackoff } from './backoff.js';
+export type { BackoffPolicy } from './backoff.js';
+export type { Commit, EntitySnapshot, EventMetadata, OutboxEvent } from './commit.js';
+export { commandHandler, defineEntity, reject, Rejection } from './entity.js';
+export type { CommandContext, Decision, EntityDefinition, EventOf } from './entity.js';
+export { EntityService } from './entity-service.js';
+export type { CommandOrigin, CommandResult, EntityServiceOptions } from './entity-service.js';
+export type { AppendOutcome, EntityStore } from './entity-store.js';
+export { invalidArgument, isSagaflowError, SagaflowError } from './errors.js';
+export type { MessageOrigin, SagaflowErrorCode, SagaflowErrorContext } from './errors.js';
+export { deterministicUuid, eventIdOf, newId } from './ids.js';

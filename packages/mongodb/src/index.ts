@@ -1,0 +1,17 @@
+/**
+ * MongoDB adapter of sagaflow: {@link MongoEntityStore} keeps each entity's commits, with their
+ * outbox events and dedupe keys, one document per commit. Runs on MongoDB and on FerretDB v1.
+ *
+ * @example
+ * ```ts
+ * import { MongoClient } from 'mongodb';
+ * import { EntityService } from '@sagaflow/core';
+ * import { MongoEntityStore } from '@sagaflow/mongodb';
+ *
+ * const client = await new MongoClient(process.env.MONGODB_URL!).connect();
+ * const store = new MongoEntityStore(client.db('inventory'));
+ * const service = new EntityService({ store, service: 'inventory-service' });
+ * ```
+ * @module
+ */
+export { MongoEntityStore } from './mongo-entity-store.js';

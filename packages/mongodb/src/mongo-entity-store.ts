@@ -1,0 +1,164 @@
+import type { AppendOutcome, Commit, EntitySnapshot, EntityStore } from '@sagaflow/core';
+import { SagaflowError } from '@sagaflow/core';
+import { MongoServerError, type Collection, type Db } from 'mongodb';
+
+/** One commit, as stored: one document, written once by one insert. */
+interface CommitDocument {
+  /** `<entityId>@<version, 10 digits>`: the primary key makes one version win. */
+  _id: string;
+  entityId: string;
+  version: number;
+  state: unknown;
+  events: Commit['events'];
+  causationKey: string;
+  committedAt: string;
+  published: boolean;
+}
+
+const DUPLICATE_KEY = 11000;
+
+const documentId = (entityId: string, version: number) =>
+  `${entityId}@${String(version).padStart(10, '0')}`;
+
+function toCommit<S>(entityType: string, doc: CommitDocument): Commit<S> {
+  return {
+    entityType,
+    entityId: doc.entityId,
+    version: doc.version,
+    state: doc.state as S,
+    events: doc.events,
+    causationKey: doc.causationKey,
+    committedAt: doc.committedAt,
+  };
+}
+
+function unavailable(action: string, entityType: string, cause: unknown): SagaflowError {
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new SagaflowError('STORE_UNAVAILABLE', `${action} ${entityType} failed: ${detail}`, {
+    retriable: true,
+    context: { entityType },
+    cause,
+  });
+}
+
+/**
+ * {@link EntityStore} on MongoDB or FerretDB, without multi-document transactions. Each entity
+ * type has a collection of commits, `<domain>_<entity>_commits`. A commit (state, version, outbox
+ * events, causation key) is one document written by one insert, which is atomic everywhere:
+ *
+ * - the `_id` holds entity id and version, so of two commits of one version exactly one is
+ *   stored (optimistic concurrency);
+ * - a unique index on (entityId, causationKey) refuses a second commit caused by the same
+ *   message (idempotent consumers).
+ *
+ * Conditional updates are not used for either: FerretDB v1 evaluates their condition and writes
+ * in two steps, so they do not exclude a concurrent writer.
+ */
+export class MongoEntityStore implements EntityStore {
+  readonly #db: Db;
+  readonly #prepared = new Map<string, Promise<void>>();
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  #collection(entityType: string): Collection<CommitDocument> {
+    return this.#db.collection<CommitDocument>(`${entityType.replaceAll('.', '_')}_commits`);
+  }
+
+  prepare(entityType: string): Promise<void> {
+    let prepared = this.#prepared.get(entityType);
+    if (prepared === undefined) {
+      const collection = this.#collection(entityType);
+      prepared = Promise.all([
+        collection.createIndex(
+          { entityId: 1, causationKey: 1 },
+          { unique: true, name: 'causation' },
+        ),
+        collection.createIndex({ entityId: 1, version: -1 }, { name: 'latest' }),
+        collection.createIndex({ published: 1, entityId: 1, version: 1 }, { name: 'outbox' }),
+      ]).then(
+        () => undefined,
+        (error: unknown) => {
+          this.#prepared.delete(entityType);
+          throw unavailable('preparing the commits of', entityType, error);
+        },
+      );
+      this.#prepared.set(entityType, prepared);
+    }
+    return prepared;
+  }
+
+  async load<S>(entityType: string, entityId: string): Promise<EntitySnapshot<S> | undefined> {
+    try {
+      const doc = await this.#collection(entityType).findOne(
+        { entityId },
+        { sort: { version: -1 }, projection: { state: 1, version: 1 } },
+      );
+      return doc === null ? undefined : { state: doc.state as S, version: doc.version };
+    } catch (error) {
+      throw unavailable('loading', entityType, error);
+    }
+  }
+
+  async append<S>(commit: Commit<S>): Promise<AppendOutcome<S>> {
+    const collection = this.#collection(commit.entityType);
+    try {
+      await collection.insertOne({
+        _id: documentId(commit.entityId, commit.version),
+        entityId: commit.entityId,
+        version: commit.version,
+        state: commit.state,
+        events: commit.events,
+        causationKey: commit.causationKey,
+        committedAt: commit.committedAt,
+        published: false,
+      });
+      return { status: 'appended' };
+    } catch (error) {
+      if (!(error instanceof MongoServerError) || error.code !== DUPLICATE_KEY) {
+        throw unavailable('appending to', commit.entityType, error);
+      }
+    }
+    // Which key was taken? The causation one means the message was applied already.
+    try {
+      const existing = await collection.findOne({
+        entityId: commit.entityId,
+        causationKey: commit.causationKey,
+      });
+      return existing === null
+        ? { status: 'conflict' }
+        : { status: 'duplicate', existing: toCommit<S>(commit.entityType, existing) };
+    } catch (error) {
+      throw unavailable('appending to', commit.entityType, error);
+    }
+  }
+
+  async unpublished(entityType: string, limit: number): Promise<Commit[]> {
+    try {
+      const docs = await this.#collection(entityType)
+        .find({ published: false })
+        .sort({ entityId: 1, version: 1 })
+        .limit(limit)
+        .toArray();
+      return docs.map((doc) => toCommit(entityType, doc));
+    } catch (error) {
+      throw unavailable('reading the outbox of', entityType, error);
+    }
+  }
+
+  async markPublished(
+    entityType: string,
+    commits: readonly Pick<Commit, 'entityId' | 'version'>[],
+  ): Promise<void> {
+    if (commits.length === 0) return;
+    try {
+      await this.#collection(entityType).updateMany(
+        { _id: { $in: commits.map((c) => documentId(c.entityId, c.version)) } },
+        { $set: { published: true } },
+      );
+    } catch (error) {
+      throw unavailable('marking published in', entityType, error);
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import type { AppendOutcome, Commit, EntitySnapshot, EntityStore } from '@sagaflow/core';
+
+interface Stored {
+  readonly commit: Commit;
+  published: boolean;
+}
+
+/**
+ * In-memory {@link EntityStore}, for fast tests and the embedded demo. Passes the same contract
+ * suite as the MongoDB store. Values are copied in and out, as a database would.
+ */
+export class MemoryEntityStore implements EntityStore {
+  readonly #types = new Map<string, Map<string, Stored[]>>();
+
+  #entities(entityType: string): Map<string, Stored[]> {
+    let entities = this.#types.get(entityType);
+    if (entities === undefined) {
+      entities = new Map();
+      this.#types.set(entityType, entities);
+    }
+    return entities;
+  }
+
+  prepare(entityType: string): Promise<void> {
+    this.#entities(entityType);
+    return Promise.resolve();
+  }
+
+  load<S>(entityType: string, entityId: string): Promise<EntitySnapshot<S> | undefined> {
+    const last = this.#entities(entityType).get(entityId)?.at(-1)?.commit;
+    return Promise.resolve(
+      last === undefined
+        ? undefined
+        : { state: structuredClone(last.state) as S, version: last.version },
+    );
+  }
+
+  append<S>(commit: Commit<S>): Promise<AppendOutcome<S>> {
+    const entities = this.#entities(commit.entityType);
+    const history = entities.get(commit.entityId) ?? [];
+    const existing = history.find((s) => s.commit.causationKey === commit.causationKey);
+    if (existing !== undefined) {
+      return Promise.resolve({
+        status: 'duplicate',
+        existing: structuredClone(existing.commit) as Commit<S>,
+      });
+    }
+    if (history.some((s) => s.commit.version === commit.version)) {
+      return Promise.resolve({ status: 'conflict' });
+    }
+    history.push({ commit: structuredClone(commit), published: false });
+    history.sort((a, b) => a.commit.version - b.commit.version);
+    entities.set(commit.entityId, history);
+    return Promise.resolve({ status: 'appended' });
+  }
+
+  unpublished(entityType: string, limit: number): Promise<Commit[]> {
+    const pending = [...this.#entities(entityType).entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .flatMap(([, history]) => history.filter((s) => !s.published).map((s) => s.commit));
+    return Promise.resolve(structuredClone(pending.slice(0, limit)));
+  }
+
+  markPublished(
+    entityType: string,
+    commits: readonly Pick<Commit, 'entityId' | 'version'>[],
+  ): Promise<void> {
+    const entities = this.#entities(entityType);
+    for (const { entityId, version } of commits) {
+      const stored = entities.get(entityId)?.find((s) => s.commit.version === version);
+      if (stored !== undefined) stored.published = true;
+    }
+    return Promise.resolve();
+  }
+}

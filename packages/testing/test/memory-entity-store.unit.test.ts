@@ -1,0 +1,3 @@
+import { entityStoreContract, MemoryEntityStore } from '../src/index.js';
+
+entityStoreContract('MemoryEntityStore', () => new MemoryEntityStore());
