@@ -32,4 +32,29 @@ export type { CommandOrigin, CommandResult, EntityServiceOptions } from './entit
 export type { AppendOutcome, EntityStore } from './entity-store.js';
 export { invalidArgument, isSagaflowError, SagaflowError } from './errors.js';
 export type { MessageOrigin, SagaflowErrorCode, SagaflowErrorContext } from './errors.js';
+export { commandsTopic, eventMessage, eventsTopic, headerNames, readEnvelope } from './envelope.js';
+export type { BusMessage, EventEnvelope, SchemaRef } from './envelope.js';
+export type { EncodedPayload, EventSerde } from './event-serde.js';
 export { deterministicUuid, eventIdOf, newId } from './ids.js';
+export type {
+  MessagePublisher,
+  MessageSubscriber,
+  ReceivedMessage,
+  SubscribeOptions,
+  Subscription,
+} from './message-bus.js';
+export { OutboxRelay } from './outbox-relay.js';
+export type { OutboxRelayOptions } from './outbox-relay.js';
+export {
+  deadLetterHeaders,
+  deadLetterTopic,
+  defineProcessor,
+  ProcessorRuntime,
+} from './processor.js';
+export type {
+  EventHandler,
+  ProcessorContext,
+  ProcessorDefinition,
+  ProcessorRuntimeOptions,
+  ReceivedEvent,
+} from './processor.js';

@@ -1,0 +1,51 @@
+import type { BusMessage } from './envelope.js';
+
+/** Port: publishes messages. */
+export interface MessagePublisher {
+  /**
+   * Publishes the messages as one unit: read-committed consumers see all of them or none, and
+   * each partition receives them in the order given.
+   */
+  publish(messages: readonly BusMessage[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A message received from a topic partition. */
+export interface ReceivedMessage {
+  readonly topic: string;
+  readonly partition: number;
+  /** Decimal string, as Kafka offsets exceed 2^53. */
+  readonly offset: string;
+  readonly key: string | null;
+  readonly value: Buffer | null;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** Options of a subscription. */
+export interface SubscribeOptions {
+  /** Consumer group id. */
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /** Where a new group starts. @default 'earliest' */
+  readonly start?: 'earliest' | 'latest';
+}
+
+/**
+ * Port: delivers the messages of a consumer group. Messages of one partition are handled one at a
+ * time, in order; the offset is committed only after the handler resolved. A handler that throws
+ * stops the subscription (the processor runtime never lets one throw for a bad message).
+ */
+export interface MessageSubscriber {
+  subscribe(
+    options: SubscribeOptions,
+    handle: (message: ReceivedMessage) => Promise<void>,
+  ): Promise<Subscription>;
+}
+
+/** A running subscription. */
+export interface Subscription {
+  /** Resolves once the consumer has joined its group and been assigned partitions. */
+  readonly ready: Promise<void>;
+  /** Finishes the message in hand, commits, and leaves the group. */
+  stop(): Promise<void>;
+}

@@ -1,0 +1,262 @@
+import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from './backoff.js';
+import type { EntityDefinition } from './entity.js';
+import type { CommandResult, EntityService } from './entity-service.js';
+import { readEnvelope, type BusMessage, type EventEnvelope } from './envelope.js';
+import { invalidArgument, SagaflowError, type SagaflowErrorCode } from './errors.js';
+import type { EventSerde } from './event-serde.js';
+import type {
+  MessagePublisher,
+  MessageSubscriber,
+  ReceivedMessage,
+  Subscription,
+} from './message-bus.js';
+
+/** An event as a processor handler receives it. */
+export interface ReceivedEvent<P = Record<string, unknown>> extends EventEnvelope {
+  readonly payload: P;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+/** What a processor handler can do. */
+export interface ProcessorContext {
+  /**
+   * Sends a command to an entity of this service. The n-th command sent for one event gets the
+   * causation key `<eventId>#<n>`, so that a redelivered event changes nothing a second time; the
+   * saga id and trace context are carried over.
+   */
+  execute<
+    S,
+    C extends Record<string, object>,
+    E extends Record<string, object>,
+    K extends keyof C & string,
+  >(
+    definition: EntityDefinition<S, C, E>,
+    entityId: string,
+    command: K,
+    payload: C[K],
+  ): Promise<CommandResult<S>>;
+}
+
+/** A handler of one event type. */
+export type EventHandler = (event: ReceivedEvent, context: ProcessorContext) => Promise<void>;
+
+/** A consumer-group handler: which topics it reads, and what it does per event type. */
+export interface ProcessorDefinition {
+  /** Unique in the service; the consumer group is `<service>.<name>`. */
+  readonly name: string;
+  readonly topics: readonly string[];
+  /** Handlers by event type. Event types without a handler are skipped. */
+  readonly handlers: Readonly<Record<string, EventHandler>>;
+}
+
+/** Checks and returns a processor definition. */
+export function defineProcessor(definition: ProcessorDefinition): ProcessorDefinition {
+  if (!/^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*$/.test(definition.name)) {
+    throw invalidArgument(
+      'name',
+      `must be lower-case words joined by '-' or '.' (got '${definition.name}')`,
+    );
+  }
+  if (definition.topics.length === 0)
+    throw invalidArgument('topics', 'must name at least one topic');
+  if (Object.keys(definition.handlers).length === 0) {
+    throw invalidArgument('handlers', 'must handle at least one event type');
+  }
+  return definition;
+}
+
+/** Header names a dead letter adds to the original headers. */
+export const deadLetterHeaders = {
+  id: 'sagaflow-dlq-id',
+  reason: 'sagaflow-dlq-reason',
+  errorCode: 'sagaflow-dlq-error-code',
+  sourceTopic: 'sagaflow-dlq-source-topic',
+  sourcePartition: 'sagaflow-dlq-source-partition',
+  sourceOffset: 'sagaflow-dlq-source-offset',
+  group: 'sagaflow-dlq-group',
+  attempts: 'sagaflow-dlq-attempts',
+  failedAt: 'sagaflow-dlq-failed-at',
+} as const;
+
+/** The dead-letter topic of a consumer group. */
+export const deadLetterTopic = (groupId: string) => `${groupId}.dlq`;
+
+/** Options of {@link ProcessorRuntime}. */
+export interface ProcessorRuntimeOptions {
+  /** The service the processors belong to; prefixes their consumer groups. */
+  readonly service: string;
+  readonly subscriber: MessageSubscriber;
+  /** Publishes dead letters. */
+  readonly publisher: MessagePublisher;
+  readonly serde: EventSerde;
+  readonly entities: EntityService;
+  /** Attempts of a handler that fails with a retriable error before dead-lettering. @default 5 */
+  readonly maxAttempts?: number;
+  /** @default {@link defaultBackoff} */
+  readonly backoff?: BackoffPolicy;
+  /** Told about each dead letter. @default ignore */
+  readonly onDeadLetter?: (message: BusMessage) => void;
+  /** Told about retries and infrastructure errors. @default ignore */
+  readonly onError?: (error: unknown, message: ReceivedMessage) => void;
+}
+
+/** Errors that mean "the infrastructure is away": wait for it, never dead-letter. */
+const BLOCKING: readonly SagaflowErrorCode[] = ['STORE_UNAVAILABLE', 'PUBLISH_FAILED'];
+
+/** Thrown inside the runtime for a message that no retry can save. */
+class DeadLetter extends Error {
+  constructor(
+    readonly reason: string,
+    readonly code: string,
+  ) {
+    super(reason);
+  }
+}
+
+/**
+ * Runs processors: decodes each event, calls its handler with retries (exponential backoff with
+ * jitter, bounded), and sends what cannot be handled to the group's dead-letter topic with the
+ * original bytes and headers plus the reason, source position and attempt count; the partition
+ * then goes on. While the database or broker is unavailable it waits instead, so that nothing is
+ * dead-lettered for an outage and nothing is lost.
+ */
+export class ProcessorRuntime {
+  readonly #options: ProcessorRuntimeOptions;
+  readonly #maxAttempts: number;
+  readonly #backoff: BackoffPolicy;
+  #stopping = false;
+
+  constructor(options: ProcessorRuntimeOptions) {
+    const maxAttempts = options.maxAttempts ?? 5;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+      throw invalidArgument('maxAttempts', `must be a positive integer (got ${maxAttempts})`);
+    }
+    this.#options = options;
+    this.#maxAttempts = maxAttempts;
+    this.#backoff = options.backoff ?? defaultBackoff;
+  }
+
+  /** The consumer group of a processor. */
+  groupOf(definition: ProcessorDefinition): string {
+    return `${this.#options.service}.${definition.name}`;
+  }
+
+  /** Starts consuming for the processor. */
+  start(definition: ProcessorDefinition): Promise<Subscription> {
+    this.#stopping = false;
+    const groupId = this.groupOf(definition);
+    return this.#options.subscriber.subscribe({ groupId, topics: definition.topics }, (message) =>
+      this.#handle(definition, groupId, message),
+    );
+  }
+
+  /** Makes handlers waiting on an outage give up, so that subscriptions can stop. */
+  stopping(): void {
+    this.#stopping = true;
+  }
+
+  async #handle(definition: ProcessorDefinition, groupId: string, message: ReceivedMessage) {
+    let attempts = 0;
+    for (;;) {
+      attempts += 1;
+      const outcome = await this.#attempt(definition, message).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      if (outcome === undefined) return;
+      if (outcome instanceof DeadLetter) {
+        return this.#deadLetter(groupId, message, outcome.reason, outcome.code, attempts);
+      }
+      const error = outcome;
+      const code = error instanceof SagaflowError ? error.code : 'HANDLER_FAILED';
+      const blocking = error instanceof SagaflowError && BLOCKING.includes(error.code);
+      const retriable = blocking || !(error instanceof SagaflowError) || error.retriable;
+      const reason = error instanceof Error ? error.message : JSON.stringify(error);
+      if (!retriable || (!blocking && attempts >= this.#maxAttempts)) {
+        return this.#deadLetter(groupId, message, reason, code, attempts);
+      }
+      this.#options.onError?.(error, message);
+      if (this.#stopping) {
+        throw new SagaflowError('PUBLISH_FAILED', `stopping while retrying: ${reason}`, {
+          retriable: true,
+        });
+      }
+      await sleep(backoffDelay(this.#backoff, Math.min(attempts, 20)));
+    }
+  }
+
+  async #attempt(definition: ProcessorDefinition, message: ReceivedMessage): Promise<void> {
+    let envelope: EventEnvelope;
+    try {
+      envelope = readEnvelope(message.headers);
+    } catch (error) {
+      throw new DeadLetter(`malformed envelope: ${(error as Error).message}`, 'SERDE_FAILED');
+    }
+    const handler = definition.handlers[envelope.type];
+    if (handler === undefined) return;
+    if (message.value === null) {
+      throw new DeadLetter('the message has no value', 'SERDE_FAILED');
+    }
+    let payload: Record<string, unknown>;
+    try {
+      payload = await this.#options.serde.decode(envelope.type, message.value);
+    } catch (error) {
+      if (error instanceof SagaflowError && error.retriable) throw error;
+      throw new DeadLetter(
+        `cannot decode ${envelope.type}: ${error instanceof Error ? error.message : String(error)}`,
+        'SERDE_FAILED',
+      );
+    }
+    let sent = 0;
+    const context: ProcessorContext = {
+      execute: (entity, entityId, command, commandPayload) =>
+        this.#options.entities.execute(entity, entityId, command, commandPayload, {
+          causationKey: `${envelope.eventId}#${sent++}`,
+          causationId: envelope.eventId,
+          sagaId: envelope.sagaId,
+          ...(envelope.traceparent === undefined ? {} : { traceparent: envelope.traceparent }),
+        }),
+    };
+    await handler(
+      {
+        ...envelope,
+        payload,
+        topic: message.topic,
+        partition: message.partition,
+        offset: message.offset,
+      },
+      context,
+    );
+  }
+
+  async #deadLetter(
+    groupId: string,
+    message: ReceivedMessage,
+    reason: string,
+    code: string,
+    attempts: number,
+  ): Promise<void> {
+    const letter: BusMessage = {
+      topic: deadLetterTopic(groupId),
+      key: message.key ?? '',
+      value: message.value ?? Buffer.alloc(0),
+      headers: {
+        ...message.headers,
+        [deadLetterHeaders.id]: `${groupId}/${message.topic}/${message.partition}/${message.offset}`,
+        [deadLetterHeaders.reason]: reason,
+        [deadLetterHeaders.errorCode]: code,
+        [deadLetterHeaders.sourceTopic]: message.topic,
+        [deadLetterHeaders.sourcePartition]: String(message.partition),
+        [deadLetterHeaders.sourceOffset]: message.offset,
+        [deadLetterHeaders.group]: groupId,
+        [deadLetterHeaders.attempts]: String(attempts),
+        [deadLetterHeaders.failedAt]: new Date().toISOString(),
+      },
+    };
+    // If this fails the handler throws, the offset is not committed, and the message comes back.
+    await this.#options.publisher.publish([letter]);
+    this.#options.onDeadLetter?.(letter);
+  }
+}

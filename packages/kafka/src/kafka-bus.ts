@@ -1,0 +1,225 @@
+import { randomUUID } from 'node:crypto';
+import {
+  invalidArgument,
+  SagaflowError,
+  type BusMessage,
+  type MessagePublisher,
+  type MessageSubscriber,
+  type ReceivedMessage,
+  type SubscribeOptions,
+  type Subscription,
+} from '@sagaflow/core';
+import { Kafka, logLevel, type Consumer, type IHeaders, type Producer } from 'kafkajs';
+
+/** Options of {@link KafkaBus}. */
+export interface KafkaBusOptions {
+  /** Bootstrap servers, `host:port`. */
+  readonly brokers: readonly string[];
+  /** Client id, shown in broker logs. */
+  readonly clientId: string;
+  /**
+   * Transactional id of the producer. Two producers with the same id fence each other: the
+   * newer one wins and the older one's transactions fail, so give each relay a stable id to keep
+   * a stale instance from publishing. @default `<clientId>-<random>`
+   */
+  readonly transactionalId?: string;
+  /** Partitions of topics that {@link KafkaBus.ensureTopics} creates. @default 3 */
+  readonly defaultPartitions?: number;
+  /** Messages of one consumer handled in parallel, one partition each. @default 3 */
+  readonly partitionsConsumedConcurrently?: number;
+  /** @default 'warn' */
+  readonly logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
+}
+
+const LEVELS = {
+  nothing: logLevel.NOTHING,
+  error: logLevel.ERROR,
+  warn: logLevel.WARN,
+  info: logLevel.INFO,
+  debug: logLevel.DEBUG,
+} as const;
+
+function headersOf(raw: IHeaders | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw ?? {})) {
+    if (value === undefined) continue;
+    const last = Array.isArray(value) ? value.at(-1) : value;
+    if (last !== undefined) headers[name] = last.toString();
+  }
+  return headers;
+}
+
+/**
+ * The Kafka adapter: a {@link MessagePublisher} whose batches are Kafka transactions (idempotent,
+ * acks from all in-sync replicas, all-or-nothing for read-committed consumers), and a
+ * {@link MessageSubscriber} on consumer groups that commits an offset only after its message was
+ * handled.
+ */
+export class KafkaBus implements MessagePublisher, MessageSubscriber {
+  readonly #kafka: Kafka;
+  readonly #options: KafkaBusOptions;
+  #producer: Promise<Producer> | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+  readonly #consumers = new Set<Consumer>();
+
+  constructor(options: KafkaBusOptions) {
+    if (options.brokers.length === 0)
+      throw invalidArgument('brokers', 'must name at least one broker');
+    if (options.clientId.trim() === '')
+      throw invalidArgument('clientId', 'must be a non-empty string');
+    this.#options = options;
+    this.#kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: [...options.brokers],
+      logLevel: LEVELS[options.logLevel ?? 'warn'],
+      retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
+    });
+  }
+
+  /** Creates the topics that do not exist yet. */
+  async ensureTopics(topics: readonly { topic: string; partitions?: number }[]): Promise<void> {
+    const admin = this.#kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.filter((t) => !existing.has(t.topic));
+      if (missing.length > 0) {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((t) => ({
+            topic: t.topic,
+            numPartitions: t.partitions ?? this.#options.defaultPartitions ?? 3,
+          })),
+        });
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  #connectedProducer(): Promise<Producer> {
+    this.#producer ??= (async () => {
+      const producer = this.#kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        transactionalId:
+          this.#options.transactionalId ?? `${this.#options.clientId}-${randomUUID()}`,
+      });
+      await producer.connect();
+      return producer;
+    })().catch((error: unknown) => {
+      this.#producer = undefined;
+      throw error;
+    });
+    return this.#producer;
+  }
+
+  publish(messages: readonly BusMessage[]): Promise<void> {
+    // One transaction at a time per producer.
+    const run = this.#queue.then(() => this.#publish(messages));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #publish(messages: readonly BusMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    let producer: Producer;
+    try {
+      producer = await this.#connectedProducer();
+    } catch (error) {
+      throw new SagaflowError(
+        'PUBLISH_FAILED',
+        `cannot connect to Kafka: ${(error as Error).message}`,
+        {
+          retriable: true,
+          cause: error,
+        },
+      );
+    }
+    const byTopic = new Map<
+      string,
+      { key: string; value: Buffer; headers: Record<string, string> }[]
+    >();
+    for (const m of messages) {
+      const list = byTopic.get(m.topic) ?? [];
+      list.push({ key: m.key, value: m.value, headers: { ...m.headers } });
+      byTopic.set(m.topic, list);
+    }
+    const transaction = await producer.transaction();
+    try {
+      await transaction.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
+      });
+      await transaction.commit();
+    } catch (error) {
+      await transaction.abort().catch(() => {});
+      // A fenced or broken producer cannot be reused: start a fresh one next time.
+      const stale = this.#producer;
+      this.#producer = undefined;
+      void stale?.then((p) => p.disconnect()).catch(() => {});
+      throw new SagaflowError(
+        'PUBLISH_FAILED',
+        `publishing to Kafka failed: ${(error as Error).message}`,
+        {
+          retriable: true,
+          cause: error,
+        },
+      );
+    }
+  }
+
+  async subscribe(
+    options: SubscribeOptions,
+    handle: (message: ReceivedMessage) => Promise<void>,
+  ): Promise<Subscription> {
+    const consumer = this.#kafka.consumer({
+      groupId: options.groupId,
+      heartbeatInterval: 1000,
+      sessionTimeout: 15_000,
+      readUncommitted: false,
+    });
+    this.#consumers.add(consumer);
+    let joined: () => void = () => {};
+    const ready = new Promise<void>((resolve) => {
+      joined = resolve;
+    });
+    consumer.on(consumer.events.GROUP_JOIN, () => joined());
+    await consumer.connect();
+    for (const topic of options.topics) {
+      await consumer.subscribe({
+        topic,
+        fromBeginning: (options.start ?? 'earliest') === 'earliest',
+      });
+    }
+    await consumer.run({
+      partitionsConsumedConcurrently: this.#options.partitionsConsumedConcurrently ?? 3,
+      eachMessage: async ({ topic, partition, message }) => {
+        await handle({
+          topic,
+          partition,
+          offset: message.offset,
+          key: message.key?.toString() ?? null,
+          value: message.value,
+          headers: headersOf(message.headers),
+        });
+      },
+    });
+    return {
+      ready,
+      stop: async () => {
+        this.#consumers.delete(consumer);
+        await consumer.disconnect();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#consumers].map((c) => c.disconnect().catch(() => {})));
+    this.#consumers.clear();
+    const producer = this.#producer;
+    this.#producer = undefined;
+    await this.#queue;
+    if (producer !== undefined) await (await producer).disconnect();
+  }
+}

@@ -1,0 +1,174 @@
+import {
+  COMPATIBILITY,
+  SchemaRegistry,
+  SchemaType,
+  type DecodeOptions,
+} from '@kafkajs/confluent-schema-registry';
+import {
+  SagaflowError,
+  type EncodedPayload,
+  type EventSerde,
+  type SchemaRef,
+} from '@sagaflow/core';
+import type { CatalogEntry, SchemaCatalog } from './schema-catalog.js';
+
+/** Options of {@link AvroSerde}. */
+export interface AvroSerdeOptions {
+  /** Base URL of the Confluent-compatible API, e.g. `http://127.0.0.1:8081/apis/ccompat/v7`. */
+  readonly registryUrl: string;
+  readonly catalog: SchemaCatalog;
+}
+
+interface Registered extends SchemaRef {
+  readonly id: number;
+}
+
+const MAGIC_BYTE = 0;
+
+/** Says where a payload does not fit its schema: `StockReserved.quantity: expected "int", got "x"`. */
+export function schemaViolations(entry: CatalogEntry, payload: unknown): string[] {
+  const problems: string[] = [];
+  entry.avroType.isValid(payload, {
+    errorHook: (path: string[], value: unknown, type: { toString(): string }) => {
+      const where = [entry.type, ...path].join('.');
+      const expected = (() => {
+        try {
+          return JSON.stringify(JSON.parse(type.toString()));
+        } catch {
+          return type.toString();
+        }
+      })();
+      problems.push(`${where}: expected ${expected}, got ${JSON.stringify(value) ?? 'undefined'}`);
+    },
+  });
+  return problems;
+}
+
+function isNotFound(error: unknown): boolean {
+  const status = (error as { status?: unknown } | undefined)?.status;
+  return status === 404 || /40403|not found/i.test((error as Error | undefined)?.message ?? '');
+}
+
+/**
+ * Avro {@link EventSerde} through a Confluent-compatible schema registry: payloads are written in
+ * the Confluent wire format (magic byte 0, 4-byte schema id, Avro body), so any Confluent-compatible
+ * consumer can read them. The subject of a type is its record's full name. Decoding reads with the
+ * catalog's (current) schema, so events written with an older compatible schema still decode.
+ */
+export class AvroSerde implements EventSerde {
+  readonly #registry: SchemaRegistry;
+  readonly #catalog: SchemaCatalog;
+  readonly #registered = new Map<string, Promise<Registered>>();
+
+  constructor(options: AvroSerdeOptions) {
+    this.#registry = new SchemaRegistry({ host: options.registryUrl.replace(/\/+$/, '') });
+    this.#catalog = options.catalog;
+    this.registryUrl = options.registryUrl.replace(/\/+$/, '');
+  }
+
+  readonly registryUrl: string;
+
+  /** Registers every schema of the catalog under BACKWARD compatibility. */
+  async registerAll(): Promise<(SchemaRef & { readonly id: number })[]> {
+    return Promise.all(this.#catalog.entries().map((entry) => this.#register(entry)));
+  }
+
+  #register(entry: CatalogEntry): Promise<Registered> {
+    let registered = this.#registered.get(entry.type);
+    if (registered === undefined) {
+      registered = (async () => {
+        let id: number;
+        try {
+          ({ id } = await this.#registry.register(
+            { type: SchemaType.AVRO, schema: entry.schema },
+            { subject: entry.fullName, compatibility: COMPATIBILITY.BACKWARD },
+          ));
+        } catch (error) {
+          const message = (error as Error).message;
+          const incompatible = /incompatib|409/i.test(message);
+          throw new SagaflowError(
+            'SERDE_FAILED',
+            incompatible
+              ? `${entry.file} is not BACKWARD compatible with the registered ${entry.fullName}: ${message}`
+              : `registering ${entry.fullName} failed: ${message}`,
+            { retriable: !incompatible, cause: error },
+          );
+        }
+        const response = await fetch(
+          `${this.registryUrl}/subjects/${encodeURIComponent(entry.fullName)}`,
+          {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json' },
+            body: JSON.stringify({ schema: entry.schema }),
+          },
+        );
+        if (!response.ok) {
+          throw new SagaflowError(
+            'SERDE_FAILED',
+            `looking up ${entry.fullName} answered ${response.status}`,
+            {
+              retriable: true,
+            },
+          );
+        }
+        const found = (await response.json()) as { version: number };
+        return { id, subject: entry.fullName, version: found.version };
+      })();
+      registered.catch(() => this.#registered.delete(entry.type));
+      this.#registered.set(entry.type, registered);
+    }
+    return registered;
+  }
+
+  /** Throws a terminal SERDE_FAILED naming the fields of the payload that do not fit. */
+  check(eventType: string, payload: unknown): void {
+    const problems = schemaViolations(this.#catalog.get(eventType), payload);
+    if (problems.length > 0) {
+      throw new SagaflowError('SERDE_FAILED', `invalid ${eventType}: ${problems.join('; ')}`);
+    }
+  }
+
+  async encode(
+    eventType: string,
+    payload: Readonly<Record<string, unknown>>,
+  ): Promise<EncodedPayload> {
+    this.check(eventType, payload);
+    const registered = await this.#register(this.#catalog.get(eventType));
+    const value = await this.#registry.encode(registered.id, payload);
+    return { value, schema: { subject: registered.subject, version: registered.version } };
+  }
+
+  async decode(eventType: string, value: Buffer): Promise<Record<string, unknown>> {
+    const entry = this.#catalog.get(eventType);
+    if (value.length < 5 || value.readUInt8(0) !== MAGIC_BYTE) {
+      throw new SagaflowError(
+        'SERDE_FAILED',
+        'not in the Confluent wire format (magic byte 0 + schema id)',
+      );
+    }
+    const schemaId = value.readInt32BE(1);
+    try {
+      return (await this.#registry.decode(value, {
+        [SchemaType.AVRO]: { readerSchema: entry.definition },
+      } as unknown as DecodeOptions)) as Record<string, unknown>;
+    } catch (error) {
+      const message = (error as Error).message;
+      if (isNotFound(error)) {
+        throw new SagaflowError('SERDE_FAILED', `unknown schema id ${schemaId}`, { cause: error });
+      }
+      if (/fetch failed|ECONNREFUSED|ETIMEDOUT|socket|network/i.test(message)) {
+        throw new SagaflowError('SERDE_FAILED', `schema registry unreachable: ${message}`, {
+          retriable: true,
+          cause: error,
+        });
+      }
+      throw new SagaflowError(
+        'SERDE_FAILED',
+        `cannot read ${eventType} (schema id ${schemaId}): ${message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+}
