@@ -22,9 +22,10 @@ export interface ReceivedEvent<P = Record<string, unknown>> extends EventEnvelop
 /** What a processor handler can do. */
 export interface ProcessorContext {
   /**
-   * Sends a command to an entity of this service. The n-th command sent for one event gets the
-   * causation key `<eventId>#<n>`, so that a redelivered event changes nothing a second time; the
-   * saga id and trace context are carried over.
+   * Sends a command to an entity of this service. The n-th command that a processor sends for one
+   * event gets the causation key `<processor>:<eventId>#<n>`, so that a redelivered event changes
+   * nothing a second time while two processors reacting to one event do not collide; the saga id
+   * and trace context are carried over.
    */
   execute<
     S,
@@ -47,8 +48,14 @@ export interface ProcessorDefinition {
   /** Unique in the service; the consumer group is `<service>.<name>`. */
   readonly name: string;
   readonly topics: readonly string[];
-  /** Handlers by event type. Event types without a handler are skipped. */
+  /** Handlers by event type. */
   readonly handlers: Readonly<Record<string, EventHandler>>;
+  /**
+   * Event types that arrive on these topics and are skipped on purpose. Any other type without a
+   * handler is dead-lettered, so that a new event type is noticed, not silently dropped.
+   * @default []
+   */
+  readonly ignore?: readonly string[];
 }
 
 /** Checks and returns a processor definition. */
@@ -194,8 +201,16 @@ export class ProcessorRuntime {
     } catch (error) {
       throw new DeadLetter(`malformed envelope: ${(error as Error).message}`, 'SERDE_FAILED');
     }
-    const handler = definition.handlers[envelope.type];
-    if (handler === undefined) return;
+    const handler = Object.hasOwn(definition.handlers, envelope.type)
+      ? definition.handlers[envelope.type]
+      : undefined;
+    if (handler === undefined) {
+      if (definition.ignore?.includes(envelope.type) === true) return;
+      throw new DeadLetter(
+        `no handler for the event type '${envelope.type}' (handled: ${Object.keys(definition.handlers).join(', ')}; ignored: ${definition.ignore?.join(', ') || 'none'})`,
+        'UNKNOWN_EVENT_TYPE',
+      );
+    }
     if (message.value === null) {
       throw new DeadLetter('the message has no value', 'SERDE_FAILED');
     }
@@ -213,7 +228,7 @@ export class ProcessorRuntime {
     const context: ProcessorContext = {
       execute: (entity, entityId, command, commandPayload) =>
         this.#options.entities.execute(entity, entityId, command, commandPayload, {
-          causationKey: `${envelope.eventId}#${sent++}`,
+          causationKey: `${definition.name}:${envelope.eventId}#${sent++}`,
           causationId: envelope.eventId,
           sagaId: envelope.sagaId,
           ...(envelope.traceparent === undefined ? {} : { traceparent: envelope.traceparent }),

@@ -1,0 +1,183 @@
+import { eventsTopic, headerNames, type Commit } from '@sagaflow/core';
+import { testEnv, uniqueDatabase, waitFor } from '@sagaflow/testing';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { MirrorState } from '../fixtures/demo-domain.js';
+import { startPipeline, uniqueDomain, type Pipeline } from '../fixtures/pipeline.js';
+import { readTopic } from '../fixtures/topic-reader.js';
+
+const running: { stop(): Promise<unknown> }[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((r) => r.stop()));
+});
+
+async function pipeline(
+  options: Parameters<typeof startPipeline>[1] extends infer O ? Partial<O> : never = {},
+) {
+  const p = await startPipeline(testEnv(), {
+    domain: uniqueDomain(),
+    database: uniqueDatabase('pipe'),
+    ...options,
+  });
+  running.push(p);
+  return p;
+}
+
+/** Deposits `perAccount` times into each account, sequentially per account, accounts in parallel. */
+async function deposit(p: Pipeline, accounts: number, perAccount: number) {
+  await Promise.all(
+    Array.from({ length: accounts }, async (_, a) => {
+      for (let n = 1; n <= perAccount; n += 1) {
+        const result = await p.entities.execute(
+          p.account,
+          `acc-${a}`,
+          'Deposit',
+          { amount: n },
+          { causationKey: `deposit-${a}-${n}` },
+        );
+        expect(result.status).toBe('committed');
+      }
+    }),
+  );
+}
+
+async function mirrors(p: Pipeline, accounts: number) {
+  return Promise.all(
+    Array.from({ length: accounts }, (_, a) =>
+      p.store.load<MirrorState>(p.mirror.type, `acc-${a}`),
+    ),
+  );
+}
+
+describe('outbox relay and processors on Kafka, Apicurio and FerretDB', () => {
+  it('publishes every committed event and each consumer applies it once, in per-entity order', async () => {
+    const p = await pipeline();
+    await p.startProcessor(p.mirrorProcessor);
+    p.relay.start();
+    await deposit(p, 8, 15);
+    const expected = (15 * 16) / 2;
+    const all = await waitFor(
+      async () => {
+        const m = await mirrors(p, 8);
+        return m.every((s) => s?.state.applied.length === 15) ? m : undefined;
+      },
+      { timeoutMs: 60_000, description: 'every mirror to apply 15 deposits' },
+    );
+    for (const snapshot of all) {
+      expect(snapshot!.state.applied).toEqual([...Array(15).keys()].map((i) => i + 1));
+      expect(snapshot!.state.balance).toBe(expected);
+      expect(snapshot!.version).toBe(15);
+    }
+    // The envelope of a published event.
+    const reader = await readTopic(testEnv().kafkaBrokers, eventsTopic(p.account.type));
+    running.push(reader);
+    await waitFor(() => reader.messages.length >= 120, {
+      timeoutMs: 30_000,
+      description: '120 events',
+    });
+    const first = reader.messages.find(
+      (m) => m.key === 'acc-0' && m.headers[headerNames.entityVersion] === '1',
+    )!;
+    expect(first.headers).toMatchObject({
+      [headerNames.eventType]: 'Deposited',
+      [headerNames.entityType]: p.account.type,
+      [headerNames.entityId]: 'acc-0',
+      [headerNames.schemaSubject]: 'io.sagaflow.test.demo.Deposited',
+      [headerNames.causationId]: 'deposit-0-1',
+      [headerNames.service]: 'demo',
+    });
+    expect(first.headers[headerNames.schemaVersion]).toMatch(/^\d+$/);
+    expect(first.headers[headerNames.sagaId]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(first.headers[headerNames.occurredAt]).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(first.value!.readUInt8(0)).toBe(0);
+    expect(await p.serde.decode('Deposited', first.value!)).toEqual({
+      accountId: 'acc-0',
+      amount: 1,
+    });
+  });
+
+  it('publishes a batch again after a crash between publish and mark, and consumers drop the duplicates', async () => {
+    let crashes = 0;
+    let republished: readonly Commit[] = [];
+    const p = await pipeline({
+      relay: {
+        batchSize: 10,
+        afterPublish: (commits) => {
+          if (crashes === 0) {
+            crashes += 1;
+            republished = commits;
+            throw new Error('relay crashed after publishing, before marking');
+          }
+        },
+      },
+    });
+    await deposit(p, 3, 10);
+    const reader = await readTopic(testEnv().kafkaBrokers, eventsTopic(p.account.type));
+    running.push(reader);
+    p.relay.start();
+    await waitFor(() => reader.messages.length >= 30 + republished.length, {
+      timeoutMs: 30_000,
+      description: 'every event, and the crashed batch twice',
+    });
+    expect(republished).toHaveLength(10);
+    const copies = new Map<string, number>();
+    for (const m of reader.messages) copies.set(m.eventId!, (copies.get(m.eventId!) ?? 0) + 1);
+    expect(copies.size).toBe(30);
+    expect([...copies.values()].filter((n) => n === 2)).toHaveLength(10);
+
+    await p.startProcessor(p.mirrorProcessor);
+    const all = await waitFor(
+      async () => {
+        const m = await mirrors(p, 3);
+        return m.every((s) => s?.state.applied.length === 10) ? m : undefined;
+      },
+      { timeoutMs: 30_000, description: 'mirrors' },
+    );
+    // Give the duplicates time to arrive: the mirror must stay at 10 applications each.
+    await waitFor(async () => (await p.store.unpublished(p.mirror.type, 1)).length === 0, {
+      timeoutMs: 10_000,
+    });
+    for (const snapshot of await mirrors(p, 3)) {
+      expect(snapshot!.state.applied).toEqual([...Array(10).keys()].map((i) => i + 1));
+      expect(snapshot!.version).toBe(10);
+    }
+    expect(all).toHaveLength(3);
+  });
+
+  it('applies nothing twice when a consumer group receives the same events again', async () => {
+    const outcomes: string[] = [];
+    const p = await pipeline({ onMirrored: (status) => outcomes.push(status) });
+    p.relay.start();
+    await deposit(p, 4, 5);
+    const first = await p.startProcessor(p.mirrorProcessor);
+    await waitFor(() => outcomes.length === 20, {
+      timeoutMs: 30_000,
+      description: 'first delivery',
+    });
+    expect(new Set(outcomes)).toEqual(new Set(['committed']));
+    await first.stop();
+
+    // Rewind the group to the start: every event is delivered again, as after a crash before
+    // the offset commit.
+    const group = p.runtime.groupOf(p.mirrorProcessor);
+    const admin = new Kafka({
+      brokers: [...testEnv().kafkaBrokers],
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    await admin.connect();
+    await admin.resetOffsets({
+      groupId: group,
+      topic: eventsTopic(p.account.type),
+      earliest: true,
+    });
+    await admin.disconnect();
+    outcomes.length = 0;
+    await p.startProcessor(p.mirrorProcessor);
+    await waitFor(() => outcomes.length === 20, { timeoutMs: 30_000, description: 'redelivery' });
+    expect(new Set(outcomes)).toEqual(new Set(['duplicate']));
+    for (const snapshot of await mirrors(p, 4)) {
+      expect(snapshot!.version).toBe(5);
+      expect(snapshot!.state.balance).toBe(15);
+    }
+  });
+});
