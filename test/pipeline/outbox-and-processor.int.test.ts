@@ -84,7 +84,7 @@ describe('outbox relay and processors on Kafka, Apicurio and FerretDB', () => {
       [headerNames.entityId]: 'acc-0',
       [headerNames.schemaSubject]: 'io.sagaflow.test.demo.Deposited',
       [headerNames.causationId]: 'deposit-0-1',
-      [headerNames.service]: 'demo',
+      [headerNames.service]: `demo-${p.account.type.split('.')[0]}`,
     });
     expect(first.headers[headerNames.schemaVersion]).toMatch(/^\d+$/);
     expect(first.headers[headerNames.sagaId]).toMatch(/^[0-9a-f-]{36}$/);

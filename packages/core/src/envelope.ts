@@ -83,6 +83,10 @@ export function readEnvelope(headers: Readonly<Record<string, string | undefined
     }
     return value;
   };
+  const eventId = get(headerNames.eventId);
+  const type = get(headerNames.eventType);
+  const entityType = get(headerNames.entityType);
+  const entityId = get(headerNames.entityId);
   const version = Number(get(headerNames.entityVersion));
   if (!Number.isInteger(version) || version < 1) {
     throw new SagaflowError(
@@ -92,10 +96,10 @@ export function readEnvelope(headers: Readonly<Record<string, string | undefined
   }
   const traceparent = headers[headerNames.traceparent];
   return {
-    eventId: get(headerNames.eventId),
-    type: get(headerNames.eventType),
-    entityType: get(headerNames.entityType),
-    entityId: get(headerNames.entityId),
+    eventId,
+    type,
+    entityType,
+    entityId,
     version,
     sagaId: get(headerNames.sagaId),
     causationId: get(headerNames.causationId),
