@@ -27,6 +27,11 @@ export interface KafkaBusOptions {
   readonly defaultPartitions?: number;
   /** Messages of one consumer handled in parallel, one partition each. @default 3 */
   readonly partitionsConsumedConcurrently?: number;
+  /**
+   * How long the group waits for a silent member (a crashed process) before giving its
+   * partitions to the others. At least the broker's `group.min.session.timeout.ms`. @default 15000
+   */
+  readonly sessionTimeoutMs?: number;
   /** @default 'warn' */
   readonly logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
 }
@@ -175,8 +180,8 @@ export class KafkaBus implements MessagePublisher, MessageSubscriber {
   ): Promise<Subscription> {
     const consumer = this.#kafka.consumer({
       groupId: options.groupId,
-      heartbeatInterval: 1000,
-      sessionTimeout: 15_000,
+      heartbeatInterval: Math.min(1000, Math.floor((this.#options.sessionTimeoutMs ?? 15_000) / 3)),
+      sessionTimeout: this.#options.sessionTimeoutMs ?? 15_000,
       readUncommitted: false,
     });
     this.#consumers.add(consumer);
