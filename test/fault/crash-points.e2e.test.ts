@@ -117,8 +117,9 @@ describe(`SIGKILL at named points, ${COMMANDS} commands each: nothing lost, noth
     const setup = fresh();
     await writeWithCrashes(setup, ['after-publish:3', 'after-publish:2']);
     const p = await observer(setup);
-    const duplicates = await expectEveryEventPublished(p);
-    expect(duplicates).toBeGreaterThan(0);
+    // The checkpoint published with each batch lets the restarted relay mark the batch it had
+    // published before dying: no event reaches the topic twice.
+    expect(await expectEveryEventPublished(p)).toBe(0);
     await p.startProcessor(p.mirrorProcessor);
     await expectEachAppliedOnceInOrder(p);
   });

@@ -30,4 +30,34 @@ export interface EntityStore {
     entityType: string,
     commits: readonly Pick<Commit, 'entityId' | 'version'>[],
   ): Promise<void>;
+  /** Records which commits a relay batch is about to publish, before it publishes them. */
+  saveRelayBatch(batch: RelayBatch): Promise<void>;
+  /** A recorded relay batch, if still there. */
+  loadRelayBatch(
+    relayId: string,
+    instance: string,
+    sequence: number,
+  ): Promise<RelayBatch | undefined>;
+  /** Forgets one recorded batch of a relay, or all of them. */
+  deleteRelayBatches(
+    relayId: string,
+    only?: { readonly instance: string; readonly sequence: number },
+  ): Promise<void>;
+}
+
+/** A reference to one commit. */
+export interface CommitRef {
+  readonly entityType: string;
+  readonly entityId: string;
+  readonly version: number;
+}
+
+/** The commits one relay batch publishes, recorded before it publishes them. */
+export interface RelayBatch {
+  readonly relayId: string;
+  /** The relay process that made the batch. */
+  readonly instance: string;
+  /** 1, 2, … per instance. */
+  readonly sequence: number;
+  readonly commits: readonly CommitRef[];
 }

@@ -29,7 +29,7 @@ export { commandHandler, defineEntity, reject, Rejection } from './entity.js';
 export type { CommandContext, Decision, EntityDefinition, EventOf } from './entity.js';
 export { EntityService } from './entity-service.js';
 export type { CommandOrigin, CommandResult, EntityServiceOptions } from './entity-service.js';
-export type { AppendOutcome, EntityStore } from './entity-store.js';
+export type { AppendOutcome, CommitRef, EntityStore, RelayBatch } from './entity-store.js';
 export { invalidArgument, isSagaflowError, SagaflowError } from './errors.js';
 export type { MessageOrigin, SagaflowErrorCode, SagaflowErrorContext } from './errors.js';
 export { commandsTopic, eventMessage, eventsTopic, headerNames, readEnvelope } from './envelope.js';
@@ -40,6 +40,7 @@ export type {
   MessagePublisher,
   MessageSubscriber,
   ReceivedMessage,
+  RelayCheckpoint,
   SubscribeOptions,
   Subscription,
 } from './message-bus.js';

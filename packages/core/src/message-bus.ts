@@ -1,12 +1,29 @@
 import type { BusMessage } from './envelope.js';
 
+/**
+ * Where a relay got to: the sequence number of its last published batch and the relay instance
+ * that published it. Published atomically with the batch, so that it is exactly as durable.
+ */
+export interface RelayCheckpoint {
+  readonly sequence: number;
+  readonly instance: string;
+}
+
 /** Port: publishes messages. */
 export interface MessagePublisher {
   /**
    * Publishes the messages as one unit: read-committed consumers see all of them or none, and
-   * each partition receives them in the order given.
+   * each partition receives them in the order given. With a checkpoint, the checkpoint becomes
+   * visible if and only if the messages do.
    */
-  publish(messages: readonly BusMessage[]): Promise<void>;
+  publish(
+    messages: readonly BusMessage[],
+    options?: {
+      readonly checkpoint?: { readonly relayId: string; readonly value: RelayCheckpoint };
+    },
+  ): Promise<void>;
+  /** The last checkpoint published for the relay, if any. */
+  readCheckpoint(relayId: string): Promise<RelayCheckpoint | undefined>;
   close(): Promise<void>;
 }
 

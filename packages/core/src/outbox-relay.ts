@@ -1,19 +1,26 @@
 import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from './backoff.js';
 import type { Commit } from './commit.js';
-import type { EntityStore } from './entity-store.js';
+import type { CommitRef, EntityStore } from './entity-store.js';
 import { eventMessage, type BusMessage } from './envelope.js';
 import { invalidArgument } from './errors.js';
 import type { EventSerde } from './event-serde.js';
+import { newId } from './ids.js';
 import type { MessagePublisher } from './message-bus.js';
 
 /** Options of {@link OutboxRelay}. */
 export interface OutboxRelayOptions {
+  /**
+   * Stable id of the relay, the same in every instance of the service, e.g.
+   * `inventory-service.relay`. With Kafka, give the publisher the same id as its transactional
+   * id: a restarted relay then fences the instance it replaces.
+   */
+  readonly relayId: string;
   readonly store: EntityStore;
   readonly publisher: MessagePublisher;
   readonly serde: EventSerde;
   /** Entity types whose commits this relay publishes. */
   readonly entityTypes: readonly string[];
-  /** Commits read and published per round. @default 200 */
+  /** Commits read and published per batch. @default 200 */
   readonly batchSize?: number;
   /** Pause when the outbox is empty. @default 20 */
   readonly idleMs?: number;
@@ -22,26 +29,39 @@ export interface OutboxRelayOptions {
   /** Told about each failed round, before the retry. @default ignore */
   readonly onError?: (error: unknown) => void;
   /**
-   * Called between publishing a batch and marking it published: the window in which a crash
-   * makes the relay publish the batch again. For fault-injection tests. @default none
+   * Called between publishing a batch and marking it published, the window that the
+   * checkpoint covers. For fault-injection tests. @default none
    */
   readonly afterPublish?: (commits: readonly Commit[]) => Promise<void> | void;
 }
 
 /**
  * Publishes the events of committed but unpublished commits, then marks the commits published.
- * A crash before the publish loses nothing (the commits stay unpublished and are published after
- * restart); a crash after the publish and before the mark publishes them again, which consumers
- * drop by event id. Events of one entity are published in commit order.
+ *
+ * Every batch is recorded in the store, then published as one transaction together with a
+ * checkpoint (the batch's sequence number), then marked. A crash before the publish loses
+ * nothing: the commits stay unpublished and the transaction, if begun, is aborted. A crash after
+ * the publish and before the mark is repaired at restart: the relay reads its checkpoint, finds
+ * the recorded batch and marks it, so its events are not published a second time. Events of one
+ * entity are published in commit order.
  */
 export class OutboxRelay {
   readonly #options: Required<Omit<OutboxRelayOptions, 'afterPublish'>> &
     Pick<OutboxRelayOptions, 'afterPublish'>;
+  readonly #instance = newId();
+  #sequence = 0;
+  #recovered = false;
   #running: Promise<void> | undefined;
   #stopping = false;
   #wake: (() => void) | undefined;
 
   constructor(options: OutboxRelayOptions) {
+    if (typeof options.relayId !== 'string' || !/^[A-Za-z0-9._-]{1,200}$/.test(options.relayId)) {
+      throw invalidArgument(
+        'relayId',
+        `must be 1 to 200 letters, digits, '.', '_' or '-' (got '${options.relayId}')`,
+      );
+    }
     if (options.entityTypes.length === 0) {
       throw invalidArgument('entityTypes', 'must name at least one entity type');
     }
@@ -50,33 +70,71 @@ export class OutboxRelay {
       throw invalidArgument('batchSize', `must be a positive integer (got ${batchSize})`);
     }
     this.#options = {
-      batchSize,
-      idleMs: options.idleMs ?? 20,
-      backoff: options.backoff ?? defaultBackoff,
-      onError: options.onError ?? (() => {}),
+      idleMs: 20,
+      backoff: defaultBackoff,
+      onError: () => {},
       ...options,
+      batchSize,
     };
   }
 
-  /** Publishes one batch per entity type; returns the number of commits published. */
+  /** Marks what the last checkpointed batch published, then forgets recorded batches. */
+  async #recover(): Promise<void> {
+    const { store, publisher, relayId } = this.#options;
+    const checkpoint = await publisher.readCheckpoint(relayId);
+    if (checkpoint !== undefined) {
+      const batch = await store.loadRelayBatch(relayId, checkpoint.instance, checkpoint.sequence);
+      if (batch !== undefined) await this.#mark(batch.commits);
+    }
+    await store.deleteRelayBatches(relayId);
+    this.#recovered = true;
+  }
+
+  async #mark(commits: readonly CommitRef[]): Promise<void> {
+    const byType = new Map<string, CommitRef[]>();
+    for (const ref of commits)
+      byType.set(ref.entityType, [...(byType.get(ref.entityType) ?? []), ref]);
+    for (const [entityType, refs] of byType)
+      await this.#options.store.markPublished(entityType, refs);
+  }
+
+  /** Publishes one batch; returns the number of commits published. */
   async runOnce(): Promise<number> {
-    let published = 0;
-    for (const entityType of this.#options.entityTypes) {
-      const commits = await this.#options.store.unpublished(entityType, this.#options.batchSize);
-      if (commits.length === 0) continue;
+    const { store, publisher, serde, relayId, entityTypes, batchSize } = this.#options;
+    try {
+      if (!this.#recovered) await this.#recover();
+      const commits: Commit[] = [];
+      for (const entityType of entityTypes) {
+        if (commits.length >= batchSize) break;
+        commits.push(...(await store.unpublished(entityType, batchSize - commits.length)));
+      }
+      if (commits.length === 0) return 0;
       const messages: BusMessage[] = [];
       for (const commit of commits) {
         for (const event of commit.events) {
-          const encoded = await this.#options.serde.encode(event.type, event.payload);
+          const encoded = await serde.encode(event.type, event.payload);
           messages.push(eventMessage(event, encoded.value, encoded.schema));
         }
       }
-      if (messages.length > 0) await this.#options.publisher.publish(messages);
+      const refs = commits.map(({ entityType, entityId, version }) => ({
+        entityType,
+        entityId,
+        version,
+      }));
+      const sequence = ++this.#sequence;
+      await store.saveRelayBatch({ relayId, instance: this.#instance, sequence, commits: refs });
+      await publisher.publish(messages, {
+        checkpoint: { relayId, value: { sequence, instance: this.#instance } },
+      });
       await this.#options.afterPublish?.(commits);
-      await this.#options.store.markPublished(entityType, commits);
-      published += commits.length;
+      await this.#mark(refs);
+      await store.deleteRelayBatches(relayId, { instance: this.#instance, sequence });
+      return commits.length;
+    } catch (error) {
+      // The outcome of the last publish may be unknown: recover before the next batch.
+      this.#recovered = false;
+      throw error;
     }
-    return published;
   }
 
   /** Starts publishing in the background until {@link stop}. */
@@ -91,7 +149,7 @@ export class OutboxRelay {
     this.#wake?.();
   }
 
-  /** Finishes the round in hand and stops. */
+  /** Finishes the batch in hand and stops. */
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#wake?.();
@@ -110,7 +168,7 @@ export class OutboxRelay {
       } catch (error) {
         failures += 1;
         this.#options.onError(error);
-        pause = backoffDelay(this.#options.backoff, failures);
+        pause = backoffDelay(this.#options.backoff, Math.min(failures, 20));
       }
       if (pause > 0 && !this.#stopping) {
         await Promise.race([

@@ -11,5 +11,5 @@
  * ```
  * @module
  */
-export { KafkaBus } from './kafka-bus.js';
+export { CHECKPOINT_TOPIC, KafkaBus } from './kafka-bus.js';
 export type { KafkaBusOptions } from './kafka-bus.js';

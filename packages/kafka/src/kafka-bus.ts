@@ -6,6 +6,7 @@ import {
   type MessagePublisher,
   type MessageSubscriber,
   type ReceivedMessage,
+  type RelayCheckpoint,
   type SubscribeOptions,
   type Subscription,
 } from '@sagaflow/core';
@@ -35,6 +36,14 @@ export interface KafkaBusOptions {
   /** @default 'warn' */
   readonly logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
 }
+
+/**
+ * Relay checkpoints are committed offsets of the group `<relayId>.checkpoint` on partition 0 of
+ * this topic (offset = batch sequence, metadata = relay instance), written inside the batch's
+ * transaction. Nothing is ever produced to the topic itself.
+ */
+export const CHECKPOINT_TOPIC = 'sagaflow.relay-checkpoints';
+const checkpointGroup = (relayId: string) => `${relayId}.checkpoint`;
 
 const LEVELS = {
   nothing: logLevel.NOTHING,
@@ -119,17 +128,26 @@ export class KafkaBus implements MessagePublisher, MessageSubscriber {
     return this.#producer;
   }
 
-  publish(messages: readonly BusMessage[]): Promise<void> {
+  publish(
+    messages: readonly BusMessage[],
+    options: {
+      readonly checkpoint?: { readonly relayId: string; readonly value: RelayCheckpoint };
+    } = {},
+  ): Promise<void> {
     // One transaction at a time per producer.
-    const run = this.#queue.then(() => this.#publish(messages));
+    const run = this.#queue.then(() => this.#publish(messages, options.checkpoint));
     this.#queue = run.catch(() => {});
     return run;
   }
 
-  async #publish(messages: readonly BusMessage[]): Promise<void> {
-    if (messages.length === 0) return;
+  async #publish(
+    messages: readonly BusMessage[],
+    checkpoint: { readonly relayId: string; readonly value: RelayCheckpoint } | undefined,
+  ): Promise<void> {
+    if (messages.length === 0 && checkpoint === undefined) return;
     let producer: Producer;
     try {
+      if (checkpoint !== undefined) await this.#ensureCheckpointTopic();
       producer = await this.#connectedProducer();
     } catch (error) {
       throw new SagaflowError(
@@ -152,10 +170,29 @@ export class KafkaBus implements MessagePublisher, MessageSubscriber {
     }
     const transaction = await producer.transaction();
     try {
-      await transaction.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
-      });
+      if (messages.length > 0) {
+        await transaction.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
+        });
+      }
+      if (checkpoint !== undefined) {
+        await transaction.sendOffsets({
+          consumerGroupId: checkpointGroup(checkpoint.relayId),
+          topics: [
+            {
+              topic: CHECKPOINT_TOPIC,
+              partitions: [
+                {
+                  partition: 0,
+                  offset: String(checkpoint.value.sequence),
+                  metadata: checkpoint.value.instance,
+                } as { partition: number; offset: string },
+              ],
+            },
+          ],
+        });
+      }
       await transaction.commit();
     } catch (error) {
       await transaction.abort().catch(() => {});
@@ -166,6 +203,56 @@ export class KafkaBus implements MessagePublisher, MessageSubscriber {
       throw new SagaflowError(
         'PUBLISH_FAILED',
         `publishing to Kafka failed: ${(error as Error).message}`,
+        {
+          retriable: true,
+          cause: error,
+        },
+      );
+    }
+  }
+
+  #checkpointTopic: Promise<void> | undefined;
+
+  #ensureCheckpointTopic(): Promise<void> {
+    this.#checkpointTopic ??= this.ensureTopics([{ topic: CHECKPOINT_TOPIC, partitions: 1 }]).catch(
+      (error: unknown) => {
+        this.#checkpointTopic = undefined;
+        throw error;
+      },
+    );
+    return this.#checkpointTopic;
+  }
+
+  async readCheckpoint(relayId: string): Promise<RelayCheckpoint | undefined> {
+    try {
+      await this.#ensureCheckpointTopic();
+      // Connecting the transactional producer fences an older instance with the same id and
+      // settles its open transaction, so the offsets read next are final.
+      await this.#connectedProducer();
+      const admin = this.#kafka.admin();
+      await admin.connect();
+      try {
+        const [offsets] = await admin.fetchOffsets({
+          groupId: checkpointGroup(relayId),
+          topics: [CHECKPOINT_TOPIC],
+        });
+        const partition = offsets?.partitions.find((p) => p.partition === 0) as
+          { offset: string; metadata: string | null } | undefined;
+        if (
+          partition === undefined ||
+          Number(partition.offset) < 0 ||
+          partition.metadata === null
+        ) {
+          return undefined;
+        }
+        return { sequence: Number(partition.offset), instance: partition.metadata };
+      } finally {
+        await admin.disconnect();
+      }
+    } catch (error) {
+      throw new SagaflowError(
+        'PUBLISH_FAILED',
+        `reading the relay checkpoint failed: ${(error as Error).message}`,
         {
           retriable: true,
           cause: error,

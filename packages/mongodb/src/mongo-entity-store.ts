@@ -1,4 +1,10 @@
-import type { AppendOutcome, Commit, EntitySnapshot, EntityStore } from '@sagaflow/core';
+import type {
+  AppendOutcome,
+  Commit,
+  EntitySnapshot,
+  EntityStore,
+  RelayBatch,
+} from '@sagaflow/core';
 import { SagaflowError } from '@sagaflow/core';
 import { MongoServerError, type Collection, type Db } from 'mongodb';
 
@@ -16,6 +22,16 @@ interface CommitDocument {
 }
 
 const DUPLICATE_KEY = 11000;
+
+/** A relay batch, as recorded before it is published. */
+interface RelayBatchDocument extends RelayBatch {
+  /** `<relayId>/<instance>/<sequence>`. */
+  _id: string;
+}
+
+const RELAY_BATCHES = 'sagaflow_relay_batches';
+const batchId = (relayId: string, instance: string, sequence: number) =>
+  `${relayId}/${instance}/${sequence}`;
 
 const documentId = (entityId: string, version: number) =>
   `${entityId}@${String(version).padStart(10, '0')}`;
@@ -159,6 +175,58 @@ export class MongoEntityStore implements EntityStore {
       );
     } catch (error) {
       throw unavailable('marking published in', entityType, error);
+    }
+  }
+
+  async saveRelayBatch(batch: RelayBatch): Promise<void> {
+    try {
+      await this.#db.collection<RelayBatchDocument>(RELAY_BATCHES).insertOne({
+        _id: batchId(batch.relayId, batch.instance, batch.sequence),
+        relayId: batch.relayId,
+        instance: batch.instance,
+        sequence: batch.sequence,
+        commits: batch.commits,
+      });
+    } catch (error) {
+      throw unavailable('recording a relay batch of', batch.relayId, error);
+    }
+  }
+
+  async loadRelayBatch(
+    relayId: string,
+    instance: string,
+    sequence: number,
+  ): Promise<RelayBatch | undefined> {
+    try {
+      const doc = await this.#db
+        .collection<RelayBatchDocument>(RELAY_BATCHES)
+        .findOne({ _id: batchId(relayId, instance, sequence) });
+      if (doc === null) return undefined;
+      return {
+        relayId: doc.relayId,
+        instance: doc.instance,
+        sequence: doc.sequence,
+        commits: doc.commits,
+      };
+    } catch (error) {
+      throw unavailable('reading a relay batch of', relayId, error);
+    }
+  }
+
+  async deleteRelayBatches(
+    relayId: string,
+    only?: { readonly instance: string; readonly sequence: number },
+  ): Promise<void> {
+    try {
+      await this.#db
+        .collection<RelayBatchDocument>(RELAY_BATCHES)
+        .deleteMany(
+          only === undefined
+            ? { relayId }
+            : { _id: batchId(relayId, only.instance, only.sequence) },
+        );
+    } catch (error) {
+      throw unavailable('forgetting relay batches of', relayId, error);
     }
   }
 }

@@ -1,4 +1,10 @@
-import type { AppendOutcome, Commit, EntitySnapshot, EntityStore } from '@sagaflow/core';
+import type {
+  AppendOutcome,
+  Commit,
+  EntitySnapshot,
+  EntityStore,
+  RelayBatch,
+} from '@sagaflow/core';
 
 interface Stored {
   readonly commit: Commit;
@@ -11,6 +17,7 @@ interface Stored {
  */
 export class MemoryEntityStore implements EntityStore {
   readonly #types = new Map<string, Map<string, Stored[]>>();
+  readonly #batches = new Map<string, RelayBatch>();
 
   #entities(entityType: string): Map<string, Stored[]> {
     let entities = this.#types.get(entityType);
@@ -69,6 +76,37 @@ export class MemoryEntityStore implements EntityStore {
     for (const { entityId, version } of commits) {
       const stored = entities.get(entityId)?.find((s) => s.commit.version === version);
       if (stored !== undefined) stored.published = true;
+    }
+    return Promise.resolve();
+  }
+
+  saveRelayBatch(batch: RelayBatch): Promise<void> {
+    this.#batches.set(
+      `${batch.relayId}/${batch.instance}/${batch.sequence}`,
+      structuredClone(batch),
+    );
+    return Promise.resolve();
+  }
+
+  loadRelayBatch(
+    relayId: string,
+    instance: string,
+    sequence: number,
+  ): Promise<RelayBatch | undefined> {
+    const batch = this.#batches.get(`${relayId}/${instance}/${sequence}`);
+    return Promise.resolve(batch === undefined ? undefined : structuredClone(batch));
+  }
+
+  deleteRelayBatches(
+    relayId: string,
+    only?: { readonly instance: string; readonly sequence: number },
+  ): Promise<void> {
+    for (const [key, batch] of this.#batches) {
+      const matches =
+        batch.relayId === relayId &&
+        (only === undefined ||
+          (batch.instance === only.instance && batch.sequence === only.sequence));
+      if (matches) this.#batches.delete(key);
     }
     return Promise.resolve();
   }

@@ -185,6 +185,35 @@ export function entityStoreContract(
       expect(left.map((c) => `${c.entityId.slice(-1)}${c.version}`)).toEqual(['a3', 'b2', 'b3']);
     });
 
+    it('records, finds and forgets relay batches', async () => {
+      const { store, id } = await setup();
+      const relayId = `relay-${id}`;
+      const commits = [
+        { entityType: counter.type, entityId: id, version: 1 },
+        { entityType: 'contract.other', entityId: id, version: 3 },
+      ];
+      for (const sequence of [1, 2]) {
+        await store.saveRelayBatch({ relayId, instance: 'i1', sequence, commits });
+      }
+      await store.saveRelayBatch({ relayId, instance: 'i2', sequence: 1, commits: [] });
+      await store.saveRelayBatch({ relayId: `${relayId}-x`, instance: 'i1', sequence: 1, commits });
+      expect(await store.loadRelayBatch(relayId, 'i1', 2)).toEqual({
+        relayId,
+        instance: 'i1',
+        sequence: 2,
+        commits,
+      });
+      expect(await store.loadRelayBatch(relayId, 'i1', 3)).toBeUndefined();
+
+      await store.deleteRelayBatches(relayId, { instance: 'i1', sequence: 2 });
+      expect(await store.loadRelayBatch(relayId, 'i1', 2)).toBeUndefined();
+      expect(await store.loadRelayBatch(relayId, 'i1', 1)).toBeDefined();
+      await store.deleteRelayBatches(relayId);
+      expect(await store.loadRelayBatch(relayId, 'i1', 1)).toBeUndefined();
+      expect(await store.loadRelayBatch(relayId, 'i2', 1)).toBeUndefined();
+      expect(await store.loadRelayBatch(`${relayId}-x`, 'i1', 1)).toBeDefined();
+    });
+
     it('keeps entity types apart', async () => {
       const { store, id } = await setup();
       await store.prepare('contract.other');
