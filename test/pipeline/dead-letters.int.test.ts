@@ -8,9 +8,13 @@ import {
   SagaflowError,
 } from '@sagaflow/core';
 import { testEnv, uniqueDatabase, uniqueName, waitFor } from '@sagaflow/testing';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPipeline, uniqueDomain, type Pipeline } from '../fixtures/pipeline.js';
+import {
+  foreignProducer,
+  startPipeline,
+  uniqueDomain,
+  type Pipeline,
+} from '../fixtures/pipeline.js';
 import { readTopic, type ReadMessage } from '../fixtures/topic-reader.js';
 
 describe('dead letters: nothing crashes the consumer, blocks the partition, or is lost', () => {
@@ -76,13 +80,7 @@ describe('dead letters: nothing crashes the consumer, blocks the partition, or i
   });
 
   it('dead-letters each kind of bad message with its reason, and the partition goes on', async () => {
-    const producer = new Kafka({
-      brokers: [...testEnv().kafkaBrokers],
-      logLevel: logLevel.NOTHING,
-    }).producer({
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    await producer.connect();
+    const producer = await foreignProducer(testEnv());
     // A writer whose Deposited has a string amount: registered elsewhere, unreadable as ours.
     const foreign = new SchemaRegistry({ host: testEnv().schemaRegistryUrl });
     const { id: foreignId } = await foreign.register(

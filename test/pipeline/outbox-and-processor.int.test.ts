@@ -1,9 +1,14 @@
 import { eventsTopic, headerNames, type Commit } from '@sagaflow/core';
 import { testEnv, uniqueDatabase, waitFor } from '@sagaflow/testing';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MirrorState } from '../fixtures/demo-domain.js';
-import { startPipeline, uniqueDomain, type Pipeline } from '../fixtures/pipeline.js';
+import {
+  deposit,
+  foreignProducer,
+  mirrors,
+  startPipeline,
+  uniqueDomain,
+} from '../fixtures/pipeline.js';
 import { readTopic } from '../fixtures/topic-reader.js';
 
 const running: { stop(): Promise<unknown> }[] = [];
@@ -21,32 +26,6 @@ async function pipeline(
   });
   running.push(p);
   return p;
-}
-
-/** Deposits `perAccount` times into each account, sequentially per account, accounts in parallel. */
-async function deposit(p: Pipeline, accounts: number, perAccount: number) {
-  await Promise.all(
-    Array.from({ length: accounts }, async (_, a) => {
-      for (let n = 1; n <= perAccount; n += 1) {
-        const result = await p.entities.execute(
-          p.account,
-          `acc-${a}`,
-          'Deposit',
-          { amount: n },
-          { causationKey: `deposit-${a}-${n}` },
-        );
-        expect(result.status).toBe('committed');
-      }
-    }),
-  );
-}
-
-async function mirrors(p: Pipeline, accounts: number) {
-  return Promise.all(
-    Array.from({ length: accounts }, (_, a) =>
-      p.store.load<MirrorState>(p.mirror.type, `acc-${a}`),
-    ),
-  );
 }
 
 describe('outbox relay and processors on Kafka, Apicurio and FerretDB', () => {
@@ -156,13 +135,7 @@ describe('outbox relay and processors on Kafka, Apicurio and FerretDB', () => {
       description: '6 events',
     });
     // Another producer (a replay, a misbehaving bridge) sends exact copies of two events.
-    const producer = new Kafka({
-      brokers: [...testEnv().kafkaBrokers],
-      logLevel: logLevel.NOTHING,
-    }).producer({
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    await producer.connect();
+    const producer = await foreignProducer(testEnv());
     const copies = reader.messages.filter((m) => m.headers[headerNames.entityVersion] === '2');
     await producer.send({
       topic: eventsTopic(p.account.type),

@@ -45,8 +45,19 @@ export interface Commit<S = unknown> {
    * same key is refused, which is how a redelivered message is applied only once.
    */
   readonly causationKey: string;
+  /** Where the causing message was read, when it came from a topic: bounds how long the key is kept. */
+  readonly source?: MessageSource;
   /** ISO-8601 time of the commit. */
   readonly committedAt: string;
+}
+
+/** The position of a consumed message, as seen by the consumer group that handled it. */
+export interface MessageSource {
+  readonly group: string;
+  readonly topic: string;
+  readonly partition: number;
+  /** Decimal string. */
+  readonly offset: string;
 }
 
 /** The current state of an entity and the version it is at (0 when it has no commit yet). */

@@ -1,5 +1,5 @@
 import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from './backoff.js';
-import type { Commit, OutboxEvent } from './commit.js';
+import type { Commit, MessageSource, OutboxEvent } from './commit.js';
 import { commandHandler, Rejection, type EntityDefinition, type EventOf } from './entity.js';
 import type { EntityStore } from './entity-store.js';
 import { invalidArgument, SagaflowError } from './errors.js';
@@ -33,6 +33,8 @@ export interface CommandOrigin {
   /** The saga the command belongs to. @default a new saga id */
   readonly sagaId?: string;
   readonly traceparent?: string;
+  /** Where the causing message was consumed, when it came from a topic. */
+  readonly source?: MessageSource;
 }
 
 /** What happened to a command. */
@@ -135,6 +137,7 @@ export class EntityService {
         state: newState,
         events,
         causationKey,
+        ...(origin.source === undefined ? {} : { source: origin.source }),
         committedAt: now,
       };
       const outcome = await this.#store.append(commit);

@@ -30,6 +30,16 @@ export interface EntityStore {
     entityType: string,
     commits: readonly Pick<Commit, 'entityId' | 'version'>[],
   ): Promise<void>;
+  /**
+   * Published commits made before the given time that are not the latest of their entity: what
+   * compaction may forget, oldest first.
+   */
+  compactable(entityType: string, committedBefore: string, limit: number): Promise<Commit[]>;
+  /** Deletes commits (never call it for the latest commit of an entity). */
+  deleteCommits(
+    entityType: string,
+    commits: readonly Pick<Commit, 'entityId' | 'version'>[],
+  ): Promise<void>;
   /** Records which commits a relay batch is about to publish, before it publishes them. */
   saveRelayBatch(batch: RelayBatch): Promise<void>;
   /** A recorded relay batch, if still there. */

@@ -24,7 +24,15 @@
  */
 export { backoffDelay, defaultBackoff } from './backoff.js';
 export type { BackoffPolicy } from './backoff.js';
-export type { Commit, EntitySnapshot, EventMetadata, OutboxEvent } from './commit.js';
+export type {
+  Commit,
+  EntitySnapshot,
+  EventMetadata,
+  MessageSource,
+  OutboxEvent,
+} from './commit.js';
+export { CommitCompactor } from './commit-compactor.js';
+export type { CommitCompactorOptions } from './commit-compactor.js';
 export { commandHandler, defineEntity, reject, Rejection } from './entity.js';
 export type { CommandContext, Decision, EntityDefinition, EventOf } from './entity.js';
 export { EntityService } from './entity-service.js';
@@ -39,6 +47,7 @@ export { deterministicUuid, eventIdOf, newId } from './ids.js';
 export type {
   MessagePublisher,
   MessageSubscriber,
+  OffsetReader,
   ReceivedMessage,
   RelayCheckpoint,
   SubscribeOptions,

@@ -27,6 +27,15 @@ export interface MessagePublisher {
   close(): Promise<void>;
 }
 
+/** Port: reads how far consumer groups got. */
+export interface OffsetReader {
+  /**
+   * The committed offset (the next message the group will read) per partition of the topic;
+   * partitions without a committed offset are absent.
+   */
+  committedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, bigint>>;
+}
+
 /** A message received from a topic partition. */
 export interface ReceivedMessage {
   readonly topic: string;

@@ -168,7 +168,7 @@ export class ProcessorRuntime {
     let attempts = 0;
     for (;;) {
       attempts += 1;
-      const outcome = await this.#attempt(definition, message).then(
+      const outcome = await this.#attempt(definition, groupId, message).then(
         () => undefined,
         (error: unknown) => error,
       );
@@ -194,7 +194,11 @@ export class ProcessorRuntime {
     }
   }
 
-  async #attempt(definition: ProcessorDefinition, message: ReceivedMessage): Promise<void> {
+  async #attempt(
+    definition: ProcessorDefinition,
+    groupId: string,
+    message: ReceivedMessage,
+  ): Promise<void> {
     let envelope: EventEnvelope;
     try {
       envelope = readEnvelope(message.headers);
@@ -232,6 +236,12 @@ export class ProcessorRuntime {
           causationId: envelope.eventId,
           sagaId: envelope.sagaId,
           ...(envelope.traceparent === undefined ? {} : { traceparent: envelope.traceparent }),
+          source: {
+            group: groupId,
+            topic: message.topic,
+            partition: message.partition,
+            offset: message.offset,
+          },
         }),
     };
     await handler(

@@ -5,6 +5,7 @@ import {
   type BusMessage,
   type MessagePublisher,
   type MessageSubscriber,
+  type OffsetReader,
   type ReceivedMessage,
   type RelayCheckpoint,
   type SubscribeOptions,
@@ -69,7 +70,7 @@ function headersOf(raw: IHeaders | undefined): Record<string, string> {
  * {@link MessageSubscriber} on consumer groups that commits an offset only after its message was
  * handled.
  */
-export class KafkaBus implements MessagePublisher, MessageSubscriber {
+export class KafkaBus implements MessagePublisher, MessageSubscriber, OffsetReader {
   readonly #kafka: Kafka;
   readonly #options: KafkaBusOptions;
   #producer: Promise<Producer> | undefined;
@@ -208,6 +209,21 @@ export class KafkaBus implements MessagePublisher, MessageSubscriber {
           cause: error,
         },
       );
+    }
+  }
+
+  async committedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, bigint>> {
+    const admin = this.#kafka.admin();
+    await admin.connect();
+    try {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const committed = new Map<number, bigint>();
+      for (const { partition, offset } of offsets?.partitions ?? []) {
+        if (BigInt(offset) >= 0n) committed.set(partition, BigInt(offset));
+      }
+      return committed;
+    } finally {
+      await admin.disconnect();
     }
   }
 

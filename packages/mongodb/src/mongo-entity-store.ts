@@ -17,6 +17,7 @@ interface CommitDocument {
   state: unknown;
   events: Commit['events'];
   causationKey: string;
+  source?: Commit['source'];
   committedAt: string;
   published: boolean;
 }
@@ -44,6 +45,7 @@ function toCommit<S>(entityType: string, doc: CommitDocument): Commit<S> {
     state: doc.state as S,
     events: doc.events,
     causationKey: doc.causationKey,
+    ...(doc.source === undefined || doc.source === null ? {} : { source: doc.source }),
     committedAt: doc.committedAt,
   };
 }
@@ -93,6 +95,7 @@ export class MongoEntityStore implements EntityStore {
         ),
         collection.createIndex({ entityId: 1, version: -1 }, { name: 'latest' }),
         collection.createIndex({ published: 1, entityId: 1, version: 1 }, { name: 'outbox' }),
+        collection.createIndex({ published: 1, committedAt: 1 }, { name: 'history' }),
       ]).then(
         () => undefined,
         (error: unknown) => {
@@ -127,6 +130,7 @@ export class MongoEntityStore implements EntityStore {
         state: commit.state,
         events: commit.events,
         causationKey: commit.causationKey,
+        ...(commit.source === undefined ? {} : { source: commit.source }),
         committedAt: commit.committedAt,
         published: false,
       });
@@ -175,6 +179,44 @@ export class MongoEntityStore implements EntityStore {
       );
     } catch (error) {
       throw unavailable('marking published in', entityType, error);
+    }
+  }
+
+  async compactable(entityType: string, committedBefore: string, limit: number): Promise<Commit[]> {
+    const collection = this.#collection(entityType);
+    try {
+      const docs = await collection
+        .find({ published: true, committedAt: { $lt: committedBefore } })
+        .sort({ committedAt: 1 })
+        .limit(limit)
+        .toArray();
+      const latest = new Map<string, number>();
+      for (const entityId of new Set(docs.map((d) => d.entityId))) {
+        const last = await collection.findOne(
+          { entityId },
+          { sort: { version: -1 }, projection: { version: 1 } },
+        );
+        latest.set(entityId, last?.version ?? 0);
+      }
+      return docs
+        .filter((doc) => doc.version < (latest.get(doc.entityId) ?? 0))
+        .map((doc) => toCommit(entityType, doc));
+    } catch (error) {
+      throw unavailable('reading the history of', entityType, error);
+    }
+  }
+
+  async deleteCommits(
+    entityType: string,
+    commits: readonly Pick<Commit, 'entityId' | 'version'>[],
+  ): Promise<void> {
+    if (commits.length === 0) return;
+    try {
+      await this.#collection(entityType).deleteMany({
+        _id: { $in: commits.map((c) => documentId(c.entityId, c.version)) },
+      });
+    } catch (error) {
+      throw unavailable('compacting', entityType, error);
     }
   }
 

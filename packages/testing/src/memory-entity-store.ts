@@ -80,6 +80,35 @@ export class MemoryEntityStore implements EntityStore {
     return Promise.resolve();
   }
 
+  compactable(entityType: string, committedBefore: string, limit: number): Promise<Commit[]> {
+    const found = [...this.#entities(entityType).values()].flatMap((history) =>
+      history
+        .slice(0, -1)
+        .filter((s) => s.published && s.commit.committedAt < committedBefore)
+        .map((s) => s.commit),
+    );
+    found.sort((a, b) =>
+      a.committedAt < b.committedAt ? -1 : a.committedAt > b.committedAt ? 1 : 0,
+    );
+    return Promise.resolve(structuredClone(found.slice(0, limit)));
+  }
+
+  deleteCommits(
+    entityType: string,
+    commits: readonly Pick<Commit, 'entityId' | 'version'>[],
+  ): Promise<void> {
+    const entities = this.#entities(entityType);
+    for (const { entityId, version } of commits) {
+      const history = entities.get(entityId);
+      if (history === undefined || history.at(-1)?.commit.version === version) continue;
+      entities.set(
+        entityId,
+        history.filter((s) => s.commit.version !== version),
+      );
+    }
+    return Promise.resolve();
+  }
+
   saveRelayBatch(batch: RelayBatch): Promise<void> {
     this.#batches.set(
       `${batch.relayId}/${batch.instance}/${batch.sequence}`,

@@ -185,6 +185,55 @@ export function entityStoreContract(
       expect(left.map((c) => `${c.entityId.slice(-1)}${c.version}`)).toEqual(['a3', 'b2', 'b3']);
     });
 
+    it('offers published commits that are not the latest for compaction, and forgets them', async () => {
+      const { store, id } = await setup();
+      const a = `${id}-a`;
+      const b = `${id}-b`;
+      for (let v = 1; v <= 4; v += 1) await store.append(commitOf(a, v, `a${v}`));
+      await store.append(commitOf(b, 1, 'b1'));
+      await store.markPublished(
+        counter.type,
+        [1, 2, 3].map((version) => ({ entityId: a, version })),
+      );
+      await store.markPublished(counter.type, [{ entityId: b, version: 1 }]);
+      const later = '2030-01-01T00:00:00.000Z';
+      const offered = (await store.compactable(counter.type, later, 100)).filter(
+        (c) => c.entityId === a || c.entityId === b,
+      );
+      // v4 is unpublished; b's only commit is its latest.
+      expect(offered.map((c) => `${c.entityId.slice(-1)}${c.version}`)).toEqual(['a1', 'a2', 'a3']);
+      expect(await store.compactable(counter.type, commitOf(a, 2, '').committedAt, 100)).toEqual([
+        commitOf(a, 1, 'a1'),
+      ]);
+
+      await store.deleteCommits(counter.type, [
+        { entityId: a, version: 1 },
+        { entityId: a, version: 2 },
+      ]);
+      expect(await store.load(counter.type, a)).toMatchObject({ version: 4 });
+      expect(
+        (await store.compactable(counter.type, later, 100)).filter((c) => c.entityId === a),
+      ).toEqual([commitOf(a, 3, 'a3')]);
+      // A forgotten commit's causation key no longer refuses a commit.
+      expect(await store.append(commitOf(a, 5, 'a1'))).toEqual({ status: 'appended' });
+      expect(await store.append(commitOf(a, 6, 'a3'))).toMatchObject({ status: 'duplicate' });
+    });
+
+    it('keeps where a message-caused commit came from', async () => {
+      const { store, id } = await setup();
+      const source = {
+        group: 'g',
+        topic: 'orders.order.events',
+        partition: 2,
+        offset: '9007199254740993',
+      };
+      await store.append({ ...commitOf(id, 1, 'k1'), source });
+      await store.markPublished(counter.type, [{ entityId: id, version: 1 }]);
+      await store.append(commitOf(id, 2, 'k2'));
+      const [offered] = await store.compactable(counter.type, '2030-01-01T00:00:00.000Z', 100);
+      expect(offered?.source).toEqual(source);
+    });
+
     it('records, finds and forgets relay batches', async () => {
       const { store, id } = await setup();
       const relayId = `relay-${id}`;
