@@ -1,4 +1,5 @@
-import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from './backoff.js';
+import { defaultBackoff, type BackoffPolicy } from './backoff.js';
+import { BackgroundLoop } from './background-loop.js';
 import type { Commit } from './commit.js';
 import type { EntityStore } from './entity-store.js';
 import { invalidArgument } from './errors.js';
@@ -36,9 +37,7 @@ export interface CommitCompactorOptions {
 export class CommitCompactor {
   readonly #options: Required<Omit<CommitCompactorOptions, 'onError' | 'clock'>> &
     Pick<CommitCompactorOptions, 'onError'> & { clock: () => Date };
-  #running: Promise<void> | undefined;
-  #stopping = false;
-  #wake: (() => void) | undefined;
+  readonly #loop: BackgroundLoop;
 
   constructor(options: CommitCompactorOptions) {
     const minRetentionMs = options.minRetentionMs ?? 7 * 24 * 3600 * 1000;
@@ -56,6 +55,17 @@ export class CommitCompactor {
       ...options,
       minRetentionMs,
     };
+    this.#loop = new BackgroundLoop(
+      async () => {
+        await this.runOnce();
+        return false;
+      },
+      {
+        idleMs: this.#options.intervalMs,
+        backoff: this.#options.backoff,
+        onError: this.#options.onError ?? (() => {}),
+      },
+    );
   }
 
   /** One round over every entity type; returns the number of commits forgotten. */
@@ -89,39 +99,10 @@ export class CommitCompactor {
   }
 
   start(): void {
-    if (this.#running !== undefined) return;
-    this.#stopping = false;
-    this.#running = this.#loop();
+    this.#loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.#stopping = true;
-    this.#wake?.();
-    await this.#running;
-    this.#running = undefined;
-  }
-
-  async #loop(): Promise<void> {
-    let failures = 0;
-    while (!this.#stopping) {
-      let pause = this.#options.intervalMs;
-      try {
-        await this.runOnce();
-        failures = 0;
-      } catch (error) {
-        failures += 1;
-        this.#options.onError?.(error);
-        pause = backoffDelay(this.#options.backoff, Math.min(failures, 20));
-      }
-      if (!this.#stopping) {
-        await Promise.race([
-          sleep(pause),
-          new Promise<void>((resolve) => {
-            this.#wake = resolve;
-          }),
-        ]);
-        this.#wake = undefined;
-      }
-    }
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 }

@@ -1,4 +1,5 @@
-import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from './backoff.js';
+import { defaultBackoff, type BackoffPolicy } from './backoff.js';
+import { BackgroundLoop } from './background-loop.js';
 import type { Commit } from './commit.js';
 import type { CommitRef, EntityStore } from './entity-store.js';
 import { eventMessage, type BusMessage } from './envelope.js';
@@ -51,9 +52,7 @@ export class OutboxRelay {
   readonly #instance = newId();
   #sequence = 0;
   #recovered = false;
-  #running: Promise<void> | undefined;
-  #stopping = false;
-  #wake: (() => void) | undefined;
+  readonly #loop: BackgroundLoop;
 
   constructor(options: OutboxRelayOptions) {
     if (typeof options.relayId !== 'string' || !/^[A-Za-z0-9._-]{1,200}$/.test(options.relayId)) {
@@ -76,6 +75,7 @@ export class OutboxRelay {
       ...options,
       batchSize,
     };
+    this.#loop = new BackgroundLoop(async () => (await this.runOnce()) > 0, this.#options);
   }
 
   /** Marks what the last checkpointed batch published, then forgets recorded batches. */
@@ -139,46 +139,16 @@ export class OutboxRelay {
 
   /** Starts publishing in the background until {@link stop}. */
   start(): void {
-    if (this.#running !== undefined) return;
-    this.#stopping = false;
-    this.#running = this.#loop();
+    this.#loop.start();
   }
 
   /** Wakes an idle relay at once (after a commit). */
   notify(): void {
-    this.#wake?.();
+    this.#loop.wake();
   }
 
   /** Finishes the batch in hand and stops. */
-  async stop(): Promise<void> {
-    this.#stopping = true;
-    this.#wake?.();
-    await this.#running;
-    this.#running = undefined;
-  }
-
-  async #loop(): Promise<void> {
-    let failures = 0;
-    while (!this.#stopping) {
-      let pause: number;
-      try {
-        const published = await this.runOnce();
-        failures = 0;
-        pause = published > 0 ? 0 : this.#options.idleMs;
-      } catch (error) {
-        failures += 1;
-        this.#options.onError(error);
-        pause = backoffDelay(this.#options.backoff, Math.min(failures, 20));
-      }
-      if (pause > 0 && !this.#stopping) {
-        await Promise.race([
-          sleep(pause),
-          new Promise<void>((resolve) => {
-            this.#wake = resolve;
-          }),
-        ]);
-        this.#wake = undefined;
-      }
-    }
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 }
