@@ -48,10 +48,12 @@ export type {
   MessagePublisher,
   MessageSubscriber,
   OffsetReader,
+  Pingable,
   ReceivedMessage,
   RelayCheckpoint,
   SubscribeOptions,
   Subscription,
+  TopicAdmin,
 } from './message-bus.js';
 export { OutboxRelay } from './outbox-relay.js';
 export type { OutboxRelayOptions } from './outbox-relay.js';

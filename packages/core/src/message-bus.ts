@@ -27,6 +27,20 @@ export interface MessagePublisher {
   close(): Promise<void>;
 }
 
+/** Port: creates topics. */
+export interface TopicAdmin {
+  /** Creates the topics that do not exist yet, with the given partitions. */
+  ensureTopics(
+    topics: readonly { readonly topic: string; readonly partitions?: number }[],
+  ): Promise<void>;
+}
+
+/** Anything whose connectivity readiness reports. */
+export interface Pingable {
+  /** Resolves when the server answers; rejects saying why not. */
+  ping(): Promise<void>;
+}
+
 /** Port: reads how far consumer groups got. */
 export interface OffsetReader {
   /**

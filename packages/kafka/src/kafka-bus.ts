@@ -6,6 +6,8 @@ import {
   type MessagePublisher,
   type MessageSubscriber,
   type OffsetReader,
+  type Pingable,
+  type TopicAdmin,
   type ReceivedMessage,
   type RelayCheckpoint,
   type SubscribeOptions,
@@ -70,7 +72,9 @@ function headersOf(raw: IHeaders | undefined): Record<string, string> {
  * {@link MessageSubscriber} on consumer groups that commits an offset only after its message was
  * handled.
  */
-export class KafkaBus implements MessagePublisher, MessageSubscriber, OffsetReader {
+export class KafkaBus
+  implements MessagePublisher, MessageSubscriber, OffsetReader, TopicAdmin, Pingable
+{
   readonly #kafka: Kafka;
   readonly #options: KafkaBusOptions;
   #producer: Promise<Producer> | undefined;
@@ -209,6 +213,17 @@ export class KafkaBus implements MessagePublisher, MessageSubscriber, OffsetRead
           cause: error,
         },
       );
+    }
+  }
+
+  /** Resolves when a broker answers a metadata request. */
+  async ping(): Promise<void> {
+    const admin = this.#kafka.admin({ retry: { retries: 0 } });
+    try {
+      await admin.connect();
+      await admin.describeCluster();
+    } finally {
+      await admin.disconnect();
     }
   }
 

@@ -3,6 +3,7 @@ import type {
   Commit,
   EntitySnapshot,
   EntityStore,
+  Pingable,
   RelayBatch,
 } from '@sagaflow/core';
 import { SagaflowError } from '@sagaflow/core';
@@ -72,7 +73,7 @@ function unavailable(action: string, entityType: string, cause: unknown): Sagafl
  * Conditional updates are not used for either: FerretDB v1 evaluates their condition and writes
  * in two steps, so they do not exclude a concurrent writer.
  */
-export class MongoEntityStore implements EntityStore {
+export class MongoEntityStore implements EntityStore, Pingable {
   readonly #db: Db;
   readonly #prepared = new Map<string, Promise<void>>();
 
@@ -82,6 +83,11 @@ export class MongoEntityStore implements EntityStore {
 
   #collection(entityType: string): Collection<CommitDocument> {
     return this.#db.collection<CommitDocument>(`${entityType.replaceAll('.', '_')}_commits`);
+  }
+
+  /** Resolves when the database answers `ping`. */
+  async ping(): Promise<void> {
+    await this.#db.command({ ping: 1 });
   }
 
   prepare(entityType: string): Promise<void> {

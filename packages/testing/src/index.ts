@@ -15,7 +15,10 @@
  * @module
  */
 export { entityStoreContract } from './contracts/entity-store-contract.js';
+export { messageBusContract } from './contracts/message-bus-contract.js';
+export type { ContractBus } from './contracts/message-bus-contract.js';
 export { waitForConsumerToJoinGroup } from './kafka-helpers.js';
+export { MemoryBus } from './memory-bus.js';
 export { MemoryEntityStore } from './memory-entity-store.js';
 export { uniqueDatabase, uniqueGroupId, uniqueName, uniqueTopic } from './names.js';
 export { testEnv } from './provided-env.js';

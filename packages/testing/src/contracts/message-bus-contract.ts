@@ -1,0 +1,141 @@
+import type {
+  BusMessage,
+  MessagePublisher,
+  MessageSubscriber,
+  OffsetReader,
+  ReceivedMessage,
+  Subscription,
+  TopicAdmin,
+} from '@sagaflow/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { uniqueGroupId, uniqueName, uniqueTopic } from '../names.js';
+import { waitFor } from '../wait-for.js';
+
+/** What the bus contract needs of an implementation. */
+export type ContractBus = MessagePublisher & MessageSubscriber & OffsetReader & TopicAdmin;
+
+const message = (topic: string, key: string, n: number): BusMessage => ({
+  topic,
+  key,
+  value: Buffer.from([0, 255, n, 10, 13]),
+  headers: { 'sagaflow-event-id': `${key}/${n}`, 'x-n': String(n) },
+});
+
+/**
+ * The behaviour every message bus must have. Run it against each implementation: the in-memory
+ * one earns trust by passing the same tests as the Kafka one.
+ */
+export function messageBusContract(
+  name: string,
+  makeBus: () => ContractBus | Promise<ContractBus>,
+  options: { timeoutMs?: number } = {},
+) {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  describe(`message bus contract: ${name}`, () => {
+    const open: { stop?: () => Promise<void>; close?: () => Promise<void> }[] = [];
+    afterEach(async () => {
+      for (const item of open.splice(0).reverse()) {
+        if (item.stop !== undefined) await item.stop();
+        else await item.close?.();
+      }
+    });
+
+    const setup = async (partitions = 3) => {
+      const bus = await makeBus();
+      open.push(bus);
+      const topic = uniqueTopic('contract');
+      await bus.ensureTopics([{ topic, partitions }]);
+      return { bus, topic };
+    };
+
+    const consume = async (
+      bus: ContractBus,
+      groupId: string,
+      topic: string,
+      onMessage: (m: ReceivedMessage) => Promise<void> | void = () => {},
+    ) => {
+      const received: ReceivedMessage[] = [];
+      const subscription: Subscription = await bus.subscribe(
+        { groupId, topics: [topic] },
+        async (m) => {
+          await onMessage(m);
+          received.push(m);
+        },
+      );
+      open.push(subscription);
+      await subscription.ready;
+      return { received, subscription };
+    };
+
+    it('delivers every message of a batch once, in order per key, bytes and headers intact', async () => {
+      const { bus, topic } = await setup();
+      const batch = [0, 1, 2, 3, 4].flatMap((n) =>
+        ['a', 'b', 'c', 'd'].map((k) => message(topic, k, n)),
+      );
+      await bus.publish(batch);
+      const { received } = await consume(bus, uniqueGroupId(), topic);
+      await waitFor(() => received.length >= 20, { timeoutMs, description: '20 messages' });
+      expect(received).toHaveLength(20);
+      for (const key of ['a', 'b', 'c', 'd']) {
+        const mine = received.filter((m) => m.key === key);
+        expect(mine.map((m) => m.headers['x-n'])).toEqual(['0', '1', '2', '3', '4']);
+        expect(new Set(mine.map((m) => m.partition)).size).toBe(1);
+        expect([...mine[2]!.value!]).toEqual([0, 255, 2, 10, 13]);
+        expect(mine[2]!.headers['sagaflow-event-id']).toBe(`${key}/2`);
+      }
+    });
+
+    it('resumes a group from its committed offsets', async () => {
+      const { bus, topic } = await setup();
+      const groupId = uniqueGroupId();
+      await bus.publish([0, 1, 2, 3, 4].map((n) => message(topic, 'k', n)));
+      const first = await consume(bus, groupId, topic);
+      await waitFor(() => first.received.length === 5, { timeoutMs, description: 'first 5' });
+      await waitFor(async () => (await bus.committedOffsets(groupId, topic)).size > 0, {
+        timeoutMs,
+        description: 'committed offsets',
+      });
+      await first.subscription.stop();
+      const committed = await bus.committedOffsets(groupId, topic);
+      expect([...committed.values()].reduce((a, b) => a + b, 0n)).toBe(5n);
+
+      await bus.publish([5, 6].map((n) => message(topic, 'k', n)));
+      const second = await consume(bus, groupId, topic);
+      await waitFor(() => second.received.length === 2, {
+        timeoutMs,
+        description: 'the 2 new ones',
+      });
+      expect(second.received.map((m) => m.headers['x-n'])).toEqual(['5', '6']);
+    });
+
+    it('delivers a message again when its handler failed, and keeps the order behind it', async () => {
+      const { bus, topic } = await setup(1);
+      await bus.publish([0, 1, 2].map((n) => message(topic, 'k', n)));
+      let failures = 0;
+      const { received } = await consume(bus, uniqueGroupId(), topic, (m) => {
+        if (m.headers['x-n'] === '1' && failures === 0) {
+          failures += 1;
+          throw new Error('handler failed once');
+        }
+      });
+      await waitFor(() => received.length >= 3, { timeoutMs, description: '3 handled' });
+      expect(failures).toBe(1);
+      expect(received.map((m) => m.headers['x-n'])).toEqual(['0', '1', '2']);
+    });
+
+    it('keeps the latest relay checkpoint, published with its batch', async () => {
+      const { bus, topic } = await setup();
+      const relayId = uniqueName('relay');
+      expect(await bus.readCheckpoint(relayId)).toBeUndefined();
+      await bus.publish([message(topic, 'k', 1)], {
+        checkpoint: { relayId, value: { sequence: 1, instance: 'one' } },
+      });
+      await bus.publish([message(topic, 'k', 2)], {
+        checkpoint: { relayId, value: { sequence: 2, instance: 'one' } },
+      });
+      await bus.publish([message(topic, 'k', 3)]);
+      expect(await bus.readCheckpoint(relayId)).toEqual({ sequence: 2, instance: 'one' });
+      expect(await bus.readCheckpoint(`${relayId}-other`)).toBeUndefined();
+    });
+  });
+}

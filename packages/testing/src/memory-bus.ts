@@ -1,0 +1,215 @@
+import type {
+  BusMessage,
+  MessagePublisher,
+  MessageSubscriber,
+  OffsetReader,
+  Pingable,
+  ReceivedMessage,
+  RelayCheckpoint,
+  SubscribeOptions,
+  Subscription,
+  TopicAdmin,
+} from '@sagaflow/core';
+
+interface Member {
+  readonly topics: readonly string[];
+  readonly handle: (message: ReceivedMessage) => Promise<void>;
+  stopped: boolean;
+  /** Partitions (`topic/partition`) this member consumes. */
+  assigned: Set<string>;
+  readonly inFlight: Set<Promise<void>>;
+}
+
+interface Group {
+  readonly committed: Map<string, number>;
+  readonly members: Member[];
+  readonly start: 'earliest' | 'latest';
+}
+
+/** Kafka's partitioner in spirit: a stable hash of the key. */
+function partitionOf(key: string, partitions: number): number {
+  let hash = 0;
+  for (let i = 0; i < key.length; i += 1) hash = (Math.imul(hash, 31) + key.charCodeAt(i)) | 0;
+  return Math.abs(hash) % partitions;
+}
+
+/**
+ * In-memory message bus, for fast tests and the embedded demo: topics with partitions, atomic
+ * batches, consumer groups that split partitions between members and commit an offset after its
+ * message was handled (a failed handler gets the message again), relay checkpoints and committed
+ * offsets. Passes the same contract suite as the Kafka bus.
+ */
+export class MemoryBus
+  implements MessagePublisher, MessageSubscriber, OffsetReader, TopicAdmin, Pingable
+{
+  readonly #topics = new Map<string, ReceivedMessage[][]>();
+  readonly #groups = new Map<string, Group>();
+  readonly #checkpoints = new Map<string, RelayCheckpoint>();
+  readonly #defaultPartitions: number;
+  #notify = new Set<() => void>();
+
+  constructor(options: { defaultPartitions?: number } = {}) {
+    this.#defaultPartitions = options.defaultPartitions ?? 3;
+  }
+
+  ensureTopics(topics: readonly { topic: string; partitions?: number }[]): Promise<void> {
+    for (const { topic, partitions } of topics) this.#topic(topic, partitions);
+    this.#rebalanceAll();
+    return Promise.resolve();
+  }
+
+  #topic(topic: string, partitions = this.#defaultPartitions): ReceivedMessage[][] {
+    let log = this.#topics.get(topic);
+    if (log === undefined) {
+      log = Array.from({ length: partitions }, () => []);
+      this.#topics.set(topic, log);
+    }
+    return log;
+  }
+
+  ping(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  publish(
+    messages: readonly BusMessage[],
+    options: {
+      readonly checkpoint?: { readonly relayId: string; readonly value: RelayCheckpoint };
+    } = {},
+  ): Promise<void> {
+    const created = messages.some((m) => !this.#topics.has(m.topic));
+    for (const message of messages) {
+      const log = this.#topic(message.topic);
+      const partition = partitionOf(message.key, log.length);
+      const entries = log[partition]!;
+      entries.push({
+        topic: message.topic,
+        partition,
+        offset: String(entries.length),
+        key: message.key,
+        value: Buffer.from(message.value),
+        headers: { ...message.headers },
+      });
+    }
+    if (options.checkpoint !== undefined) {
+      this.#checkpoints.set(options.checkpoint.relayId, { ...options.checkpoint.value });
+    }
+    if (created) this.#rebalanceAll();
+    for (const wake of this.#notify) wake();
+    return Promise.resolve();
+  }
+
+  readCheckpoint(relayId: string): Promise<RelayCheckpoint | undefined> {
+    const checkpoint = this.#checkpoints.get(relayId);
+    return Promise.resolve(checkpoint === undefined ? undefined : { ...checkpoint });
+  }
+
+  committedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, bigint>> {
+    const committed = new Map<number, bigint>();
+    for (const [key, offset] of this.#groups.get(groupId)?.committed ?? []) {
+      const at = key.lastIndexOf('/');
+      if (key.slice(0, at) === topic) committed.set(Number(key.slice(at + 1)), BigInt(offset));
+    }
+    return Promise.resolve(committed);
+  }
+
+  #rebalanceAll(): void {
+    for (const group of this.#groups.values()) this.#rebalance(group);
+  }
+
+  #rebalance(group: Group): void {
+    const live = group.members.filter((m) => !m.stopped);
+    for (const member of live) member.assigned = new Set();
+    const topics = new Set(live.flatMap((m) => m.topics));
+    let next = 0;
+    for (const topic of [...topics].sort()) {
+      const partitions = this.#topics.get(topic)?.length ?? 0;
+      for (let partition = 0; partition < partitions; partition += 1) {
+        const candidates = live.filter((m) => m.topics.includes(topic));
+        if (candidates.length === 0) continue;
+        candidates[next++ % candidates.length]!.assigned.add(`${topic}/${partition}`);
+      }
+    }
+    for (const wake of this.#notify) wake();
+  }
+
+  subscribe(
+    options: SubscribeOptions,
+    handle: (message: ReceivedMessage) => Promise<void>,
+  ): Promise<Subscription> {
+    let group = this.#groups.get(options.groupId);
+    if (group === undefined) {
+      group = { committed: new Map(), members: [], start: options.start ?? 'earliest' };
+      this.#groups.set(options.groupId, group);
+    }
+    const member: Member = {
+      topics: [...options.topics],
+      handle,
+      stopped: false,
+      assigned: new Set(),
+      inFlight: new Set(),
+    };
+    group.members.push(member);
+    this.#rebalance(group);
+    const running = this.#consume(group, member);
+    return Promise.resolve({
+      ready: Promise.resolve(),
+      stop: async () => {
+        member.stopped = true;
+        for (const wake of this.#notify) wake();
+        await running;
+        this.#rebalance(group);
+      },
+    });
+  }
+
+  async #consume(group: Group, member: Member): Promise<void> {
+    const busy = new Set<string>();
+    while (!member.stopped) {
+      let started = false;
+      for (const key of member.assigned) {
+        if (busy.has(key)) continue;
+        const at = key.lastIndexOf('/');
+        const log = this.#topics.get(key.slice(0, at))?.[Number(key.slice(at + 1))] ?? [];
+        if (!group.committed.has(key))
+          group.committed.set(key, group.start === 'earliest' ? 0 : log.length);
+        const offset = group.committed.get(key)!;
+        const message = log[offset];
+        if (message === undefined) continue;
+        started = true;
+        busy.add(key);
+        const work = member.handle(message).then(
+          () => {
+            // Commit only if the partition is still ours and nobody moved on meanwhile.
+            if (group.committed.get(key) === offset) group.committed.set(key, offset + 1);
+          },
+          // A failed handler: the message is delivered again, after a short pause.
+          () => new Promise<void>((resolve) => setTimeout(resolve, 20)),
+        );
+        const tracked = work.finally(() => {
+          busy.delete(key);
+          member.inFlight.delete(tracked);
+          for (const wake of this.#notify) wake();
+        });
+        member.inFlight.add(tracked);
+      }
+      if (!started) {
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            this.#notify.delete(wake);
+            resolve();
+          };
+          this.#notify.add(wake);
+          setTimeout(wake, 50);
+        });
+      }
+    }
+    await Promise.all(member.inFlight);
+  }
+
+  close(): Promise<void> {
+    for (const group of this.#groups.values()) for (const m of group.members) m.stopped = true;
+    for (const wake of this.#notify) wake();
+    return Promise.resolve();
+  }
+}
