@@ -16,6 +16,13 @@ export interface EntityServiceOptions {
   readonly backoff?: BackoffPolicy;
   /** Clock, for tests. @default () => new Date() */
   readonly clock?: () => Date;
+  /** Called after each commit is stored, e.g. to wake the relay. @default none */
+  readonly onCommitted?: (commit: Commit) => void;
+  /**
+   * Checks each event payload before anything is written (the serde's schema check), so that an
+   * event that could never be published is refused with the command. @default none
+   */
+  readonly checkEvent?: (eventType: string, payload: unknown) => void;
 }
 
 /** Where a command comes from: what makes it unique, and the saga it belongs to. */
@@ -62,6 +69,8 @@ export class EntityService {
   readonly #maxAttempts: number;
   readonly #backoff: BackoffPolicy;
   readonly #clock: () => Date;
+  readonly #onCommitted: ((commit: Commit) => void) | undefined;
+  readonly #checkEvent: ((eventType: string, payload: unknown) => void) | undefined;
 
   constructor(options: EntityServiceOptions) {
     if (typeof options.service !== 'string' || options.service.trim() === '') {
@@ -76,6 +85,8 @@ export class EntityService {
     this.#maxAttempts = maxAttempts;
     this.#backoff = options.backoff ?? defaultBackoff;
     this.#clock = options.clock ?? (() => new Date());
+    this.#onCommitted = options.onCommitted;
+    this.#checkEvent = options.checkEvent;
   }
 
   /** Sends a command to one entity. */
@@ -109,6 +120,7 @@ export class EntityService {
       const decision = await handler(state, command, { entityId, version, sagaId, now });
       if (decision instanceof Rejection)
         return { status: 'rejected', rejection: decision, version };
+      for (const event of decision) this.#checkEvent?.(event.type, event.payload);
       const next = version + 1;
       let newState = state;
       const events = decision.map((event: EventOf<E>, index): OutboxEvent => {
@@ -142,6 +154,7 @@ export class EntityService {
       };
       const outcome = await this.#store.append(commit);
       if (outcome.status === 'appended') {
+        this.#onCommitted?.(commit);
         return { status: 'committed', version: next, state: newState, events, sagaId };
       }
       if (outcome.status === 'duplicate') {

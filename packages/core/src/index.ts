@@ -56,6 +56,13 @@ export type {
   TopicAdmin,
 } from './message-bus.js';
 export { OutboxRelay } from './outbox-relay.js';
+export { SagaflowService } from './sagaflow-service.js';
+export type {
+  AnyEntityDefinition,
+  Readiness,
+  SagaflowServiceOptions,
+  ServiceBus,
+} from './sagaflow-service.js';
 export type { OutboxRelayOptions } from './outbox-relay.js';
 export {
   deadLetterHeaders,

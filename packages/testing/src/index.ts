@@ -20,6 +20,7 @@ export type { ContractBus } from './contracts/message-bus-contract.js';
 export { waitForConsumerToJoinGroup } from './kafka-helpers.js';
 export { MemoryBus } from './memory-bus.js';
 export { MemoryEntityStore } from './memory-entity-store.js';
+export { MemorySerde } from './memory-serde.js';
 export { uniqueDatabase, uniqueGroupId, uniqueName, uniqueTopic } from './names.js';
 export { testEnv } from './provided-env.js';
 export { containerImages, resolveServers } from './resolve-servers.js';

@@ -1,0 +1,228 @@
+import type { BackoffPolicy } from './backoff.js';
+import { CommitCompactor } from './commit-compactor.js';
+import type { EntityDefinition } from './entity.js';
+import { EntityService, type CommandOrigin, type CommandResult } from './entity-service.js';
+import type { EntityStore } from './entity-store.js';
+import { eventsTopic } from './envelope.js';
+import { invalidArgument, SagaflowError } from './errors.js';
+import type { EventSerde } from './event-serde.js';
+import type {
+  MessagePublisher,
+  MessageSubscriber,
+  OffsetReader,
+  Pingable,
+  Subscription,
+  TopicAdmin,
+} from './message-bus.js';
+import { OutboxRelay } from './outbox-relay.js';
+import { deadLetterTopic, ProcessorRuntime, type ProcessorDefinition } from './processor.js';
+
+/** The bus a service needs: publish, subscribe, read offsets, create topics. */
+export type ServiceBus = MessagePublisher &
+  MessageSubscriber &
+  OffsetReader &
+  TopicAdmin &
+  Partial<Pingable>;
+
+/** An entity definition of any state, commands and events. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyEntityDefinition = EntityDefinition<any, any, any>;
+
+/** Options of {@link SagaflowService}. */
+export interface SagaflowServiceOptions {
+  /** The service name, e.g. `inventory-service`: names consumer groups, the relay, events. */
+  readonly name: string;
+  readonly store: EntityStore & Partial<Pingable>;
+  /**
+   * The message bus. With Kafka, give it the transactional id `<name>.relay`, the relay's id, so
+   * that a restarted instance fences the one it replaces.
+   */
+  readonly bus: ServiceBus;
+  readonly serde: EventSerde & {
+    check?(eventType: string, payload: unknown): void;
+    registerAll?(): Promise<unknown>;
+  };
+  /** The entities this service owns: it stores them and publishes their events. */
+  readonly entities: readonly AnyEntityDefinition[];
+  /** The processors this service runs. @default [] */
+  readonly processors?: readonly ProcessorDefinition[];
+  /** Partitions of the topics created at start. @default 3 */
+  readonly partitions?: number;
+  readonly relay?: { readonly batchSize?: number; readonly idleMs?: number };
+  /** Commit compaction; `false` turns it off. @default on, with the compactor's defaults */
+  readonly compaction?: false | { readonly minRetentionMs?: number; readonly intervalMs?: number };
+  readonly processing?: { readonly maxAttempts?: number; readonly backoff?: BackoffPolicy };
+  /** Told about background failures (relay, compaction, retries). @default ignore */
+  readonly onError?: (error: unknown, where: string) => void;
+}
+
+/** What readiness found. */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly checks: Readonly<
+    Record<'service' | 'database' | 'kafka', { ok: boolean; error?: string }>
+  >;
+}
+
+/**
+ * A sagaflow service: its entities with their outbox relay and compaction, its processors, and
+ * its life cycle. `start` creates missing topics, registers schemas, prepares storage, starts the
+ * relay and the processors; `stop` lets in-flight messages finish and commit, publishes what the
+ * relay has in hand, and leaves the consumer groups.
+ */
+export class SagaflowService {
+  readonly #options: SagaflowServiceOptions;
+  readonly commands: EntityService;
+  readonly #relay: OutboxRelay | undefined;
+  readonly #compactor: CommitCompactor | undefined;
+  readonly #runtime: ProcessorRuntime;
+  readonly #subscriptions: Subscription[] = [];
+  #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+
+  constructor(options: SagaflowServiceOptions) {
+    if (!/^[a-z][a-z0-9-]*$/.test(options.name)) {
+      throw invalidArgument(
+        'name',
+        `must be lower-case letters, digits and '-' (got '${options.name}')`,
+      );
+    }
+    if (options.entities.length === 0 && (options.processors ?? []).length === 0) {
+      throw invalidArgument('entities', 'a service needs at least one entity or processor');
+    }
+    const types = options.entities.map((e) => e.type);
+    const twice = types.find((t, i) => types.indexOf(t) !== i);
+    if (twice !== undefined)
+      throw invalidArgument('entities', `name the entity type '${twice}' twice`);
+    const names = (options.processors ?? []).map((p) => p.name);
+    const sameName = names.find((n, i) => names.indexOf(n) !== i);
+    if (sameName !== undefined)
+      throw invalidArgument('processors', `name the processor '${sameName}' twice`);
+    this.#options = options;
+    const onError = options.onError ?? (() => {});
+    this.#relay =
+      types.length === 0
+        ? undefined
+        : new OutboxRelay({
+            relayId: `${options.name}.relay`,
+            store: options.store,
+            publisher: options.bus,
+            serde: options.serde,
+            entityTypes: types,
+            ...options.relay,
+            onError: (error) => onError(error, 'relay'),
+          });
+    this.commands = new EntityService({
+      store: options.store,
+      service: options.name,
+      onCommitted: () => this.#relay?.notify(),
+      ...(options.serde.check === undefined
+        ? {}
+        : { checkEvent: (type, payload) => options.serde.check!(type, payload) }),
+    });
+    this.#compactor =
+      options.compaction === false || types.length === 0
+        ? undefined
+        : new CommitCompactor({
+            store: options.store,
+            offsets: options.bus,
+            entityTypes: types,
+            ...options.compaction,
+            onError: (error) => onError(error, 'compaction'),
+          });
+    this.#runtime = new ProcessorRuntime({
+      service: options.name,
+      subscriber: options.bus,
+      publisher: options.bus,
+      serde: options.serde,
+      entities: this.commands,
+      ...options.processing,
+      onError: (error) => onError(error, 'processing'),
+    });
+  }
+
+  /** Consumer group of one of this service's processors. */
+  groupOf(processor: ProcessorDefinition): string {
+    return this.#runtime.groupOf(processor);
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'new') {
+      throw new SagaflowError('INVALID_ARGUMENT', `${this.#options.name} was already started`);
+    }
+    this.#state = 'starting';
+    const { bus, store, serde, entities } = this.#options;
+    const processors = this.#options.processors ?? [];
+    const partitions = this.#options.partitions ?? 3;
+    await serde.registerAll?.();
+    await bus.ensureTopics([
+      ...entities.map((e) => ({ topic: eventsTopic(e.type), partitions })),
+      ...processors.flatMap((p) => p.topics.map((topic) => ({ topic, partitions }))),
+      ...processors.map((p) => ({ topic: deadLetterTopic(this.groupOf(p)), partitions: 1 })),
+    ]);
+    for (const entity of entities) await store.prepare(entity.type);
+    this.#relay?.start();
+    this.#compactor?.start();
+    for (const processor of processors) {
+      const subscription = await this.#runtime.start(processor);
+      this.#subscriptions.push(subscription);
+      await subscription.ready;
+    }
+    this.#state = 'running';
+  }
+
+  /** Sends a command to one of this service's entities. */
+  execute<
+    S,
+    C extends Record<string, object>,
+    E extends Record<string, object>,
+    K extends keyof C & string,
+  >(
+    definition: EntityDefinition<S, C, E>,
+    entityId: string,
+    command: K,
+    payload: C[K],
+    origin?: CommandOrigin,
+  ): Promise<CommandResult<S>> {
+    if (!this.#options.entities.includes(definition)) {
+      throw invalidArgument(
+        'definition',
+        `${definition.type} is not an entity of ${this.#options.name}`,
+      );
+    }
+    return this.commands.execute(definition, entityId, command, payload, origin);
+  }
+
+  /** Ready when started and both the database and Kafka answer. */
+  async readiness(): Promise<Readiness> {
+    const probe = async (target: Partial<Pingable>) => {
+      if (target.ping === undefined) return { ok: true };
+      try {
+        await target.ping();
+        return { ok: true };
+      } catch (error) {
+        return { ok: false, error: error instanceof Error ? error.message : String(error) };
+      }
+    };
+    const [database, kafka] = await Promise.all([
+      probe(this.#options.store),
+      probe(this.#options.bus),
+    ]);
+    const service =
+      this.#state === 'running'
+        ? { ok: true }
+        : { ok: false, error: `the service is ${this.#state}` };
+    return { ready: service.ok && database.ok && kafka.ok, checks: { service, database, kafka } };
+  }
+
+  /** Graceful shutdown; safe to call more than once. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'stopping') return;
+    this.#state = 'stopping';
+    this.#runtime.stopping();
+    await Promise.all(this.#subscriptions.splice(0).map((s) => s.stop()));
+    await this.#relay?.stop();
+    await this.#compactor?.stop();
+    await this.#options.bus.close();
+    this.#state = 'stopped';
+  }
+}
