@@ -16,3 +16,4 @@ export { AvroSerde, schemaViolations } from './avro-serde.js';
 export type { AvroSerdeOptions } from './avro-serde.js';
 export { catalogEntry, loadSchemaCatalog, SchemaCatalog } from './schema-catalog.js';
 export type { CatalogEntry } from './schema-catalog.js';
+export { generateTypeScript } from './typescript-types.js';

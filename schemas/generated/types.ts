@@ -1,0 +1,139 @@
+// Generated from the .avsc files by `pnpm schemas:generate`. Do not edit.
+/** Command: approve the order. */
+export interface ApproveOrder {
+  readonly orderId: string;
+}
+
+/** Command: authorize the amount of an order. */
+export interface AuthorizePayment {
+  readonly orderId: string;
+  readonly customerId: string;
+  readonly amount: number;
+}
+
+/** The credit limit of a customer was set. */
+export interface CustomerCreditSet {
+  readonly customerId: string;
+  readonly creditLimit: number;
+}
+
+/** Stock and payment are secured: the order is approved. */
+export interface OrderApproved {
+  readonly orderId: string;
+}
+
+/** An order was placed; starts the order saga. */
+export interface OrderCreated {
+  readonly orderId: string;
+  readonly customerId: string;
+  readonly items: readonly OrderItem[];
+  /** Minor units (cents). */
+  readonly total: number;
+  readonly mode: SagaMode;
+}
+
+export interface OrderItem {
+  readonly sku: string;
+  readonly quantity: number;
+  /** Minor units (cents). */
+  readonly unitPrice: number;
+}
+
+/** The order was rejected, with the reason. */
+export interface OrderRejected {
+  readonly orderId: string;
+  readonly reason: string;
+}
+
+/** The amount of an order is authorized against the customer credit. */
+export interface PaymentAuthorized {
+  readonly orderId: string;
+  readonly customerId: string;
+  readonly amount: number;
+}
+
+/** The amount of an order could not be authorized. */
+export interface PaymentFailed {
+  readonly orderId: string;
+  readonly customerId: string;
+  readonly amount: number;
+  readonly reason: string;
+}
+
+/** Command: reject the order. */
+export interface RejectOrder {
+  readonly orderId: string;
+  readonly reason: string;
+}
+
+/** Command: release the reservation of an order. */
+export interface ReleaseStock {
+  readonly orderId: string;
+}
+
+/** Command: reserve the items of an order. */
+export interface ReserveStock {
+  readonly orderId: string;
+  readonly customerId: string;
+  readonly items: readonly OrderItem[];
+  readonly total: number;
+}
+
+export type SagaMode = 'CHOREOGRAPHY' | 'ORCHESTRATION';
+
+/** Command: schedule the shipment of an order. */
+export interface ScheduleShipment {
+  readonly orderId: string;
+}
+
+/** A shipment was scheduled for an approved order. */
+export interface ShipmentScheduled {
+  readonly orderId: string;
+  readonly shipmentId: string;
+}
+
+/** The reservation of an order was released (compensation). */
+export interface StockReleased {
+  readonly orderId: string;
+}
+
+/** The items of an order could not be reserved. */
+export interface StockReservationFailed {
+  readonly orderId: string;
+  readonly reason: string;
+}
+
+/** The items of an order are reserved. */
+export interface StockReserved {
+  readonly orderId: string;
+  readonly customerId: string;
+  readonly items: readonly OrderItem[];
+  readonly total: number;
+}
+
+/** The available quantity of a SKU was set. */
+export interface StockSet {
+  readonly sku: string;
+  readonly available: number;
+}
+
+/** Every event and command type of the catalog, by name. */
+export interface SchemaTypes {
+  readonly ApproveOrder: ApproveOrder;
+  readonly AuthorizePayment: AuthorizePayment;
+  readonly CustomerCreditSet: CustomerCreditSet;
+  readonly OrderApproved: OrderApproved;
+  readonly OrderCreated: OrderCreated;
+  readonly OrderRejected: OrderRejected;
+  readonly PaymentAuthorized: PaymentAuthorized;
+  readonly PaymentFailed: PaymentFailed;
+  readonly RejectOrder: RejectOrder;
+  readonly ReleaseStock: ReleaseStock;
+  readonly ReserveStock: ReserveStock;
+  readonly ScheduleShipment: ScheduleShipment;
+  readonly ShipmentScheduled: ShipmentScheduled;
+  readonly StockReleased: StockReleased;
+  readonly StockReservationFailed: StockReservationFailed;
+  readonly StockReserved: StockReserved;
+  readonly StockSet: StockSet;
+}
