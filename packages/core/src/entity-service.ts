@@ -4,6 +4,7 @@ import { commandHandler, Rejection, type EntityDefinition, type EventOf } from '
 import type { EntityStore } from './entity-store.js';
 import { invalidArgument, SagaflowError } from './errors.js';
 import { eventIdOf, newId } from './ids.js';
+import { childTraceparent } from './trace-context.js';
 
 /** Options of {@link EntityService}. */
 export interface EntityServiceOptions {
@@ -39,6 +40,7 @@ export interface CommandOrigin {
   readonly causationId?: string;
   /** The saga the command belongs to. @default a new saga id */
   readonly sagaId?: string;
+  /** Trace context of the causing message; events get a child of it. @default a new trace */
   readonly traceparent?: string;
   /** Where the causing message was consumed, when it came from a topic. */
   readonly source?: MessageSource;
@@ -111,6 +113,7 @@ export class EntityService {
     const handler = commandHandler(definition, name);
     const causationKey = origin.causationKey ?? newId();
     const causationId = origin.causationId ?? causationKey;
+    const traceparent = childTraceparent(origin.traceparent);
     for (let attempt = 1; ; attempt += 1) {
       const snapshot = await this.#store.load<S>(definition.type, entityId);
       const version = snapshot?.version ?? 0;
@@ -137,7 +140,7 @@ export class EntityService {
             sagaId,
             causationId,
             service: this.#service,
-            ...(origin.traceparent === undefined ? {} : { traceparent: origin.traceparent }),
+            traceparent,
           },
           occurredAt: now,
         };

@@ -44,6 +44,7 @@ export { commandsTopic, eventMessage, eventsTopic, headerNames, readEnvelope } f
 export type { BusMessage, EventEnvelope, SchemaRef } from './envelope.js';
 export type { EncodedPayload, EventSerde } from './event-serde.js';
 export { deterministicUuid, eventIdOf, newId } from './ids.js';
+export { childTraceparent, traceIdOf } from './trace-context.js';
 export type {
   MessagePublisher,
   MessageSubscriber,

@@ -1,0 +1,193 @@
+import { MemoryEntityStore } from '@sagaflow/testing';
+import { describe, expect, it } from 'vitest';
+import {
+  defineEntity,
+  EntityService,
+  eventIdOf,
+  reject,
+  SagaflowError,
+  traceIdOf,
+  type AppendOutcome,
+  type Commit,
+} from '../src/index.js';
+
+const stock = defineEntity<
+  { available: number },
+  { Reserve: { quantity: number }; Restock: { quantity: number } },
+  { StockReserved: { quantity: number }; Restocked: { quantity: number } }
+>({
+  type: 'inventory.stock',
+  initialState: () => ({ available: 0 }),
+  commands: {
+    Reserve: (state, { quantity }) =>
+      quantity > state.available
+        ? reject('not enough stock', { available: state.available })
+        : [{ type: 'StockReserved', payload: { quantity } }],
+    Restock: (_state, { quantity }) => [{ type: 'Restocked', payload: { quantity } }],
+  },
+  evolve: (state, event) => ({
+    available:
+      event.type === 'Restocked'
+        ? state.available + event.payload.quantity
+        : state.available - event.payload.quantity,
+  }),
+});
+
+const clock = () => new Date('2026-11-26T10:00:00.000Z');
+
+describe('EntityService', () => {
+  it('commits events with a full envelope: deterministic ids, saga, causation, trace', async () => {
+    const store = new MemoryEntityStore();
+    const service = new EntityService({ store, service: 'inventory-service', clock });
+    const result = await service.execute(
+      stock,
+      'sku-1',
+      'Restock',
+      { quantity: 5 },
+      {
+        causationKey: 'http-1',
+        sagaId: 'saga-1',
+      },
+    );
+    expect(result).toMatchObject({
+      status: 'committed',
+      version: 1,
+      state: { available: 5 },
+      sagaId: 'saga-1',
+    });
+    if (result.status === 'rejected') throw new Error('unreachable');
+    const [event] = result.events;
+    expect(event).toMatchObject({
+      eventId: eventIdOf('inventory.stock', 'sku-1', 1, 0),
+      type: 'Restocked',
+      entityType: 'inventory.stock',
+      entityId: 'sku-1',
+      version: 1,
+      index: 0,
+      payload: { quantity: 5 },
+      metadata: { sagaId: 'saga-1', causationId: 'http-1', service: 'inventory-service' },
+      occurredAt: '2026-11-26T10:00:00.000Z',
+    });
+    expect(event!.eventId).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+    expect(event!.metadata.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  });
+
+  it('continues the trace of the causing message', async () => {
+    const service = new EntityService({ store: new MemoryEntityStore(), service: 's' });
+    const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const result = await service.execute(
+      stock,
+      'sku-1',
+      'Restock',
+      { quantity: 1 },
+      { traceparent: parent },
+    );
+    if (result.status === 'rejected') throw new Error('unreachable');
+    const traceparent = result.events[0]!.metadata.traceparent!;
+    expect(traceIdOf(traceparent)).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+    expect(traceparent).not.toBe(parent);
+  });
+
+  it('returns a rejection without writing anything', async () => {
+    const store = new MemoryEntityStore();
+    const service = new EntityService({ store, service: 's' });
+    const result = await service.execute(stock, 'sku-1', 'Reserve', { quantity: 3 });
+    expect(result).toMatchObject({
+      status: 'rejected',
+      version: 0,
+      rejection: { reason: 'not enough stock', details: { available: 0 } },
+    });
+    expect(await store.load(stock.type, 'sku-1')).toBeUndefined();
+  });
+
+  it('returns the first result for a command sent again with the same causation key', async () => {
+    const service = new EntityService({ store: new MemoryEntityStore(), service: 's' });
+    const first = await service.execute(
+      stock,
+      'sku-1',
+      'Restock',
+      { quantity: 2 },
+      { causationKey: 'k' },
+    );
+    const again = await service.execute(
+      stock,
+      'sku-1',
+      'Restock',
+      { quantity: 2 },
+      { causationKey: 'k' },
+    );
+    expect(again).toMatchObject({ status: 'duplicate', version: 1, state: { available: 2 } });
+    if (first.status === 'rejected' || again.status === 'rejected') throw new Error('unreachable');
+    expect(again.events).toEqual(first.events);
+    expect(again.sagaId).toBe(first.sagaId);
+  });
+
+  it('gives up with a retriable CONCURRENCY_CONFLICT when it keeps losing the race', async () => {
+    /** A store on which another writer always takes the version first. */
+    class AlwaysBeaten extends MemoryEntityStore {
+      override append<S>(_commit: Commit<S>): Promise<AppendOutcome<S>> {
+        return Promise.resolve({ status: 'conflict' });
+      }
+    }
+    const losing = new AlwaysBeaten();
+    const service = new EntityService({
+      store: losing,
+      service: 's',
+      maxAttempts: 3,
+      backoff: { initialMs: 1, maxMs: 1, multiplier: 1 },
+    });
+    const error = await service
+      .execute(stock, 'sku-1', 'Restock', { quantity: 1 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SagaflowError);
+    expect(error).toMatchObject({
+      code: 'CONCURRENCY_CONFLICT',
+      retriable: true,
+      context: { entityType: 'inventory.stock', entityId: 'sku-1' },
+    });
+    expect((error as Error).message).toMatch(/lost the race for version 1 3 times/);
+  });
+
+  it('refuses bad input, naming the field', async () => {
+    const service = new EntityService({ store: new MemoryEntityStore(), service: 's' });
+    await expect(service.execute(stock, '', 'Restock', { quantity: 1 })).rejects.toThrow(
+      /entityId must be 1 to 200 characters/,
+    );
+    await expect(service.execute(stock, 'a b', 'Restock', { quantity: 1 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      context: { field: 'entityId' },
+    });
+    await expect(
+      service.execute(stock, 'sku', 'Restock', { quantity: 1 }, { causationKey: ' ' }),
+    ).rejects.toThrow(/causationKey must be/);
+    await expect(
+      service.execute(stock, 'sku', 'Steal' as 'Restock', { quantity: 1 }),
+    ).rejects.toThrow(/inventory\.stock has no command 'Steal' \(known: Reserve, Restock\)/);
+    expect(() => new EntityService({ store: new MemoryEntityStore(), service: ' ' })).toThrow(
+      /service must be a non-empty string/,
+    );
+    expect(
+      () => new EntityService({ store: new MemoryEntityStore(), service: 's', maxAttempts: 0 }),
+    ).toThrow(/maxAttempts must be a positive integer/);
+  });
+
+  it('refuses a bad entity definition, naming the field', () => {
+    const good = {
+      type: 'a.b',
+      initialState: () => ({}),
+      commands: { Do: () => [] },
+      evolve: (s: object) => s,
+    };
+    expect(() => defineEntity({ ...good, type: 'Orders' })).toThrow(
+      /type must be '<domain>\.<entity>'/,
+    );
+    expect(() => defineEntity({ ...good, commands: {} })).toThrow(
+      /commands must define at least one command/,
+    );
+    expect(() => defineEntity({ ...good, evolve: undefined as never })).toThrow(
+      /evolve must be a function/,
+    );
+  });
+});
