@@ -1,5 +1,5 @@
 import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from './backoff.js';
-import type { Commit, MessageSource, OutboxEvent } from './commit.js';
+import type { Commit, EntitySnapshot, MessageSource, OutboxEvent } from './commit.js';
 import { commandHandler, Rejection, type EntityDefinition, type EventOf } from './entity.js';
 import type { EntityStore } from './entity-store.js';
 import { invalidArgument, SagaflowError } from './errors.js';
@@ -89,6 +89,15 @@ export class EntityService {
     this.#clock = options.clock ?? (() => new Date());
     this.#onCommitted = options.onCommitted;
     this.#checkEvent = options.checkEvent;
+  }
+
+  /** The current state of an entity: its initial state at version 0 when it has no commit. */
+  async load<S, C extends Record<string, object>, E extends Record<string, object>>(
+    definition: EntityDefinition<S, C, E>,
+    entityId: string,
+  ): Promise<EntitySnapshot<S>> {
+    const snapshot = await this.#store.load<S>(definition.type, entityId);
+    return snapshot ?? { state: definition.initialState(), version: 0 };
   }
 
   /** Sends a command to one entity. */

@@ -72,7 +72,9 @@ export {
   ProcessorRuntime,
 } from './processor.js';
 export type {
+  AnyProcessorDefinition,
   EventHandler,
+  EventPayloads,
   ProcessorContext,
   ProcessorDefinition,
   ProcessorRuntimeOptions,

@@ -1,4 +1,5 @@
 import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from './backoff.js';
+import type { EntitySnapshot } from './commit.js';
 import type { EntityDefinition } from './entity.js';
 import type { CommandResult, EntityService } from './entity-service.js';
 import { readEnvelope, type BusMessage, type EventEnvelope } from './envelope.js';
@@ -14,6 +15,8 @@ import type {
 /** An event as a processor handler receives it. */
 export interface ReceivedEvent<P = Record<string, unknown>> extends EventEnvelope {
   readonly payload: P;
+  /** All headers of the message, as received. */
+  readonly headers: Readonly<Record<string, string>>;
   readonly topic: string;
   readonly partition: number;
   readonly offset: string;
@@ -21,6 +24,11 @@ export interface ReceivedEvent<P = Record<string, unknown>> extends EventEnvelop
 
 /** What a processor handler can do. */
 export interface ProcessorContext {
+  /** The current state of an entity of this service (its initial state at version 0 if none). */
+  load<S, C extends Record<string, object>, E extends Record<string, object>>(
+    definition: EntityDefinition<S, C, E>,
+    entityId: string,
+  ): Promise<EntitySnapshot<S>>;
   /**
    * Sends a command to an entity of this service. The n-th command that a processor sends for one
    * event gets the causation key `<processor>:<eventId>#<n>`, so that a redelivered event changes
@@ -41,15 +49,26 @@ export interface ProcessorContext {
 }
 
 /** A handler of one event type. */
-export type EventHandler = (event: ReceivedEvent, context: ProcessorContext) => Promise<void>;
+export type EventHandler<P = Record<string, unknown>> = (
+  event: ReceivedEvent<P>,
+  context: ProcessorContext,
+) => Promise<void>;
 
-/** A consumer-group handler: which topics it reads, and what it does per event type. */
-export interface ProcessorDefinition {
+/** Payload types by event type, e.g. the generated `SchemaTypes`. */
+export type EventPayloads = Record<string, object>;
+
+/**
+ * A consumer-group handler: which topics it reads, and what it does per event type. Give it the
+ * payload types (`defineProcessor<SchemaTypes>(…)`) and each handler's event is typed.
+ */
+export interface ProcessorDefinition<
+  Events extends EventPayloads = Record<string, Record<string, unknown>>,
+> {
   /** Unique in the service; the consumer group is `<service>.<name>`. */
   readonly name: string;
   readonly topics: readonly string[];
   /** Handlers by event type. */
-  readonly handlers: Readonly<Record<string, EventHandler>>;
+  readonly handlers: { readonly [K in keyof Events & string]?: EventHandler<Events[K]> };
   /**
    * Event types that arrive on these topics and are skipped on purpose. Any other type without a
    * handler is dead-lettered, so that a new event type is noticed, not silently dropped.
@@ -58,8 +77,14 @@ export interface ProcessorDefinition {
   readonly ignore?: readonly string[];
 }
 
+/** A processor definition of any payload types. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyProcessorDefinition = ProcessorDefinition<any>;
+
 /** Checks and returns a processor definition. */
-export function defineProcessor(definition: ProcessorDefinition): ProcessorDefinition {
+export function defineProcessor<
+  Events extends EventPayloads = Record<string, Record<string, unknown>>,
+>(definition: ProcessorDefinition<Events>): ProcessorDefinition<Events> {
   if (!/^[a-z][a-z0-9-]*(\.[a-z0-9-]+)*$/.test(definition.name)) {
     throw invalidArgument(
       'name',
@@ -146,12 +171,12 @@ export class ProcessorRuntime {
   }
 
   /** The consumer group of a processor. */
-  groupOf(definition: ProcessorDefinition): string {
+  groupOf(definition: AnyProcessorDefinition): string {
     return `${this.#options.service}.${definition.name}`;
   }
 
   /** Starts consuming for the processor. */
-  start(definition: ProcessorDefinition): Promise<Subscription> {
+  start(definition: AnyProcessorDefinition): Promise<Subscription> {
     this.#stopping = false;
     const groupId = this.groupOf(definition);
     return this.#options.subscriber.subscribe({ groupId, topics: definition.topics }, (message) =>
@@ -164,7 +189,7 @@ export class ProcessorRuntime {
     this.#stopping = true;
   }
 
-  async #handle(definition: ProcessorDefinition, groupId: string, message: ReceivedMessage) {
+  async #handle(definition: AnyProcessorDefinition, groupId: string, message: ReceivedMessage) {
     let attempts = 0;
     for (;;) {
       attempts += 1;
@@ -195,7 +220,7 @@ export class ProcessorRuntime {
   }
 
   async #attempt(
-    definition: ProcessorDefinition,
+    definition: AnyProcessorDefinition,
     groupId: string,
     message: ReceivedMessage,
   ): Promise<void> {
@@ -206,7 +231,7 @@ export class ProcessorRuntime {
       throw new DeadLetter(`malformed envelope: ${(error as Error).message}`, 'SERDE_FAILED');
     }
     const handler = Object.hasOwn(definition.handlers, envelope.type)
-      ? definition.handlers[envelope.type]
+      ? (definition.handlers[envelope.type] as EventHandler | undefined)
       : undefined;
     if (handler === undefined) {
       if (definition.ignore?.includes(envelope.type) === true) return;
@@ -230,6 +255,7 @@ export class ProcessorRuntime {
     }
     let sent = 0;
     const context: ProcessorContext = {
+      load: (entity, entityId) => this.#options.entities.load(entity, entityId),
       execute: (entity, entityId, command, commandPayload) =>
         this.#options.entities.execute(entity, entityId, command, commandPayload, {
           causationKey: `${definition.name}:${envelope.eventId}#${sent++}`,
@@ -248,6 +274,7 @@ export class ProcessorRuntime {
       {
         ...envelope,
         payload,
+        headers: message.headers,
         topic: message.topic,
         partition: message.partition,
         offset: message.offset,

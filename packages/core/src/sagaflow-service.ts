@@ -15,7 +15,7 @@ import type {
   TopicAdmin,
 } from './message-bus.js';
 import { OutboxRelay } from './outbox-relay.js';
-import { deadLetterTopic, ProcessorRuntime, type ProcessorDefinition } from './processor.js';
+import { deadLetterTopic, ProcessorRuntime, type AnyProcessorDefinition } from './processor.js';
 
 /** The bus a service needs: publish, subscribe, read offsets, create topics. */
 export type ServiceBus = MessagePublisher &
@@ -45,7 +45,7 @@ export interface SagaflowServiceOptions {
   /** The entities this service owns: it stores them and publishes their events. */
   readonly entities: readonly AnyEntityDefinition[];
   /** The processors this service runs. @default [] */
-  readonly processors?: readonly ProcessorDefinition[];
+  readonly processors?: readonly AnyProcessorDefinition[];
   /** Partitions of the topics created at start. @default 3 */
   readonly partitions?: number;
   readonly relay?: { readonly batchSize?: number; readonly idleMs?: number };
@@ -141,7 +141,7 @@ export class SagaflowService {
   }
 
   /** Consumer group of one of this service's processors. */
-  groupOf(processor: ProcessorDefinition): string {
+  groupOf(processor: AnyProcessorDefinition): string {
     return this.#runtime.groupOf(processor);
   }
 

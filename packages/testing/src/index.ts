@@ -15,6 +15,8 @@
  * @module
  */
 export { entityStoreContract } from './contracts/entity-store-contract.js';
+export { eventSerdeContract } from './contracts/event-serde-contract.js';
+export type { ContractSerde } from './contracts/event-serde-contract.js';
 export { messageBusContract } from './contracts/message-bus-contract.js';
 export type { ContractBus } from './contracts/message-bus-contract.js';
 export { waitForConsumerToJoinGroup } from './kafka-helpers.js';

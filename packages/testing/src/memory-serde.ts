@@ -22,15 +22,19 @@ export class MemorySerde implements EventSerde {
     }
   }
 
-  encode(eventType: string, payload: Readonly<Record<string, unknown>>): Promise<EncodedPayload> {
+  // eslint-disable-next-line @typescript-eslint/require-await -- errors must arrive as rejections
+  async encode(
+    eventType: string,
+    payload: Readonly<Record<string, unknown>>,
+  ): Promise<EncodedPayload> {
     this.check(eventType, payload);
     const entry = this.#catalog.get(eventType);
     const header = Buffer.alloc(5);
     header.writeInt32BE(this.#byId.indexOf(entry) + 1, 1);
-    return Promise.resolve({
+    return {
       value: Buffer.concat([header, entry.avroType.toBuffer(payload)]),
       schema: { subject: entry.fullName, version: 1 },
-    });
+    };
   }
 
   decode(eventType: string, value: Buffer): Promise<Record<string, unknown>> {

@@ -1,0 +1,3 @@
+import { eventSerdeContract, MemorySerde } from '../src/index.js';
+
+eventSerdeContract('MemorySerde', (catalog) => new MemorySerde(catalog));
