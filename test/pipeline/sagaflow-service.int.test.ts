@@ -1,4 +1,10 @@
-import { SagaflowService, type SagaflowServiceOptions } from '@sagaflow/core';
+import {
+  deadLetterTopic,
+  eventsTopic,
+  SagaflowService,
+  type SagaflowServiceOptions,
+} from '@sagaflow/core';
+import { Kafka, logLevel } from 'kafkajs';
 import { KafkaBus } from '@sagaflow/kafka';
 import { MongoEntityStore } from '@sagaflow/mongodb';
 import { AvroSerde, loadSchemaCatalog } from '@sagaflow/schema-registry';
@@ -58,6 +64,21 @@ describe('SagaflowService on Kafka, Apicurio and FerretDB', () => {
       ready: true,
       checks: { service: { ok: true }, database: { ok: true }, kafka: { ok: true } },
     });
+    // Topics were created at start, with the configured partitions.
+    const admin = new Kafka({
+      brokers: [...testEnv().kafkaBrokers],
+      logLevel: logLevel.NOTHING,
+    }).admin();
+    await admin.connect();
+    const { topics } = await admin.fetchTopicMetadata({
+      topics: [
+        eventsTopic(account.type),
+        eventsTopic(mirror.type),
+        deadLetterTopic(mirrors.service.groupOf(mirrorProcessor)),
+      ],
+    });
+    await admin.disconnect();
+    expect(topics.map((t) => t.partitions.length)).toEqual([3, 3, 1]);
 
     const writing = (async () => {
       for (let n = 1; n <= 60; n += 1) {
