@@ -57,6 +57,16 @@ export type {
   TopicAdmin,
 } from './message-bus.js';
 export { OutboxRelay } from './outbox-relay.js';
+export { defineSaga, eventRoles } from './saga.js';
+export type { EventRole, SagaDefinition, SagaStep } from './saga.js';
+export { deriveSagaView, isEnded, sagaTypeOf } from './saga-view.js';
+export type {
+  CompensationRequest,
+  SagaStatus,
+  SagaView,
+  StepView,
+  TimelineEntry,
+} from './saga-view.js';
 export { SagaflowService } from './sagaflow-service.js';
 export type {
   AnyEntityDefinition,

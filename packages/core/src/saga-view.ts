@@ -1,0 +1,181 @@
+import { eventRoles, type SagaDefinition } from './saga.js';
+
+/** Status of a saga, as the tracker sees it. */
+export type SagaStatus =
+  'running' | 'completed' | 'compensating' | 'compensated' | 'failed' | 'stuck';
+
+/** One event of a saga's timeline. */
+export interface TimelineEntry {
+  readonly eventId: string;
+  readonly type: string;
+  /** The service that produced the event. */
+  readonly participant: string;
+  readonly entityType: string;
+  readonly entityId: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly occurredAt: string;
+  /** Top-level scalar fields of the payload (ids, amounts, reasons). */
+  readonly keyFields: Readonly<Record<string, string | number | boolean | null>>;
+}
+
+/** A step of a saga, as the tracker sees it. */
+export interface StepView {
+  readonly name: string;
+  readonly participant: string;
+  readonly status: 'pending' | 'active' | 'done' | 'failed' | 'compensated';
+  readonly startedAt?: string;
+  readonly endedAt?: string;
+  readonly deadlineAt?: string;
+}
+
+/** An operator's request to compensate a saga. */
+export interface CompensationRequest {
+  readonly at: string;
+  readonly by: string;
+  readonly reason: string;
+}
+
+/** Everything known about one saga. */
+export interface SagaView {
+  readonly sagaId: string;
+  /** Undefined until an event tells which saga type it is. */
+  readonly type: string | undefined;
+  readonly status: SagaStatus;
+  readonly businessKey?: string;
+  readonly startedAt: string;
+  readonly updatedAt: string;
+  readonly endedAt?: string;
+  readonly currentStep?: string;
+  /** When the current step must have answered. */
+  readonly deadlineAt?: string;
+  /** Why the saga failed or is compensating (the reason field of the failure event). */
+  readonly error?: string;
+  readonly compensationRequest?: CompensationRequest;
+  readonly steps: readonly StepView[];
+  readonly timeline: readonly TimelineEntry[];
+}
+
+const ENDED: readonly SagaStatus[] = ['completed', 'compensated', 'failed'];
+
+/** True for the statuses that end a saga. */
+export const isEnded = (status: SagaStatus) => ENDED.includes(status);
+
+function compareEntries(a: TimelineEntry, b: TimelineEntry): number {
+  if (a.occurredAt !== b.occurredAt) return a.occurredAt < b.occurredAt ? -1 : 1;
+  if (a.topic !== b.topic) return a.topic < b.topic ? -1 : 1;
+  if (a.partition !== b.partition) return a.partition - b.partition;
+  const offsets = BigInt(a.offset) - BigInt(b.offset);
+  if (offsets !== 0n) return offsets < 0n ? -1 : 1;
+  return a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0;
+}
+
+/** The saga type that a set of events belongs to. */
+export function sagaTypeOf(
+  definitions: readonly SagaDefinition[],
+  entries: readonly TimelineEntry[],
+): SagaDefinition | undefined {
+  const types = new Set(entries.map((e) => e.type));
+  return (
+    definitions.find((d) => types.has(d.startsWith)) ??
+    definitions.find((d) => {
+      const roles = eventRoles(d);
+      return [...types].some((t) => roles.has(t));
+    })
+  );
+}
+
+/**
+ * Derives a saga's view from the set of its events. Only the set counts, not the order in which
+ * the events arrived, and duplicates count once: rebuilding from the topics gives the same view.
+ * A step whose deadline has passed at `now` without an answer makes the saga stuck.
+ */
+export function deriveSagaView(
+  definitions: readonly SagaDefinition[],
+  sagaId: string,
+  events: readonly TimelineEntry[],
+  options: { readonly now: string; readonly compensationRequest?: CompensationRequest },
+): SagaView {
+  const unique = new Map<string, TimelineEntry>();
+  for (const entry of events) if (!unique.has(entry.eventId)) unique.set(entry.eventId, entry);
+  const timeline = [...unique.values()].sort(compareEntries);
+  const first = timeline[0];
+  const last = timeline.at(-1);
+  const definition = sagaTypeOf(definitions, timeline);
+  const base = {
+    sagaId,
+    type: definition?.type,
+    startedAt: first?.occurredAt ?? options.now,
+    updatedAt: last?.occurredAt ?? options.now,
+    timeline,
+    ...(options.compensationRequest === undefined
+      ? {}
+      : { compensationRequest: options.compensationRequest }),
+  };
+  if (definition === undefined) return { ...base, status: 'running', steps: [] };
+
+  const earliest = (types: readonly string[] | undefined) =>
+    types === undefined ? undefined : timeline.find((e) => types.includes(e.type));
+  const keyEntry =
+    definition.businessKey === undefined
+      ? undefined
+      : timeline.find((e) => typeof e.keyFields[definition.businessKey!] === 'string');
+  const businessKey =
+    keyEntry === undefined ? undefined : String(keyEntry.keyFields[definition.businessKey!]);
+
+  let error: string | undefined;
+  const steps: StepView[] = definition.steps.map((step) => {
+    const trigger = earliest(step.on);
+    const success = earliest(step.success);
+    const failure = earliest(step.failure);
+    const compensation = earliest(step.compensation);
+    if (failure !== undefined && error === undefined) {
+      const reason = failure.keyFields['reason'];
+      error = typeof reason === 'string' ? reason : `${failure.type} from ${failure.participant}`;
+    }
+    const startedAt = trigger?.occurredAt;
+    const view = {
+      name: step.name,
+      participant: step.participant,
+      ...(startedAt === undefined ? {} : { startedAt }),
+    };
+    if (compensation !== undefined)
+      return { ...view, status: 'compensated', endedAt: compensation.occurredAt };
+    if (failure !== undefined) return { ...view, status: 'failed', endedAt: failure.occurredAt };
+    if (success !== undefined) return { ...view, status: 'done', endedAt: success.occurredAt };
+    if (trigger === undefined) return { ...view, status: 'pending' };
+    const deadlineAt =
+      step.deadlineMs === undefined
+        ? undefined
+        : new Date(Date.parse(trigger.occurredAt) + step.deadlineMs).toISOString();
+    return { ...view, status: 'active', ...(deadlineAt === undefined ? {} : { deadlineAt }) };
+  });
+
+  const roles = eventRoles(definition);
+  const outcome = [...timeline].reverse().find((e) => roles.get(e.type)?.kind === 'outcome');
+  const withKey = {
+    ...base,
+    ...(businessKey === undefined ? {} : { businessKey }),
+    ...(error === undefined ? {} : { error }),
+    steps,
+  };
+  if (outcome !== undefined) {
+    const role = roles.get(outcome.type) as { outcome: 'completed' | 'compensated' | 'failed' };
+    return { ...withKey, status: role.outcome, endedAt: outcome.occurredAt };
+  }
+  const active = steps.find((s) => s.status === 'active');
+  const current = active ?? steps.find((s) => s.status === 'pending');
+  const position = {
+    ...(current === undefined ? {} : { currentStep: current.name }),
+    ...(active?.deadlineAt === undefined ? {} : { deadlineAt: active.deadlineAt }),
+  };
+  const compensating =
+    options.compensationRequest !== undefined ||
+    steps.some((s) => s.status === 'failed' || s.status === 'compensated');
+  if (compensating) return { ...withKey, ...position, status: 'compensating' };
+  if (active?.deadlineAt !== undefined && active.deadlineAt <= options.now) {
+    return { ...withKey, ...position, status: 'stuck' };
+  }
+  return { ...withKey, ...position, status: 'running' };
+}
