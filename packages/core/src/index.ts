@@ -67,6 +67,9 @@ export type {
   StepView,
   TimelineEntry,
 } from './saga-view.js';
+export { SagaTracker } from './saga-tracker.js';
+export type { SagaTrackerOptions } from './saga-tracker.js';
+export type { SagaQuery, SagaViewStore } from './saga-view-store.js';
 export { SagaflowService } from './sagaflow-service.js';
 export type {
   AnyEntityDefinition,

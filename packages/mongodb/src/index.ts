@@ -15,3 +15,4 @@
  * @module
  */
 export { MongoEntityStore } from './mongo-entity-store.js';
+export { MongoSagaViewStore } from './mongo-saga-view-store.js';

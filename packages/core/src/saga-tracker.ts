@@ -1,0 +1,171 @@
+import { BackgroundLoop } from './background-loop.js';
+import { defaultBackoff } from './backoff.js';
+import { readEnvelope } from './envelope.js';
+import { invalidArgument } from './errors.js';
+import type { EventSerde } from './event-serde.js';
+import type { MessageSubscriber, ReceivedMessage, Subscription } from './message-bus.js';
+import { eventRoles, type SagaDefinition } from './saga.js';
+import {
+  deriveSagaView,
+  type CompensationRequest,
+  type SagaView,
+  type TimelineEntry,
+} from './saga-view.js';
+import type { SagaViewStore } from './saga-view-store.js';
+
+/** Options of {@link SagaTracker}. */
+export interface SagaTrackerOptions {
+  /** Consumer group of the tracker. @default 'sagaflow-tracker' */
+  readonly groupId?: string;
+  readonly definitions: readonly SagaDefinition[];
+  readonly subscriber: MessageSubscriber;
+  readonly serde: EventSerde;
+  readonly views: SagaViewStore;
+  /** How often overdue sagas are looked for. @default 1000 */
+  readonly stuckCheckIntervalMs?: number;
+  /** Clock, for tests. @default () => new Date() */
+  readonly clock?: () => Date;
+  readonly onError?: (error: unknown) => void;
+}
+
+const scalar = (value: unknown): value is string | number | boolean | null =>
+  value === null || ['string', 'number', 'boolean'].includes(typeof value);
+
+/**
+ * Follows every saga of the given definitions: a consumer group on their topics records each
+ * event in the saga's timeline (once per event id) and rewrites the saga's view from the whole
+ * timeline, so duplicates and events arriving out of order across topics change nothing, and a
+ * tracker rebuilt from the topics arrives at the same views. Deadlines live in the stored views:
+ * the tracker's clock marks overdue sagas stuck, also after a restart.
+ */
+export class SagaTracker {
+  readonly #options: SagaTrackerOptions;
+  readonly #groupId: string;
+  readonly #clock: () => Date;
+  readonly #tracked: ReadonlySet<string>;
+  readonly #stuckLoop: BackgroundLoop;
+  #subscription: Subscription | undefined;
+
+  constructor(options: SagaTrackerOptions) {
+    if (options.definitions.length === 0)
+      throw invalidArgument('definitions', 'must hold at least one saga');
+    this.#options = options;
+    this.#groupId = options.groupId ?? 'sagaflow-tracker';
+    this.#clock = options.clock ?? (() => new Date());
+    this.#tracked = new Set(options.definitions.flatMap((d) => [...eventRoles(d).keys()]));
+    this.#stuckLoop = new BackgroundLoop(async () => (await this.checkDeadlines()) > 0, {
+      idleMs: options.stuckCheckIntervalMs ?? 1000,
+      backoff: defaultBackoff,
+      onError: options.onError ?? (() => {}),
+    });
+  }
+
+  get groupId(): string {
+    return this.#groupId;
+  }
+
+  /** The topics the tracker reads. */
+  topics(): string[] {
+    return [...new Set(this.#options.definitions.flatMap((d) => d.topics))];
+  }
+
+  async start(): Promise<void> {
+    await this.#options.views.prepare();
+    this.#subscription = await this.#options.subscriber.subscribe(
+      { groupId: this.#groupId, topics: this.topics(), start: 'earliest' },
+      (message) => this.#record(message),
+    );
+    await this.#subscription.ready;
+    this.#stuckLoop.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.#stuckLoop.stop();
+    await this.#subscription?.stop();
+    this.#subscription = undefined;
+  }
+
+  async #record(message: ReceivedMessage): Promise<void> {
+    let envelope;
+    try {
+      envelope = readEnvelope(message.headers);
+    } catch {
+      return; // Not a sagaflow event: nothing to track.
+    }
+    if (!this.#tracked.has(envelope.type)) return;
+    const keyFields: Record<string, string | number | boolean | null> = {};
+    if (message.value !== null) {
+      // An observer never blocks a partition: an unreadable payload is tracked without its fields.
+      const payload = await this.#options.serde
+        .decode(envelope.type, message.value)
+        .catch(() => ({}));
+      for (const [field, value] of Object.entries(payload))
+        if (scalar(value)) keyFields[field] = value;
+    }
+    const entry: TimelineEntry = {
+      eventId: envelope.eventId,
+      type: envelope.type,
+      participant: envelope.service,
+      entityType: envelope.entityType,
+      entityId: envelope.entityId,
+      topic: message.topic,
+      partition: message.partition,
+      offset: message.offset,
+      occurredAt: envelope.occurredAt,
+      keyFields,
+    };
+    await this.#options.views.recordEntry(envelope.sagaId, entry);
+    await this.refresh(envelope.sagaId);
+  }
+
+  /**
+   * Rewrites a saga's view from its timeline until the timeline stops changing under it, so that
+   * concurrent writers end on the view of the full timeline.
+   */
+  async refresh(sagaId: string): Promise<SagaView | undefined> {
+    const { views, definitions } = this.#options;
+    let entries = await views.entries(sagaId);
+    if (entries.length === 0) return undefined;
+    let request = await views.compensationRequest(sagaId);
+    for (;;) {
+      const view = deriveSagaView(definitions, sagaId, entries, {
+        now: this.#clock().toISOString(),
+        ...(request === undefined ? {} : { compensationRequest: request }),
+      });
+      await views.writeView(view);
+      // Timelines only grow and a request is set once, so equal sizes mean nothing changed.
+      const [after, afterRequest] = await Promise.all([
+        views.entries(sagaId),
+        views.compensationRequest(sagaId),
+      ]);
+      if (
+        after.length === entries.length &&
+        (afterRequest === undefined) === (request === undefined)
+      ) {
+        return view;
+      }
+      entries = after;
+      request = afterRequest;
+    }
+  }
+
+  /** Marks overdue sagas stuck; returns how many changed. */
+  async checkDeadlines(): Promise<number> {
+    const overdue = await this.#options.views.overdue(this.#clock().toISOString(), 100);
+    let changed = 0;
+    for (const view of overdue) {
+      const fresh = await this.refresh(view.sagaId);
+      if (fresh !== undefined && fresh.status !== view.status) changed += 1;
+    }
+    return changed;
+  }
+
+  /** Records an operator's request to compensate a saga and shows it in the view. */
+  async requestCompensation(
+    sagaId: string,
+    request: CompensationRequest,
+  ): Promise<SagaView | undefined> {
+    await this.#options.views.requestCompensation(sagaId, request);
+    return this.refresh(sagaId);
+  }
+}

@@ -1,0 +1,36 @@
+import type { CompensationRequest, SagaStatus, SagaView, TimelineEntry } from './saga-view.js';
+
+/** Filters of {@link SagaViewStore.query}. */
+export interface SagaQuery {
+  readonly status?: SagaStatus;
+  readonly type?: string;
+  /** Started at or after (ISO-8601). */
+  readonly since?: string;
+  /** Started before (ISO-8601). */
+  readonly until?: string;
+  /** Matches the saga id or the business key exactly. */
+  readonly q?: string;
+  /** Opaque cursor from the previous page. */
+  readonly after?: string;
+  readonly limit: number;
+}
+
+/**
+ * Port: where the saga tracker keeps timelines and views. Recording an entry is idempotent (one
+ * per event id); a view is a function of the recorded entries, written whole.
+ */
+export interface SagaViewStore {
+  prepare(): Promise<void>;
+  /** Records an event of a saga; false when it was recorded already. */
+  recordEntry(sagaId: string, entry: TimelineEntry): Promise<boolean>;
+  entries(sagaId: string): Promise<TimelineEntry[]>;
+  /** Records the first compensation request of a saga; false when there was one. */
+  requestCompensation(sagaId: string, request: CompensationRequest): Promise<boolean>;
+  compensationRequest(sagaId: string): Promise<CompensationRequest | undefined>;
+  writeView(view: SagaView): Promise<void>;
+  view(sagaId: string): Promise<SagaView | undefined>;
+  /** Running sagas whose current step's deadline is at or before `now`. */
+  overdue(now: string, limit: number): Promise<SagaView[]>;
+  /** Views by filter, newest first, with the cursor of the next page. */
+  query(query: SagaQuery): Promise<{ views: SagaView[]; next?: string }>;
+}

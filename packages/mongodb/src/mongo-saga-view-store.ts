@@ -1,0 +1,191 @@
+import {
+  invalidArgument,
+  SagaflowError,
+  type CompensationRequest,
+  type SagaQuery,
+  type SagaView,
+  type SagaViewStore,
+  type TimelineEntry,
+} from '@sagaflow/core';
+import { MongoServerError, type Db, type Filter } from 'mongodb';
+
+interface EntryDocument {
+  /** `<sagaId>/<eventId>`: one entry per event. */
+  _id: string;
+  sagaId: string;
+  entry: TimelineEntry;
+}
+
+interface RequestDocument extends CompensationRequest {
+  /** The saga id: one request per saga. */
+  _id: string;
+}
+
+type ViewDocument = Omit<SagaView, 'sagaId'> & { _id: string };
+
+const cursorOf = (view: Pick<SagaView, 'startedAt' | 'sagaId'>) =>
+  Buffer.from(JSON.stringify([view.startedAt, view.sagaId])).toString('base64url');
+
+function parseCursor(cursor: string): [string, string] {
+  try {
+    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
+    if (typeof parsed[0] === 'string' && typeof parsed[1] === 'string')
+      return [parsed[0], parsed[1]];
+  } catch {
+    /* reported below */
+  }
+  throw invalidArgument('after', `is not a cursor returned by a previous page (got '${cursor}')`);
+}
+
+function unavailable(action: string, cause: unknown): SagaflowError {
+  return new SagaflowError('STORE_UNAVAILABLE', `${action} failed: ${(cause as Error).message}`, {
+    retriable: true,
+    cause,
+  });
+}
+
+/** Drops undefined fields, as the view's optional fields are absent rather than null. */
+const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+const toView = ({ _id, ...rest }: ViewDocument): SagaView => ({
+  ...rest,
+  sagaId: _id,
+  type: rest.type ?? undefined,
+});
+
+/**
+ * {@link SagaViewStore} on MongoDB or FerretDB: timeline entries are inserted once each (the id
+ * holds saga and event id), views are written whole, and a compensation request is inserted once.
+ * Every write is a single-document insert or replace.
+ */
+export class MongoSagaViewStore implements SagaViewStore {
+  readonly #db: Db;
+  #prepared: Promise<void> | undefined;
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  get #entries() {
+    return this.#db.collection<EntryDocument>('sagaflow_saga_entries');
+  }
+
+  get #views() {
+    return this.#db.collection<ViewDocument>('sagaflow_saga_views');
+  }
+
+  get #requests() {
+    return this.#db.collection<RequestDocument>('sagaflow_saga_requests');
+  }
+
+  prepare(): Promise<void> {
+    this.#prepared ??= Promise.all([
+      this.#entries.createIndex({ sagaId: 1 }, { name: 'saga' }),
+      this.#views.createIndex({ startedAt: -1, _id: -1 }, { name: 'newest' }),
+      this.#views.createIndex({ status: 1, deadlineAt: 1 }, { name: 'overdue' }),
+      this.#views.createIndex({ businessKey: 1 }, { name: 'business-key' }),
+    ]).then(
+      () => undefined,
+      (error: unknown) => {
+        this.#prepared = undefined;
+        throw unavailable('preparing the saga views', error);
+      },
+    );
+    return this.#prepared;
+  }
+
+  async recordEntry(sagaId: string, entry: TimelineEntry): Promise<boolean> {
+    try {
+      await this.#entries.insertOne({ _id: `${sagaId}/${entry.eventId}`, sagaId, entry });
+      return true;
+    } catch (error) {
+      if (error instanceof MongoServerError && error.code === 11000) return false;
+      throw unavailable('recording a saga event', error);
+    }
+  }
+
+  async entries(sagaId: string): Promise<TimelineEntry[]> {
+    try {
+      return (await this.#entries.find({ sagaId }).toArray()).map((doc) => doc.entry);
+    } catch (error) {
+      throw unavailable('reading a saga timeline', error);
+    }
+  }
+
+  async requestCompensation(sagaId: string, request: CompensationRequest): Promise<boolean> {
+    try {
+      await this.#requests.insertOne({ _id: sagaId, ...request });
+      return true;
+    } catch (error) {
+      if (error instanceof MongoServerError && error.code === 11000) return false;
+      throw unavailable('recording a compensation request', error);
+    }
+  }
+
+  async compensationRequest(sagaId: string): Promise<CompensationRequest | undefined> {
+    try {
+      const doc = await this.#requests.findOne({ _id: sagaId });
+      return doc === null ? undefined : { at: doc.at, by: doc.by, reason: doc.reason };
+    } catch (error) {
+      throw unavailable('reading a compensation request', error);
+    }
+  }
+
+  async writeView(view: SagaView): Promise<void> {
+    const { sagaId, ...rest } = plain(view);
+    try {
+      await this.#views.replaceOne({ _id: sagaId }, rest, { upsert: true });
+    } catch (error) {
+      throw unavailable('writing a saga view', error);
+    }
+  }
+
+  async view(sagaId: string): Promise<SagaView | undefined> {
+    try {
+      const doc = await this.#views.findOne({ _id: sagaId });
+      return doc === null ? undefined : toView(doc);
+    } catch (error) {
+      throw unavailable('reading a saga view', error);
+    }
+  }
+
+  async overdue(now: string, limit: number): Promise<SagaView[]> {
+    try {
+      const docs = await this.#views
+        .find({ status: 'running', deadlineAt: { $lte: now } })
+        .limit(limit)
+        .toArray();
+      return docs.map(toView);
+    } catch (error) {
+      throw unavailable('looking for overdue sagas', error);
+    }
+  }
+
+  async query(query: SagaQuery): Promise<{ views: SagaView[]; next?: string }> {
+    const and: Filter<ViewDocument>[] = [];
+    if (query.status !== undefined) and.push({ status: query.status });
+    if (query.type !== undefined) and.push({ type: query.type });
+    if (query.since !== undefined) and.push({ startedAt: { $gte: query.since } });
+    if (query.until !== undefined) and.push({ startedAt: { $lt: query.until } });
+    if (query.q !== undefined) and.push({ $or: [{ _id: query.q }, { businessKey: query.q }] });
+    if (query.after !== undefined) {
+      const [startedAt, sagaId] = parseCursor(query.after);
+      and.push({ $or: [{ startedAt: { $lt: startedAt } }, { startedAt, _id: { $lt: sagaId } }] });
+    }
+    const filter: Filter<ViewDocument> = and.length > 0 ? { $and: and } : {};
+    try {
+      const docs = await this.#views
+        .find(filter)
+        .sort({ startedAt: -1, _id: -1 })
+        .limit(query.limit + 1)
+        .toArray();
+      const views = docs.slice(0, query.limit).map(toView);
+      const last = views.at(-1);
+      return docs.length > query.limit && last !== undefined
+        ? { views, next: cursorOf(last) }
+        : { views };
+    } catch (error) {
+      throw unavailable('querying saga views', error);
+    }
+  }
+}

@@ -1,0 +1,141 @@
+import type { SagaView, SagaViewStore, TimelineEntry } from '@sagaflow/core';
+import { describe, expect, it } from 'vitest';
+import { uniqueName } from '../names.js';
+
+const entry = (eventId: string, second: number): TimelineEntry => ({
+  eventId,
+  type: 'OrderCreated',
+  participant: 'order-service',
+  entityType: 'orders.order',
+  entityId: 'o-1',
+  topic: 'orders.order.events',
+  partition: 1,
+  offset: String(second),
+  occurredAt: new Date(Date.UTC(2026, 0, 1, 0, 0, second)).toISOString(),
+  keyFields: { orderId: 'o-1', total: 1999, express: false, note: null },
+});
+
+const view = (sagaId: string, startedAt: string, extra: Partial<SagaView> = {}): SagaView => ({
+  sagaId,
+  type: 'order-placement',
+  status: 'running',
+  startedAt,
+  updatedAt: startedAt,
+  steps: [{ name: 'reserve', participant: 'inventory-service', status: 'active', startedAt }],
+  timeline: [entry(`${sagaId}-e1`, 1)],
+  ...extra,
+});
+
+/** The behaviour every saga view store must have, run against the in-memory and the MongoDB one. */
+export function sagaViewStoreContract(
+  name: string,
+  makeStore: () => SagaViewStore | Promise<SagaViewStore>,
+) {
+  describe(`SagaViewStore contract: ${name}`, () => {
+    const setup = async () => {
+      const store = await makeStore();
+      await store.prepare();
+      return { store, id: uniqueName('saga') };
+    };
+
+    it('records each event of a saga once', async () => {
+      const { store, id } = await setup();
+      expect(await store.recordEntry(id, entry('e1', 1))).toBe(true);
+      expect(await store.recordEntry(id, entry('e1', 1))).toBe(false);
+      expect(await store.recordEntry(id, entry('e2', 2))).toBe(true);
+      const entries = await store.entries(id);
+      expect(entries.map((e) => e.eventId).sort()).toEqual(['e1', 'e2']);
+      expect(entries.find((e) => e.eventId === 'e1')).toEqual(entry('e1', 1));
+      expect(await store.entries(`${id}-none`)).toEqual([]);
+    });
+
+    it('keeps the first compensation request', async () => {
+      const { store, id } = await setup();
+      const first = { at: '2026-01-01T00:00:00.000Z', by: 'ops-1', reason: 'cancelled' };
+      expect(await store.requestCompensation(id, first)).toBe(true);
+      expect(await store.requestCompensation(id, { ...first, by: 'ops-2' })).toBe(false);
+      expect(await store.compensationRequest(id)).toEqual(first);
+      expect(await store.compensationRequest(`${id}-none`)).toBeUndefined();
+    });
+
+    it('writes and reads views whole, optional fields absent', async () => {
+      const { store, id } = await setup();
+      const v = view(id, '2026-01-01T00:00:00.000Z', {
+        deadlineAt: '2026-01-01T00:00:10.000Z',
+        currentStep: 'reserve',
+      });
+      await store.writeView(v);
+      expect(await store.view(id)).toEqual(v);
+      const ended = view(id, '2026-01-01T00:00:00.000Z', {
+        status: 'completed',
+        endedAt: '2026-01-01T00:00:05.000Z',
+      });
+      await store.writeView(ended);
+      expect(await store.view(id)).toEqual(ended);
+      const untyped = { ...view(`${id}-u`, '2026-01-01T00:00:00.000Z'), type: undefined };
+      await store.writeView(untyped);
+      expect(await store.view(`${id}-u`)).toEqual(untyped);
+    });
+
+    it('finds running sagas past their deadline', async () => {
+      const { store, id } = await setup();
+      await store.writeView(
+        view(`${id}-due`, '2026-01-01T00:00:00.000Z', { deadlineAt: '2026-01-01T00:00:10.000Z' }),
+      );
+      await store.writeView(
+        view(`${id}-later`, '2026-01-01T00:00:00.000Z', { deadlineAt: '2026-01-01T00:01:00.000Z' }),
+      );
+      await store.writeView(
+        view(`${id}-done`, '2026-01-01T00:00:00.000Z', {
+          status: 'completed',
+          deadlineAt: '2026-01-01T00:00:05.000Z',
+        }),
+      );
+      const due = (await store.overdue('2026-01-01T00:00:30.000Z', 100)).map((v) => v.sagaId);
+      expect(due.filter((s) => s.startsWith(id))).toEqual([`${id}-due`]);
+    });
+
+    it('queries by status, type, time and key, newest first, page by page', async () => {
+      const { store, id } = await setup();
+      const type = uniqueName('type');
+      for (let i = 0; i < 5; i += 1) {
+        await store.writeView(
+          view(`${id}-${i}`, `2026-02-0${i + 1}T00:00:00.000Z`, {
+            type,
+            status: i % 2 === 0 ? 'completed' : 'stuck',
+            businessKey: `order-${id}-${i}`,
+          }),
+        );
+      }
+      const ids = (views: SagaView[]) => views.map((v) => v.sagaId.slice(-1));
+      const first = await store.query({ type, limit: 2 });
+      expect(ids(first.views)).toEqual(['4', '3']);
+      const second = await store.query({ type, limit: 2, after: first.next! });
+      expect(ids(second.views)).toEqual(['2', '1']);
+      const third = await store.query({ type, limit: 2, after: second.next! });
+      expect(ids(third.views)).toEqual(['0']);
+      expect(third.next).toBeUndefined();
+      expect(ids((await store.query({ type, status: 'stuck', limit: 10 })).views)).toEqual([
+        '3',
+        '1',
+      ]);
+      expect(
+        ids(
+          (
+            await store.query({
+              type,
+              since: '2026-02-02T00:00:00.000Z',
+              until: '2026-02-04T00:00:00.000Z',
+              limit: 10,
+            })
+          ).views,
+        ),
+      ).toEqual(['2', '1']);
+      expect(ids((await store.query({ q: `order-${id}-2`, limit: 10 })).views)).toEqual(['2']);
+      expect(ids((await store.query({ q: `${id}-3`, limit: 10 })).views)).toEqual(['3']);
+      await expect(store.query({ type, limit: 2, after: 'garbage' })).rejects.toThrow(
+        /after is not a cursor/,
+      );
+    });
+  });
+}

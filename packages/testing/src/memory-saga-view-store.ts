@@ -1,0 +1,107 @@
+import {
+  invalidArgument,
+  type CompensationRequest,
+  type SagaQuery,
+  type SagaView,
+  type SagaViewStore,
+  type TimelineEntry,
+} from '@sagaflow/core';
+
+/** The cursor of a page that ends with this view. */
+export const cursorOf = (view: Pick<SagaView, 'startedAt' | 'sagaId'>) =>
+  Buffer.from(JSON.stringify([view.startedAt, view.sagaId])).toString('base64url');
+
+/** Reads a cursor; a malformed one throws naming it. */
+export function parseCursor(cursor: string): { startedAt: string; sagaId: string } {
+  try {
+    const [startedAt, sagaId] = JSON.parse(
+      Buffer.from(cursor, 'base64url').toString(),
+    ) as unknown[];
+    if (typeof startedAt === 'string' && typeof sagaId === 'string') return { startedAt, sagaId };
+  } catch {
+    /* reported below */
+  }
+  throw invalidArgument('after', `is not a cursor returned by a previous page (got '${cursor}')`);
+}
+
+/** Newest first: by start time, then saga id. */
+export function compareNewestFirst(a: SagaView, b: SagaView): number {
+  if (a.startedAt !== b.startedAt) return a.startedAt < b.startedAt ? 1 : -1;
+  return a.sagaId < b.sagaId ? 1 : a.sagaId > b.sagaId ? -1 : 0;
+}
+
+/** In-memory {@link SagaViewStore}, for fast tests and the embedded demo. */
+export class MemorySagaViewStore implements SagaViewStore {
+  readonly #entries = new Map<string, Map<string, TimelineEntry>>();
+  readonly #requests = new Map<string, CompensationRequest>();
+  readonly #views = new Map<string, SagaView>();
+
+  prepare(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  recordEntry(sagaId: string, entry: TimelineEntry): Promise<boolean> {
+    const entries = this.#entries.get(sagaId) ?? new Map<string, TimelineEntry>();
+    this.#entries.set(sagaId, entries);
+    if (entries.has(entry.eventId)) return Promise.resolve(false);
+    entries.set(entry.eventId, structuredClone(entry));
+    return Promise.resolve(true);
+  }
+
+  entries(sagaId: string): Promise<TimelineEntry[]> {
+    return Promise.resolve(structuredClone([...(this.#entries.get(sagaId)?.values() ?? [])]));
+  }
+
+  requestCompensation(sagaId: string, request: CompensationRequest): Promise<boolean> {
+    if (this.#requests.has(sagaId)) return Promise.resolve(false);
+    this.#requests.set(sagaId, { ...request });
+    return Promise.resolve(true);
+  }
+
+  compensationRequest(sagaId: string): Promise<CompensationRequest | undefined> {
+    const request = this.#requests.get(sagaId);
+    return Promise.resolve(request === undefined ? undefined : { ...request });
+  }
+
+  writeView(view: SagaView): Promise<void> {
+    this.#views.set(view.sagaId, structuredClone(view));
+    return Promise.resolve();
+  }
+
+  view(sagaId: string): Promise<SagaView | undefined> {
+    const view = this.#views.get(sagaId);
+    return Promise.resolve(view === undefined ? undefined : structuredClone(view));
+  }
+
+  overdue(now: string, limit: number): Promise<SagaView[]> {
+    const due = [...this.#views.values()].filter(
+      (v) => v.status === 'running' && v.deadlineAt !== undefined && v.deadlineAt <= now,
+    );
+    return Promise.resolve(structuredClone(due.slice(0, limit)));
+  }
+
+  // eslint-disable-next-line @typescript-eslint/require-await -- errors must arrive as rejections
+  async query(query: SagaQuery): Promise<{ views: SagaView[]; next?: string }> {
+    const matching = [...this.#views.values()]
+      .filter(
+        (v) =>
+          (query.status === undefined || v.status === query.status) &&
+          (query.type === undefined || v.type === query.type) &&
+          (query.since === undefined || v.startedAt >= query.since) &&
+          (query.until === undefined || v.startedAt < query.until) &&
+          (query.q === undefined || v.sagaId === query.q || v.businessKey === query.q),
+      )
+      .sort(compareNewestFirst);
+    const after = query.after === undefined ? undefined : parseCursor(query.after);
+    const rest =
+      after === undefined
+        ? matching
+        : matching.filter((v) => compareNewestFirst(v, { ...v, ...after }) > 0);
+    const page = rest.slice(0, query.limit);
+    const more = rest.length > query.limit;
+    return {
+      views: structuredClone(page),
+      ...(more && page.length > 0 ? { next: cursorOf(page.at(-1)!) } : {}),
+    };
+  }
+}

@@ -1,0 +1,3 @@
+import { MemorySagaViewStore, sagaViewStoreContract } from '../src/index.js';
+
+sagaViewStoreContract('MemorySagaViewStore', () => new MemorySagaViewStore());
