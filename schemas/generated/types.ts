@@ -58,6 +58,8 @@ export interface PaymentFailed {
   readonly customerId: string;
   readonly amount: number;
   readonly reason: string;
+  /** The items whose reservation must be released. */
+  readonly items: readonly OrderItem[];
 }
 
 /** Command: reject the order. */

@@ -1,60 +1,38 @@
-import {
-  deadLetterTopic,
-  eventsTopic,
-  SagaflowService,
-  type SagaflowServiceOptions,
-} from '@sagaflow/core';
+import { deadLetterTopic, eventsTopic, type SagaflowServiceOptions } from '@sagaflow/core';
 import { Kafka, logLevel } from 'kafkajs';
-import { KafkaBus } from '@sagaflow/kafka';
-import { MongoEntityStore } from '@sagaflow/mongodb';
-import { AvroSerde, loadSchemaCatalog } from '@sagaflow/schema-registry';
 import { testEnv, uniqueDatabase, waitFor } from '@sagaflow/testing';
-import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { demoDomain, demoSchemasDir, type MirrorState } from '../fixtures/demo-domain.js';
 import { uniqueDomain } from '../fixtures/pipeline.js';
+import { realService } from '../fixtures/real-service.js';
 
-const clients: MongoClient[] = [];
+const closing: { close(): Promise<void> }[] = [];
 afterAll(async () => {
-  await Promise.all(clients.map((c) => c.close()));
+  await Promise.all(closing.map((c) => c.close()));
 });
 
-/** A service on the real servers; `again()` builds the same service anew (a restart). */
-async function realService(
+async function service(
   name: string,
   definition: Pick<SagaflowServiceOptions, 'entities' | 'processors'>,
-  mongodbUrl = testEnv().mongodbUrl,
+  mongodbUrl?: string,
 ) {
-  const client = new MongoClient(mongodbUrl, { serverSelectionTimeoutMS: 1500 });
-  clients.push(client);
-  const store = new MongoEntityStore(client.db(uniqueDatabase(name.slice(0, 20))));
-  const serde = new AvroSerde({
-    registryUrl: testEnv().schemaRegistryUrl,
-    catalog: await loadSchemaCatalog(demoSchemasDir),
+  const built = await realService(testEnv(), {
+    name,
+    database: uniqueDatabase(name.slice(0, 20)),
+    schemasDir: demoSchemasDir,
+    ...definition,
+    ...(mongodbUrl === undefined ? {} : { mongodbUrl }),
   });
-  const build = () =>
-    new SagaflowService({
-      name,
-      store,
-      serde,
-      bus: new KafkaBus({
-        brokers: testEnv().kafkaBrokers,
-        clientId: name,
-        transactionalId: `${name}.relay`,
-        sessionTimeoutMs: 6000,
-        logLevel: 'nothing',
-      }),
-      ...definition,
-    });
-  return { service: build(), store, again: build };
+  closing.push(built);
+  return built;
 }
 
 describe('SagaflowService on Kafka, Apicurio and FerretDB', () => {
   it('creates its topics, reports ready, and stops gracefully mid-stream without losing or repeating', async () => {
     const domain = uniqueDomain();
     const { account, mirror, mirrorProcessor } = demoDomain(domain);
-    const accounts = await realService(`accounts-${domain}`, { entities: [account] });
-    const mirrors = await realService(`mirrors-${domain}`, {
+    const accounts = await service(`accounts-${domain}`, { entities: [account] });
+    const mirrors = await service(`mirrors-${domain}`, {
       entities: [mirror],
       processors: [mirrorProcessor],
     });
@@ -129,7 +107,7 @@ describe('SagaflowService on Kafka, Apicurio and FerretDB', () => {
   it('is not ready while its database does not answer', async () => {
     const domain = uniqueDomain();
     const { account } = demoDomain(domain);
-    const broken = await realService(
+    const broken = await service(
       `broken-${domain}`,
       { entities: [account] },
       'mongodb://127.0.0.1:1',

@@ -55,7 +55,7 @@ export type EventHandler<P = Record<string, unknown>> = (
 ) => Promise<void>;
 
 /** Payload types by event type, e.g. the generated `SchemaTypes`. */
-export type EventPayloads = Record<string, object>;
+export type EventPayloads = object;
 
 /**
  * A consumer-group handler: which topics it reads, and what it does per event type. Give it the

@@ -1,0 +1,244 @@
+import { SagaTracker, type SagaView } from '@sagaflow/core';
+import { KafkaBus } from '@sagaflow/kafka';
+import { MongoSagaViewStore } from '@sagaflow/mongodb';
+import { AvroSerde, loadSchemaCatalog } from '@sagaflow/schema-registry';
+import { testEnv, uniqueDatabase, uniqueName, waitFor } from '@sagaflow/testing';
+import { MongoClient } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { orderFlow, referenceSchemasDir } from '../fixtures/order-flow.js';
+import { uniqueDomain } from '../fixtures/pipeline.js';
+import { realService } from '../fixtures/real-service.js';
+
+type Flow = ReturnType<typeof orderFlow>;
+
+const stoppers: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const stop of stoppers.reverse()) await stop();
+});
+
+async function tracker(
+  flow: Flow,
+  options: { groupId: string; database: string; stuckCheckIntervalMs?: number },
+) {
+  const client = await new MongoClient(testEnv().mongodbUrl).connect();
+  const views = new MongoSagaViewStore(client.db(options.database));
+  const bus = new KafkaBus({
+    brokers: testEnv().kafkaBrokers,
+    clientId: options.groupId,
+    sessionTimeoutMs: 6000,
+    logLevel: 'nothing',
+  });
+  const t = new SagaTracker({
+    groupId: options.groupId,
+    definitions: [flow.saga],
+    subscriber: bus,
+    serde: new AvroSerde({
+      registryUrl: testEnv().schemaRegistryUrl,
+      catalog: await loadSchemaCatalog(referenceSchemasDir),
+    }),
+    views,
+    stuckCheckIntervalMs: options.stuckCheckIntervalMs ?? 200,
+  });
+  await bus.ensureTopics(flow.topics.map((topic) => ({ topic, partitions: 3 })));
+  await t.start();
+  const stop = async () => {
+    await t.stop();
+    await bus.close();
+    await client.close();
+  };
+  stoppers.push(stop);
+  return { tracker: t, views, stop };
+}
+
+async function participants(
+  flow: Flow,
+  domain: string,
+  which: readonly ('orders' | 'inventory' | 'payment')[],
+) {
+  const services = {
+    orders: { entities: [flow.order], processors: [flow.orderProcessor] },
+    inventory: { entities: [flow.stock], processors: [flow.inventoryProcessor] },
+    payment: { entities: [flow.customer], processors: [flow.paymentProcessor] },
+  } as const;
+  const started = await Promise.all(
+    which.map(async (name) => {
+      const built = await realService(testEnv(), {
+        name: `${name}-${domain}`,
+        database: uniqueDatabase(name),
+        schemasDir: referenceSchemasDir,
+        ...services[name],
+      });
+      await built.service.start();
+      stoppers.push(async () => {
+        await built.service.stop();
+        await built.close();
+      });
+      return [name, built] as const;
+    }),
+  );
+  return Object.fromEntries(started) as Record<
+    (typeof which)[number],
+    Awaited<ReturnType<typeof realService>>
+  >;
+}
+
+const waitForStatus = (
+  views: MongoSagaViewStore,
+  sagaId: string,
+  status: SagaView['status'],
+  timeoutMs = 60_000,
+) =>
+  waitFor(
+    async () => {
+      const view = await views.view(sagaId);
+      return view?.status === status ? view : undefined;
+    },
+    { timeoutMs, description: `saga ${sagaId} to be ${status}` },
+  );
+
+describe('a three-participant choreography, tracked on the real servers', () => {
+  const domain = uniqueDomain();
+  const flow = orderFlow(domain);
+  let services: Awaited<ReturnType<typeof participants>>;
+  let tracked: Awaited<ReturnType<typeof tracker>>;
+  const sagas: Record<string, string> = {};
+
+  const place = async (orderId: string, customerId: string, quantity: number) => {
+    const result = await services.orders.service.execute(flow.order, orderId, 'Place', {
+      customerId,
+      items: [{ sku: 'sku-a', quantity, unitPrice: 500 }],
+    });
+    if (result.status === 'rejected') throw new Error(result.rejection.reason);
+    sagas[orderId] = result.sagaId;
+    return result.sagaId;
+  };
+
+  beforeAll(async () => {
+    tracked = await tracker(flow, {
+      groupId: `tracker-${domain}`,
+      database: uniqueDatabase('tracker'),
+    });
+    services = await participants(flow, domain, ['orders', 'inventory', 'payment']);
+    await services.inventory.service.execute(flow.stock, 'sku-a', 'Set', { available: 100 });
+    await services.payment.service.execute(flow.customer, 'rich', 'SetCredit', {
+      creditLimit: 1_000_000,
+    });
+    await services.payment.service.execute(flow.customer, 'poor', 'SetCredit', { creditLimit: 10 });
+  });
+
+  it('completes the happy path, every step done in order', async () => {
+    const view = await waitForStatus(tracked.views, await place('o-1', 'rich', 2), 'completed');
+    expect(view).toMatchObject({ type: 'order-placement', businessKey: 'o-1' });
+    expect(view.steps.map((s) => [s.name, s.status])).toEqual([
+      ['reserve-stock', 'done'],
+      ['authorize-payment', 'done'],
+      ['approve-order', 'done'],
+    ]);
+    expect(view.timeline.map((e) => [e.type, e.participant])).toEqual([
+      ['OrderCreated', `orders-${domain}`],
+      ['StockReserved', `inventory-${domain}`],
+      ['PaymentAuthorized', `payment-${domain}`],
+      ['OrderApproved', `orders-${domain}`],
+    ]);
+    expect(view.timeline[2]).toMatchObject({
+      keyFields: { orderId: 'o-1', customerId: 'rich', amount: 1000 },
+    });
+  });
+
+  it('compensates the earlier steps in reverse order when the last participant refuses', async () => {
+    const view = await waitForStatus(tracked.views, await place('o-2', 'poor', 3), 'compensated');
+    expect(view.error).toBe('credit limit exceeded');
+    expect(view.steps.map((s) => [s.name, s.status])).toEqual([
+      ['reserve-stock', 'compensated'],
+      ['authorize-payment', 'failed'],
+      ['approve-order', 'pending'],
+    ]);
+    expect(view.timeline.map((e) => e.type)).toEqual([
+      'OrderCreated',
+      'StockReserved',
+      'PaymentFailed',
+      'StockReleased',
+      'OrderRejected',
+    ]);
+    // The compensation really undid the reservation.
+    // The compensation really undid the reservation: only o-1's 2 units stay reserved.
+    const stock = await services.inventory.store.load<{
+      available: number;
+      reserved: Record<string, number>;
+    }>(flow.stock.type, 'sku-a');
+    expect(stock?.state).toEqual({ available: 98, reserved: { 'o-1': 2 } });
+  });
+
+  it('rejects at once when the first participant refuses', async () => {
+    const view = await waitForStatus(
+      tracked.views,
+      await place('o-3', 'rich', 1000),
+      'compensated',
+    );
+    expect(view.error).toBe('not enough stock of sku-a');
+    expect(view.steps.map((s) => s.status)).toEqual(['failed', 'pending', 'pending']);
+  });
+
+  it('rebuilt from the topics, a new tracker arrives at the same views', async () => {
+    const rebuilt = await tracker(flow, {
+      groupId: `rebuilt-${domain}`,
+      database: uniqueDatabase('rebuilt'),
+    });
+    for (const orderId of ['o-1', 'o-2', 'o-3']) {
+      const original = await tracked.views.view(sagas[orderId]!);
+      // Events of one saga arrive from three topics in any order: wait for the whole timeline.
+      const again = await waitFor(
+        async () => {
+          const view = await rebuilt.views.view(sagas[orderId]!);
+          return view?.timeline.length === original?.timeline.length ? view : undefined;
+        },
+        { timeoutMs: 30_000, description: `the rebuilt view of ${orderId}` },
+      );
+      expect(again).toEqual(original);
+    }
+    const listed = await rebuilt.views.query({ type: 'order-placement', limit: 10 });
+    expect(listed.views.map((v) => v.businessKey).sort()).toEqual(['o-1', 'o-2', 'o-3']);
+  });
+});
+
+describe('a missing participant', () => {
+  it('makes the saga stuck after its deadline, also across a tracker restart', async () => {
+    const domain = uniqueDomain();
+    const flow = orderFlow(domain, { deadlineMs: 4000 });
+    const database = uniqueDatabase('stuck');
+    const groupId = `tracker-${domain}`;
+    const first = await tracker(flow, { groupId, database });
+    // No payment service runs.
+    const services = await participants(flow, domain, ['orders', 'inventory']);
+    await services.inventory.service.execute(flow.stock, 'sku-a', 'Set', { available: 5 });
+    const placed = await services.orders.service.execute(flow.order, uniqueName('o'), 'Place', {
+      customerId: 'nobody',
+      items: [{ sku: 'sku-a', quantity: 1, unitPrice: 100 }],
+    });
+    if (placed.status === 'rejected') throw new Error('unreachable');
+    const running = await waitFor(
+      async () => {
+        const view = await first.views.view(placed.sagaId);
+        return view?.currentStep === 'authorize-payment' ? view : undefined;
+      },
+      { timeoutMs: 30_000, description: 'the saga to wait for payment' },
+    );
+    expect(running.status).toBe('running');
+    expect(running.deadlineAt).toBeDefined();
+    // The tracker goes away before the deadline; its successor finds the deadline in the view.
+    await first.stop();
+    await waitFor(() => Date.now() > Date.parse(running.deadlineAt!), { timeoutMs: 10_000 });
+    const second = await tracker(flow, { groupId, database });
+    const stuck = await waitForStatus(second.views, placed.sagaId, 'stuck', 15_000);
+    expect(stuck).toMatchObject({
+      currentStep: 'authorize-payment',
+      deadlineAt: running.deadlineAt,
+    });
+    const listed = await second.views.query({
+      status: 'stuck',
+      type: 'order-placement',
+      limit: 10,
+    });
+    expect(listed.views.map((v) => v.sagaId)).toContain(placed.sagaId);
+  });
+});
