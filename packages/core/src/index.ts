@@ -22,6 +22,7 @@
  * ```
  * @module
  */
+export type { AuditEntry, AuditLog } from './audit-log.js';
 export { backoffDelay, defaultBackoff } from './backoff.js';
 export type { BackoffPolicy } from './backoff.js';
 export type {

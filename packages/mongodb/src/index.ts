@@ -14,5 +14,6 @@
  * ```
  * @module
  */
+export { MongoAuditLog } from './mongo-audit-log.js';
 export { MongoEntityStore } from './mongo-entity-store.js';
 export { MongoSagaViewStore } from './mongo-saga-view-store.js';

@@ -21,6 +21,7 @@ export { messageBusContract } from './contracts/message-bus-contract.js';
 export { sagaViewStoreContract } from './contracts/saga-view-store-contract.js';
 export type { ContractBus } from './contracts/message-bus-contract.js';
 export { waitForConsumerToJoinGroup } from './kafka-helpers.js';
+export { MemoryAuditLog } from './memory-audit-log.js';
 export { MemoryBus } from './memory-bus.js';
 export { MemoryEntityStore } from './memory-entity-store.js';
 export { MemorySagaViewStore } from './memory-saga-view-store.js';

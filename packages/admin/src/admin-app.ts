@@ -1,0 +1,261 @@
+import {
+  invalidArgument,
+  isEnded,
+  type AuditLog,
+  type Readiness,
+  type SagaView,
+  type SagaViewStore,
+} from '@sagaflow/core';
+import express, { type Request } from 'express';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { z } from 'zod';
+import { requireToken } from './auth.js';
+import { errorHandler, HttpError } from './http-errors.js';
+
+/** Options of {@link createAdminApp}. */
+export interface AdminOptions {
+  readonly views: SagaViewStore;
+  readonly audit: AuditLog;
+  /** Records an operator's compensation request and returns the refreshed view (the tracker's). */
+  readonly requestCompensation: (
+    sagaId: string,
+    request: { at: string; by: string; reason: string },
+  ) => Promise<SagaView | undefined>;
+  /** Readiness of what the admin service depends on. */
+  readonly readiness: () => Promise<
+    Readiness | { ready: boolean; checks: Record<string, unknown> }
+  >;
+  /**
+   * The bearer token every route but the health checks requires. Without one the app refuses to
+   * start unless `allowNoToken` (development only).
+   */
+  readonly token: string | undefined;
+  /** @default false */
+  readonly allowNoToken?: boolean;
+  /** Clock, for tests. @default () => new Date() */
+  readonly clock?: () => Date;
+}
+
+const STATUSES = [
+  'running',
+  'completed',
+  'compensating',
+  'compensated',
+  'failed',
+  'stuck',
+] as const;
+
+const isoTime = (field: string) =>
+  z.string().refine((v) => !Number.isNaN(Date.parse(v)), `${field} must be an ISO-8601 time`);
+
+const listQuery = z.strictObject({
+  status: z.enum(STATUSES, { error: `status must be one of ${STATUSES.join(', ')}` }).optional(),
+  type: z.string().min(1).max(100).optional(),
+  since: isoTime('since').optional(),
+  until: isoTime('until').optional(),
+  q: z.string().min(1).max(200).optional(),
+  cursor: z.string().min(1).max(500).optional(),
+  limit: z.coerce
+    .number({ error: 'limit must be a number' })
+    .int('limit must be an integer')
+    .min(1, 'limit must be between 1 and 200')
+    .max(200, 'limit must be between 1 and 200')
+    .optional(),
+});
+
+const compensateBody = z.strictObject({
+  reason: z
+    .string({ error: 'reason must be a string' })
+    .trim()
+    .min(1, 'reason must not be empty')
+    .max(500, 'reason must be at most 500 characters'),
+});
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field =
+    issue?.path.join('.') ||
+    (issue?.code === 'unrecognized_keys' ? String(issue.keys[0]) : 'input');
+  const message =
+    issue?.code === 'unrecognized_keys'
+      ? `${issue.keys.join(', ')} is not a known field`
+      : (issue?.message ?? 'is invalid');
+  throw new HttpError(
+    400,
+    'INVALID_ARGUMENT',
+    message.startsWith(field) ? message : `${field}: ${message}`,
+    field,
+  );
+}
+
+const SAGA_ID = /^[\w.:@-]{1,200}$/;
+
+function sagaIdOf(req: Request): string {
+  const id = String(req.params['id']);
+  if (!SAGA_ID.test(id)) throw new HttpError(400, 'INVALID_ARGUMENT', 'id must be a saga id', 'id');
+  return id;
+}
+
+const summary = ({ timeline, ...view }: SagaView) => ({ ...view, events: timeline.length });
+
+function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** Every view, page by page (for stats), up to a bound. */
+async function allViews(views: SagaViewStore, bound = 10_000): Promise<SagaView[]> {
+  const all: SagaView[] = [];
+  let after: string | undefined;
+  do {
+    const page = await views.query({ limit: 200, ...(after === undefined ? {} : { after }) });
+    all.push(...page.views);
+    after = page.next;
+  } while (after !== undefined && all.length < bound);
+  return all;
+}
+
+/**
+ * The admin API: sagas (list, detail, stats, compensate), health, readiness and Prometheus
+ * metrics. Every route but `/healthz` and `/readyz` requires the bearer token; operator actions
+ * go to the audit log; bad input gets a 400 naming the field.
+ */
+export function createAdminApp(options: AdminOptions): express.Express {
+  if ((options.token === undefined || options.token === '') && options.allowNoToken !== true) {
+    throw invalidArgument(
+      'token',
+      'must be set (ADMIN_TOKEN); an admin API without a token is for development only',
+    );
+  }
+  const clock = options.clock ?? (() => new Date());
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '16kb' }));
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'sagaflow_admin_' });
+  new Gauge({
+    name: 'sagaflow_sagas',
+    help: 'Sagas by type and status, as the tracker sees them',
+    labelNames: ['type', 'status'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const counts = new Map<string, number>();
+      for (const view of await allViews(options.views)) {
+        const key = `${view.type ?? 'unknown'}\u0000${view.status}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      for (const [key, count] of counts) {
+        const [type, status] = key.split('\u0000');
+        this.set({ type: type!, status: status! }, count);
+      }
+    },
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const readiness = await options.readiness();
+    res.status(readiness.ready ? 200 : 503).json(readiness);
+  });
+
+  if (options.token !== undefined && options.token !== '') app.use(requireToken(options.token));
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+
+  app.get('/sagas', async (req, res) => {
+    const query = parse(listQuery, req.query);
+    if (query.since !== undefined && query.until !== undefined && query.since >= query.until) {
+      throw new HttpError(400, 'INVALID_ARGUMENT', 'since must be before until', 'since');
+    }
+    const page = await options.views.query({
+      limit: query.limit ?? 50,
+      ...(query.status === undefined ? {} : { status: query.status }),
+      ...(query.type === undefined ? {} : { type: query.type }),
+      ...(query.since === undefined ? {} : { since: new Date(query.since).toISOString() }),
+      ...(query.until === undefined ? {} : { until: new Date(query.until).toISOString() }),
+      ...(query.q === undefined ? {} : { q: query.q }),
+      ...(query.cursor === undefined ? {} : { after: query.cursor }),
+    });
+    res.json({
+      sagas: page.views.map(summary),
+      ...(page.next === undefined ? {} : { next: page.next }),
+    });
+  });
+
+  app.get('/sagas/stats', async (_req, res) => {
+    const views = await allViews(options.views);
+    const counts = new Map<string, Map<string, number>>();
+    const durations = new Map<string, number[]>();
+    for (const view of views) {
+      const type = view.type ?? 'unknown';
+      const byStatus = counts.get(type) ?? new Map<string, number>();
+      byStatus.set(view.status, (byStatus.get(view.status) ?? 0) + 1);
+      counts.set(type, byStatus);
+      if (view.endedAt !== undefined) {
+        durations.set(type, [
+          ...(durations.get(type) ?? []),
+          Date.parse(view.endedAt) - Date.parse(view.startedAt),
+        ]);
+      }
+    }
+    res.json({
+      types: [...counts.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([type, byStatus]) => {
+          const sorted = [...(durations.get(type) ?? [])].sort((a, b) => a - b);
+          return {
+            type,
+            counts: Object.fromEntries(STATUSES.map((s) => [s, byStatus.get(s) ?? 0])),
+            durationMs: {
+              p50: percentile(sorted, 50),
+              p95: percentile(sorted, 95),
+              ended: sorted.length,
+            },
+          };
+        }),
+    });
+  });
+
+  app.get('/sagas/:id', async (req, res) => {
+    const id = sagaIdOf(req);
+    const view = await options.views.view(id);
+    if (view === undefined) throw new HttpError(404, 'NOT_FOUND', `no saga '${id}'`, 'id');
+    res.json(view);
+  });
+
+  app.post('/sagas/:id/compensate', async (req, res) => {
+    const id = sagaIdOf(req);
+    const { reason } = parse(compensateBody, req.body ?? {});
+    const view = await options.views.view(id);
+    if (view === undefined) throw new HttpError(404, 'NOT_FOUND', `no saga '${id}'`, 'id');
+    if (isEnded(view.status)) {
+      throw new HttpError(
+        409,
+        'SAGA_ENDED',
+        `saga '${id}' is ${view.status}: there is nothing to compensate`,
+      );
+    }
+    const by = req.header('x-operator')?.slice(0, 100) || 'operator';
+    const at = clock().toISOString();
+    await options.audit.record({
+      action: 'saga.compensate',
+      target: id,
+      by,
+      at,
+      details: { reason },
+    });
+    const updated = await options.requestCompensation(id, { at, by, reason });
+    res.status(202).json(updated === undefined ? {} : summary(updated));
+  });
+
+  app.use((_req, _res, next) => next(new HttpError(404, 'NOT_FOUND', 'no such route')));
+  app.use(errorHandler);
+  return app;
+}

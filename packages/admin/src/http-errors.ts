@@ -1,0 +1,59 @@
+import { isSagaflowError, type SagaflowErrorCode } from '@sagaflow/core';
+import type { NextFunction, Request, Response } from 'express';
+
+/** An error answered with a status and `{ error: { code, message, field? } }`. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+const STATUS: Partial<Record<SagaflowErrorCode, number>> = {
+  INVALID_ARGUMENT: 400,
+  STORE_UNAVAILABLE: 503,
+  PUBLISH_FAILED: 503,
+};
+
+/** Turns any error into the JSON error body; never a stack trace. */
+export function errorHandler(
+  error: unknown,
+  _req: Request,
+  res: Response,
+  _next: NextFunction,
+): void {
+  if (error instanceof HttpError) {
+    res.status(error.status).json({
+      error: {
+        code: error.code,
+        message: error.message,
+        ...(error.field === undefined ? {} : { field: error.field }),
+      },
+    });
+    return;
+  }
+  if (isSagaflowError(error)) {
+    const field = error.context.field;
+    res.status(STATUS[error.code] ?? 500).json({
+      error: {
+        code: error.code,
+        message: error.message,
+        ...(field === undefined ? {} : { field }),
+      },
+    });
+    return;
+  }
+  if ((error as { type?: string }).type === 'entity.parse.failed') {
+    res
+      .status(400)
+      .json({
+        error: { code: 'INVALID_ARGUMENT', message: 'the body is not valid JSON', field: 'body' },
+      });
+    return;
+  }
+  res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error' } });
+}

@@ -1,0 +1,17 @@
+/**
+ * The sagaflow admin API (express): list, inspect and compensate sagas, with health, readiness and
+ * Prometheus metrics, behind a bearer token.
+ *
+ * @example
+ * ```ts
+ * import { createAdminApp } from '@sagaflow/admin';
+ *
+ * const app = createAdminApp({ views, audit, token: process.env.ADMIN_TOKEN, readiness,
+ *   requestCompensation: (id, request) => tracker.requestCompensation(id, request) });
+ * app.listen(8080);
+ * ```
+ * @module
+ */
+export { createAdminApp } from './admin-app.js';
+export type { AdminOptions } from './admin-app.js';
+export { HttpError } from './http-errors.js';
