@@ -1,11 +1,13 @@
-import { SagaTracker, type SagaView } from '@sagaflow/core';
+import type { AddressInfo } from 'node:net';
+import { sagaControl, SagaTracker, type SagaView } from '@sagaflow/core';
 import { KafkaBus } from '@sagaflow/kafka';
-import { MongoSagaViewStore } from '@sagaflow/mongodb';
+import { MongoAuditLog, MongoSagaViewStore } from '@sagaflow/mongodb';
 import { AvroSerde, loadSchemaCatalog } from '@sagaflow/schema-registry';
 import { testEnv, uniqueDatabase, uniqueName, waitFor } from '@sagaflow/testing';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { orderFlow, referenceSchemasDir } from '../fixtures/order-flow.js';
+import { createAdminApp } from '@sagaflow/admin';
+import { flowSchemaDirs, orderFlow } from '../fixtures/order-flow.js';
 import { uniqueDomain } from '../fixtures/pipeline.js';
 import { realService } from '../fixtures/real-service.js';
 
@@ -22,6 +24,14 @@ async function tracker(
 ) {
   const client = await new MongoClient(testEnv().mongodbUrl).connect();
   const views = new MongoSagaViewStore(client.db(options.database));
+  // The service that carries compensation requests to the participants through its outbox.
+  const control = await realService(testEnv(), {
+    name: `control-${options.groupId}`,
+    database: options.database,
+    schemasDir: flowSchemaDirs,
+    entities: [sagaControl],
+  });
+  await control.service.start();
   const bus = new KafkaBus({
     brokers: testEnv().kafkaBrokers,
     clientId: options.groupId,
@@ -34,16 +44,24 @@ async function tracker(
     subscriber: bus,
     serde: new AvroSerde({
       registryUrl: testEnv().schemaRegistryUrl,
-      catalog: await loadSchemaCatalog(referenceSchemasDir),
+      catalog: await loadSchemaCatalog(flowSchemaDirs),
     }),
     views,
     stuckCheckIntervalMs: options.stuckCheckIntervalMs ?? 200,
+    publishCompensation: async (request) => {
+      await control.service.execute(sagaControl, request.sagaId, 'RequestCompensation', request, {
+        sagaId: request.sagaId,
+        causationKey: 'compensation',
+      });
+    },
   });
   await bus.ensureTopics(flow.topics.map((topic) => ({ topic, partitions: 3 })));
   await t.start();
   const stop = async () => {
     await t.stop();
     await bus.close();
+    await control.service.stop();
+    await control.close();
     await client.close();
   };
   stoppers.push(stop);
@@ -65,7 +83,7 @@ async function participants(
       const built = await realService(testEnv(), {
         name: `${name}-${domain}`,
         database: uniqueDatabase(name),
-        schemasDir: referenceSchemasDir,
+        schemasDir: flowSchemaDirs,
         ...services[name],
       });
       await built.service.start();
@@ -108,7 +126,7 @@ describe('a three-participant choreography, tracked on the real servers', () => 
       customerId,
       items: [{ sku: 'sku-a', quantity, unitPrice: 500 }],
     });
-    if (result.status === 'rejected') throw new Error(result.rejection.reason);
+    if (!('sagaId' in result)) throw new Error(`placing ${orderId}: ${result.status}`);
     sagas[orderId] = result.sagaId;
     return result.sagaId;
   };
@@ -201,8 +219,36 @@ describe('a three-participant choreography, tracked on the real servers', () => 
   });
 });
 
+/** The admin API over a tracker, on an ephemeral port. */
+async function adminOver(t: Awaited<ReturnType<typeof tracker>>, database: string) {
+  const client = await new MongoClient(testEnv().mongodbUrl).connect();
+  const app = createAdminApp({
+    views: t.views,
+    audit: new MongoAuditLog(client.db(database)),
+    token: 'admin-token',
+    requestCompensation: (sagaId, request) => t.tracker.requestCompensation(sagaId, request),
+    readiness: () => Promise.resolve({ ready: true, checks: {} }),
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  stoppers.push(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await client.close();
+  });
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return (path: string, init: RequestInit = {}) =>
+    fetch(`${base}${path}`, {
+      ...init,
+      headers: {
+        authorization: 'Bearer admin-token',
+        'content-type': 'application/json',
+        'x-operator': 'test-operator',
+      },
+    });
+}
+
 describe('a missing participant', () => {
-  it('makes the saga stuck after its deadline, also across a tracker restart', async () => {
+  it('makes the saga stuck after its deadline, across a tracker restart, and an operator compensates it', async () => {
     const domain = uniqueDomain();
     const flow = orderFlow(domain, { deadlineMs: 4000 });
     const database = uniqueDatabase('stuck');
@@ -211,11 +257,12 @@ describe('a missing participant', () => {
     // No payment service runs.
     const services = await participants(flow, domain, ['orders', 'inventory']);
     await services.inventory.service.execute(flow.stock, 'sku-a', 'Set', { available: 5 });
-    const placed = await services.orders.service.execute(flow.order, uniqueName('o'), 'Place', {
+    const orderId = uniqueName('o');
+    const placed = await services.orders.service.execute(flow.order, orderId, 'Place', {
       customerId: 'nobody',
       items: [{ sku: 'sku-a', quantity: 1, unitPrice: 100 }],
     });
-    if (placed.status === 'rejected') throw new Error('unreachable');
+    if (!('sagaId' in placed)) throw new Error('unreachable');
     const running = await waitFor(
       async () => {
         const view = await first.views.view(placed.sagaId);
@@ -234,11 +281,63 @@ describe('a missing participant', () => {
       currentStep: 'authorize-payment',
       deadlineAt: running.deadlineAt,
     });
-    const listed = await second.views.query({
-      status: 'stuck',
-      type: 'order-placement',
-      limit: 10,
+
+    // Visible as such through the admin API, and compensated from there.
+    const api = await adminOver(second, database);
+    const listed = (await (await api('/sagas?status=stuck&type=order-placement')).json()) as {
+      sagas: { sagaId: string }[];
+    };
+    expect(listed.sagas.map((v) => v.sagaId)).toEqual([placed.sagaId]);
+    const byKey = (await (await api(`/sagas?q=${orderId}`)).json()) as {
+      sagas: { sagaId: string; status: string }[];
+    };
+    expect(byKey.sagas).toMatchObject([{ sagaId: placed.sagaId, status: 'stuck' }]);
+    const compensate = await api(`/sagas/${placed.sagaId}/compensate`, {
+      method: 'POST',
+      body: JSON.stringify({ reason: 'payment is down' }),
     });
-    expect(listed.views.map((v) => v.sagaId)).toContain(placed.sagaId);
+    expect(compensate.status).toBe(202);
+    const compensated = await waitForStatus(second.views, placed.sagaId, 'compensated', 30_000);
+    expect(compensated.timeline.map((e) => e.type)).toEqual([
+      'OrderCreated',
+      'StockReserved',
+      'SagaCompensationRequested',
+      'StockReleased',
+      'OrderRejected',
+    ]);
+    expect(compensated.compensationRequest).toMatchObject({
+      by: 'test-operator',
+      reason: 'payment is down',
+    });
+    expect(compensated.steps.map((s) => s.status)).toEqual(['compensated', 'abandoned', 'pending']);
+    const detail = (await (await api(`/sagas/${placed.sagaId}`)).json()) as { status: string };
+    expect(detail.status).toBe('compensated');
+    const stock = await services.inventory.store.load<{ available: number }>(
+      flow.stock.type,
+      'sku-a',
+    );
+    expect(stock?.state.available).toBe(5);
+  });
+
+  it('compensates by itself when the definition says so', async () => {
+    const domain = uniqueDomain();
+    const flow = orderFlow(domain, { deadlineMs: 3000, onStuck: 'compensate' });
+    const t = await tracker(flow, {
+      groupId: `tracker-${domain}`,
+      database: uniqueDatabase('auto'),
+    });
+    const services = await participants(flow, domain, ['orders', 'inventory']);
+    await services.inventory.service.execute(flow.stock, 'sku-a', 'Set', { available: 5 });
+    const placed = await services.orders.service.execute(flow.order, uniqueName('o'), 'Place', {
+      customerId: 'nobody',
+      items: [{ sku: 'sku-a', quantity: 2, unitPrice: 100 }],
+    });
+    if (!('sagaId' in placed)) throw new Error('unreachable');
+    const view = await waitForStatus(t.views, placed.sagaId, 'compensated', 45_000);
+    expect(view.compensationRequest).toMatchObject({ by: `tracker-${domain}` });
+    expect(view.compensationRequest?.reason).toMatch(
+      /no answer from payment for authorize-payment by /,
+    );
+    expect(view.timeline.map((e) => e.type)).toContain('SagaCompensationRequested');
   });
 });

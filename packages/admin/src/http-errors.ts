@@ -48,11 +48,9 @@ export function errorHandler(
     return;
   }
   if ((error as { type?: string }).type === 'entity.parse.failed') {
-    res
-      .status(400)
-      .json({
-        error: { code: 'INVALID_ARGUMENT', message: 'the body is not valid JSON', field: 'body' },
-      });
+    res.status(400).json({
+      error: { code: 'INVALID_ARGUMENT', message: 'the body is not valid JSON', field: 'body' },
+    });
     return;
   }
   res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error' } });

@@ -55,7 +55,9 @@ export type CommandResult<S> =
       readonly events: readonly OutboxEvent[];
       readonly sagaId: string;
     }
-  | { readonly status: 'rejected'; readonly rejection: Rejection; readonly version: number };
+  | { readonly status: 'rejected'; readonly rejection: Rejection; readonly version: number }
+  /** The handler decided on no event: nothing was written. */
+  | { readonly status: 'unchanged'; readonly version: number; readonly state: S };
 
 const KEY = /^\S{1,200}$/;
 
@@ -130,8 +132,10 @@ export class EntityService {
       const sagaId = origin.sagaId ?? newId();
       const now = this.#clock().toISOString();
       const decision = await handler(state, command, { entityId, version, sagaId, now });
-      if (decision instanceof Rejection)
+      if (decision instanceof Rejection) {
         return { status: 'rejected', rejection: decision, version };
+      }
+      if (decision.length === 0) return { status: 'unchanged', version, state };
       for (const event of decision) this.#checkEvent?.(event.type, event.payload);
       const next = version + 1;
       let newState = state;

@@ -58,7 +58,9 @@ export type {
   TopicAdmin,
 } from './message-bus.js';
 export { OutboxRelay } from './outbox-relay.js';
-export { defineSaga, eventRoles } from './saga.js';
+export { COMPENSATION_REQUESTED, defineSaga, eventRoles } from './saga.js';
+export { controlSchemasDir, sagaControl, sagaControlTopic } from './saga-control.js';
+export type { CompletedStep, SagaCompensationRequested } from './saga-control.js';
 export type { EventRole, SagaDefinition, SagaStep } from './saga.js';
 export { deriveSagaView, isEnded, sagaTypeOf } from './saga-view.js';
 export type {

@@ -6,6 +6,11 @@ import type { EventSerde } from './event-serde.js';
 import type { MessageSubscriber, ReceivedMessage, Subscription } from './message-bus.js';
 import { eventRoles, type SagaDefinition } from './saga.js';
 import {
+  sagaControlTopic,
+  type CompletedStep,
+  type SagaCompensationRequested,
+} from './saga-control.js';
+import {
   deriveSagaView,
   type CompensationRequest,
   type SagaView,
@@ -26,6 +31,12 @@ export interface SagaTrackerOptions {
   /** Clock, for tests. @default () => new Date() */
   readonly clock?: () => Date;
   readonly onError?: (error: unknown) => void;
+  /**
+   * Publishes a compensation request to the participants, e.g. by executing
+   * `RequestCompensation` on the {@link sagaControl} entity of a service (its outbox publishes it
+   * exactly once). Without it, a request is only recorded and shown. @default none
+   */
+  readonly publishCompensation?: (request: SagaCompensationRequested) => Promise<void>;
 }
 
 const scalar = (value: unknown): value is string | number | boolean | null =>
@@ -64,9 +75,9 @@ export class SagaTracker {
     return this.#groupId;
   }
 
-  /** The topics the tracker reads. */
+  /** The topics the tracker reads: those of its sagas and the saga control topic. */
   topics(): string[] {
-    return [...new Set(this.#options.definitions.flatMap((d) => d.topics))];
+    return [...new Set([...this.#options.definitions.flatMap((d) => d.topics), sagaControlTopic])];
   }
 
   async start(): Promise<void> {
@@ -149,23 +160,65 @@ export class SagaTracker {
     }
   }
 
-  /** Marks overdue sagas stuck; returns how many changed. */
+  /**
+   * Marks overdue sagas stuck, and asks for their compensation when their definition says so;
+   * returns how many changed.
+   */
   async checkDeadlines(): Promise<number> {
     const overdue = await this.#options.views.overdue(this.#clock().toISOString(), 100);
     let changed = 0;
     for (const view of overdue) {
       const fresh = await this.refresh(view.sagaId);
-      if (fresh !== undefined && fresh.status !== view.status) changed += 1;
+      if (fresh === undefined || fresh.status === view.status) continue;
+      changed += 1;
+      const definition = this.#options.definitions.find((d) => d.type === fresh.type);
+      if (fresh.status === 'stuck' && definition?.onStuck === 'compensate') {
+        const step = fresh.steps.find((s) => s.name === fresh.currentStep);
+        await this.requestCompensation(fresh.sagaId, {
+          at: this.#clock().toISOString(),
+          by: this.#groupId,
+          reason: `no answer from ${step?.participant ?? 'a participant'} for ${fresh.currentStep ?? 'a step'} by ${fresh.deadlineAt ?? 'its deadline'}`,
+        });
+      }
     }
     return changed;
   }
 
-  /** Records an operator's request to compensate a saga and shows it in the view. */
+  /**
+   * Records a request to compensate a saga (the first one counts), shows it in the view, and asks
+   * the participants to undo the completed steps, last first. Safe to call again.
+   */
   async requestCompensation(
     sagaId: string,
     request: CompensationRequest,
   ): Promise<SagaView | undefined> {
     await this.#options.views.requestCompensation(sagaId, request);
-    return this.refresh(sagaId);
+    const view = await this.refresh(sagaId);
+    const definition = this.#options.definitions.find((d) => d.type === view?.type);
+    const publish = this.#options.publishCompensation;
+    if (view === undefined || definition === undefined || publish === undefined) return view;
+    const recorded = view.compensationRequest ?? request;
+    const steps: CompletedStep[] = [];
+    for (const step of [...definition.steps].reverse()) {
+      if (view.steps.find((s) => s.name === step.name)?.status !== 'done') continue;
+      const success = view.timeline.find((e) => step.success.includes(e.type));
+      if (success === undefined) continue;
+      steps.push({
+        step: step.name,
+        participant: step.participant,
+        entityType: success.entityType,
+        entityId: success.entityId,
+      });
+    }
+    await publish({
+      sagaId,
+      sagaType: definition.type,
+      businessKey: view.businessKey ?? '',
+      reason: recorded.reason,
+      requestedBy: recorded.by,
+      requestedAt: recorded.at,
+      steps,
+    });
+    return view;
   }
 }

@@ -1,4 +1,4 @@
-import { eventRoles, type SagaDefinition } from './saga.js';
+import { COMPENSATION_REQUESTED, eventRoles, type SagaDefinition } from './saga.js';
 
 /** Status of a saga, as the tracker sees it. */
 export type SagaStatus =
@@ -24,7 +24,8 @@ export interface TimelineEntry {
 export interface StepView {
   readonly name: string;
   readonly participant: string;
-  readonly status: 'pending' | 'active' | 'done' | 'failed' | 'compensated';
+  /** `abandoned`: the step was asked but had not answered when the saga ended. */
+  readonly status: 'pending' | 'active' | 'done' | 'failed' | 'compensated' | 'abandoned';
   readonly startedAt?: string;
   readonly endedAt?: string;
   readonly deadlineAt?: string;
@@ -81,7 +82,7 @@ export function sagaTypeOf(
     definitions.find((d) => types.has(d.startsWith)) ??
     definitions.find((d) => {
       const roles = eventRoles(d);
-      return [...types].some((t) => roles.has(t));
+      return [...types].some((t) => t !== COMPENSATION_REQUESTED && roles.has(t));
     })
   );
 }
@@ -103,15 +104,23 @@ export function deriveSagaView(
   const first = timeline[0];
   const last = timeline.at(-1);
   const definition = sagaTypeOf(definitions, timeline);
+  const requested = timeline.find((e) => e.type === COMPENSATION_REQUESTED);
+  const compensationRequest: CompensationRequest | undefined =
+    options.compensationRequest ??
+    (requested === undefined
+      ? undefined
+      : {
+          at: String(requested.keyFields['requestedAt'] ?? requested.occurredAt),
+          by: String(requested.keyFields['requestedBy'] ?? requested.participant),
+          reason: String(requested.keyFields['reason'] ?? ''),
+        });
   const base = {
     sagaId,
     type: definition?.type,
     startedAt: first?.occurredAt ?? options.now,
     updatedAt: last?.occurredAt ?? options.now,
     timeline,
-    ...(options.compensationRequest === undefined
-      ? {}
-      : { compensationRequest: options.compensationRequest }),
+    ...(compensationRequest === undefined ? {} : { compensationRequest }),
   };
   if (definition === undefined) return { ...base, status: 'running', steps: [] };
 
@@ -162,7 +171,12 @@ export function deriveSagaView(
   };
   if (outcome !== undefined) {
     const role = roles.get(outcome.type) as { outcome: 'completed' | 'compensated' | 'failed' };
-    return { ...withKey, status: role.outcome, endedAt: outcome.occurredAt };
+    const ended = steps.map((step): StepView => {
+      if (step.status !== 'active') return step;
+      const { deadlineAt: _deadline, ...rest } = step;
+      return { ...rest, status: 'abandoned' };
+    });
+    return { ...withKey, steps: ended, status: role.outcome, endedAt: outcome.occurredAt };
   }
   const active = steps.find((s) => s.status === 'active');
   const current = active ?? steps.find((s) => s.status === 'pending');
@@ -171,7 +185,7 @@ export function deriveSagaView(
     ...(active?.deadlineAt === undefined ? {} : { deadlineAt: active.deadlineAt }),
   };
   const compensating =
-    options.compensationRequest !== undefined ||
+    compensationRequest !== undefined ||
     steps.some((s) => s.status === 'failed' || s.status === 'compensated');
   if (compensating) return { ...withKey, ...position, status: 'compensating' };
   if (active?.deadlineAt !== undefined && active.deadlineAt <= options.now) {

@@ -38,13 +38,22 @@ export interface SagaDefinition {
     readonly compensated: readonly string[];
     readonly failed?: readonly string[];
   };
+  /**
+   * What a missed deadline does: only mark the saga stuck, or also ask the participants to
+   * compensate it. @default 'mark'
+   */
+  readonly onStuck?: 'mark' | 'compensate';
 }
+
+/** The event type with which sagaflow asks participants to compensate a saga. */
+export const COMPENSATION_REQUESTED = 'SagaCompensationRequested';
 
 /** What an event means within a saga. */
 export type EventRole =
   | { readonly kind: 'start' }
   | { readonly kind: 'success' | 'failure' | 'compensation'; readonly step: string }
-  | { readonly kind: 'outcome'; readonly outcome: 'completed' | 'compensated' | 'failed' };
+  | { readonly kind: 'outcome'; readonly outcome: 'completed' | 'compensated' | 'failed' }
+  | { readonly kind: 'control' };
 
 /** Checks and returns a saga definition; a bad one throws naming the field. */
 export function defineSaga(definition: SagaDefinition): SagaDefinition {
@@ -96,6 +105,7 @@ export function eventRoles(definition: SagaDefinition): ReadonlyMap<string, Even
     roles.set(type, role);
   };
   roles.set(definition.startsWith, { kind: 'start' });
+  roles.set(COMPENSATION_REQUESTED, { kind: 'control' });
   for (const [i, step] of definition.steps.entries()) {
     for (const type of step.success)
       if (type !== definition.startsWith)

@@ -80,12 +80,15 @@ export function catalogEntry(schema: unknown, file: string): CatalogEntry {
   };
 }
 
-/** Reads every `.avsc` below a folder. */
-export async function loadSchemaCatalog(dir: string): Promise<SchemaCatalog> {
-  const files = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.avsc')).sort();
+/** Reads every `.avsc` below a folder (or several). */
+export async function loadSchemaCatalog(dirs: string | readonly string[]): Promise<SchemaCatalog> {
+  const files: string[] = [];
+  for (const dir of typeof dirs === 'string' ? [dirs] : dirs) {
+    const found = (await readdir(dir, { recursive: true })).filter((f) => f.endsWith('.avsc'));
+    files.push(...found.sort().map((f) => path.join(dir, f)));
+  }
   const entries: CatalogEntry[] = [];
-  for (const relative of files) {
-    const file = path.join(dir, relative);
+  for (const file of files) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(await readFile(file, 'utf8'));
