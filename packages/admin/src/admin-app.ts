@@ -2,6 +2,8 @@ import {
   invalidArgument,
   isEnded,
   type AuditLog,
+  type DeadLetterStore,
+  type MessagePublisher,
   type Readiness,
   type SagaView,
   type SagaViewStore,
@@ -34,6 +36,8 @@ export interface AdminOptions {
   readonly allowNoToken?: boolean;
   /** Clock, for tests. @default () => new Date() */
   readonly clock?: () => Date;
+  /** The dead-letter index and where replays are published; without them the routes answer 404. */
+  readonly deadLetters?: { readonly store: DeadLetterStore; readonly publisher: MessagePublisher };
 }
 
 const STATUSES = [
@@ -54,6 +58,17 @@ const listQuery = z.strictObject({
   since: isoTime('since').optional(),
   until: isoTime('until').optional(),
   q: z.string().min(1).max(200).optional(),
+  cursor: z.string().min(1).max(500).optional(),
+  limit: z.coerce
+    .number({ error: 'limit must be a number' })
+    .int('limit must be an integer')
+    .min(1, 'limit must be between 1 and 200')
+    .max(200, 'limit must be between 1 and 200')
+    .optional(),
+});
+
+const deadLetterQuery = z.strictObject({
+  topic: z.string().min(1).max(249).optional(),
   cursor: z.string().min(1).max(500).optional(),
   limit: z.coerce
     .number({ error: 'limit must be a number' })
@@ -253,6 +268,53 @@ export function createAdminApp(options: AdminOptions): express.Express {
     });
     const updated = await options.requestCompensation(id, { at, by, reason });
     res.status(202).json(updated === undefined ? {} : summary(updated));
+  });
+
+  const deadLetters = () => {
+    if (options.deadLetters === undefined) {
+      throw new HttpError(404, 'NOT_FOUND', 'this admin service has no dead-letter index');
+    }
+    return options.deadLetters;
+  };
+
+  app.get('/dead-letters', async (req, res) => {
+    const { store } = deadLetters();
+    const query = parse(deadLetterQuery, req.query);
+    const page = await store.list({
+      limit: query.limit ?? 50,
+      ...(query.topic === undefined ? {} : { sourceTopic: query.topic }),
+      ...(query.cursor === undefined ? {} : { after: query.cursor }),
+    });
+    res.json({
+      deadLetters: page.letters,
+      ...(page.next === undefined ? {} : { next: page.next }),
+    });
+  });
+
+  app.post('/dead-letters/:id/replay', async (req, res) => {
+    const { store, publisher } = deadLetters();
+    const id = String(req.params['id']);
+    const letter = await store.get(id);
+    if (letter === undefined) throw new HttpError(404, 'NOT_FOUND', `no dead letter '${id}'`, 'id');
+    const by = req.header('x-operator')?.slice(0, 100) || 'operator';
+    const at = clock().toISOString();
+    await publisher.publish([
+      {
+        topic: letter.sourceTopic,
+        key: letter.key ?? '',
+        value: Buffer.from(letter.value, 'base64'),
+        headers: letter.headers,
+      },
+    ]);
+    await store.recordReplay(id, { by, at });
+    await options.audit.record({
+      action: 'dead-letter.replay',
+      target: id,
+      by,
+      at,
+      details: { topic: letter.sourceTopic },
+    });
+    res.status(202).json({ id, replayedTo: letter.sourceTopic, by, at });
   });
 
   app.use((_req, _res, next) => next(new HttpError(404, 'NOT_FOUND', 'no such route')));

@@ -44,6 +44,8 @@ export type { MessageOrigin, SagaflowErrorCode, SagaflowErrorContext } from './e
 export { commandsTopic, eventMessage, eventsTopic, headerNames, readEnvelope } from './envelope.js';
 export type { BusMessage, EventEnvelope, SchemaRef } from './envelope.js';
 export type { EncodedPayload, EventSerde } from './event-serde.js';
+export { DeadLetterIndexer, deadLetterRecordOf } from './dead-letters.js';
+export type { DeadLetterRecord, DeadLetterStore } from './dead-letters.js';
 export { deterministicUuid, eventIdOf, newId } from './ids.js';
 export { childTraceparent, traceIdOf } from './trace-context.js';
 export type {

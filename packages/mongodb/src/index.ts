@@ -15,5 +15,6 @@
  * @module
  */
 export { MongoAuditLog } from './mongo-audit-log.js';
+export { MongoDeadLetterStore } from './mongo-dead-letter-store.js';
 export { MongoEntityStore } from './mongo-entity-store.js';
 export { MongoSagaViewStore } from './mongo-saga-view-store.js';

@@ -1,0 +1,111 @@
+import type { MessageSubscriber, ReceivedMessage, Subscription } from './message-bus.js';
+import { deadLetterHeaders } from './processor.js';
+
+/** A dead letter, as the admin API shows it: the original message and why it failed. */
+export interface DeadLetterRecord {
+  /** `<group>/<source topic>/<partition>/<offset>`: the same for a dead letter sent twice. */
+  readonly id: string;
+  readonly group: string;
+  readonly sourceTopic: string;
+  readonly sourcePartition: number;
+  readonly sourceOffset: string;
+  readonly reason: string;
+  readonly errorCode: string;
+  readonly attempts: number;
+  readonly failedAt: string;
+  readonly eventType?: string;
+  readonly sagaId?: string;
+  readonly key: string | null;
+  /** The original bytes, base64. */
+  readonly value: string;
+  /** The original headers, without the dead-letter ones. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Who replayed it, and when. */
+  readonly replays: readonly { readonly by: string; readonly at: string }[];
+}
+
+/** Port: the index of dead letters that the admin API reads. */
+export interface DeadLetterStore {
+  prepare(): Promise<void>;
+  /** Records a dead letter once; false when it was recorded already. */
+  record(letter: DeadLetterRecord): Promise<boolean>;
+  /** Newest first, optionally of one source topic. */
+  list(query: {
+    sourceTopic?: string;
+    limit: number;
+    after?: string;
+  }): Promise<{ letters: DeadLetterRecord[]; next?: string }>;
+  get(id: string): Promise<DeadLetterRecord | undefined>;
+  recordReplay(id: string, replay: { by: string; at: string }): Promise<void>;
+}
+
+const DLQ_PREFIX = 'sagaflow-dlq-';
+
+/** Reads a dead-letter message into a record; undefined when it lacks the dead-letter headers. */
+export function deadLetterRecordOf(message: ReceivedMessage): DeadLetterRecord | undefined {
+  const h = message.headers;
+  const id = h[deadLetterHeaders.id];
+  const sourceTopic = h[deadLetterHeaders.sourceTopic];
+  if (id === undefined || sourceTopic === undefined) return undefined;
+  const original = Object.fromEntries(
+    Object.entries(h).filter(([name]) => !name.startsWith(DLQ_PREFIX)),
+  );
+  return {
+    id,
+    group: h[deadLetterHeaders.group] ?? '',
+    sourceTopic,
+    sourcePartition: Number(h[deadLetterHeaders.sourcePartition] ?? -1),
+    sourceOffset: h[deadLetterHeaders.sourceOffset] ?? '',
+    reason: h[deadLetterHeaders.reason] ?? '',
+    errorCode: h[deadLetterHeaders.errorCode] ?? '',
+    attempts: Number(h[deadLetterHeaders.attempts] ?? 0),
+    failedAt: h[deadLetterHeaders.failedAt] ?? '',
+    ...(original['sagaflow-event-type'] === undefined
+      ? {}
+      : { eventType: original['sagaflow-event-type'] }),
+    ...(original['sagaflow-saga-id'] === undefined ? {} : { sagaId: original['sagaflow-saga-id'] }),
+    key: message.key,
+    value: (message.value ?? Buffer.alloc(0)).toString('base64'),
+    headers: original,
+    replays: [],
+  };
+}
+
+/** Keeps the dead-letter index: a consumer group on the dead-letter topics. */
+export class DeadLetterIndexer {
+  readonly #subscriber: MessageSubscriber;
+  readonly #store: DeadLetterStore;
+  readonly #topics: readonly string[];
+  readonly #groupId: string;
+  #subscription: Subscription | undefined;
+
+  constructor(options: {
+    subscriber: MessageSubscriber;
+    store: DeadLetterStore;
+    topics: readonly string[];
+    /** @default 'sagaflow-dead-letters' */
+    groupId?: string;
+  }) {
+    this.#subscriber = options.subscriber;
+    this.#store = options.store;
+    this.#topics = options.topics;
+    this.#groupId = options.groupId ?? 'sagaflow-dead-letters';
+  }
+
+  async start(): Promise<void> {
+    await this.#store.prepare();
+    this.#subscription = await this.#subscriber.subscribe(
+      { groupId: this.#groupId, topics: this.#topics },
+      async (message) => {
+        const letter = deadLetterRecordOf(message);
+        if (letter !== undefined) await this.#store.record(letter);
+      },
+    );
+    await this.#subscription.ready;
+  }
+
+  async stop(): Promise<void> {
+    await this.#subscription?.stop();
+    this.#subscription = undefined;
+  }
+}
