@@ -8,6 +8,8 @@ import {
   type SagaView,
   type SagaViewStore,
 } from '@sagaflow/core';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import express, { type Request } from 'express';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { z } from 'zod';
@@ -39,6 +41,9 @@ export interface AdminOptions {
   /** The dead-letter index and where replays are published; without them the routes answer 404. */
   readonly deadLetters?: { readonly store: DeadLetterStore; readonly publisher: MessagePublisher };
 }
+
+/** The admin web page's files. */
+export const uiDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../ui');
 
 const STATUSES = [
   'running',
@@ -169,6 +174,10 @@ export function createAdminApp(options: AdminOptions): express.Express {
       }
     },
   });
+
+  // The page itself is public; everything it shows comes from the API, behind the token.
+  app.use('/ui', express.static(uiDir, { index: 'index.html' }));
+  app.get('/', (_req, res) => res.redirect('/ui/'));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

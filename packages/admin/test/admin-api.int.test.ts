@@ -1,59 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { defineSaga, SagaTracker, type TimelineEntry } from '@sagaflow/core';
-import { MongoAuditLog, MongoSagaViewStore } from '@sagaflow/mongodb';
-import { MemoryBus, MemorySerde, testEnv, uniqueDatabase } from '@sagaflow/testing';
-import { SchemaCatalog } from '@sagaflow/schema-registry';
+import { MongoAuditLog } from '@sagaflow/mongodb';
+import { testEnv, uniqueDatabase } from '@sagaflow/testing';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../src/index.js';
-
-const saga = defineSaga({
-  type: 'order-placement',
-  startsWith: 'OrderCreated',
-  topics: ['orders.order.events'],
-  businessKey: 'orderId',
-  steps: [
-    {
-      name: 'reserve-stock',
-      participant: 'inventory',
-      on: ['OrderCreated'],
-      success: ['StockReserved'],
-      failure: ['StockReservationFailed'],
-      compensation: ['StockReleased'],
-      deadlineMs: 60_000,
-    },
-    {
-      name: 'authorize-payment',
-      participant: 'payment',
-      on: ['StockReserved'],
-      success: ['PaymentAuthorized'],
-      failure: ['PaymentFailed'],
-      deadlineMs: 1000,
-    },
-  ],
-  outcomes: { completed: ['PaymentAuthorized'], compensated: ['OrderRejected'] },
-});
-
-const TOKEN = 'test-token-123';
-let offset = 0;
-const entry = (
-  sagaId: string,
-  type: string,
-  at: string,
-  fields: Record<string, string> = {},
-): TimelineEntry => ({
-  eventId: `${sagaId}-${type}`,
-  type,
-  participant: 'svc',
-  entityType: 'orders.order',
-  entityId: sagaId,
-  topic: 'orders.order.events',
-  partition: 0,
-  offset: String(offset++),
-  occurredAt: at,
-  keyFields: { orderId: `order-${sagaId}`, ...fields },
-});
+import { seedSagas, TOKEN } from './seed.js';
 
 describe('admin API on the real database', () => {
   let client: MongoClient;
@@ -73,42 +25,8 @@ describe('admin API on the real database', () => {
   beforeAll(async () => {
     client = await new MongoClient(testEnv().mongodbUrl).connect();
     const db = client.db(uniqueDatabase('admin'));
-    const views = new MongoSagaViewStore(db);
+    const { views, tracker } = await seedSagas(db);
     audit = new MongoAuditLog(db);
-    const tracker = new SagaTracker({
-      definitions: [saga],
-      subscriber: new MemoryBus(),
-      serde: new MemorySerde(new SchemaCatalog([])),
-      views,
-    });
-    await views.prepare();
-    const t0 = '2026-11-20T10:00:00.000Z';
-    for (const e of [
-      entry('s-done', 'OrderCreated', t0),
-      entry('s-done', 'StockReserved', '2026-11-20T10:00:01.000Z'),
-      entry('s-done', 'PaymentAuthorized', '2026-11-20T10:00:03.000Z'),
-    ]) {
-      await views.recordEntry('s-done', e);
-    }
-    for (const e of [
-      entry('s-comp', 'OrderCreated', '2026-11-21T10:00:00.000Z'),
-      entry('s-comp', 'StockReserved', '2026-11-21T10:00:01.000Z'),
-      entry('s-comp', 'PaymentFailed', '2026-11-21T10:00:02.000Z', {
-        reason: 'credit limit exceeded',
-      }),
-      entry('s-comp', 'StockReleased', '2026-11-21T10:00:03.000Z'),
-      entry('s-comp', 'OrderRejected', '2026-11-21T10:00:04.000Z'),
-    ]) {
-      await views.recordEntry('s-comp', e);
-    }
-    for (const e of [
-      entry('s-stuck', 'OrderCreated', '2026-11-22T10:00:00.000Z'),
-      entry('s-stuck', 'StockReserved', '2026-11-22T10:00:01.000Z'),
-    ]) {
-      await views.recordEntry('s-stuck', e);
-    }
-    await views.recordEntry('s-run', entry('s-run', 'OrderCreated', new Date().toISOString()));
-    for (const id of ['s-done', 's-comp', 's-stuck', 's-run']) await tracker.refresh(id);
     const app = createAdminApp({
       views,
       audit,

@@ -1,0 +1,102 @@
+import { defineSaga, SagaTracker, type TimelineEntry } from '@sagaflow/core';
+import { MongoSagaViewStore } from '@sagaflow/mongodb';
+import { SchemaCatalog } from '@sagaflow/schema-registry';
+import { MemoryBus, MemorySerde } from '@sagaflow/testing';
+import type { Db } from 'mongodb';
+
+const saga = defineSaga({
+  type: 'order-placement',
+  startsWith: 'OrderCreated',
+  topics: ['orders.order.events'],
+  businessKey: 'orderId',
+  steps: [
+    {
+      name: 'reserve-stock',
+      participant: 'inventory',
+      on: ['OrderCreated'],
+      success: ['StockReserved'],
+      failure: ['StockReservationFailed'],
+      compensation: ['StockReleased'],
+      deadlineMs: 60_000,
+    },
+    {
+      name: 'authorize-payment',
+      participant: 'payment',
+      on: ['StockReserved'],
+      success: ['PaymentAuthorized'],
+      failure: ['PaymentFailed'],
+      deadlineMs: 1000,
+    },
+  ],
+  outcomes: { completed: ['PaymentAuthorized'], compensated: ['OrderRejected'] },
+});
+
+/** The admin token of the tests. */
+export const TOKEN = 'test-token-123';
+let offset = 0;
+const PARTICIPANTS: Record<string, string> = {
+  OrderCreated: 'order-service',
+  OrderRejected: 'order-service',
+  StockReserved: 'inventory-service',
+  StockReleased: 'inventory-service',
+  PaymentAuthorized: 'payment-service',
+  PaymentFailed: 'payment-service',
+};
+const entry = (
+  sagaId: string,
+  type: string,
+  at: string,
+  fields: Record<string, string> = {},
+): TimelineEntry => ({
+  eventId: `${sagaId}-${type}`,
+  type,
+  participant: PARTICIPANTS[type] ?? 'unknown-service',
+  entityType: 'orders.order',
+  entityId: sagaId,
+  topic: 'orders.order.events',
+  partition: 0,
+  offset: String(offset++),
+  occurredAt: at,
+  keyFields: { orderId: `order-${sagaId}`, ...fields },
+});
+
+/**
+ * Four sagas in the database, through the tracker's own derivation: completed (s-done),
+ * compensated (s-comp), stuck (s-stuck) and running (s-run).
+ */
+export async function seedSagas(db: Db) {
+  const views = new MongoSagaViewStore(db);
+  const tracker = new SagaTracker({
+    definitions: [saga],
+    subscriber: new MemoryBus(),
+    serde: new MemorySerde(new SchemaCatalog([])),
+    views,
+  });
+  await views.prepare();
+  const timelines: Record<string, TimelineEntry[]> = {
+    's-done': [
+      entry('s-done', 'OrderCreated', '2026-11-20T10:00:00.000Z'),
+      entry('s-done', 'StockReserved', '2026-11-20T10:00:01.000Z'),
+      entry('s-done', 'PaymentAuthorized', '2026-11-20T10:00:03.000Z'),
+    ],
+    's-comp': [
+      entry('s-comp', 'OrderCreated', '2026-11-21T10:00:00.000Z'),
+      entry('s-comp', 'StockReserved', '2026-11-21T10:00:01.000Z'),
+      entry('s-comp', 'PaymentFailed', '2026-11-21T10:00:02.000Z', {
+        reason: 'credit limit exceeded',
+      }),
+      entry('s-comp', 'StockReleased', '2026-11-21T10:00:03.000Z'),
+      entry('s-comp', 'OrderRejected', '2026-11-21T10:00:04.000Z'),
+    ],
+    's-stuck': [
+      entry('s-stuck', 'OrderCreated', '2026-11-22T10:00:00.000Z'),
+      entry('s-stuck', 'StockReserved', '2026-11-22T10:00:01.000Z'),
+    ],
+    's-run': [entry('s-run', 'OrderCreated', new Date().toISOString())],
+  };
+  for (const [sagaId, entries] of Object.entries(timelines)) {
+    for (const e of entries) await views.recordEntry(sagaId, e);
+    await tracker.refresh(sagaId);
+  }
+  return { views, tracker };
+}
