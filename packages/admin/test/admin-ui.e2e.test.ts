@@ -81,7 +81,9 @@ describe('admin web page in headless Chromium', () => {
     await page.click('tr[data-saga="s-comp"]');
     await page.waitForSelector('#timeline svg');
     expect(await page.textContent('#detail-status')).toBe('compensated');
-    const steps = await page.$$eval('#steps li', (items) => items.map((li) => li.className));
+    const steps = await page.$$eval('#steps li', (items: Element[]) =>
+      items.map((li) => li.getAttribute('class')),
+    );
     expect(steps).toEqual(['step-compensated', 'step-failed']);
     const events = await page.$$eval('#timeline g.event', (groups) =>
       groups.map((g) => `${g.getAttribute('data-type')}:${g.getAttribute('class')}`),
