@@ -50,6 +50,8 @@ export interface PaymentAuthorized {
   readonly orderId: string;
   readonly customerId: string;
   readonly amount: number;
+  /** The items paid for. */
+  readonly items: readonly OrderItem[];
 }
 
 /** The amount of an order could not be authorized. */
@@ -59,6 +61,14 @@ export interface PaymentFailed {
   readonly amount: number;
   readonly reason: string;
   /** The items whose reservation must be released. */
+  readonly items: readonly OrderItem[];
+}
+
+/** The authorization of an order was released (compensation). */
+export interface PaymentReleased {
+  readonly orderId: string;
+  readonly customerId: string;
+  readonly amount: number;
   readonly items: readonly OrderItem[];
 }
 
@@ -86,6 +96,15 @@ export type SagaMode = 'CHOREOGRAPHY' | 'ORCHESTRATION';
 /** Command: schedule the shipment of an order. */
 export interface ScheduleShipment {
   readonly orderId: string;
+}
+
+/** No shipment can be scheduled for the order. */
+export interface ShipmentRefused {
+  readonly orderId: string;
+  readonly customerId: string;
+  readonly amount: number;
+  readonly items: readonly OrderItem[];
+  readonly reason: string;
 }
 
 /** A shipment was scheduled for an approved order. */
@@ -129,10 +148,12 @@ export interface SchemaTypes {
   readonly OrderRejected: OrderRejected;
   readonly PaymentAuthorized: PaymentAuthorized;
   readonly PaymentFailed: PaymentFailed;
+  readonly PaymentReleased: PaymentReleased;
   readonly RejectOrder: RejectOrder;
   readonly ReleaseStock: ReleaseStock;
   readonly ReserveStock: ReserveStock;
   readonly ScheduleShipment: ScheduleShipment;
+  readonly ShipmentRefused: ShipmentRefused;
   readonly ShipmentScheduled: ShipmentScheduled;
   readonly StockReleased: StockReleased;
   readonly StockReservationFailed: StockReservationFailed;

@@ -1,3 +1,5 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { sagaControl, SagaTracker, type SagaView } from '@sagaflow/core';
 import { KafkaBus } from '@sagaflow/kafka';
@@ -7,6 +9,7 @@ import { testEnv, uniqueDatabase, uniqueName, waitFor } from '@sagaflow/testing'
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminApp } from '@sagaflow/admin';
+import { repoRoot } from '@sagaflow/infra-local';
 import { flowSchemaDirs, orderFlow } from '../fixtures/order-flow.js';
 import { uniqueDomain } from '../fixtures/pipeline.js';
 import { realService } from '../fixtures/real-service.js';
@@ -71,12 +74,13 @@ async function tracker(
 async function participants(
   flow: Flow,
   domain: string,
-  which: readonly ('orders' | 'inventory' | 'payment')[],
+  which: readonly ('orders' | 'inventory' | 'payment' | 'shipping')[],
 ) {
   const services = {
     orders: { entities: [flow.order], processors: [flow.orderProcessor] },
     inventory: { entities: [flow.stock], processors: [flow.inventoryProcessor] },
     payment: { entities: [flow.customer], processors: [flow.paymentProcessor] },
+    shipping: { entities: [flow.shipment], processors: [flow.shippingProcessor] },
   } as const;
   const started = await Promise.all(
     which.map(async (name) => {
@@ -136,7 +140,7 @@ describe('a three-participant choreography, tracked on the real servers', () => 
       groupId: `tracker-${domain}`,
       database: uniqueDatabase('tracker'),
     });
-    services = await participants(flow, domain, ['orders', 'inventory', 'payment']);
+    services = await participants(flow, domain, ['orders', 'inventory', 'payment', 'shipping']);
     await services.inventory.service.execute(flow.stock, 'sku-a', 'Set', { available: 100 });
     await services.payment.service.execute(flow.customer, 'rich', 'SetCredit', {
       creditLimit: 1_000_000,
@@ -150,12 +154,14 @@ describe('a three-participant choreography, tracked on the real servers', () => 
     expect(view.steps.map((s) => [s.name, s.status])).toEqual([
       ['reserve-stock', 'done'],
       ['authorize-payment', 'done'],
+      ['schedule-shipment', 'done'],
       ['approve-order', 'done'],
     ]);
     expect(view.timeline.map((e) => [e.type, e.participant])).toEqual([
       ['OrderCreated', `orders-${domain}`],
       ['StockReserved', `inventory-${domain}`],
       ['PaymentAuthorized', `payment-${domain}`],
+      ['ShipmentScheduled', `shipping-${domain}`],
       ['OrderApproved', `orders-${domain}`],
     ]);
     expect(view.timeline[2]).toMatchObject({
@@ -163,13 +169,40 @@ describe('a three-participant choreography, tracked on the real servers', () => 
     });
   });
 
-  it('compensates the earlier steps in reverse order when the last participant refuses', async () => {
-    const view = await waitForStatus(tracked.views, await place('o-2', 'poor', 3), 'compensated');
-    expect(view.error).toBe('credit limit exceeded');
+  it('compensates the completed steps in reverse order when the last participant refuses', async () => {
+    const view = await waitForStatus(tracked.views, await place('o-4', 'rich', 50), 'compensated');
+    expect(view.error).toBe('too valuable to ship uninsured');
     expect(view.steps.map((s) => [s.name, s.status])).toEqual([
       ['reserve-stock', 'compensated'],
-      ['authorize-payment', 'failed'],
+      ['authorize-payment', 'compensated'],
+      ['schedule-shipment', 'failed'],
       ['approve-order', 'pending'],
+    ]);
+    // Undone last step first: the payment, then the stock, then the order is rejected.
+    expect(view.timeline.map((e) => [e.type, e.participant])).toEqual([
+      ['OrderCreated', `orders-${domain}`],
+      ['StockReserved', `inventory-${domain}`],
+      ['PaymentAuthorized', `payment-${domain}`],
+      ['ShipmentRefused', `shipping-${domain}`],
+      ['PaymentReleased', `payment-${domain}`],
+      ['StockReleased', `inventory-${domain}`],
+      ['OrderRejected', `orders-${domain}`],
+    ]);
+    const customer = await services.payment.store.load<{ reserved: number; orders: object }>(
+      flow.customer.type,
+      'rich',
+    );
+    expect(customer?.state).toMatchObject({ reserved: 1000, orders: { 'o-1': { amount: 1000 } } });
+  });
+
+  it('compensates the steps before a refused payment', async () => {
+    const view = await waitForStatus(tracked.views, await place('o-2', 'poor', 3), 'compensated');
+    expect(view.error).toBe('credit limit exceeded');
+    expect(view.steps.map((s) => s.status)).toEqual([
+      'compensated',
+      'failed',
+      'pending',
+      'pending',
     ]);
     expect(view.timeline.map((e) => e.type)).toEqual([
       'OrderCreated',
@@ -178,8 +211,7 @@ describe('a three-participant choreography, tracked on the real servers', () => 
       'StockReleased',
       'OrderRejected',
     ]);
-    // The compensation really undid the reservation.
-    // The compensation really undid the reservation: only o-1's 2 units stay reserved.
+    // The compensations really undid the reservations: only o-1's 2 units stay reserved.
     const stock = await services.inventory.store.load<{
       available: number;
       reserved: Record<string, number>;
@@ -194,7 +226,32 @@ describe('a three-participant choreography, tracked on the real servers', () => 
       'compensated',
     );
     expect(view.error).toBe('not enough stock of sku-a');
-    expect(view.steps.map((s) => s.status)).toEqual(['failed', 'pending', 'pending']);
+    expect(view.steps.map((s) => s.status)).toEqual(['failed', 'pending', 'pending', 'pending']);
+  });
+
+  it('answers through the admin API for a completed and a compensated saga', async () => {
+    const api = await adminOver(tracked, uniqueDatabase('audit'));
+    const answers: Record<string, unknown> = {};
+    for (const [orderId, status] of [
+      ['o-1', 'completed'],
+      ['o-4', 'compensated'],
+    ] as const) {
+      const response = await api(`/sagas/${sagas[orderId]!}`);
+      expect(response.status).toBe(200);
+      const body = (await response.json()) as { status: string; businessKey: string };
+      expect(body).toMatchObject({ status, businessKey: orderId });
+      answers[status] = body;
+    }
+    const stats = (await (await api('/sagas/stats')).json()) as {
+      types: { counts: Record<string, number> }[];
+    };
+    expect(stats.types[0]?.counts).toMatchObject({ completed: 1, compensated: 3 });
+    // Kept for the record: what an operator sees.
+    await mkdir(path.join(repoRoot, 'test-results'), { recursive: true });
+    await writeFile(
+      path.join(repoRoot, 'test-results', 'admin-sagas.json'),
+      `${JSON.stringify(answers, null, 2)}\n`,
+    );
   });
 
   it('rebuilt from the topics, a new tracker arrives at the same views', async () => {
@@ -202,7 +259,7 @@ describe('a three-participant choreography, tracked on the real servers', () => 
       groupId: `rebuilt-${domain}`,
       database: uniqueDatabase('rebuilt'),
     });
-    for (const orderId of ['o-1', 'o-2', 'o-3']) {
+    for (const orderId of ['o-1', 'o-2', 'o-3', 'o-4']) {
       const original = await tracked.views.view(sagas[orderId]!);
       // Events of one saga arrive from three topics in any order: wait for the whole timeline.
       const again = await waitFor(
@@ -215,7 +272,7 @@ describe('a three-participant choreography, tracked on the real servers', () => 
       expect(again).toEqual(original);
     }
     const listed = await rebuilt.views.query({ type: 'order-placement', limit: 10 });
-    expect(listed.views.map((v) => v.businessKey).sort()).toEqual(['o-1', 'o-2', 'o-3']);
+    expect(listed.views.map((v) => v.businessKey).sort()).toEqual(['o-1', 'o-2', 'o-3', 'o-4']);
   });
 });
 
@@ -309,7 +366,12 @@ describe('a missing participant', () => {
       by: 'test-operator',
       reason: 'payment is down',
     });
-    expect(compensated.steps.map((s) => s.status)).toEqual(['compensated', 'abandoned', 'pending']);
+    expect(compensated.steps.map((s) => s.status)).toEqual([
+      'compensated',
+      'abandoned',
+      'pending',
+      'pending',
+    ]);
     const detail = (await (await api(`/sagas/${placed.sagaId}`)).json()) as { status: string };
     expect(detail.status).toBe('compensated');
     const stock = await services.inventory.store.load<{ available: number }>(
