@@ -57,6 +57,14 @@ const STATUSES = [
 const isoTime = (field: string) =>
   z.string().refine((v) => !Number.isNaN(Date.parse(v)), `${field} must be an ISO-8601 time`);
 
+/** Page size of list routes. */
+const pageSize = z.coerce
+  .number({ error: 'limit must be a number' })
+  .int('limit must be an integer')
+  .min(1, 'limit must be between 1 and 200')
+  .max(200, 'limit must be between 1 and 200')
+  .optional();
+
 const listQuery = z.strictObject({
   status: z.enum(STATUSES, { error: `status must be one of ${STATUSES.join(', ')}` }).optional(),
   type: z.string().min(1).max(100).optional(),
@@ -64,23 +72,13 @@ const listQuery = z.strictObject({
   until: isoTime('until').optional(),
   q: z.string().min(1).max(200).optional(),
   cursor: z.string().min(1).max(500).optional(),
-  limit: z.coerce
-    .number({ error: 'limit must be a number' })
-    .int('limit must be an integer')
-    .min(1, 'limit must be between 1 and 200')
-    .max(200, 'limit must be between 1 and 200')
-    .optional(),
+  limit: pageSize,
 });
 
 const deadLetterQuery = z.strictObject({
   topic: z.string().min(1).max(249).optional(),
   cursor: z.string().min(1).max(500).optional(),
-  limit: z.coerce
-    .number({ error: 'limit must be a number' })
-    .int('limit must be an integer')
-    .min(1, 'limit must be between 1 and 200')
-    .max(200, 'limit must be between 1 and 200')
-    .optional(),
+  limit: pageSize,
 });
 
 const compensateBody = z.strictObject({

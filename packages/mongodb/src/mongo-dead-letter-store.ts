@@ -1,32 +1,8 @@
-import {
-  invalidArgument,
-  SagaflowError,
-  type DeadLetterRecord,
-  type DeadLetterStore,
-} from '@sagaflow/core';
+import { type DeadLetterRecord, type DeadLetterStore } from '@sagaflow/core';
+import { cursorOf, parseCursor, unavailable } from './paging.js';
 import { MongoServerError, type Db, type Filter } from 'mongodb';
 
 type LetterDocument = Omit<DeadLetterRecord, 'id'> & { _id: string };
-
-const cursorOf = (letter: Pick<DeadLetterRecord, 'failedAt' | 'id'>) =>
-  Buffer.from(JSON.stringify([letter.failedAt, letter.id])).toString('base64url');
-
-function parseCursor(cursor: string): [string, string] {
-  try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
-    if (typeof parsed[0] === 'string' && typeof parsed[1] === 'string')
-      return [parsed[0], parsed[1]];
-  } catch {
-    /* reported below */
-  }
-  throw invalidArgument('after', `is not a cursor returned by a previous page (got '${cursor}')`);
-}
-
-const unavailable = (action: string, cause: unknown) =>
-  new SagaflowError('STORE_UNAVAILABLE', `${action} failed: ${(cause as Error).message}`, {
-    retriable: true,
-    cause,
-  });
 
 const toRecord = ({ _id, ...rest }: LetterDocument): DeadLetterRecord => ({ id: _id, ...rest });
 
@@ -81,7 +57,7 @@ export class MongoDeadLetterStore implements DeadLetterStore {
       const letters = docs.slice(0, query.limit).map(toRecord);
       const last = letters.at(-1);
       return docs.length > query.limit && last !== undefined
-        ? { letters, next: cursorOf(last) }
+        ? { letters, next: cursorOf(last.failedAt, last.id) }
         : { letters };
     } catch (error) {
       throw unavailable('listing dead letters', error);

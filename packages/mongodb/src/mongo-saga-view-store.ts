@@ -1,12 +1,11 @@
 import {
-  invalidArgument,
-  SagaflowError,
   type CompensationRequest,
   type SagaQuery,
   type SagaView,
   type SagaViewStore,
   type TimelineEntry,
 } from '@sagaflow/core';
+import { cursorOf, parseCursor, unavailable } from './paging.js';
 import { MongoServerError, type Db, type Filter } from 'mongodb';
 
 interface EntryDocument {
@@ -22,27 +21,6 @@ interface RequestDocument extends CompensationRequest {
 }
 
 type ViewDocument = Omit<SagaView, 'sagaId'> & { _id: string };
-
-const cursorOf = (view: Pick<SagaView, 'startedAt' | 'sagaId'>) =>
-  Buffer.from(JSON.stringify([view.startedAt, view.sagaId])).toString('base64url');
-
-function parseCursor(cursor: string): [string, string] {
-  try {
-    const parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as unknown[];
-    if (typeof parsed[0] === 'string' && typeof parsed[1] === 'string')
-      return [parsed[0], parsed[1]];
-  } catch {
-    /* reported below */
-  }
-  throw invalidArgument('after', `is not a cursor returned by a previous page (got '${cursor}')`);
-}
-
-function unavailable(action: string, cause: unknown): SagaflowError {
-  return new SagaflowError('STORE_UNAVAILABLE', `${action} failed: ${(cause as Error).message}`, {
-    retriable: true,
-    cause,
-  });
-}
 
 /** Drops undefined fields, as the view's optional fields are absent rather than null. */
 const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
@@ -182,7 +160,7 @@ export class MongoSagaViewStore implements SagaViewStore {
       const views = docs.slice(0, query.limit).map(toView);
       const last = views.at(-1);
       return docs.length > query.limit && last !== undefined
-        ? { views, next: cursorOf(last) }
+        ? { views, next: cursorOf(last.startedAt, last.sagaId) }
         : { views };
     } catch (error) {
       throw unavailable('querying saga views', error);

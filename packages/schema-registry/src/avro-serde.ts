@@ -25,6 +25,14 @@ interface Registered extends SchemaRef {
 
 const MAGIC_BYTE = 0;
 
+/** Throws a terminal SERDE_FAILED naming the fields of the payload that do not fit its schema. */
+export function checkPayload(catalog: SchemaCatalog, eventType: string, payload: unknown): void {
+  const problems = schemaViolations(catalog.get(eventType), payload);
+  if (problems.length > 0) {
+    throw new SagaflowError('SERDE_FAILED', `invalid ${eventType}: ${problems.join('; ')}`);
+  }
+}
+
 /** Says where a payload does not fit its schema: `StockReserved.quantity: expected "int", got "x"`. */
 export function schemaViolations(entry: CatalogEntry, payload: unknown): string[] {
   const problems: string[] = [];
@@ -122,10 +130,7 @@ export class AvroSerde implements EventSerde {
 
   /** Throws a terminal SERDE_FAILED naming the fields of the payload that do not fit. */
   check(eventType: string, payload: unknown): void {
-    const problems = schemaViolations(this.#catalog.get(eventType), payload);
-    if (problems.length > 0) {
-      throw new SagaflowError('SERDE_FAILED', `invalid ${eventType}: ${problems.join('; ')}`);
-    }
+    checkPayload(this.#catalog, eventType, payload);
   }
 
   async encode(

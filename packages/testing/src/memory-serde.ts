@@ -1,5 +1,5 @@
 import { SagaflowError, type EncodedPayload, type EventSerde } from '@sagaflow/core';
-import { schemaViolations, type CatalogEntry, type SchemaCatalog } from '@sagaflow/schema-registry';
+import { checkPayload, type CatalogEntry, type SchemaCatalog } from '@sagaflow/schema-registry';
 
 /**
  * In-memory Avro serde over a schema catalog, for fast tests and the embedded demo: the same
@@ -16,10 +16,7 @@ export class MemorySerde implements EventSerde {
   }
 
   check(eventType: string, payload: unknown): void {
-    const problems = schemaViolations(this.#catalog.get(eventType), payload);
-    if (problems.length > 0) {
-      throw new SagaflowError('SERDE_FAILED', `invalid ${eventType}: ${problems.join('; ')}`);
-    }
+    checkPayload(this.#catalog, eventType, payload);
   }
 
   // eslint-disable-next-line @typescript-eslint/require-await -- errors must arrive as rejections
