@@ -5,6 +5,7 @@ import type { EntityStore } from './entity-store.js';
 import { invalidArgument, SagaflowError } from './errors.js';
 import { eventIdOf, newId } from './ids.js';
 import { childTraceparent } from './trace-context.js';
+import { COMMAND_REJECTED } from './command-message.js';
 
 /** Options of {@link EntityService}. */
 export interface EntityServiceOptions {
@@ -44,6 +45,11 @@ export interface CommandOrigin {
   readonly traceparent?: string;
   /** Where the causing message was consumed, when it came from a topic. */
   readonly source?: MessageSource;
+  /**
+   * The command came from a command topic: a rejection is then committed as a `CommandRejected`
+   * event (the reply), instead of only being returned. @default none
+   */
+  readonly replyToCommand?: { readonly commandId: string; readonly commandType: string };
 }
 
 /** What happened to a command. */
@@ -132,15 +138,32 @@ export class EntityService {
       const sagaId = origin.sagaId ?? newId();
       const now = this.#clock().toISOString();
       const decision = await handler(state, command, { entityId, version, sagaId, now });
-      if (decision instanceof Rejection) {
+      const reply = origin.replyToCommand;
+      if (decision instanceof Rejection && reply === undefined) {
         return { status: 'rejected', rejection: decision, version };
       }
-      if (decision.length === 0) return { status: 'unchanged', version, state };
-      for (const event of decision) this.#checkEvent?.(event.type, event.payload);
+      // A refused command from a command topic is answered by a CommandRejected event, committed
+      // like any other so that a redelivered command gets the same answer; the state stays.
+      const decided: readonly { type: string; payload: object }[] =
+        decision instanceof Rejection
+          ? [
+              {
+                type: COMMAND_REJECTED,
+                payload: {
+                  commandId: reply!.commandId,
+                  commandType: reply!.commandType,
+                  reason: decision.reason,
+                },
+              },
+            ]
+          : decision;
+      if (decided.length === 0) return { status: 'unchanged', version, state };
+      for (const event of decided) this.#checkEvent?.(event.type, event.payload);
       const next = version + 1;
       let newState = state;
-      const events = decision.map((event: EventOf<E>, index): OutboxEvent => {
-        newState = definition.evolve(newState, event);
+      const events = decided.map((event, index): OutboxEvent => {
+        if (!(decision instanceof Rejection))
+          newState = definition.evolve(newState, event as EventOf<E>);
         return {
           eventId: eventIdOf(definition.type, entityId, next, index),
           type: event.type,
@@ -171,6 +194,8 @@ export class EntityService {
       const outcome = await this.#store.append(commit);
       if (outcome.status === 'appended') {
         this.#onCommitted?.(commit);
+        if (decision instanceof Rejection)
+          return { status: 'rejected', rejection: decision, version: next };
         return { status: 'committed', version: next, state: newState, events, sagaId };
       }
       if (outcome.status === 'duplicate') {

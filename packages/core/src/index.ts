@@ -24,6 +24,13 @@
  */
 export type { AuditEntry, AuditLog } from './audit-log.js';
 export { backoffDelay, defaultBackoff } from './backoff.js';
+export {
+  COMMAND_REJECTED,
+  commandHeaderNames,
+  commandMessage,
+  readCommandEnvelope,
+} from './command-message.js';
+export type { CommandEnvelope } from './command-message.js';
 export type { BackoffPolicy } from './backoff.js';
 export type {
   Commit,
@@ -86,11 +93,13 @@ export type { OutboxRelayOptions } from './outbox-relay.js';
 export {
   deadLetterHeaders,
   deadLetterTopic,
+  defineCommandEndpoint,
   defineProcessor,
   ProcessorRuntime,
 } from './processor.js';
 export type {
   AnyProcessorDefinition,
+  CommandEndpoint,
   EventHandler,
   EventPayloads,
   ProcessorContext,

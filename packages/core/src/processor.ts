@@ -2,7 +2,8 @@ import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from './backo
 import type { EntitySnapshot } from './commit.js';
 import type { EntityDefinition } from './entity.js';
 import type { CommandResult, EntityService } from './entity-service.js';
-import { readEnvelope, type BusMessage, type EventEnvelope } from './envelope.js';
+import { commandsTopic, readEnvelope, type BusMessage, type EventEnvelope } from './envelope.js';
+import { readCommandEnvelope, type CommandEnvelope } from './command-message.js';
 import { invalidArgument, SagaflowError, type SagaflowErrorCode } from './errors.js';
 import type { EventSerde } from './event-serde.js';
 import type {
@@ -99,6 +100,34 @@ export function defineProcessor<
   return definition;
 }
 
+/**
+ * An entity's command topic: which command types it accepts, each with the entity command it
+ * runs (with the same payload). Replies are the entity's events, whose causation id is the
+ * command id; a refused command is answered by a `CommandRejected` event.
+ */
+export interface CommandEndpoint {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly entity: EntityDefinition<any, any, any>;
+  /** e.g. `{ ReserveStock: 'Reserve' }`. */
+  readonly commands: Readonly<Record<string, string>>;
+}
+
+/** Checks and returns a command endpoint; an unknown entity command throws naming it. */
+export function defineCommandEndpoint(endpoint: CommandEndpoint): CommandEndpoint {
+  const names = Object.keys(endpoint.commands);
+  if (names.length === 0)
+    throw invalidArgument('commands', 'must accept at least one command type');
+  for (const [type, command] of Object.entries(endpoint.commands)) {
+    if (!Object.hasOwn(endpoint.entity.commands, command)) {
+      throw invalidArgument(
+        `commands.${type}`,
+        `names '${command}', which ${endpoint.entity.type} does not have`,
+      );
+    }
+  }
+  return endpoint;
+}
+
 /** Header names a dead letter adds to the original headers. */
 export const deadLetterHeaders = {
   id: 'sagaflow-dlq-id',
@@ -180,8 +209,87 @@ export class ProcessorRuntime {
     this.#stopping = false;
     const groupId = this.groupOf(definition);
     return this.#options.subscriber.subscribe({ groupId, topics: definition.topics }, (message) =>
-      this.#handle(definition, groupId, message),
+      this.#handle(groupId, message, () => this.#attempt(definition, groupId, message)),
     );
+  }
+
+  /** The consumer group of a command endpoint: `<service>.<entity type>.commands`. */
+  commandGroupOf(endpoint: CommandEndpoint): string {
+    return `${this.#options.service}.${commandsTopic(endpoint.entity.type)}`;
+  }
+
+  /** Starts consuming the command topic of an entity. */
+  startCommands(endpoint: CommandEndpoint): Promise<Subscription> {
+    this.#stopping = false;
+    const groupId = this.commandGroupOf(endpoint);
+    return this.#options.subscriber.subscribe(
+      { groupId, topics: [commandsTopic(endpoint.entity.type)] },
+      (message) => this.#handle(groupId, message, () => this.#command(endpoint, groupId, message)),
+    );
+  }
+
+  async #command(
+    endpoint: CommandEndpoint,
+    groupId: string,
+    message: ReceivedMessage,
+  ): Promise<void> {
+    let command: CommandEnvelope;
+    try {
+      command = readCommandEnvelope(message.headers);
+    } catch (error) {
+      throw new DeadLetter(
+        `malformed command envelope: ${(error as Error).message}`,
+        'SERDE_FAILED',
+      );
+    }
+    if (command.entityType !== endpoint.entity.type) {
+      throw new DeadLetter(
+        `a command for ${command.entityType} on the topic of ${endpoint.entity.type}`,
+        'SERDE_FAILED',
+      );
+    }
+    const route = Object.hasOwn(endpoint.commands, command.type)
+      ? endpoint.commands[command.type]
+      : undefined;
+    if (route === undefined) {
+      throw new DeadLetter(
+        `${endpoint.entity.type} accepts no command '${command.type}' (accepted: ${Object.keys(endpoint.commands).join(', ')})`,
+        'UNKNOWN_COMMAND',
+      );
+    }
+    if (message.value === null) throw new DeadLetter('the command has no value', 'SERDE_FAILED');
+    const payload = await this.#decode(command.type, message.value);
+    await this.#options.entities.execute(
+      endpoint.entity,
+      command.entityId,
+      route,
+      payload,
+      {
+        causationKey: `command:${command.commandId}`,
+        causationId: command.commandId,
+        sagaId: command.sagaId,
+        ...(command.traceparent === undefined ? {} : { traceparent: command.traceparent }),
+        source: {
+          group: groupId,
+          topic: message.topic,
+          partition: message.partition,
+          offset: message.offset,
+        },
+        replyToCommand: { commandId: command.commandId, commandType: command.type },
+      },
+    );
+  }
+
+  async #decode(type: string, value: Buffer): Promise<Record<string, unknown>> {
+    try {
+      return await this.#options.serde.decode(type, value);
+    } catch (error) {
+      if (error instanceof SagaflowError && error.retriable) throw error;
+      throw new DeadLetter(
+        `cannot decode ${type}: ${error instanceof Error ? error.message : String(error)}`,
+        'SERDE_FAILED',
+      );
+    }
   }
 
   /** Makes handlers waiting on an outage give up, so that subscriptions can stop. */
@@ -189,11 +297,11 @@ export class ProcessorRuntime {
     this.#stopping = true;
   }
 
-  async #handle(definition: AnyProcessorDefinition, groupId: string, message: ReceivedMessage) {
+  async #handle(groupId: string, message: ReceivedMessage, attempt: () => Promise<void>) {
     let attempts = 0;
     for (;;) {
       attempts += 1;
-      const outcome = await this.#attempt(definition, groupId, message).then(
+      const outcome = await attempt().then(
         () => undefined,
         (error: unknown) => error,
       );
@@ -243,16 +351,7 @@ export class ProcessorRuntime {
     if (message.value === null) {
       throw new DeadLetter('the message has no value', 'SERDE_FAILED');
     }
-    let payload: Record<string, unknown>;
-    try {
-      payload = await this.#options.serde.decode(envelope.type, message.value);
-    } catch (error) {
-      if (error instanceof SagaflowError && error.retriable) throw error;
-      throw new DeadLetter(
-        `cannot decode ${envelope.type}: ${error instanceof Error ? error.message : String(error)}`,
-        'SERDE_FAILED',
-      );
-    }
+    const payload = await this.#decode(envelope.type, message.value);
     let sent = 0;
     const context: ProcessorContext = {
       load: (entity, entityId) => this.#options.entities.load(entity, entityId),

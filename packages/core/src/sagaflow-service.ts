@@ -15,7 +15,13 @@ import type {
   TopicAdmin,
 } from './message-bus.js';
 import { OutboxRelay } from './outbox-relay.js';
-import { deadLetterTopic, ProcessorRuntime, type AnyProcessorDefinition } from './processor.js';
+import {
+  deadLetterTopic,
+  ProcessorRuntime,
+  type AnyProcessorDefinition,
+  type CommandEndpoint,
+} from './processor.js';
+import { commandsTopic } from './envelope.js';
 
 /** The bus a service needs: publish, subscribe, read offsets, create topics. */
 export type ServiceBus = MessagePublisher &
@@ -46,6 +52,8 @@ export interface SagaflowServiceOptions {
   readonly entities: readonly AnyEntityDefinition[];
   /** The processors this service runs. @default [] */
   readonly processors?: readonly AnyProcessorDefinition[];
+  /** Command topics of this service's entities that it consumes. @default [] */
+  readonly commandEndpoints?: readonly CommandEndpoint[];
   /** Partitions of the topics created at start. @default 3 */
   readonly partitions?: number;
   readonly relay?: { readonly batchSize?: number; readonly idleMs?: number };
@@ -152,18 +160,35 @@ export class SagaflowService {
     this.#state = 'starting';
     const { bus, store, serde, entities } = this.#options;
     const processors = this.#options.processors ?? [];
+    const endpoints = this.#options.commandEndpoints ?? [];
     const partitions = this.#options.partitions ?? 3;
     await serde.registerAll?.();
     await bus.ensureTopics([
       ...entities.map((e) => ({ topic: eventsTopic(e.type), partitions })),
       ...processors.flatMap((p) => p.topics.map((topic) => ({ topic, partitions }))),
       ...processors.map((p) => ({ topic: deadLetterTopic(this.groupOf(p)), partitions: 1 })),
+      ...endpoints.map((e) => ({ topic: commandsTopic(e.entity.type), partitions })),
+      ...endpoints.map((e) => ({
+        topic: deadLetterTopic(this.#runtime.commandGroupOf(e)),
+        partitions: 1,
+      })),
     ]);
     for (const entity of entities) await store.prepare(entity.type);
     this.#relay?.start();
     this.#compactor?.start();
     for (const processor of processors) {
       const subscription = await this.#runtime.start(processor);
+      this.#subscriptions.push(subscription);
+      await subscription.ready;
+    }
+    for (const endpoint of endpoints) {
+      if (!entities.includes(endpoint.entity)) {
+        throw invalidArgument(
+          'commandEndpoints',
+          `${endpoint.entity.type} is not an entity of ${this.#options.name}`,
+        );
+      }
+      const subscription = await this.#runtime.startCommands(endpoint);
       this.#subscriptions.push(subscription);
       await subscription.ready;
     }

@@ -124,6 +124,32 @@ describe('EntityService', () => {
     expect(again.sagaId).toBe(first.sagaId);
   });
 
+  it('records a refused command from a command topic as its CommandRejected reply, once', async () => {
+    const store = new MemoryEntityStore();
+    const service = new EntityService({ store, service: 's' });
+    const origin = {
+      causationKey: 'command:c-1',
+      causationId: 'c-1',
+      replyToCommand: { commandId: 'c-1', commandType: 'ReserveStock' },
+    };
+    const first = await service.execute(stock, 'sku-1', 'Reserve', { quantity: 3 }, origin);
+    expect(first).toMatchObject({
+      status: 'rejected',
+      version: 1,
+      rejection: { reason: 'not enough stock' },
+    });
+    const again = await service.execute(stock, 'sku-1', 'Reserve', { quantity: 3 }, origin);
+    expect(again).toMatchObject({ status: 'duplicate', version: 1, state: { available: 0 } });
+    if (!('events' in again)) throw new Error('unreachable');
+    expect(again.events.map((e) => [e.type, e.payload])).toEqual([
+      [
+        'CommandRejected',
+        { commandId: 'c-1', commandType: 'ReserveStock', reason: 'not enough stock' },
+      ],
+    ]);
+    expect(await store.load(stock.type, 'sku-1')).toEqual({ state: { available: 0 }, version: 1 });
+  });
+
   it('gives up with a retriable CONCURRENCY_CONFLICT when it keeps losing the race', async () => {
     /** A store on which another writer always takes the version first. */
     class AlwaysBeaten extends MemoryEntityStore {
