@@ -110,6 +110,13 @@ describe('command topics: each command applied once, answered by events', () => 
     const replies = repliesTo(stockEvents, 'cmd-1');
     expect(replies.map((m) => m.headers[headerNames.eventType])).toEqual(['StockReserved']);
     expect(replies[0]!.headers[headerNames.sagaId]).toBe('saga-cmd-1');
+    // A command with nothing to do is answered too.
+    const marker = repliesTo(stockEvents, 'cmd-marker');
+    expect(marker.map((m) => m.headers[headerNames.eventType])).toEqual(['CommandAccepted']);
+    expect(await participant.serde.decode('CommandAccepted', marker[0]!.value!)).toEqual({
+      commandId: 'cmd-marker',
+      commandType: 'ReleaseStock',
+    });
     const stock = await participant.store.load<{
       available: number;
       reserved: Record<string, number>;

@@ -11,6 +11,9 @@ export const commandHeaderNames = {
 /** The event type with which an entity answers a refused command. */
 export const COMMAND_REJECTED = 'CommandRejected';
 
+/** The event type with which an entity answers a command that had nothing to change. */
+export const COMMAND_ACCEPTED = 'CommandAccepted';
+
 /** The envelope of a command on a command topic. */
 export interface CommandEnvelope {
   /**

@@ -5,7 +5,7 @@ import type { EntityStore } from './entity-store.js';
 import { invalidArgument, SagaflowError } from './errors.js';
 import { eventIdOf, newId } from './ids.js';
 import { childTraceparent } from './trace-context.js';
-import { COMMAND_REJECTED } from './command-message.js';
+import { COMMAND_ACCEPTED, COMMAND_REJECTED } from './command-message.js';
 
 /** Options of {@link EntityService}. */
 export interface EntityServiceOptions {
@@ -46,8 +46,9 @@ export interface CommandOrigin {
   /** Where the causing message was consumed, when it came from a topic. */
   readonly source?: MessageSource;
   /**
-   * The command came from a command topic: a rejection is then committed as a `CommandRejected`
-   * event (the reply), instead of only being returned. @default none
+   * The command came from a command topic and must be answered: a rejection is committed as a
+   * `CommandRejected` event and a command with nothing to change as `CommandAccepted`, instead of
+   * writing nothing. @default none
    */
   readonly replyToCommand?: { readonly commandId: string; readonly commandType: string };
 }
@@ -142,8 +143,9 @@ export class EntityService {
       if (decision instanceof Rejection && reply === undefined) {
         return { status: 'rejected', rejection: decision, version };
       }
-      // A refused command from a command topic is answered by a CommandRejected event, committed
-      // like any other so that a redelivered command gets the same answer; the state stays.
+      // A command from a command topic always gets a reply: a refusal is answered by a
+      // CommandRejected event and a command with nothing to change by CommandAccepted, committed
+      // like any other event so that a redelivered command gets the same answer.
       const decided: readonly { type: string; payload: object }[] =
         decision instanceof Rejection
           ? [
@@ -156,14 +158,23 @@ export class EntityService {
                 },
               },
             ]
-          : decision;
+          : decision.length === 0 && reply !== undefined
+            ? [
+                {
+                  type: COMMAND_ACCEPTED,
+                  payload: { commandId: reply.commandId, commandType: reply.commandType },
+                },
+              ]
+            : decision;
       if (decided.length === 0) return { status: 'unchanged', version, state };
       for (const event of decided) this.#checkEvent?.(event.type, event.payload);
       const next = version + 1;
       let newState = state;
       const events = decided.map((event, index): OutboxEvent => {
-        if (!(decision instanceof Rejection))
+        // Replies (CommandRejected, CommandAccepted) leave the state as it is.
+        if (!(decision instanceof Rejection) && decision.length > 0) {
           newState = definition.evolve(newState, event as EventOf<E>);
+        }
         return {
           eventId: eventIdOf(definition.type, entityId, next, index),
           type: event.type,

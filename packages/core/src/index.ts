@@ -25,6 +25,7 @@
 export type { AuditEntry, AuditLog } from './audit-log.js';
 export { backoffDelay, defaultBackoff } from './backoff.js';
 export {
+  COMMAND_ACCEPTED,
   COMMAND_REJECTED,
   commandHeaderNames,
   commandMessage,

@@ -259,25 +259,19 @@ export class ProcessorRuntime {
     }
     if (message.value === null) throw new DeadLetter('the command has no value', 'SERDE_FAILED');
     const payload = await this.#decode(command.type, message.value);
-    await this.#options.entities.execute(
-      endpoint.entity,
-      command.entityId,
-      route,
-      payload,
-      {
-        causationKey: `command:${command.commandId}`,
-        causationId: command.commandId,
-        sagaId: command.sagaId,
-        ...(command.traceparent === undefined ? {} : { traceparent: command.traceparent }),
-        source: {
-          group: groupId,
-          topic: message.topic,
-          partition: message.partition,
-          offset: message.offset,
-        },
-        replyToCommand: { commandId: command.commandId, commandType: command.type },
+    await this.#options.entities.execute(endpoint.entity, command.entityId, route, payload, {
+      causationKey: `command:${command.commandId}`,
+      causationId: command.commandId,
+      sagaId: command.sagaId,
+      ...(command.traceparent === undefined ? {} : { traceparent: command.traceparent }),
+      source: {
+        group: groupId,
+        topic: message.topic,
+        partition: message.partition,
+        offset: message.offset,
       },
-    );
+      replyToCommand: { commandId: command.commandId, commandType: command.type },
+    });
   }
 
   async #decode(type: string, value: Buffer): Promise<Record<string, unknown>> {
