@@ -2,7 +2,13 @@ import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from './backo
 import type { EntitySnapshot } from './commit.js';
 import type { EntityDefinition } from './entity.js';
 import type { CommandResult, EntityService } from './entity-service.js';
-import { commandsTopic, readEnvelope, type BusMessage, type EventEnvelope } from './envelope.js';
+import {
+  commandsTopic,
+  eventMessage,
+  readEnvelope,
+  type BusMessage,
+  type EventEnvelope,
+} from './envelope.js';
 import { readCommandEnvelope, type CommandEnvelope } from './command-message.js';
 import { invalidArgument, SagaflowError, type SagaflowErrorCode } from './errors.js';
 import type { EventSerde } from './event-serde.js';
@@ -259,19 +265,35 @@ export class ProcessorRuntime {
     }
     if (message.value === null) throw new DeadLetter('the command has no value', 'SERDE_FAILED');
     const payload = await this.#decode(command.type, message.value);
-    await this.#options.entities.execute(endpoint.entity, command.entityId, route, payload, {
-      causationKey: `command:${command.commandId}`,
-      causationId: command.commandId,
-      sagaId: command.sagaId,
-      ...(command.traceparent === undefined ? {} : { traceparent: command.traceparent }),
-      source: {
-        group: groupId,
-        topic: message.topic,
-        partition: message.partition,
-        offset: message.offset,
+    const result = await this.#options.entities.execute(
+      endpoint.entity,
+      command.entityId,
+      route,
+      payload,
+      {
+        causationKey: `command:${command.commandId}`,
+        causationId: command.commandId,
+        sagaId: command.sagaId,
+        ...(command.traceparent === undefined ? {} : { traceparent: command.traceparent }),
+        source: {
+          group: groupId,
+          topic: message.topic,
+          partition: message.partition,
+          offset: message.offset,
+        },
+        replyToCommand: { commandId: command.commandId, commandType: command.type },
       },
-      replyToCommand: { commandId: command.commandId, commandType: command.type },
-    });
+    );
+    if (result.status === 'duplicate') {
+      // A command sent again gets the same reply again: the same events, with the same ids, for
+      // the sender to drop if it has them already. Idempotent, so published outside the outbox.
+      const replies: BusMessage[] = [];
+      for (const event of result.events) {
+        const encoded = await this.#options.serde.encode(event.type, event.payload);
+        replies.push(eventMessage(event, encoded.value, encoded.schema));
+      }
+      await this.#options.publisher.publish(replies);
+    }
   }
 
   async #decode(type: string, value: Buffer): Promise<Record<string, unknown>> {
