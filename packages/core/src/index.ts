@@ -68,6 +68,7 @@ export type {
   TopicAdmin,
 } from './message-bus.js';
 export { OutboxRelay } from './outbox-relay.js';
+export { pageCursor, parsePageCursor } from './page-cursor.js';
 export { COMPENSATION_REQUESTED, defineSaga, eventRoles } from './saga.js';
 export { controlSchemasDir, sagaControl, sagaControlTopic } from './saga-control.js';
 export type { CompletedStep, SagaCompensationRequested } from './saga-control.js';

@@ -92,8 +92,11 @@ export class OutboxRelay {
 
   async #mark(commits: readonly CommitRef[]): Promise<void> {
     const byType = new Map<string, CommitRef[]>();
-    for (const ref of commits)
-      byType.set(ref.entityType, [...(byType.get(ref.entityType) ?? []), ref]);
+    for (const ref of commits) {
+      const refs = byType.get(ref.entityType);
+      if (refs === undefined) byType.set(ref.entityType, [ref]);
+      else refs.push(ref);
+    }
     for (const [entityType, refs] of byType)
       await this.#options.store.markPublished(entityType, refs);
   }

@@ -1,5 +1,10 @@
-import { type DeadLetterRecord, type DeadLetterStore } from '@sagaflow/core';
-import { cursorOf, parseCursor, unavailable } from './paging.js';
+import {
+  pageCursor,
+  parsePageCursor,
+  type DeadLetterRecord,
+  type DeadLetterStore,
+} from '@sagaflow/core';
+import { unavailable } from './paging.js';
 import { MongoServerError, type Db, type Filter } from 'mongodb';
 
 type LetterDocument = Omit<DeadLetterRecord, 'id'> & { _id: string };
@@ -45,7 +50,7 @@ export class MongoDeadLetterStore implements DeadLetterStore {
     const and: Filter<LetterDocument>[] = [];
     if (query.sourceTopic !== undefined) and.push({ sourceTopic: query.sourceTopic });
     if (query.after !== undefined) {
-      const [failedAt, id] = parseCursor(query.after);
+      const [failedAt, id] = parsePageCursor(query.after);
       and.push({ $or: [{ failedAt: { $lt: failedAt } }, { failedAt, _id: { $lt: id } }] });
     }
     try {
@@ -57,7 +62,7 @@ export class MongoDeadLetterStore implements DeadLetterStore {
       const letters = docs.slice(0, query.limit).map(toRecord);
       const last = letters.at(-1);
       return docs.length > query.limit && last !== undefined
-        ? { letters, next: cursorOf(last.failedAt, last.id) }
+        ? { letters, next: pageCursor(last.failedAt, last.id) }
         : { letters };
     } catch (error) {
       throw unavailable('listing dead letters', error);

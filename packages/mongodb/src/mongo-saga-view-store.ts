@@ -1,11 +1,13 @@
 import {
+  pageCursor,
+  parsePageCursor,
   type CompensationRequest,
   type SagaQuery,
   type SagaView,
   type SagaViewStore,
   type TimelineEntry,
 } from '@sagaflow/core';
-import { cursorOf, parseCursor, unavailable } from './paging.js';
+import { unavailable } from './paging.js';
 import { MongoServerError, type Db, type Filter } from 'mongodb';
 
 interface EntryDocument {
@@ -147,7 +149,7 @@ export class MongoSagaViewStore implements SagaViewStore {
     if (query.until !== undefined) and.push({ startedAt: { $lt: query.until } });
     if (query.q !== undefined) and.push({ $or: [{ _id: query.q }, { businessKey: query.q }] });
     if (query.after !== undefined) {
-      const [startedAt, sagaId] = parseCursor(query.after);
+      const [startedAt, sagaId] = parsePageCursor(query.after);
       and.push({ $or: [{ startedAt: { $lt: startedAt } }, { startedAt, _id: { $lt: sagaId } }] });
     }
     const filter: Filter<ViewDocument> = and.length > 0 ? { $and: and } : {};
@@ -160,7 +162,7 @@ export class MongoSagaViewStore implements SagaViewStore {
       const views = docs.slice(0, query.limit).map(toView);
       const last = views.at(-1);
       return docs.length > query.limit && last !== undefined
-        ? { views, next: cursorOf(last.startedAt, last.sagaId) }
+        ? { views, next: pageCursor(last.startedAt, last.sagaId) }
         : { views };
     } catch (error) {
       throw unavailable('querying saga views', error);

@@ -25,6 +25,20 @@ interface Registered extends SchemaRef {
 
 const MAGIC_BYTE = 0;
 
+/**
+ * The schema id of a payload in the Confluent wire format (magic byte 0, 4-byte id, body);
+ * anything else throws a terminal SERDE_FAILED.
+ */
+export function readSchemaId(value: Buffer): number {
+  if (value.length < 5 || value.readUInt8(0) !== MAGIC_BYTE) {
+    throw new SagaflowError(
+      'SERDE_FAILED',
+      'not in the Confluent wire format (magic byte 0 + schema id)',
+    );
+  }
+  return value.readInt32BE(1);
+}
+
 /** Throws a terminal SERDE_FAILED naming the fields of the payload that do not fit its schema. */
 export function checkPayload(catalog: SchemaCatalog, eventType: string, payload: unknown): void {
   const problems = schemaViolations(catalog.get(eventType), payload);
@@ -145,13 +159,7 @@ export class AvroSerde implements EventSerde {
 
   async decode(eventType: string, value: Buffer): Promise<Record<string, unknown>> {
     const entry = this.#catalog.get(eventType);
-    if (value.length < 5 || value.readUInt8(0) !== MAGIC_BYTE) {
-      throw new SagaflowError(
-        'SERDE_FAILED',
-        'not in the Confluent wire format (magic byte 0 + schema id)',
-      );
-    }
-    const schemaId = value.readInt32BE(1);
+    const schemaId = readSchemaId(value);
     try {
       return (await this.#registry.decode(value, {
         [SchemaType.AVRO]: { readerSchema: entry.definition },

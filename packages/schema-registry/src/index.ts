@@ -12,7 +12,7 @@
  * ```
  * @module
  */
-export { AvroSerde, checkPayload, schemaViolations } from './avro-serde.js';
+export { AvroSerde, checkPayload, readSchemaId, schemaViolations } from './avro-serde.js';
 export type { AvroSerdeOptions } from './avro-serde.js';
 export { catalogEntry, loadSchemaCatalog, SchemaCatalog } from './schema-catalog.js';
 export type { CatalogEntry } from './schema-catalog.js';

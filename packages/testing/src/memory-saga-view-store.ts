@@ -1,28 +1,12 @@
 import {
-  invalidArgument,
+  pageCursor,
+  parsePageCursor,
   type CompensationRequest,
   type SagaQuery,
   type SagaView,
   type SagaViewStore,
   type TimelineEntry,
 } from '@sagaflow/core';
-
-/** The cursor of a page that ends with this view. */
-export const cursorOf = (view: Pick<SagaView, 'startedAt' | 'sagaId'>) =>
-  Buffer.from(JSON.stringify([view.startedAt, view.sagaId])).toString('base64url');
-
-/** Reads a cursor; a malformed one throws naming it. */
-export function parseCursor(cursor: string): { startedAt: string; sagaId: string } {
-  try {
-    const [startedAt, sagaId] = JSON.parse(
-      Buffer.from(cursor, 'base64url').toString(),
-    ) as unknown[];
-    if (typeof startedAt === 'string' && typeof sagaId === 'string') return { startedAt, sagaId };
-  } catch {
-    /* reported below */
-  }
-  throw invalidArgument('after', `is not a cursor returned by a previous page (got '${cursor}')`);
-}
 
 /** Newest first: by start time, then saga id. */
 export function compareNewestFirst(a: SagaView, b: SagaView): number {
@@ -92,7 +76,8 @@ export class MemorySagaViewStore implements SagaViewStore {
           (query.q === undefined || v.sagaId === query.q || v.businessKey === query.q),
       )
       .sort(compareNewestFirst);
-    const after = query.after === undefined ? undefined : parseCursor(query.after);
+    const parsed = query.after === undefined ? undefined : parsePageCursor(query.after);
+    const after = parsed === undefined ? undefined : { startedAt: parsed[0], sagaId: parsed[1] };
     const rest =
       after === undefined
         ? matching
@@ -101,7 +86,9 @@ export class MemorySagaViewStore implements SagaViewStore {
     const more = rest.length > query.limit;
     return {
       views: structuredClone(page),
-      ...(more && page.length > 0 ? { next: cursorOf(page.at(-1)!) } : {}),
+      ...(more && page.length > 0
+        ? { next: pageCursor(page.at(-1)!.startedAt, page.at(-1)!.sagaId) }
+        : {}),
     };
   }
 }

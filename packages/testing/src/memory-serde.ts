@@ -1,5 +1,10 @@
 import { SagaflowError, type EncodedPayload, type EventSerde } from '@sagaflow/core';
-import { checkPayload, type CatalogEntry, type SchemaCatalog } from '@sagaflow/schema-registry';
+import {
+  checkPayload,
+  readSchemaId,
+  type CatalogEntry,
+  type SchemaCatalog,
+} from '@sagaflow/schema-registry';
 
 /**
  * In-memory Avro serde over a schema catalog, for fast tests and the embedded demo: the same
@@ -34,32 +39,24 @@ export class MemorySerde implements EventSerde {
     };
   }
 
-  decode(eventType: string, value: Buffer): Promise<Record<string, unknown>> {
+  // eslint-disable-next-line @typescript-eslint/require-await -- errors must arrive as rejections
+  async decode(eventType: string, value: Buffer): Promise<Record<string, unknown>> {
     const reader = this.#catalog.get(eventType);
-    if (value.length < 5 || value.readUInt8(0) !== 0) {
-      return Promise.reject(
-        new SagaflowError(
-          'SERDE_FAILED',
-          'not in the Confluent wire format (magic byte 0 + schema id)',
-        ),
-      );
-    }
-    const writer = this.#byId[value.readInt32BE(1) - 1];
-    if (writer === undefined) {
-      return Promise.reject(
-        new SagaflowError('SERDE_FAILED', `unknown schema id ${value.readInt32BE(1)}`),
-      );
-    }
+    const schemaId = readSchemaId(value);
+    const writer = this.#byId[schemaId - 1];
+    if (writer === undefined)
+      throw new SagaflowError('SERDE_FAILED', `unknown schema id ${schemaId}`);
     try {
       const body = value.subarray(5);
       const decoded: unknown =
         writer === reader
           ? reader.avroType.fromBuffer(body)
           : reader.avroType.fromBuffer(body, reader.avroType.createResolver(writer.avroType));
-      return Promise.resolve(decoded as Record<string, unknown>);
+      return decoded as Record<string, unknown>;
     } catch (error) {
-      return Promise.reject(
-        new SagaflowError('SERDE_FAILED', `cannot read ${eventType}: ${(error as Error).message}`),
+      throw new SagaflowError(
+        'SERDE_FAILED',
+        `cannot read ${eventType}: ${(error as Error).message}`,
       );
     }
   }
