@@ -26,6 +26,15 @@ export interface OutboxEvent {
   readonly metadata: EventMetadata;
   /** ISO-8601 time at which the command produced the event. */
   readonly occurredAt: string;
+  /**
+   * Set when this entry is a command for another entity rather than an event: the relay
+   * publishes it to that entity's command topic, with `type` and `payload` as the command's.
+   */
+  readonly command?: {
+    readonly commandId: string;
+    readonly entityType: string;
+    readonly entityId: string;
+  };
 }
 
 /**

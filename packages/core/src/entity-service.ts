@@ -1,6 +1,13 @@
 import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from './backoff.js';
 import type { Commit, EntitySnapshot, MessageSource, OutboxEvent } from './commit.js';
-import { commandHandler, Rejection, type EntityDefinition, type EventOf } from './entity.js';
+import {
+  commandHandler,
+  Rejection,
+  StateChange,
+  type CommandRoute,
+  type EntityDefinition,
+  type EventOf,
+} from './entity.js';
 import type { EntityStore } from './entity-store.js';
 import { invalidArgument, SagaflowError } from './errors.js';
 import { eventIdOf, newId } from './ids.js';
@@ -25,6 +32,12 @@ export interface EntityServiceOptions {
    * event that could never be published is refused with the command. @default none
    */
   readonly checkEvent?: (eventType: string, payload: unknown) => void;
+  /**
+   * Called with each commit just before it is appended; if it throws, nothing is appended and
+   * the command fails. Lets a caller record what the commit will need afterwards (a timer) before
+   * the commit exists, so that a crash in between never loses it. @default none
+   */
+  readonly beforeAppend?: (commit: Commit) => Promise<void>;
 }
 
 /** Where a command comes from: what makes it unique, and the saga it belongs to. */
@@ -82,6 +95,7 @@ export class EntityService {
   readonly #clock: () => Date;
   readonly #onCommitted: ((commit: Commit) => void) | undefined;
   readonly #checkEvent: ((eventType: string, payload: unknown) => void) | undefined;
+  readonly #beforeAppend: ((commit: Commit) => Promise<void>) | undefined;
 
   constructor(options: EntityServiceOptions) {
     if (typeof options.service !== 'string' || options.service.trim() === '') {
@@ -98,6 +112,7 @@ export class EntityService {
     this.#clock = options.clock ?? (() => new Date());
     this.#onCommitted = options.onCommitted;
     this.#checkEvent = options.checkEvent;
+    this.#beforeAppend = options.beforeAppend;
   }
 
   /** The current state of an entity: its initial state at version 0 when it has no commit. */
@@ -138,7 +153,10 @@ export class EntityService {
       const state = snapshot?.state ?? definition.initialState();
       const sagaId = origin.sagaId ?? newId();
       const now = this.#clock().toISOString();
-      const decision = await handler(state, command, { entityId, version, sagaId, now });
+      const raw = await handler(state, command, { entityId, version, sagaId, now });
+      const direct = raw instanceof StateChange ? raw : undefined;
+      const decision =
+        direct === undefined ? (raw as Exclude<typeof raw, StateChange<S>>) : direct.entries;
       const reply = origin.replyToCommand;
       if (decision instanceof Rejection && reply === undefined) {
         return { status: 'rejected', rejection: decision, version };
@@ -146,7 +164,7 @@ export class EntityService {
       // A command from a command topic always gets a reply: a refusal is answered by a
       // CommandRejected event and a command with nothing to change by CommandAccepted, committed
       // like any other event so that a redelivered command gets the same answer.
-      const decided: readonly { type: string; payload: object }[] =
+      const decided: readonly { type: string; payload: object; command?: CommandRoute }[] =
         decision instanceof Rejection
           ? [
               {
@@ -170,12 +188,19 @@ export class EntityService {
       for (const event of decided) this.#checkEvent?.(event.type, event.payload);
       const next = version + 1;
       let newState = state;
+      if (direct !== undefined) newState = direct.state;
       const events = decided.map((event, index): OutboxEvent => {
-        // Replies (CommandRejected, CommandAccepted) leave the state as it is.
-        if (!(decision instanceof Rejection) && decision.length > 0) {
+        // Replies (CommandRejected, CommandAccepted) and outbox commands leave the state as it is.
+        if (
+          direct === undefined &&
+          !(decision instanceof Rejection) &&
+          decision.length > 0 &&
+          event.command === undefined
+        ) {
           newState = definition.evolve(newState, event as EventOf<E>);
         }
         return {
+          ...(event.command === undefined ? {} : { command: event.command }),
           eventId: eventIdOf(definition.type, entityId, next, index),
           type: event.type,
           entityType: definition.type,
@@ -202,6 +227,7 @@ export class EntityService {
         ...(origin.source === undefined ? {} : { source: origin.source }),
         committedAt: now,
       };
+      await this.#beforeAppend?.(commit);
       const outcome = await this.#store.append(commit);
       if (outcome.status === 'appended') {
         this.#onCommitted?.(commit);

@@ -29,9 +29,44 @@ export interface CommandContext {
   readonly now: string;
 }
 
-/** What a command handler decides: events to commit (none is a no-op), or a rejection. */
-export type Decision<Events extends Record<string, object>> =
-  readonly EventOf<Events>[] | Rejection;
+/** Where an outbox command goes: an entity's command topic, under a stable command id. */
+export interface CommandRoute {
+  /** Unique per command and stable across resends; the receiving entity applies it once. */
+  readonly commandId: string;
+  readonly entityType: string;
+  readonly entityId: string;
+}
+
+/**
+ * A command that a commit sends to another entity's command topic through its outbox, instead of
+ * an event: published by the relay exactly like the commit's events, and not applied to the state.
+ */
+export interface OutboxCommand {
+  /** The command's schema type, e.g. `ReserveStock`. */
+  readonly type: string;
+  readonly payload: object;
+  readonly command: CommandRoute;
+}
+
+/**
+ * A decision that sets the new state itself instead of deriving it with `evolve`: for entities
+ * whose state is a record of a process (a workflow) rather than the sum of their events.
+ */
+export class StateChange<S> {
+  readonly state: S;
+  readonly entries: readonly (EventOf<Record<string, object>> | OutboxCommand)[];
+  constructor(state: S, entries: readonly (EventOf<Record<string, object>> | OutboxCommand)[]) {
+    this.state = state;
+    this.entries = entries;
+  }
+}
+
+/**
+ * What a command handler decides: events (and outbox commands) to commit (none is a no-op), a
+ * rejection, or a {@link StateChange}.
+ */
+export type Decision<Events extends Record<string, object>, S = never> =
+  readonly (EventOf<Events> | OutboxCommand)[] | Rejection | StateChange<S>;
 
 /**
  * An entity: its state, the commands it accepts, and how each event changes the state. Handlers
@@ -54,7 +89,7 @@ export interface EntityDefinition<
       state: S,
       command: Commands[K],
       context: CommandContext,
-    ) => Decision<Events> | Promise<Decision<Events>>;
+    ) => Decision<Events, S> | Promise<Decision<Events, S>>;
   };
   readonly evolve: (state: S, event: EventOf<Events>) => S;
 }

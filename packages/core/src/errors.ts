@@ -7,7 +7,9 @@ export type SagaflowErrorCode =
   | 'CONCURRENCY_CONFLICT'
   | 'STORE_UNAVAILABLE'
   | 'SERDE_FAILED'
-  | 'PUBLISH_FAILED';
+  | 'PUBLISH_FAILED'
+  | 'UNKNOWN_WORKFLOW'
+  | 'NOT_FOUND';
 
 /** Where a failing message came from, when it came from Kafka. */
 export interface MessageOrigin {

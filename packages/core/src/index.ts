@@ -42,8 +42,16 @@ export type {
 } from './commit.js';
 export { CommitCompactor } from './commit-compactor.js';
 export type { CommitCompactorOptions } from './commit-compactor.js';
-export { commandHandler, defineEntity, reject, Rejection } from './entity.js';
-export type { CommandContext, Decision, EntityDefinition, EventOf } from './entity.js';
+export { commandHandler, defineEntity, reject, Rejection, StateChange } from './entity.js';
+export type {
+  CommandContext,
+  CommandRoute,
+  Decision,
+  EntityDefinition,
+  EventOf,
+  OutboxCommand,
+} from './entity.js';
+export type { DurableTimer, TimerStore } from './timer-store.js';
 export { EntityService } from './entity-service.js';
 export type { CommandOrigin, CommandResult, EntityServiceOptions } from './entity-service.js';
 export type { AppendOutcome, CommitRef, EntityStore, RelayBatch } from './entity-store.js';
@@ -109,3 +117,42 @@ export type {
   ProcessorRuntimeOptions,
   ReceivedEvent,
 } from './processor.js';
+export {
+  COMPLETE,
+  complete,
+  defaultRetryPolicy,
+  defineWorkflow,
+  done,
+  goTo,
+  parseWorkflowCommandId,
+  refuse,
+  workflowCommandId,
+  workflowIdOf,
+} from './workflow.js';
+export type {
+  AnyWorkflowDefinition,
+  RetryPolicy,
+  StepContext,
+  StepOutcome,
+  WorkflowCommand,
+  WorkflowDefinition,
+  WorkflowReply,
+  WorkflowStep,
+} from './workflow.js';
+export { workflowControlCommands, workflowEntity, workflowEventTypes } from './workflow-entity.js';
+export type {
+  WorkflowCommands,
+  WorkflowEvents,
+  WorkflowPosition,
+  WorkflowState,
+  WorkflowStatus,
+  WorkflowTimerState,
+} from './workflow-entity.js';
+export { Orchestrator } from './orchestrator.js';
+export type {
+  OperatorRequest,
+  OrchestratorFaultPoint,
+  OrchestratorOptions,
+  WorkflowStart,
+  WorkflowTrigger,
+} from './orchestrator.js';

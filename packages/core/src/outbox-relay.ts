@@ -2,6 +2,7 @@ import { defaultBackoff, type BackoffPolicy } from './backoff.js';
 import { BackgroundLoop } from './background-loop.js';
 import type { Commit } from './commit.js';
 import type { CommitRef, EntityStore } from './entity-store.js';
+import { commandMessage } from './command-message.js';
 import { eventMessage, type BusMessage } from './envelope.js';
 import { invalidArgument } from './errors.js';
 import type { EventSerde } from './event-serde.js';
@@ -116,7 +117,24 @@ export class OutboxRelay {
       for (const commit of commits) {
         for (const event of commit.events) {
           const encoded = await serde.encode(event.type, event.payload);
-          messages.push(eventMessage(event, encoded.value, encoded.schema));
+          messages.push(
+            event.command === undefined
+              ? eventMessage(event, encoded.value, encoded.schema)
+              : commandMessage(
+                  {
+                    ...event.command,
+                    type: event.type,
+                    sagaId: event.metadata.sagaId,
+                    service: event.metadata.service,
+                    occurredAt: event.occurredAt,
+                    ...(event.metadata.traceparent === undefined
+                      ? {}
+                      : { traceparent: event.metadata.traceparent }),
+                  },
+                  encoded.value,
+                  encoded.schema,
+                ),
+          );
         }
       }
       const refs = commits.map(({ entityType, entityId, version }) => ({

@@ -82,6 +82,16 @@ export interface ProcessorDefinition<
    * @default []
    */
   readonly ignore?: readonly string[];
+  /**
+   * Decides from the envelope alone, before the payload is decoded, whether the processor wants
+   * an event; the others are skipped. @default every event is wanted
+   */
+  readonly filter?: (envelope: EventEnvelope) => boolean;
+  /**
+   * Handles the wanted events of every type that has no handler of its own, instead of
+   * dead-lettering them. @default none
+   */
+  readonly fallback?: EventHandler;
 }
 
 /** A processor definition of any payload types. */
@@ -100,7 +110,7 @@ export function defineProcessor<
   }
   if (definition.topics.length === 0)
     throw invalidArgument('topics', 'must name at least one topic');
-  if (Object.keys(definition.handlers).length === 0) {
+  if (Object.keys(definition.handlers).length === 0 && definition.fallback === undefined) {
     throw invalidArgument('handlers', 'must handle at least one event type');
   }
   return definition;
@@ -354,9 +364,12 @@ export class ProcessorRuntime {
     } catch (error) {
       throw new DeadLetter(`malformed envelope: ${(error as Error).message}`, 'SERDE_FAILED');
     }
+    if (definition.filter !== undefined && !definition.filter(envelope)) return;
     const handler = Object.hasOwn(definition.handlers, envelope.type)
       ? (definition.handlers[envelope.type] as EventHandler | undefined)
-      : undefined;
+      : definition.ignore?.includes(envelope.type) === true
+        ? undefined
+        : definition.fallback;
     if (handler === undefined) {
       if (definition.ignore?.includes(envelope.type) === true) return;
       throw new DeadLetter(

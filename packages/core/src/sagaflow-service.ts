@@ -1,6 +1,7 @@
 import type { BackoffPolicy } from './backoff.js';
 import { CommitCompactor } from './commit-compactor.js';
 import type { EntityDefinition } from './entity.js';
+import type { Commit } from './commit.js';
 import { EntityService, type CommandOrigin, type CommandResult } from './entity-service.js';
 import type { EntityStore } from './entity-store.js';
 import { eventsTopic } from './envelope.js';
@@ -60,6 +61,18 @@ export interface SagaflowServiceOptions {
   /** Commit compaction; `false` turns it off. @default on, with the compactor's defaults */
   readonly compaction?: false | { readonly minRetentionMs?: number; readonly intervalMs?: number };
   readonly processing?: { readonly maxAttempts?: number; readonly backoff?: BackoffPolicy };
+  /**
+   * Called with each commit before it is appended (see the entity service's `beforeAppend`).
+   * @default none
+   */
+  readonly beforeAppend?: (commit: Commit) => Promise<void>;
+  /** Called after each commit is stored, after the relay was woken. @default none */
+  readonly onCommitted?: (commit: Commit) => void;
+  /**
+   * Called by the relay between publishing a batch and marking it (fault-injection tests).
+   * @default none
+   */
+  readonly afterPublish?: (commits: readonly Commit[]) => Promise<void> | void;
   /** Told about background failures (relay, compaction, retries). @default ignore */
   readonly onError?: (error: unknown, where: string) => void;
 }
@@ -117,12 +130,17 @@ export class SagaflowService {
             serde: options.serde,
             entityTypes: types,
             ...options.relay,
+            ...(options.afterPublish === undefined ? {} : { afterPublish: options.afterPublish }),
             onError: (error) => onError(error, 'relay'),
           });
     this.commands = new EntityService({
       store: options.store,
       service: options.name,
-      onCommitted: () => this.#relay?.notify(),
+      onCommitted: (commit) => {
+        this.#relay?.notify();
+        options.onCommitted?.(commit);
+      },
+      ...(options.beforeAppend === undefined ? {} : { beforeAppend: options.beforeAppend }),
       ...(options.serde.check === undefined
         ? {}
         : { checkEvent: (type, payload) => options.serde.check!(type, payload) }),

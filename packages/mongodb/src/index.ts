@@ -18,3 +18,4 @@ export { MongoAuditLog } from './mongo-audit-log.js';
 export { MongoDeadLetterStore } from './mongo-dead-letter-store.js';
 export { MongoEntityStore } from './mongo-entity-store.js';
 export { MongoSagaViewStore } from './mongo-saga-view-store.js';
+export { MongoTimerStore } from './mongo-timer-store.js';

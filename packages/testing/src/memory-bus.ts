@@ -207,9 +207,69 @@ export class MemoryBus
     await Promise.all(member.inFlight);
   }
 
+  /** A client of this bus whose `close` ends only its own subscriptions. */
+  client(): MemoryBusClient {
+    return new MemoryBusClient(this);
+  }
+
   close(): Promise<void> {
     for (const group of this.#groups.values()) for (const m of group.members) m.stopped = true;
     for (const wake of this.#notify) wake();
     return Promise.resolve();
+  }
+}
+
+/**
+ * One client's view of a {@link MemoryBus}, as each service holds its own Kafka client: the same
+ * topics and groups, but `close` ends only the subscriptions made through it.
+ */
+export class MemoryBusClient
+  implements MessagePublisher, MessageSubscriber, OffsetReader, TopicAdmin, Pingable
+{
+  readonly #bus: MemoryBus;
+  readonly #subscriptions = new Set<Subscription>();
+
+  constructor(bus: MemoryBus) {
+    this.#bus = bus;
+  }
+
+  ensureTopics(topics: readonly { topic: string; partitions?: number }[]): Promise<void> {
+    return this.#bus.ensureTopics(topics);
+  }
+
+  ping(): Promise<void> {
+    return this.#bus.ping();
+  }
+
+  publish(...args: Parameters<MemoryBus['publish']>): Promise<void> {
+    return this.#bus.publish(...args);
+  }
+
+  readCheckpoint(relayId: string): Promise<RelayCheckpoint | undefined> {
+    return this.#bus.readCheckpoint(relayId);
+  }
+
+  committedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, bigint>> {
+    return this.#bus.committedOffsets(groupId, topic);
+  }
+
+  async subscribe(
+    options: SubscribeOptions,
+    handle: (message: ReceivedMessage) => Promise<void>,
+  ): Promise<Subscription> {
+    const subscription = await this.#bus.subscribe(options, handle);
+    const tracked: Subscription = {
+      ready: subscription.ready,
+      stop: async () => {
+        this.#subscriptions.delete(tracked);
+        await subscription.stop();
+      },
+    };
+    this.#subscriptions.add(tracked);
+    return tracked;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#subscriptions].map((s) => s.stop()));
   }
 }

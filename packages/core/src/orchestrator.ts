@@ -1,0 +1,399 @@
+import { BackgroundLoop } from './background-loop.js';
+import { defaultBackoff } from './backoff.js';
+import type { Commit } from './commit.js';
+import type { EntityStore } from './entity-store.js';
+import { eventsTopic } from './envelope.js';
+import { invalidArgument, SagaflowError } from './errors.js';
+import { newId } from './ids.js';
+import type { Pingable } from './message-bus.js';
+import {
+  defineCommandEndpoint,
+  defineProcessor,
+  type AnyProcessorDefinition,
+  type ReceivedEvent,
+} from './processor.js';
+import {
+  SagaflowService,
+  type Readiness,
+  type SagaflowServiceOptions,
+  type ServiceBus,
+} from './sagaflow-service.js';
+import type { DurableTimer, TimerStore } from './timer-store.js';
+import {
+  parseWorkflowCommandId,
+  versionOf,
+  workflowIdOf,
+  type AnyWorkflowDefinition,
+} from './workflow.js';
+import { workflowControlCommands, workflowEntity, type WorkflowState } from './workflow-entity.js';
+
+/** Starts a workflow for each event of a type on a topic. */
+export interface WorkflowTrigger {
+  readonly topic: string;
+  readonly eventType: string;
+  /** The workflow type to start. */
+  readonly workflow: string;
+  /** The idempotency key: the same key starts the workflow once. */
+  readonly key: (event: ReceivedEvent) => string;
+  readonly input: (event: ReceivedEvent) => unknown;
+}
+
+/** Where a test may stop the orchestrator (SIGKILL) to prove that it recovers. */
+export type OrchestratorFaultPoint =
+  'timer-written' | 'after-start' | 'after-reply' | 'after-read' | 'after-fire' | 'after-publish';
+
+/** Options of {@link Orchestrator}. */
+export interface OrchestratorOptions extends Pick<
+  SagaflowServiceOptions,
+  'partitions' | 'relay' | 'compaction' | 'processing' | 'onError' | 'serde'
+> {
+  /** The service name, e.g. `orchestrator-service`: names its groups and relay. */
+  readonly name: string;
+  /** Where workflow instances live, with their outbox. */
+  readonly store: EntityStore & Partial<Pingable>;
+  /** Where their timers live. */
+  readonly timers: TimerStore;
+  /** The bus; with Kafka, give it the transactional id `<name>.relay`. */
+  readonly bus: ServiceBus;
+  /**
+   * Workflow definitions, every version still running: an instance runs to its end on the
+   * version it started with; new instances start on the highest version of their type.
+   */
+  readonly workflows: readonly AnyWorkflowDefinition[];
+  /** The entity type that holds the instances; names its topics. @default 'sagaflow.workflow' */
+  readonly entityType?: string;
+  /** Events that start workflows. @default [] */
+  readonly triggers?: readonly WorkflowTrigger[];
+  /** Pause between looks for due timers. @default 100 */
+  readonly timerIntervalMs?: number;
+  /** Fault injection for tests: awaited at each point. @default none */
+  readonly faults?: (point: OrchestratorFaultPoint) => Promise<void> | void;
+}
+
+/** What a start did. */
+export interface WorkflowStart {
+  readonly workflowId: string;
+  /** False when a workflow with this key existed already: the start changed nothing. */
+  readonly created: boolean;
+  readonly version: number;
+}
+
+/** An operator's request to a workflow. */
+export interface OperatorRequest {
+  readonly requestedBy: string;
+  readonly reason: string;
+}
+
+const KEY_MAX = 200;
+
+/**
+ * Runs workflows: each instance is an entity whose every change (new state, workflow events, the
+ * commands to send) is one commit, published by the outbox relay. Replies are read from the
+ * participants' event topics and applied once per event id; timers (reply deadlines, retry
+ * delays, view reads) are stored before the commit that needs them and fired by a loop that
+ * survives restarts. Operators retry and cancel through the entity's command topic.
+ */
+export class Orchestrator {
+  readonly service: SagaflowService;
+  readonly entity: ReturnType<typeof workflowEntity>;
+  readonly #options: OrchestratorOptions;
+  readonly #definitions = new Map<string, AnyWorkflowDefinition>();
+  readonly #latest = new Map<string, AnyWorkflowDefinition>();
+  readonly #timerLoop: BackgroundLoop;
+  readonly #fault: (point: OrchestratorFaultPoint) => Promise<void>;
+
+  constructor(options: OrchestratorOptions) {
+    if (options.workflows.length === 0) {
+      throw invalidArgument('workflows', 'must hold at least one workflow definition');
+    }
+    for (const definition of options.workflows) {
+      const id = `${definition.type}@${versionOf(definition)}`;
+      if (this.#definitions.has(id)) {
+        throw invalidArgument(
+          'workflows',
+          `hold ${definition.type} version ${versionOf(definition)} twice`,
+        );
+      }
+      this.#definitions.set(id, definition);
+      const latest = this.#latest.get(definition.type);
+      if (latest === undefined || versionOf(latest) < versionOf(definition)) {
+        this.#latest.set(definition.type, definition);
+      }
+    }
+    const interval = options.timerIntervalMs ?? 100;
+    if (!Number.isFinite(interval) || interval <= 0) {
+      throw invalidArgument('timerIntervalMs', `must be a positive number (got ${interval})`);
+    }
+    this.#options = options;
+    this.#fault = async (point) => {
+      await options.faults?.(point);
+    };
+    const entityType = options.entityType ?? 'sagaflow.workflow';
+    this.entity = workflowEntity(entityType, (type, version) => this.definition(type, version));
+    const onError = options.onError ?? (() => {});
+    this.#timerLoop = new BackgroundLoop(() => this.fireDueTimers(), {
+      idleMs: interval,
+      backoff: defaultBackoff,
+      onError: (error) => onError(error, 'timers'),
+    });
+    const replyTopics = new Set(
+      options.workflows.flatMap((w) => w.steps.map((s) => eventsTopic(s.entity))),
+    );
+    const processors: AnyProcessorDefinition[] = [
+      defineProcessor({
+        name: 'workflow-replies',
+        topics: [...replyTopics],
+        handlers: {},
+        // A reply's causation id is a workflow command id whose workflow is the event's saga.
+        filter: (envelope) =>
+          parseWorkflowCommandId(envelope.causationId)?.workflowId === envelope.sagaId,
+        fallback: async (event, context) => {
+          await context.execute(this.entity, event.sagaId, 'Reply', {
+            commandId: event.causationId,
+            eventId: event.eventId,
+            eventType: event.type,
+            entityType: event.entityType,
+            entityId: event.entityId,
+            payload: event.payload,
+          });
+          await this.#fault('after-reply');
+        },
+      }),
+    ];
+    const triggers = options.triggers ?? [];
+    if (triggers.length > 0) {
+      const handlers: Record<string, (event: ReceivedEvent) => Promise<void>> = {};
+      for (const [i, trigger] of triggers.entries()) {
+        if (!this.#latest.has(trigger.workflow)) {
+          throw invalidArgument(
+            `triggers[${i}].workflow`,
+            `names '${trigger.workflow}', which is not a workflow here`,
+          );
+        }
+        if (Object.hasOwn(handlers, trigger.eventType)) {
+          throw invalidArgument(`triggers[${i}].eventType`, `repeats '${trigger.eventType}'`);
+        }
+        handlers[trigger.eventType] = async (event) => {
+          await this.startWorkflow(trigger.workflow, {
+            key: trigger.key(event),
+            input: trigger.input(event),
+          });
+        };
+      }
+      const known = Object.keys(handlers);
+      processors.push(
+        defineProcessor({
+          name: 'workflow-triggers',
+          topics: [...new Set(triggers.map((t) => t.topic))],
+          handlers,
+          filter: (envelope) => known.includes(envelope.type),
+        }),
+      );
+    }
+    this.service = new SagaflowService({
+      name: options.name,
+      store: options.store,
+      bus: options.bus,
+      serde: options.serde,
+      entities: [this.entity],
+      processors,
+      commandEndpoints: [
+        defineCommandEndpoint({ entity: this.entity, commands: { ...workflowControlCommands } }),
+      ],
+      ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
+      ...(options.relay === undefined ? {} : { relay: options.relay }),
+      ...(options.compaction === undefined ? {} : { compaction: options.compaction }),
+      ...(options.processing === undefined ? {} : { processing: options.processing }),
+      onError,
+      beforeAppend: (commit) => this.#scheduleTimer(commit),
+      onCommitted: (commit) => {
+        const timer = (commit.state as WorkflowState).timer;
+        if (timer !== undefined && timer.dueAt <= new Date().toISOString()) this.#timerLoop.wake();
+      },
+      afterPublish: () => this.#fault('after-publish'),
+    });
+  }
+
+  /** The entity type that holds the workflow instances. */
+  get entityType(): string {
+    return this.entity.type;
+  }
+
+  /** The definition of a workflow type at a version; UNKNOWN_WORKFLOW when it is not deployed. */
+  definition(type: string, version?: number): AnyWorkflowDefinition {
+    const definition =
+      version === undefined ? this.#latest.get(type) : this.#definitions.get(`${type}@${version}`);
+    if (definition === undefined) {
+      const deployed = [...this.#definitions.keys()].join(', ');
+      throw new SagaflowError(
+        'UNKNOWN_WORKFLOW',
+        version === undefined
+          ? `no workflow type '${type}' here (deployed: ${deployed})`
+          : `${type} version ${version} is not deployed here (deployed: ${deployed}); keep every version that still has running instances`,
+        { retriable: version !== undefined },
+      );
+    }
+    return definition;
+  }
+
+  async start(): Promise<void> {
+    await this.#options.timers.prepare();
+    await this.service.start();
+    this.#timerLoop.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.#timerLoop.stop();
+    await this.service.stop();
+  }
+
+  readiness(): Promise<Readiness> {
+    return this.service.readiness();
+  }
+
+  /**
+   * Starts a workflow of the type's latest version, once per idempotency key: a second start with
+   * the same key returns the first workflow and changes nothing.
+   */
+  async startWorkflow(
+    type: string,
+    request: { readonly key: string; readonly input: unknown },
+  ): Promise<WorkflowStart> {
+    if (typeof type !== 'string' || !this.#latest.has(type)) {
+      throw invalidArgument(
+        'type',
+        `names no workflow here (got '${String(type)}'; known: ${[...this.#latest.keys()].join(', ')})`,
+      );
+    }
+    const { key } = request;
+    if (typeof key !== 'string' || key.length === 0 || key.length > KEY_MAX) {
+      throw invalidArgument('key', `must be a string of 1 to ${KEY_MAX} characters`);
+    }
+    const definition = this.definition(type);
+    let input: unknown = request.input;
+    if (definition.input !== undefined) {
+      try {
+        input = definition.input(request.input);
+      } catch (error) {
+        if (error instanceof SagaflowError) throw error;
+        throw invalidArgument('input', error instanceof Error ? error.message : String(error));
+      }
+    }
+    const version = versionOf(definition);
+    const workflowId = workflowIdOf(type, key);
+    const businessKey = definition.businessKey?.(input);
+    const result = await this.service.execute(
+      this.entity,
+      workflowId,
+      'Start',
+      { type, version, key, input, ...(businessKey === undefined ? {} : { businessKey }) },
+      { causationKey: 'start', sagaId: workflowId },
+    );
+    await this.#fault('after-start');
+    if (result.status === 'committed') return { workflowId, created: true, version };
+    const existing = await this.get(workflowId);
+    return { workflowId, created: false, version: existing?.version ?? version };
+  }
+
+  /** The state of a workflow instance, if it exists. */
+  async get(workflowId: string): Promise<WorkflowState | undefined> {
+    const snapshot = await this.#options.store.load<WorkflowState>(this.entity.type, workflowId);
+    return snapshot === undefined || snapshot.state.status === 'new' ? undefined : snapshot.state;
+  }
+
+  /** Runs the failed step of a failed workflow again (a new attempt). */
+  retry(workflowId: string, request: OperatorRequest): Promise<WorkflowState> {
+    return this.#operate(workflowId, 'Retry', request);
+  }
+
+  /** Cancels a running workflow: its completed steps are compensated, last first. */
+  cancel(workflowId: string, request: OperatorRequest): Promise<WorkflowState> {
+    return this.#operate(workflowId, 'Cancel', request);
+  }
+
+  async #operate(
+    workflowId: string,
+    command: 'Retry' | 'Cancel',
+    request: OperatorRequest,
+  ): Promise<WorkflowState> {
+    if ((await this.get(workflowId)) === undefined) {
+      throw new SagaflowError('NOT_FOUND', `no workflow '${workflowId}'`);
+    }
+    const result = await this.service.execute(this.entity, workflowId, command, request, {
+      causationKey: `operator:${newId()}`,
+      sagaId: workflowId,
+    });
+    if (result.status === 'rejected') {
+      throw new SagaflowError('COMMAND_REJECTED', result.rejection.reason);
+    }
+    return (await this.get(workflowId))!;
+  }
+
+  /** A timer document's id: the workflow's timer id and its due time. */
+  static #timerDocId(timer: { readonly id: string; readonly dueAt: string }): string {
+    return `${timer.id}|${timer.dueAt}`;
+  }
+
+  /** Stores the timer a commit sets, before the commit exists. */
+  async #scheduleTimer(commit: Commit): Promise<void> {
+    if (commit.entityType !== this.entity.type) return;
+    const timer = (commit.state as WorkflowState).timer;
+    if (timer?.id !== `${commit.entityId}@${commit.version}`) return;
+    const durable: DurableTimer = {
+      id: Orchestrator.#timerDocId(timer),
+      owner: this.entity.type,
+      workflowId: commit.entityId,
+      dueAt: timer.dueAt,
+    };
+    await this.#options.timers.schedule(durable);
+    await this.#fault('timer-written');
+  }
+
+  /** Fires the timers that are due; true when there may be more. */
+  async fireDueTimers(): Promise<boolean> {
+    const limit = 100;
+    const due = await this.#options.timers.due(this.entity.type, new Date().toISOString(), limit);
+    let fired = 0;
+    for (const timer of due) {
+      try {
+        await this.#fire(timer);
+        fired += 1;
+      } catch (error) {
+        // One failing timer (a view that cannot be read) must not hold back the others.
+        (this.#options.onError ?? (() => {}))(error, 'timers');
+      }
+    }
+    return fired > 0 && due.length === limit;
+  }
+
+  async #fire(timer: DurableTimer): Promise<void> {
+    const state = await this.get(timer.workflowId);
+    const current = state?.timer;
+    if (
+      state !== undefined &&
+      current !== undefined &&
+      Orchestrator.#timerDocId(current) === timer.id
+    ) {
+      let view: unknown;
+      if (current.kind === 'read') {
+        const definition = this.definition(state.type, state.version);
+        const step = definition.steps.find((s) => s.name === state.current?.step);
+        view = await step?.read?.({
+          workflowId: timer.workflowId,
+          input: state.input,
+          results: state.results,
+        });
+        await this.#fault('after-read');
+      }
+      await this.service.execute(
+        this.entity,
+        timer.workflowId,
+        'Fire',
+        { timerId: current.id, ...(view === undefined ? {} : { view }) },
+        { causationKey: `timer:${timer.id}`, sagaId: timer.workflowId },
+      );
+      await this.#fault('after-fire');
+    }
+    await this.#options.timers.delete([timer.id]);
+  }
+}

@@ -1,0 +1,525 @@
+import { COMMAND_ACCEPTED, COMMAND_REJECTED } from './command-message.js';
+import {
+  defineEntity,
+  reject,
+  StateChange,
+  type CommandContext,
+  type EntityDefinition,
+  type OutboxCommand,
+} from './entity.js';
+import { SagaflowError } from './errors.js';
+import {
+  defaultRetryPolicy,
+  retryDelay,
+  versionOf,
+  workflowCommandId,
+  parseWorkflowCommandId,
+  type AnyWorkflowDefinition,
+  type StepContext,
+  type StepOutcome,
+  type WorkflowCommand,
+  type WorkflowStep,
+} from './workflow.js';
+
+/** Status of a workflow instance. */
+export type WorkflowStatus =
+  'new' | 'running' | 'compensating' | 'completed' | 'compensated' | 'failed';
+
+/** The step a workflow is at, and how far it got with it. */
+export interface WorkflowPosition {
+  readonly phase: 'forward' | 'compensation';
+  readonly step: string;
+  readonly attempt: number;
+  /** The command of the current attempt, once sent. */
+  readonly commandId?: string;
+  readonly deadlineAt?: string;
+}
+
+/** The timer a workflow waits on: a view to read, a reply's deadline, or a retry's delay. */
+export interface WorkflowTimerState {
+  readonly id: string;
+  readonly kind: 'read' | 'timeout' | 'retry';
+  readonly dueAt: string;
+}
+
+/**
+ * The durable state of one workflow instance: stored as the state of a commit of the workflow
+ * entity, together with the commands it sends (its outbox) in one write.
+ */
+export interface WorkflowState {
+  readonly status: WorkflowStatus;
+  readonly type: string;
+  /** The definition version the instance runs on. */
+  readonly version: number;
+  readonly key: string;
+  readonly input: unknown;
+  readonly businessKey?: string;
+  readonly results: Readonly<Record<string, unknown>>;
+  /** What each step's `read` returned, wrapped so that `undefined` is kept too. */
+  readonly views: Readonly<Record<string, { readonly value: unknown }>>;
+  /** Forward steps done, in order. */
+  readonly completed: readonly string[];
+  /** Steps still to compensate, the next first. */
+  readonly toCompensate: readonly string[];
+  readonly current?: WorkflowPosition;
+  readonly timer?: WorkflowTimerState;
+  /** Why the workflow compensates. */
+  readonly reason?: string;
+  /** Why the workflow failed. */
+  readonly error?: string;
+  readonly startedAt?: string;
+  readonly endedAt?: string;
+}
+
+/** Payloads of the workflow entity's commands. */
+export type WorkflowCommands = {
+  Start: { type: string; version: number; key: string; input: unknown; businessKey?: string };
+  Reply: {
+    commandId: string;
+    eventId: string;
+    eventType: string;
+    entityType: string;
+    entityId: string;
+    payload: Record<string, unknown>;
+  };
+  Fire: { timerId: string; view?: unknown };
+  Retry: { requestedBy: string; reason: string };
+  Cancel: { requestedBy: string; reason: string };
+};
+
+/** Payloads of the workflow entity's events (schemas in the control schemas folder). */
+export type WorkflowEvents = {
+  WorkflowStarted: {
+    workflowId: string;
+    workflowType: string;
+    version: number;
+    key: string;
+    businessKey: string;
+    steps: string;
+  };
+  WorkflowStepStarted: {
+    workflowId: string;
+    step: string;
+    phase: string;
+    attempt: number;
+    commandId: string;
+    commandType: string;
+    entityType: string;
+    entityId: string;
+    deadlineAt: string;
+  };
+  WorkflowStepSucceeded: {
+    workflowId: string;
+    step: string;
+    phase: string;
+    attempt: number;
+    replyType: string;
+  };
+  WorkflowStepRejected: {
+    workflowId: string;
+    step: string;
+    phase: string;
+    attempt: number;
+    reason: string;
+  };
+  WorkflowStepTimedOut: {
+    workflowId: string;
+    step: string;
+    phase: string;
+    attempt: number;
+    exhausted: boolean;
+  };
+  WorkflowCompensationStarted: { workflowId: string; reason: string; requestedBy: string };
+  WorkflowRetryRequested: { workflowId: string; step: string; requestedBy: string; reason: string };
+  WorkflowCompleted: { workflowId: string };
+  WorkflowCompensated: { workflowId: string; reason: string };
+  WorkflowFailed: { workflowId: string; step: string; reason: string };
+};
+
+/** The event types of the workflow entity. */
+export const workflowEventTypes: readonly (keyof WorkflowEvents)[] = [
+  'WorkflowStarted',
+  'WorkflowStepStarted',
+  'WorkflowStepSucceeded',
+  'WorkflowStepRejected',
+  'WorkflowStepTimedOut',
+  'WorkflowCompensationStarted',
+  'WorkflowRetryRequested',
+  'WorkflowCompleted',
+  'WorkflowCompensated',
+  'WorkflowFailed',
+];
+
+/** The command types an operator sends to the workflow entity's command topic. */
+export const workflowControlCommands = {
+  RetryWorkflow: 'Retry',
+  CancelWorkflow: 'Cancel',
+} as const;
+
+type Entry = { readonly type: keyof WorkflowEvents; readonly payload: object } | OutboxCommand;
+
+/** Accumulates the entries of one decision and the state they lead to. */
+class Decision {
+  readonly entries: Entry[] = [];
+  state: WorkflowState;
+  constructor(
+    state: WorkflowState,
+    readonly definition: AnyWorkflowDefinition,
+    readonly context: CommandContext,
+  ) {
+    this.state = state;
+  }
+  get workflowId() {
+    return this.context.entityId;
+  }
+  event<K extends keyof WorkflowEvents>(type: K, payload: Omit<WorkflowEvents[K], 'workflowId'>) {
+    this.entries.push({ type, payload: { workflowId: this.workflowId, ...payload } });
+  }
+  set(patch: Partial<WorkflowState>) {
+    this.state = { ...this.state, ...patch };
+  }
+  /** A timer owned by the commit this decision makes. */
+  timer(kind: WorkflowTimerState['kind'], delayMs: number): WorkflowTimerState {
+    return {
+      id: `${this.workflowId}@${this.context.version + 1}`,
+      kind,
+      dueAt: new Date(Date.parse(this.context.now) + delayMs).toISOString(),
+    };
+  }
+}
+
+const plain = (value: unknown): unknown =>
+  value === undefined ? undefined : (JSON.parse(JSON.stringify(value)) as unknown);
+
+const reasonOf = (payload: Readonly<Record<string, unknown>>, otherwise: string) =>
+  typeof payload['reason'] === 'string' ? payload['reason'] : otherwise;
+
+const failure = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+function stepOf(decision: Decision, name: string): { step: WorkflowStep; index: number } {
+  const index = decision.definition.steps.findIndex((s) => s.name === name);
+  if (index < 0) {
+    throw new SagaflowError(
+      'INVALID_DEFINITION',
+      `${decision.definition.type} v${versionOf(decision.definition)} has no step '${name}'`,
+    );
+  }
+  return { step: decision.definition.steps[index]!, index };
+}
+
+function contextOf(decision: Decision, step: WorkflowStep, attempt: number): StepContext<unknown> {
+  const { state } = decision;
+  return {
+    workflowId: decision.workflowId,
+    input: state.input,
+    results: state.results,
+    view: state.views[step.name]?.value,
+    attempt,
+  };
+}
+
+/** Sends the command of the current position's step (or its compensation) for an attempt. */
+function send(
+  decision: Decision,
+  step: WorkflowStep,
+  index: number,
+  phase: WorkflowPosition['phase'],
+  attempt: number,
+): void {
+  const context = contextOf(decision, step, attempt);
+  let command: WorkflowCommand;
+  try {
+    command =
+      phase === 'forward'
+        ? step.command(context)
+        : step.compensate!({ ...context, result: decision.state.results[step.name] });
+  } catch (error) {
+    // Workflow code that throws refuses its step (forward) or fails the workflow (compensation).
+    const reason = `the ${phase === 'forward' ? 'command' : 'compensation'} of step '${step.name}' threw: ${failure(error)}`;
+    decision.event('WorkflowStepRejected', { step: step.name, phase, attempt, reason });
+    if (phase === 'forward') return startCompensation(decision, reason, '', false);
+    return fail(decision, step.name, reason);
+  }
+  const commandId = workflowCommandId(decision.workflowId, phase, index, attempt);
+  const timer = decision.timer('timeout', step.timeoutMs ?? 30_000);
+  decision.entries.push({
+    type: command.type,
+    payload: plain(command.payload) as object,
+    command: { commandId, entityType: step.entity, entityId: command.entityId },
+  });
+  decision.event('WorkflowStepStarted', {
+    step: step.name,
+    phase,
+    attempt,
+    commandId,
+    commandType: command.type,
+    entityType: step.entity,
+    entityId: command.entityId,
+    deadlineAt: timer.dueAt,
+  });
+  decision.set({
+    current: { phase, step: step.name, attempt, commandId, deadlineAt: timer.dueAt },
+    timer,
+  });
+}
+
+/** Starts the step at `index` (reading its view first, if it has one), or completes. */
+function enter(decision: Decision, index: number): void {
+  const step = decision.definition.steps[index];
+  if (step === undefined) {
+    decision.event('WorkflowCompleted', {});
+    const { current: _c, timer: _t, ...rest } = decision.state;
+    decision.state = { ...rest, status: 'completed', endedAt: decision.context.now };
+    return;
+  }
+  if (step.read !== undefined && decision.state.views[step.name] === undefined) {
+    decision.set({
+      current: { phase: 'forward', step: step.name, attempt: 1 },
+      timer: decision.timer('read', 0),
+    });
+    return;
+  }
+  send(decision, step, index, 'forward', 1);
+}
+
+function startCompensation(
+  decision: Decision,
+  reason: string,
+  requestedBy: string,
+  includeCurrent: boolean,
+): void {
+  const { state } = decision;
+  const names = [...state.completed];
+  if (includeCurrent && state.current?.commandId !== undefined) names.push(state.current.step);
+  const toCompensate = names
+    .reverse()
+    .filter((name) => stepOf(decision, name).step.compensate !== undefined);
+  decision.event('WorkflowCompensationStarted', { reason, requestedBy });
+  decision.set({ status: 'compensating', reason, toCompensate });
+  compensateNext(decision);
+}
+
+function compensateNext(decision: Decision): void {
+  const next = decision.state.toCompensate[0];
+  if (next === undefined) {
+    decision.event('WorkflowCompensated', { reason: decision.state.reason ?? '' });
+    const { current: _c, timer: _t, ...rest } = decision.state;
+    decision.state = { ...rest, status: 'compensated', endedAt: decision.context.now };
+    return;
+  }
+  const { step, index } = stepOf(decision, next);
+  send(decision, step, index, 'compensation', 1);
+}
+
+function fail(decision: Decision, step: string, reason: string): void {
+  decision.event('WorkflowFailed', { step, reason });
+  const { timer: _t, ...rest } = decision.state;
+  decision.state = { ...rest, status: 'failed', error: reason, endedAt: decision.context.now };
+}
+
+function outcomeOf(
+  step: WorkflowStep,
+  reply: WorkflowCommands['Reply'],
+  context: StepContext<unknown>,
+): StepOutcome | undefined {
+  const listed = step.replies?.[reply.eventType];
+  const event = {
+    type: reply.eventType,
+    payload: reply.payload,
+    entityType: reply.entityType,
+    entityId: reply.entityId,
+    eventId: reply.eventId,
+  };
+  if (listed !== undefined) {
+    try {
+      return typeof listed === 'function' ? listed(event, context) : listed;
+    } catch (error) {
+      return {
+        kind: 'refused',
+        reason: `the reply handler of step '${step.name}' threw: ${failure(error)}`,
+      };
+    }
+  }
+  if (reply.eventType === COMMAND_REJECTED) {
+    return { kind: 'refused', reason: reasonOf(reply.payload, 'rejected') };
+  }
+  if (reply.eventType === COMMAND_ACCEPTED) return { kind: 'done' };
+  if (step.replies !== undefined) return undefined;
+  return { kind: 'done', result: reply.payload };
+}
+
+function onReply(decision: Decision, reply: WorkflowCommands['Reply']): void {
+  const { state } = decision;
+  const current = state.current;
+  const parsed = parseWorkflowCommandId(reply.commandId);
+  if (current?.commandId === undefined || parsed === undefined) return;
+  const { step, index } = stepOf(decision, current.step);
+  // Any attempt of the current step counts: a late reply to an earlier attempt is its answer.
+  if (
+    parsed.stepIndex !== index ||
+    parsed.phase !== current.phase ||
+    parsed.attempt > current.attempt
+  )
+    return;
+  const base = { step: step.name, phase: current.phase, attempt: parsed.attempt };
+  if (current.phase === 'compensation') {
+    if (reply.eventType === COMMAND_REJECTED) {
+      const reason = `the compensation of step '${step.name}' was refused: ${reasonOf(reply.payload, '')}`;
+      decision.event('WorkflowStepRejected', { ...base, reason });
+      return fail(decision, step.name, reason);
+    }
+    decision.event('WorkflowStepSucceeded', { ...base, replyType: reply.eventType });
+    decision.set({ toCompensate: state.toCompensate.slice(1) });
+    return compensateNext(decision);
+  }
+  const outcome = outcomeOf(step, reply, contextOf(decision, step, parsed.attempt));
+  if (outcome === undefined) return;
+  if (outcome.kind === 'refused') {
+    decision.event('WorkflowStepRejected', { ...base, reason: outcome.reason });
+    return startCompensation(decision, outcome.reason, '', false);
+  }
+  decision.event('WorkflowStepSucceeded', { ...base, replyType: reply.eventType });
+  decision.set({
+    completed: [...state.completed, step.name],
+    results: { ...state.results, [step.name]: plain(outcome.result ?? null) },
+  });
+  const steps = decision.definition.steps;
+  let next = index + 1;
+  if (outcome.next === '$complete') next = steps.length;
+  else if (outcome.next !== undefined) {
+    next = steps.findIndex((s) => s.name === outcome.next);
+    if (next <= index) {
+      const reason = `step '${step.name}' chose '${outcome.next}', which is not a later step`;
+      return startCompensation(decision, reason, '', false);
+    }
+  }
+  enter(decision, next);
+}
+
+function onFire(decision: Decision, { timerId, view }: WorkflowCommands['Fire']): void {
+  const { state } = decision;
+  const current = state.current;
+  if (state.timer?.id !== timerId || current === undefined) return;
+  const { step, index } = stepOf(decision, current.step);
+  const policy = { ...defaultRetryPolicy, ...step.retry };
+  switch (state.timer.kind) {
+    case 'read':
+      decision.set({ views: { ...state.views, [step.name]: { value: plain(view) ?? null } } });
+      return send(decision, step, index, 'forward', current.attempt);
+    case 'retry':
+      return send(decision, step, index, current.phase, current.attempt + 1);
+    case 'timeout': {
+      const exhausted = current.attempt >= policy.maxAttempts;
+      decision.event('WorkflowStepTimedOut', {
+        step: step.name,
+        phase: current.phase,
+        attempt: current.attempt,
+        exhausted,
+      });
+      if (!exhausted) {
+        const delay = retryDelay(policy, current.attempt);
+        if (delay === 0) return send(decision, step, index, current.phase, current.attempt + 1);
+        return decision.set({ timer: decision.timer('retry', delay) });
+      }
+      const reason = `step '${step.name}' had no reply after ${current.attempt} attempt(s)`;
+      if (current.phase === 'compensation') return fail(decision, step.name, reason);
+      return startCompensation(decision, reason, '', true);
+    }
+  }
+}
+
+/**
+ * The entity that holds workflow instances: its commands start a workflow, apply a reply, fire a
+ * timer, and take an operator's retry or cancel; each decision is one commit holding the new
+ * state, the workflow's events and the commands to send.
+ */
+export function workflowEntity(
+  entityType: string,
+  definitionOf: (type: string, version: number) => AnyWorkflowDefinition,
+): EntityDefinition<WorkflowState, WorkflowCommands, WorkflowEvents> {
+  const initial = (): WorkflowState => ({
+    status: 'new',
+    type: '',
+    version: 0,
+    key: '',
+    input: null,
+    results: {},
+    views: {},
+    completed: [],
+    toCompensate: [],
+  });
+  const decide =
+    <K extends keyof WorkflowCommands>(
+      handle: (decision: Decision, command: WorkflowCommands[K]) => void,
+      refuseWhen?: (state: WorkflowState) => string | undefined,
+    ) =>
+    (state: WorkflowState, command: WorkflowCommands[K], context: CommandContext) => {
+      if (state.status === 'new') return reject(`workflow ${context.entityId} does not exist`);
+      const refusal = refuseWhen?.(state);
+      if (refusal !== undefined) return reject(refusal);
+      const decision = new Decision(state, definitionOf(state.type, state.version), context);
+      handle(decision, command);
+      return decision.entries.length === 0 ? [] : withState(decision);
+    };
+  const withState = (decision: Decision) => new StateChange(decision.state, decision.entries);
+  return defineEntity<WorkflowState, WorkflowCommands, WorkflowEvents>({
+    type: entityType,
+    initialState: initial,
+    commands: {
+      Start: (state, start, context) => {
+        if (state.status !== 'new') return [];
+        const definition = definitionOf(start.type, start.version);
+        const decision = new Decision(
+          {
+            ...initial(),
+            status: 'running',
+            type: start.type,
+            version: start.version,
+            key: start.key,
+            input: plain(start.input) ?? null,
+            ...(start.businessKey === undefined ? {} : { businessKey: start.businessKey }),
+            startedAt: context.now,
+          },
+          definition,
+          context,
+        );
+        decision.event('WorkflowStarted', {
+          workflowType: start.type,
+          version: start.version,
+          key: start.key,
+          businessKey: start.businessKey ?? '',
+          steps: definition.steps.map((s) => s.name).join(','),
+        });
+        enter(decision, 0);
+        return withState(decision);
+      },
+      Reply: decide<'Reply'>(onReply),
+      Fire: decide<'Fire'>(onFire),
+      Retry: decide<'Retry'>(
+        (decision, { requestedBy, reason }) => {
+          const current = decision.state.current!;
+          const { step, index } = stepOf(decision, current.step);
+          decision.event('WorkflowRetryRequested', { step: step.name, requestedBy, reason });
+          decision.set({ status: 'compensating' });
+          const { endedAt: _e, error: _f, ...rest } = decision.state;
+          decision.state = rest;
+          send(decision, step, index, current.phase, current.attempt + 1);
+        },
+        (state) =>
+          state.status === 'failed' && state.current !== undefined
+            ? undefined
+            : `workflow is ${state.status}: only a failed workflow can be retried`,
+      ),
+      Cancel: decide<'Cancel'>(
+        (decision, { requestedBy, reason }) =>
+          startCompensation(decision, reason, requestedBy, true),
+        (state) =>
+          state.status === 'running'
+            ? undefined
+            : `workflow is ${state.status}: only a running workflow can be cancelled`,
+      ),
+    },
+    // Every decision sets the state itself (a StateChange): nothing to derive from events.
+    evolve: (state) => state,
+  });
+}

@@ -1,0 +1,250 @@
+import { createHash } from 'node:crypto';
+import { invalidArgument } from './errors.js';
+
+/** A command a workflow step sends to an entity of its step's entity type. */
+export interface WorkflowCommand {
+  readonly entityId: string;
+  /** The command's schema type, e.g. `ReserveStock`. */
+  readonly type: string;
+  readonly payload: object;
+}
+
+/** What the step functions of a workflow see. */
+export interface StepContext<I> {
+  readonly workflowId: string;
+  readonly input: I;
+  /** Results of the steps done so far, by step name. */
+  readonly results: Readonly<Record<string, unknown>>;
+  /** What this step's `read` returned (undefined for a step without one). */
+  readonly view: unknown;
+  /** 1 for the first attempt, then 2, 3, … after timeouts. */
+  readonly attempt: number;
+}
+
+/** A reply event, as a step's reply handler sees it. */
+export interface WorkflowReply {
+  readonly type: string;
+  readonly payload: Readonly<Record<string, unknown>>;
+  readonly entityType: string;
+  readonly entityId: string;
+  readonly eventId: string;
+}
+
+/** What a reply means for its step. */
+export type StepOutcome =
+  | {
+      readonly kind: 'done';
+      readonly result?: unknown;
+      /** The step to run next (later in the list), or {@link COMPLETE}. @default the next one */
+      readonly next?: string;
+    }
+  | { readonly kind: 'refused'; readonly reason: string };
+
+/** `next` of an outcome that ends the workflow successfully at once. */
+export const COMPLETE = '$complete';
+
+/** The step is done; its result (the reply's payload by default) is kept for later steps. */
+export const done = (result?: unknown): StepOutcome =>
+  result === undefined ? { kind: 'done' } : { kind: 'done', result };
+/** The step is done; the workflow goes on at the named (later) step. */
+export const goTo = (step: string, result?: unknown): StepOutcome => ({
+  kind: 'done',
+  next: step,
+  ...(result === undefined ? {} : { result }),
+});
+/** The step is done and so is the workflow: the steps after it are skipped. */
+export const complete = (result?: unknown): StepOutcome => goTo(COMPLETE, result);
+/** The step was refused: the workflow compensates the steps done so far, last first. */
+export const refuse = (reason: string): StepOutcome => ({ kind: 'refused', reason });
+
+/** How often a step is tried, and how long to wait between tries. */
+export interface RetryPolicy {
+  /** Attempts in all, the first one included. @default 3 */
+  readonly maxAttempts: number;
+  /** Delay before the second attempt. @default 1000 */
+  readonly delayMs: number;
+  /** Growth of the delay per attempt. @default 2 */
+  readonly multiplier: number;
+  /** Upper bound of one delay. @default 60000 */
+  readonly maxDelayMs: number;
+}
+
+export const defaultRetryPolicy: RetryPolicy = {
+  maxAttempts: 3,
+  delayMs: 1000,
+  multiplier: 2,
+  maxDelayMs: 60_000,
+};
+
+/** One step of a workflow: optionally read a view, then command an entity and await its reply. */
+export interface WorkflowStep<I = unknown> {
+  /** Unique in the workflow, e.g. `reserve-stock`. */
+  readonly name: string;
+  /** The entity type the step commands, e.g. `inventory.stock`; its events carry the reply. */
+  readonly entity: string;
+  /**
+   * Reads a view (a read model) before the command; the result is stored with the workflow and
+   * given to `command` as `view`, so a restarted orchestrator does not read it again. @default none
+   */
+  readonly read?: (context: Omit<StepContext<I>, 'view' | 'attempt'>) => unknown;
+  /** The command to send. Must be deterministic: the same context gives the same command. */
+  readonly command: (context: StepContext<I>) => WorkflowCommand;
+  /**
+   * What each reply event type means: an outcome, or a function deciding one. `CommandRejected`
+   * refuses the step and `CommandAccepted` completes it unless listed; when `replies` is given,
+   * other event types caused by the command are ignored.
+   * @default every reply completes the step, with its payload as the result
+   */
+  readonly replies?: Readonly<
+    Record<string, StepOutcome | ((reply: WorkflowReply, context: StepContext<I>) => StepOutcome)>
+  >;
+  /**
+   * The command that undoes the step, sent to the same entity type when a later step is refused
+   * or times out, or an operator cancels the workflow. Also sent for a step that timed out for
+   * good, whose effect is unknown: a compensation must accept that there is nothing to undo.
+   * @default none: the step needs no undoing
+   */
+  readonly compensate?: (context: StepContext<I> & { readonly result: unknown }) => WorkflowCommand;
+  /** Time to wait for the reply to one attempt. @default 30000 */
+  readonly timeoutMs?: number;
+  /** Attempts after timeouts (each with a new command id). @default {@link defaultRetryPolicy} */
+  readonly retry?: Partial<RetryPolicy>;
+}
+
+/** A workflow: its steps, run in order, each one commanding an entity. */
+export interface WorkflowDefinition<I = unknown> {
+  /** e.g. `order-placement`: lower-case words joined by '-'. */
+  readonly type: string;
+  /**
+   * The definition's version. A workflow runs to its end on the version it started with, so a
+   * new version must be deployed next to the old one while old workflows run. @default 1
+   */
+  readonly version?: number;
+  /** Checks and shapes the input of a start; throw (naming the field) to refuse it. @default as is */
+  readonly input?: (raw: unknown) => I;
+  /** The business key shown and searched in the admin, e.g. the order id. @default none */
+  readonly businessKey?: (input: I) => string;
+  readonly steps: readonly WorkflowStep<I>[];
+}
+
+/** A workflow definition of any input type. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyWorkflowDefinition = WorkflowDefinition<any>;
+
+const TYPE = /^[a-z][a-z0-9-]*$/;
+const ENTITY_TYPE = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/;
+
+/** Checks and returns a workflow definition; a bad one throws naming the field. */
+export function defineWorkflow<I>(definition: WorkflowDefinition<I>): WorkflowDefinition<I> {
+  if (typeof definition.type !== 'string' || !TYPE.test(definition.type)) {
+    throw invalidArgument(
+      'type',
+      `must be lower-case words joined by '-' (got '${String(definition.type)}')`,
+    );
+  }
+  const version = definition.version ?? 1;
+  if (!Number.isInteger(version) || version < 1) {
+    throw invalidArgument('version', `must be a positive integer (got ${String(version)})`);
+  }
+  if ((definition.steps as unknown) === undefined || definition.steps.length === 0) {
+    throw invalidArgument('steps', 'must list at least one step');
+  }
+  const names = new Set<string>();
+  for (const [i, step] of definition.steps.entries()) {
+    const field = `steps[${i}]`;
+    if (typeof step.name !== 'string' || !TYPE.test(step.name)) {
+      throw invalidArgument(
+        `${field}.name`,
+        `must be lower-case words joined by '-' (got '${String(step.name)}')`,
+      );
+    }
+    if (names.has(step.name)) throw invalidArgument(`${field}.name`, `repeats '${step.name}'`);
+    names.add(step.name);
+    if (typeof step.entity !== 'string' || !ENTITY_TYPE.test(step.entity)) {
+      throw invalidArgument(
+        `${field}.entity`,
+        `must be an entity type like 'inventory.stock' (got '${String(step.entity)}')`,
+      );
+    }
+    if (typeof step.command !== 'function') {
+      throw invalidArgument(`${field}.command`, 'must be a function (context) => command');
+    }
+    for (const fn of ['read', 'compensate'] as const) {
+      if (step[fn] !== undefined && typeof step[fn] !== 'function') {
+        throw invalidArgument(`${field}.${fn}`, 'must be a function');
+      }
+    }
+    if (step.timeoutMs !== undefined && (!Number.isFinite(step.timeoutMs) || step.timeoutMs <= 0)) {
+      throw invalidArgument(
+        `${field}.timeoutMs`,
+        `must be a positive number (got ${step.timeoutMs})`,
+      );
+    }
+    const retry = { ...defaultRetryPolicy, ...step.retry };
+    if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {
+      throw invalidArgument(
+        `${field}.retry.maxAttempts`,
+        `must be a positive integer (got ${retry.maxAttempts})`,
+      );
+    }
+    for (const key of ['delayMs', 'maxDelayMs'] as const) {
+      if (!Number.isFinite(retry[key]) || retry[key] < 0) {
+        throw invalidArgument(`${field}.retry.${key}`, `must be a number ≥ 0 (got ${retry[key]})`);
+      }
+    }
+    if (!Number.isFinite(retry.multiplier) || retry.multiplier < 1) {
+      throw invalidArgument(
+        `${field}.retry.multiplier`,
+        `must be a number ≥ 1 (got ${retry.multiplier})`,
+      );
+    }
+  }
+  return { ...definition, version };
+}
+
+/** The version of a definition (1 when it names none). */
+export const versionOf = (definition: AnyWorkflowDefinition) => definition.version ?? 1;
+
+/**
+ * The id of the workflow started with an idempotency key: the same type and key always give the
+ * same id, which is how a second start finds the first workflow.
+ */
+export function workflowIdOf(type: string, key: string): string {
+  return `wf-${createHash('sha256').update(`${type}\n${key}`).digest('hex').slice(0, 32)}`;
+}
+
+/** A workflow command's id: workflow id, phase (s = step, c = compensation), step index, attempt. */
+export function workflowCommandId(
+  workflowId: string,
+  phase: 'forward' | 'compensation',
+  stepIndex: number,
+  attempt: number,
+): string {
+  return `${workflowId}:${phase === 'forward' ? 's' : 'c'}${stepIndex}.${attempt}`;
+}
+
+const COMMAND_ID = /^(wf-[0-9a-f]{32}):([sc])(\d+)\.(\d+)$/;
+
+/** Reads a workflow command id; undefined for any other id. */
+export function parseWorkflowCommandId(commandId: string):
+  | {
+      readonly workflowId: string;
+      readonly phase: 'forward' | 'compensation';
+      readonly stepIndex: number;
+      readonly attempt: number;
+    }
+  | undefined {
+  const match = COMMAND_ID.exec(commandId);
+  if (match === null) return undefined;
+  return {
+    workflowId: match[1]!,
+    phase: match[2] === 's' ? 'forward' : 'compensation',
+    stepIndex: Number(match[3]),
+    attempt: Number(match[4]),
+  };
+}
+
+/** The delay before attempt `attempt + 1` after attempt `attempt` timed out. */
+export function retryDelay(policy: RetryPolicy, attempt: number): number {
+  return Math.min(policy.maxDelayMs, policy.delayMs * policy.multiplier ** (attempt - 1));
+}

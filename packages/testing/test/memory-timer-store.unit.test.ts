@@ -1,0 +1,3 @@
+import { MemoryTimerStore, timerStoreContract } from '../src/index.js';
+
+timerStoreContract('MemoryTimerStore', () => new MemoryTimerStore());

@@ -1,0 +1,254 @@
+import {
+  Orchestrator,
+  SagaflowService,
+  type OrchestratorOptions,
+  type WorkflowState,
+} from '@sagaflow/core';
+import { loadSchemaCatalog } from '@sagaflow/schema-registry';
+import {
+  MemoryBus,
+  MemoryEntityStore,
+  MemorySerde,
+  MemoryTimerStore,
+  waitFor,
+} from '@sagaflow/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  purchaseFlow,
+  purchaseSchemaDirs,
+  type PurchaseInput,
+  type StockState,
+  type WalletState,
+} from '../fixtures/purchase-flow.js';
+
+const stopping: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const stop of stopping.splice(0).reverse()) await stop();
+});
+
+async function setup(
+  flowOptions: Parameters<typeof purchaseFlow>[1] & { withoutParcels?: boolean } = {},
+  orchestratorOptions: Partial<OrchestratorOptions> = {},
+) {
+  const flow = purchaseFlow('shop', flowOptions);
+  const participantsOf = (recalls: boolean) => {
+    const endpoints = recalls
+      ? [...flow.endpoints.slice(0, 2), flow.parcelsWithRecalls]
+      : flow.endpoints;
+    return new SagaflowService({
+      name: 'participants',
+      store: participantStore,
+      bus: bus.client(),
+      serde,
+      entities: [flow.stock, flow.wallet, flow.parcel],
+      commandEndpoints: flowOptions.withoutParcels === true ? endpoints.slice(0, 2) : endpoints,
+    });
+  };
+  const bus = new MemoryBus();
+  const serde = new MemorySerde(await loadSchemaCatalog(purchaseSchemaDirs));
+  const participantStore = new MemoryEntityStore();
+  const participants = participantsOf(false);
+  await participants.start();
+  stopping.push(() => participants.stop());
+  await participants.execute(flow.stock, 'sku-1', 'Set', { available: 5 });
+  await participants.execute(flow.wallet, 'ann', 'Deposit', { amount: 100 });
+  const store = new MemoryEntityStore();
+  const timers = new MemoryTimerStore();
+  const build = (extra: Partial<OrchestratorOptions> = {}) =>
+    new Orchestrator({
+      name: 'orchestrator',
+      store,
+      timers,
+      bus: bus.client(),
+      serde,
+      workflows: [flow.purchase, flow.shipFirst],
+      timerIntervalMs: 10,
+      ...orchestratorOptions,
+      ...extra,
+    });
+  const orchestrator = build();
+  await orchestrator.start();
+  stopping.push(() => orchestrator.stop());
+  const ended = (workflowId: string, o = orchestrator) =>
+    waitFor(
+      async () => {
+        const state = await o.get(workflowId);
+        return state !== undefined && ['completed', 'compensated', 'failed'].includes(state.status)
+          ? state
+          : undefined;
+      },
+      { timeoutMs: 10_000, description: `workflow ${workflowId} ended` },
+    );
+  const load = <S>(entity: { type: string }, id: string) =>
+    participantStore.load<S>(entity.type, id).then((s) => s?.state);
+  return { flow, participants, participantsOf, orchestrator, ended, load };
+}
+
+const input = (extra: Partial<PurchaseInput> = {}): PurchaseInput => ({
+  purchaseId: 'p-1',
+  sku: 'sku-1',
+  quantity: 2,
+  customerId: 'ann',
+  address: '1 Main St',
+  ...extra,
+});
+
+const stepEvents = (state: WorkflowState) => state.completed;
+
+describe('Orchestrator on the in-memory adapters', () => {
+  it('runs the steps in order, passing results on, and starts once per idempotency key', async () => {
+    const reads: string[] = [];
+    const s = await setup({ price: (sku) => (reads.push(sku), 7) });
+    const first = await s.orchestrator.startWorkflow('purchase', { key: 'k-1', input: input() });
+    const again = await s.orchestrator.startWorkflow('purchase', { key: 'k-1', input: input() });
+    expect(first).toMatchObject({ created: true, version: 1 });
+    expect(again).toEqual({ ...first, created: false });
+    const state = await s.ended(first.workflowId);
+    expect(state.status).toBe('completed');
+    expect(stepEvents(state)).toEqual(['reserve-item', 'hold-funds', 'ship-parcel']);
+    expect(state.results['hold-funds']).toEqual({ purchaseId: 'p-1', amount: 14 });
+    expect(state.businessKey).toBe('p-1');
+    expect(reads).toEqual(['sku-1']);
+    expect(await s.load<StockState>(s.flow.stock, 'sku-1')).toMatchObject({
+      available: 3,
+      reservations: 1,
+    });
+    expect(await s.load<WalletState>(s.flow.wallet, 'ann')).toMatchObject({ balance: 86 });
+  });
+
+  it('compensates the completed steps when a step is refused by a reply event', async () => {
+    const s = await setup({ price: () => 1000 });
+    const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
+      key: 'k',
+      input: input(),
+    });
+    const state = await s.ended(workflowId);
+    expect(state).toMatchObject({ status: 'compensated', reason: 'insufficient funds' });
+    expect(await s.load<StockState>(s.flow.stock, 'sku-1')).toMatchObject({
+      available: 5,
+      reserved: {},
+    });
+  });
+
+  it('compensates in reverse order when a command is rejected (CommandRejected)', async () => {
+    const s = await setup();
+    const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
+      key: 'k',
+      input: input({ address: '' }),
+    });
+    const state = await s.ended(workflowId);
+    expect(state).toMatchObject({ status: 'compensated', reason: 'no address to ship to' });
+    expect(await s.load<WalletState>(s.flow.wallet, 'ann')).toMatchObject({
+      balance: 100,
+      held: {},
+    });
+    expect(await s.load<StockState>(s.flow.stock, 'sku-1')).toMatchObject({ available: 5 });
+  });
+
+  it('branches on a reply: a digital purchase completes without shipping', async () => {
+    const s = await setup();
+    const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
+      key: 'k',
+      input: input({ digital: true }),
+    });
+    const state = await s.ended(workflowId);
+    expect(state.status).toBe('completed');
+    expect(state.completed).toEqual(['reserve-item', 'hold-funds']);
+    expect(await s.load(s.flow.parcel, 'p-1')).toBeUndefined();
+  });
+
+  it('retries a step that gets no reply, then compensates the steps before it', async () => {
+    const s = await setup({
+      timeoutMs: 100,
+      retry: { maxAttempts: 3, delayMs: 20 },
+      withoutParcels: true,
+    });
+    const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
+      key: 'k',
+      input: input(),
+    });
+    const state = await s.ended(workflowId);
+    expect(state).toMatchObject({
+      status: 'compensated',
+      reason: "step 'ship-parcel' had no reply after 3 attempt(s)",
+      completed: ['reserve-item', 'hold-funds'],
+    });
+    expect(await s.load<WalletState>(s.flow.wallet, 'ann')).toMatchObject({
+      balance: 100,
+      holds: 1,
+    });
+    expect(await s.load<StockState>(s.flow.stock, 'sku-1')).toMatchObject({
+      available: 5,
+      reservations: 1,
+    });
+  });
+
+  it('cancels a running workflow by compensating it', async () => {
+    const s = await setup({ timeoutMs: 60_000, withoutParcels: true });
+    const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
+      key: 'k',
+      input: input(),
+    });
+    await waitFor(
+      async () => (await s.orchestrator.get(workflowId))?.current?.step === 'ship-parcel',
+      {
+        timeoutMs: 5000,
+        description: 'waiting on the parcel',
+      },
+    );
+    await s.orchestrator.cancel(workflowId, { requestedBy: 'ops', reason: 'customer called' });
+    expect(await s.ended(workflowId)).toMatchObject({
+      status: 'compensated',
+      reason: 'customer called',
+    });
+    expect(await s.load<StockState>(s.flow.stock, 'sku-1')).toMatchObject({ available: 5 });
+    await expect(
+      s.orchestrator.cancel(workflowId, { requestedBy: 'ops', reason: 'again' }),
+    ).rejects.toThrow('workflow is compensated: only a running workflow can be cancelled');
+  });
+
+  it('fails when a compensation gets no reply; an operator retry finishes it', async () => {
+    const s = await setup({ timeoutMs: 100, retry: { maxAttempts: 3, delayMs: 20 } });
+    // Nobody consumes this workflow's parcel commands: the participants run no endpoint for it.
+    const { workflowId } = await s.orchestrator.startWorkflow('ship-first-purchase', {
+      key: 'k',
+      input: input({ customerId: 'nobody' }),
+    });
+    const state = await s.ended(workflowId);
+    // The parcel step shipped, the funds were refused; the recall is dead-lettered by the parcel
+    // endpoint (it accepts no recall), so the compensation times out three times: failed.
+    expect(state).toMatchObject({ status: 'failed', current: { step: 'ship-parcel', attempt: 3 } });
+    expect(state).toMatchObject({
+      reason: 'insufficient funds',
+      error: "step 'ship-parcel' had no reply after 3 attempt(s)",
+    });
+    // A parcel service that accepts recalls is deployed; the operator retries the workflow.
+    await s.participants.stop();
+    const fixed = s.participantsOf(true);
+    await fixed.start();
+    stopping.push(() => fixed.stop());
+    await s.orchestrator.retry(workflowId, { requestedBy: 'ops', reason: 'recalls deployed' });
+    expect(await s.ended(workflowId)).toMatchObject({
+      status: 'compensated',
+      reason: 'insufficient funds',
+    });
+  });
+
+  it('refuses bad starts, naming the field', async () => {
+    const s = await setup();
+    await expect(
+      s.orchestrator.startWorkflow('nope', { key: 'k', input: input() }),
+    ).rejects.toThrow(
+      /^type names no workflow here \(got 'nope'; known: purchase, ship-first-purchase\)$/,
+    );
+    await expect(
+      s.orchestrator.startWorkflow('purchase', { key: '', input: input() }),
+    ).rejects.toThrow(/^key must be a string of 1 to 200 characters$/);
+    await expect(
+      s.orchestrator.startWorkflow('purchase', { key: 'k', input: { ...input(), quantity: 0 } }),
+    ).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: 'input input.quantity must be a positive integer',
+    });
+  });
+});
