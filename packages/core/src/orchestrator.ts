@@ -2,7 +2,7 @@ import { BackgroundLoop } from './background-loop.js';
 import { defaultBackoff } from './backoff.js';
 import type { Commit } from './commit.js';
 import type { EntityStore } from './entity-store.js';
-import { eventsTopic } from './envelope.js';
+import { commandsTopic, eventsTopic } from './envelope.js';
 import { invalidArgument, SagaflowError } from './errors.js';
 import { newId } from './ids.js';
 import type { Pingable } from './message-bus.js';
@@ -238,6 +238,16 @@ export class Orchestrator {
 
   async start(): Promise<void> {
     await this.#options.timers.prepare();
+    // The command topics it sends to must exist before the relay publishes there: a missing
+    // topic would hold back every command behind it.
+    const partitions = this.#options.partitions ?? 3;
+    await this.#options.bus.ensureTopics(
+      [
+        ...new Set(
+          this.#options.workflows.flatMap((w) => w.steps.map((s) => commandsTopic(s.entity))),
+        ),
+      ].map((topic) => ({ topic, partitions })),
+    );
     await this.service.start();
     this.#timerLoop.start();
   }

@@ -36,6 +36,12 @@ export interface KafkaBusOptions {
    * partitions to the others. At least the broker's `group.min.session.timeout.ms`. @default 15000
    */
   readonly sessionTimeoutMs?: number;
+  /**
+   * Longest time the broker holds a consumer's fetch when there is nothing to read. A
+   * read-committed fetch is not answered when a transaction commits, only when it times out or
+   * more data arrives, so this bounds the latency of every hop of a saga. @default 100
+   */
+  readonly maxWaitTimeMs?: number;
   /** @default 'warn' */
   readonly logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
 }
@@ -301,6 +307,7 @@ export class KafkaBus
       heartbeatInterval: Math.min(1000, Math.floor((this.#options.sessionTimeoutMs ?? 15_000) / 3)),
       sessionTimeout: this.#options.sessionTimeoutMs ?? 15_000,
       readUncommitted: false,
+      maxWaitTimeInMs: this.#options.maxWaitTimeMs ?? 100,
     });
     this.#consumers.add(consumer);
     let joined: () => void = () => {};
