@@ -15,6 +15,7 @@ export class BackgroundLoop {
   #running: Promise<void> | undefined;
   #stopping = false;
   #wake: (() => void) | undefined;
+  #woken = false;
 
   constructor(
     round: () => Promise<boolean>,
@@ -30,9 +31,10 @@ export class BackgroundLoop {
     this.#running = this.#loop();
   }
 
-  /** Ends an idle pause at once. */
+  /** Ends an idle pause at once; during a round, makes the next one start without a pause. */
   wake(): void {
-    this.#wake?.();
+    if (this.#wake !== undefined) this.#wake();
+    else this.#woken = true;
   }
 
   async stop(): Promise<void> {
@@ -46,6 +48,7 @@ export class BackgroundLoop {
     let failures = 0;
     while (!this.#stopping) {
       let pause: number;
+      this.#woken = false;
       try {
         const more = await this.#round();
         failures = 0;
@@ -55,7 +58,7 @@ export class BackgroundLoop {
         this.#options.onError(error);
         pause = backoffDelay(this.#options.backoff, Math.min(failures, 20));
       }
-      if (pause > 0 && !this.#stopping) {
+      if (pause > 0 && !this.#stopping && !this.#woken) {
         await Promise.race([
           sleep(pause),
           new Promise<void>((resolve) => {

@@ -156,3 +156,10 @@ export type {
   WorkflowStart,
   WorkflowTrigger,
 } from './orchestrator.js';
+export {
+  deriveWorkflowView,
+  isWorkflowEvent,
+  isWorkflowTimeline,
+  WORKFLOW_STUCK_GRACE_MS,
+  workflowTopics,
+} from './workflow-view.js';

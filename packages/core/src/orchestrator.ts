@@ -207,8 +207,14 @@ export class Orchestrator {
       onError,
       beforeAppend: (commit) => this.#scheduleTimer(commit),
       onCommitted: (commit) => {
-        const timer = (commit.state as WorkflowState).timer;
+        const { timer, supersededTimer } = commit.state as WorkflowState;
         if (timer !== undefined && timer.dueAt <= new Date().toISOString()) this.#timerLoop.wake();
+        // The timer this commit replaced would fire for nothing: forget it now (best effort).
+        if (supersededTimer !== undefined) {
+          this.#options.timers
+            .delete([Orchestrator.#timerDocId(supersededTimer)])
+            .catch((error: unknown) => onError(error, 'timers'));
+        }
       },
       afterPublish: () => this.#fault('after-publish'),
     });

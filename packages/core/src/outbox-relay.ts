@@ -24,7 +24,10 @@ export interface OutboxRelayOptions {
   readonly entityTypes: readonly string[];
   /** Commits read and published per batch. @default 200 */
   readonly batchSize?: number;
-  /** Pause when the outbox is empty. @default 20 */
+  /**
+   * Pause when the outbox is empty: a fallback, as a commit in this process wakes the relay at
+   * once (commits of other processes wait for it). @default 250
+   */
   readonly idleMs?: number;
   /** Backoff after a failed round (database or broker unavailable). @default {@link defaultBackoff} */
   readonly backoff?: BackoffPolicy;
@@ -70,7 +73,7 @@ export class OutboxRelay {
       throw invalidArgument('batchSize', `must be a positive integer (got ${batchSize})`);
     }
     this.#options = {
-      idleMs: 20,
+      idleMs: 250,
       backoff: defaultBackoff,
       onError: () => {},
       ...options,

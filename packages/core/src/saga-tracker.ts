@@ -17,12 +17,19 @@ import {
   type TimelineEntry,
 } from './saga-view.js';
 import type { SagaViewStore } from './saga-view-store.js';
+import { isWorkflowEvent } from './workflow-view.js';
 
 /** Options of {@link SagaTracker}. */
 export interface SagaTrackerOptions {
   /** Consumer group of the tracker. @default 'sagaflow-tracker' */
   readonly groupId?: string;
+  /** Choreography sagas to follow. */
   readonly definitions: readonly SagaDefinition[];
+  /**
+   * Topics of orchestrated workflows to follow: the workflow entity's events and its
+   * participants' (see {@link workflowTopics}). @default none
+   */
+  readonly workflowTopics?: readonly string[];
   readonly subscriber: MessageSubscriber;
   readonly serde: EventSerde;
   readonly views: SagaViewStore;
@@ -58,8 +65,8 @@ export class SagaTracker {
   #subscription: Subscription | undefined;
 
   constructor(options: SagaTrackerOptions) {
-    if (options.definitions.length === 0)
-      throw invalidArgument('definitions', 'must hold at least one saga');
+    if (options.definitions.length === 0 && (options.workflowTopics ?? []).length === 0)
+      throw invalidArgument('definitions', 'must hold at least one saga (or give workflowTopics)');
     this.#options = options;
     this.#groupId = options.groupId ?? 'sagaflow-tracker';
     this.#clock = options.clock ?? (() => new Date());
@@ -77,7 +84,13 @@ export class SagaTracker {
 
   /** The topics the tracker reads: those of its sagas and the saga control topic. */
   topics(): string[] {
-    return [...new Set([...this.#options.definitions.flatMap((d) => d.topics), sagaControlTopic])];
+    return [
+      ...new Set([
+        ...this.#options.definitions.flatMap((d) => d.topics),
+        ...(this.#options.workflowTopics ?? []),
+        sagaControlTopic,
+      ]),
+    ];
   }
 
   async start(): Promise<void> {
@@ -103,7 +116,8 @@ export class SagaTracker {
     } catch {
       return; // Not a sagaflow event: nothing to track.
     }
-    if (!this.#tracked.has(envelope.type)) return;
+    const workflows = this.#options.workflowTopics !== undefined;
+    if (!this.#tracked.has(envelope.type) && !(workflows && isWorkflowEvent(envelope))) return;
     const keyFields: Record<string, string | number | boolean | null> = {};
     if (message.value !== null) {
       // An observer never blocks a partition: an unreadable payload is tracked without its fields.

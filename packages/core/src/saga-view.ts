@@ -1,4 +1,5 @@
 import { COMPENSATION_REQUESTED, eventRoles, type SagaDefinition } from './saga.js';
+import { deriveWorkflowView, isWorkflowTimeline } from './workflow-view.js';
 
 /** Status of a saga, as the tracker sees it. */
 export type SagaStatus =
@@ -122,6 +123,7 @@ export function deriveSagaView(
     timeline,
     ...(compensationRequest === undefined ? {} : { compensationRequest }),
   };
+  if (isWorkflowTimeline(timeline)) return deriveWorkflowView(base, options.now);
   if (definition === undefined) return { ...base, status: 'running', steps: [] };
 
   const earliest = (types: readonly string[] | undefined) =>

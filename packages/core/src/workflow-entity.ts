@@ -63,6 +63,8 @@ export interface WorkflowState {
   readonly toCompensate: readonly string[];
   readonly current?: WorkflowPosition;
   readonly timer?: WorkflowTimerState;
+  /** The timer this state's commit replaced, for the orchestrator to forget. */
+  readonly supersededTimer?: WorkflowTimerState;
   /** Why the workflow compensates. */
   readonly reason?: string;
   /** Why the workflow failed. */
@@ -459,9 +461,16 @@ export function workflowEntity(
       if (refusal !== undefined) return reject(refusal);
       const decision = new Decision(state, definitionOf(state.type, state.version), context);
       handle(decision, command);
-      return decision.entries.length === 0 ? [] : withState(decision);
+      return decision.entries.length === 0 ? [] : withState(decision, state);
     };
-  const withState = (decision: Decision) => new StateChange(decision.state, decision.entries);
+  const withState = (decision: Decision, before: WorkflowState) => {
+    const { supersededTimer: _s, ...after } = decision.state;
+    const replaced = before.timer !== undefined && before.timer.id !== after.timer?.id;
+    return new StateChange(
+      replaced ? { ...after, supersededTimer: before.timer } : after,
+      decision.entries,
+    );
+  };
   return defineEntity<WorkflowState, WorkflowCommands, WorkflowEvents>({
     type: entityType,
     initialState: initial,
@@ -491,7 +500,7 @@ export function workflowEntity(
           steps: definition.steps.map((s) => s.name).join(','),
         });
         enter(decision, 0);
-        return withState(decision);
+        return withState(decision, state);
       },
       Reply: decide<'Reply'>(onReply),
       Fire: decide<'Fire'>(onFire),

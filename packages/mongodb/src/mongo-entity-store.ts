@@ -20,10 +20,40 @@ interface CommitDocument {
   causationKey: string;
   source?: Commit['source'];
   committedAt: string;
-  published: boolean;
 }
 
 const DUPLICATE_KEY = 11000;
+
+/** The latest version an entity is known to have reached: a hint, never ahead of the truth. */
+interface HeadDocument {
+  /** The entity id. */
+  _id: string;
+  version: number;
+}
+
+/** A commit that may not be published yet, recorded before the commit is written. */
+interface OutboxDocument {
+  /** The commit's `_id`. */
+  _id: string;
+  entityId: string;
+  version: number;
+  /** ISO-8601 time at which it was recorded. */
+  at: string;
+}
+
+/** How often a marker without its commit is looked at again. */
+const ORPHAN_RECHECK_MS = 5000;
+
+/** Runs the tasks with at most `width` at a time. */
+async function inParallel<T>(
+  items: readonly T[],
+  width: number,
+  task: (item: T) => Promise<unknown>,
+) {
+  for (let i = 0; i < items.length; i += width) {
+    await Promise.all(items.slice(i, i + width).map(task));
+  }
+}
 
 /** A relay batch, as recorded before it is published. */
 interface RelayBatchDocument extends RelayBatch {
@@ -72,10 +102,18 @@ function unavailable(action: string, entityType: string, cause: unknown): Sagafl
  *
  * Conditional updates are not used for either: FerretDB v1 evaluates their condition and writes
  * in two steps, so they do not exclude a concurrent writer.
+ *
+ * The hot paths read documents by `_id` only, the one lookup that FerretDB v1 on SQLite does not
+ * answer by scanning the whole collection: `load` starts from a head document (`<..>_heads`, the
+ * last version written, a hint that may lag) and probes the next versions by `_id`; the outbox is
+ * a small collection of markers (`<..>_outbox`) written before each commit and deleted once it
+ * is published, so that a commit document is never updated: published means without a marker.
  */
 export class MongoEntityStore implements EntityStore, Pingable {
   readonly #db: Db;
   readonly #prepared = new Map<string, Promise<void>>();
+  /** Outbox markers without a commit, and when they were last looked at. */
+  readonly #orphans = new Map<string, number>();
 
   constructor(db: Db) {
     this.#db = db;
@@ -83,6 +121,45 @@ export class MongoEntityStore implements EntityStore, Pingable {
 
   #collection(entityType: string): Collection<CommitDocument> {
     return this.#db.collection<CommitDocument>(`${entityType.replaceAll('.', '_')}_commits`);
+  }
+
+  #heads(entityType: string): Collection<HeadDocument> {
+    return this.#db.collection<HeadDocument>(`${entityType.replaceAll('.', '_')}_heads`);
+  }
+
+  #outbox(entityType: string): Collection<OutboxDocument> {
+    return this.#db.collection<OutboxDocument>(`${entityType.replaceAll('.', '_')}_outbox`);
+  }
+
+  /** Moves the head hint to a version (last writer wins: it may lag, never lead). */
+  async #advanceHead(entityType: string, entityId: string, version: number): Promise<void> {
+    await this.#heads(entityType).replaceOne({ _id: entityId }, { version }, { upsert: true });
+  }
+
+  /** The latest commit of an entity, found by `_id` from the head hint upwards. */
+  async #latest(entityType: string, entityId: string): Promise<CommitDocument | undefined> {
+    const collection = this.#collection(entityType);
+    const head = await this.#heads(entityType).findOne({ _id: entityId });
+    let version = head?.version ?? 0;
+    let latest =
+      version === 0
+        ? undefined
+        : ((await collection.findOne({ _id: documentId(entityId, version) })) ?? undefined);
+    // Without a head the entity has no commit, or only the first ones whose head write was lost
+    // (compaction writes the head before deleting anything): probing upwards finds them.
+    for (;;) {
+      const next = await collection.findOne({ _id: documentId(entityId, version + 1) });
+      if (next === null) {
+        // A missing head version was compacted: the latest is further up, and exists.
+        if (latest === undefined && version > 0 && head !== null && version < head.version + 1000) {
+          version += 1;
+          continue;
+        }
+        return latest;
+      }
+      latest = next;
+      version += 1;
+    }
   }
 
   /** Resolves when the database answers `ping`. */
@@ -99,9 +176,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
           { entityId: 1, causationKey: 1 },
           { unique: true, name: 'causation' },
         ),
-        collection.createIndex({ entityId: 1, version: -1 }, { name: 'latest' }),
-        collection.createIndex({ published: 1, entityId: 1, version: 1 }, { name: 'outbox' }),
-        collection.createIndex({ published: 1, committedAt: 1 }, { name: 'history' }),
+        collection.createIndex({ committedAt: 1 }, { name: 'committed-at' }),
       ]).then(
         () => undefined,
         (error: unknown) => {
@@ -116,11 +191,8 @@ export class MongoEntityStore implements EntityStore, Pingable {
 
   async load<S>(entityType: string, entityId: string): Promise<EntitySnapshot<S> | undefined> {
     try {
-      const doc = await this.#collection(entityType).findOne(
-        { entityId },
-        { sort: { version: -1 }, projection: { state: 1, version: 1 } },
-      );
-      return doc === null ? undefined : { state: doc.state as S, version: doc.version };
+      const doc = await this.#latest(entityType, entityId);
+      return doc === undefined ? undefined : { state: doc.state as S, version: doc.version };
     } catch (error) {
       throw unavailable('loading', entityType, error);
     }
@@ -128,9 +200,21 @@ export class MongoEntityStore implements EntityStore, Pingable {
 
   async append<S>(commit: Commit<S>): Promise<AppendOutcome<S>> {
     const collection = this.#collection(commit.entityType);
+    const id = documentId(commit.entityId, commit.version);
     try {
+      // The marker first: a crash after the commit must not leave it out of the outbox.
+      await this.#outbox(commit.entityType)
+        .insertOne({
+          _id: id,
+          entityId: commit.entityId,
+          version: commit.version,
+          at: new Date().toISOString(),
+        })
+        .catch((error: unknown) => {
+          if (!(error instanceof MongoServerError) || error.code !== DUPLICATE_KEY) throw error;
+        });
       await collection.insertOne({
-        _id: documentId(commit.entityId, commit.version),
+        _id: id,
         entityId: commit.entityId,
         version: commit.version,
         state: commit.state,
@@ -138,16 +222,21 @@ export class MongoEntityStore implements EntityStore, Pingable {
         causationKey: commit.causationKey,
         ...(commit.source === undefined ? {} : { source: commit.source }),
         committedAt: commit.committedAt,
-        published: false,
       });
+      await this.#advanceHead(commit.entityType, commit.entityId, commit.version);
       return { status: 'appended' };
     } catch (error) {
       if (!(error instanceof MongoServerError) || error.code !== DUPLICATE_KEY) {
         throw unavailable('appending to', commit.entityType, error);
       }
     }
-    // Which key was taken? The causation one means the message was applied already.
+    // Which key was taken? The causation one means the message was applied already. FerretDB
+    // does not say which index refused the insert: a taken version is a conflict (a retry on the
+    // fresh state finds a duplicate, if it is one); a free version means the causation key.
     try {
+      if ((await collection.findOne({ _id: id }, { projection: { _id: 1 } })) !== null) {
+        return { status: 'conflict' };
+      }
       const existing = await collection.findOne({
         entityId: commit.entityId,
         causationKey: commit.causationKey,
@@ -161,13 +250,39 @@ export class MongoEntityStore implements EntityStore, Pingable {
   }
 
   async unpublished(entityType: string, limit: number): Promise<Commit[]> {
+    const collection = this.#collection(entityType);
+    const outbox = this.#outbox(entityType);
     try {
-      const docs = await this.#collection(entityType)
-        .find({ published: false })
-        .sort({ entityId: 1, version: 1 })
-        .limit(limit)
-        .toArray();
-      return docs.map((doc) => toCommit(entityType, doc));
+      const markers = (await outbox.find({}).toArray()).sort((a, b) =>
+        a._id < b._id ? -1 : a._id > b._id ? 1 : 0,
+      );
+      const commits: Commit[] = [];
+      const now = Date.now();
+      for (const marker of markers) {
+        if (commits.length >= limit) break;
+        const doc = await collection.findOne({ _id: marker._id });
+        if (doc !== null) {
+          commits.push(toCommit(entityType, doc));
+          continue;
+        }
+        // No commit at this version: one in flight, one that lost its race or was a duplicate
+        // (the next commit of the entity will take the version and its marker), or one compacted
+        // after it was published. Only the last may be forgotten.
+        if ((this.#orphans.get(marker._id) ?? 0) > now - ORPHAN_RECHECK_MS) continue;
+        this.#orphans.set(marker._id, now);
+        const latest = await this.#latest(entityType, marker.entityId);
+        if ((latest?.version ?? 0) < marker.version) continue;
+        // The entity is past this version: the commit landed meanwhile, or was compacted.
+        const landed = await collection.findOne({ _id: marker._id });
+        if (landed !== null) {
+          this.#orphans.delete(marker._id);
+          commits.push(toCommit(entityType, landed));
+        } else {
+          await outbox.deleteOne({ _id: marker._id });
+          this.#orphans.delete(marker._id);
+        }
+      }
+      return commits;
     } catch (error) {
       throw unavailable('reading the outbox of', entityType, error);
     }
@@ -177,11 +292,10 @@ export class MongoEntityStore implements EntityStore, Pingable {
     entityType: string,
     commits: readonly Pick<Commit, 'entityId' | 'version'>[],
   ): Promise<void> {
-    if (commits.length === 0) return;
+    const outbox = this.#outbox(entityType);
     try {
-      await this.#collection(entityType).updateMany(
-        { _id: { $in: commits.map((c) => documentId(c.entityId, c.version)) } },
-        { $set: { published: true } },
+      await inParallel(commits, 10, (c) =>
+        outbox.deleteOne({ _id: documentId(c.entityId, c.version) }),
       );
     } catch (error) {
       throw unavailable('marking published in', entityType, error);
@@ -191,17 +305,28 @@ export class MongoEntityStore implements EntityStore, Pingable {
   async compactable(entityType: string, committedBefore: string, limit: number): Promise<Commit[]> {
     const collection = this.#collection(entityType);
     try {
-      const docs = await collection
-        .find({ published: true, committedAt: { $lt: committedBefore } })
-        .sort({ committedAt: 1 })
-        .limit(limit)
-        .toArray();
+      // Published commits are those without an outbox marker.
+      const pending = new Set(
+        (
+          await this.#outbox(entityType)
+            .find({}, { projection: { _id: 1 } })
+            .toArray()
+        ).map((m) => m._id),
+      );
+      const docs = (
+        await collection
+          .find({ committedAt: { $lt: committedBefore } })
+          .sort({ committedAt: 1 })
+          .limit(limit + pending.size)
+          .toArray()
+      )
+        .filter((doc) => !pending.has(doc._id))
+        .slice(0, limit);
       const latest = new Map<string, number>();
       for (const entityId of new Set(docs.map((d) => d.entityId))) {
-        const last = await collection.findOne(
-          { entityId },
-          { sort: { version: -1 }, projection: { version: 1 } },
-        );
+        const last = await this.#latest(entityType, entityId);
+        // The head must be right before older commits go: `load` starts from it.
+        if (last !== undefined) await this.#advanceHead(entityType, entityId, last.version);
         latest.set(entityId, last?.version ?? 0);
       }
       return docs
@@ -218,9 +343,10 @@ export class MongoEntityStore implements EntityStore, Pingable {
   ): Promise<void> {
     if (commits.length === 0) return;
     try {
-      await this.#collection(entityType).deleteMany({
-        _id: { $in: commits.map((c) => documentId(c.entityId, c.version)) },
-      });
+      const collection = this.#collection(entityType);
+      await inParallel(commits, 20, (c) =>
+        collection.deleteOne({ _id: documentId(c.entityId, c.version) }),
+      );
     } catch (error) {
       throw unavailable('compacting', entityType, error);
     }

@@ -1,0 +1,147 @@
+import type { EventEnvelope } from './envelope.js';
+import { eventsTopic } from './envelope.js';
+import type {
+  CompensationRequest,
+  SagaStatus,
+  SagaView,
+  StepView,
+  TimelineEntry,
+} from './saga-view.js';
+import { parseWorkflowCommandId, type AnyWorkflowDefinition } from './workflow.js';
+import { workflowEventTypes } from './workflow-entity.js';
+
+/**
+ * How long past a step's deadline a workflow counts as stuck: the orchestrator acts on the
+ * deadline itself, so a workflow is stuck only when the orchestrator does not (it is down).
+ */
+export const WORKFLOW_STUCK_GRACE_MS = 5000;
+
+const WORKFLOW_EVENTS: ReadonlySet<string> = new Set(workflowEventTypes);
+
+/** True for the events of a workflow instance or the replies to its commands. */
+export function isWorkflowEvent(envelope: Pick<EventEnvelope, 'type' | 'sagaId' | 'causationId'>) {
+  return (
+    WORKFLOW_EVENTS.has(envelope.type) ||
+    parseWorkflowCommandId(envelope.causationId)?.workflowId === envelope.sagaId
+  );
+}
+
+/** The topics a tracker reads to follow workflows: the instances' and the participants'. */
+export function workflowTopics(
+  entityType: string,
+  definitions: readonly AnyWorkflowDefinition[],
+): string[] {
+  return [
+    ...new Set([
+      eventsTopic(entityType),
+      ...definitions.flatMap((d) => d.steps.map((s) => eventsTopic(s.entity))),
+    ]),
+  ];
+}
+
+const text = (entry: TimelineEntry, field: string) => {
+  const value = entry.keyFields[field];
+  return typeof value === 'string' ? value : undefined;
+};
+
+/** True when the timeline is that of an orchestrated workflow. */
+export const isWorkflowTimeline = (timeline: readonly TimelineEntry[]) =>
+  timeline.some((e) => e.type === 'WorkflowStarted');
+
+/**
+ * Derives the view of an orchestrated workflow from its events (sorted timeline): the same shape
+ * as a choreography's view, with one step per workflow step, so that both kinds appear side by
+ * side in the admin.
+ */
+export function deriveWorkflowView(
+  base: Pick<SagaView, 'sagaId' | 'startedAt' | 'updatedAt' | 'timeline'>,
+  now: string,
+): SagaView {
+  const { timeline } = base;
+  const started = timeline.find((e) => e.type === 'WorkflowStarted')!;
+  const names = (text(started, 'steps') ?? '').split(',').filter((n) => n !== '');
+  const steps = new Map<string, { -readonly [K in keyof StepView]: StepView[K] }>(
+    names.map((name) => [name, { name, participant: '', status: 'pending' }]),
+  );
+  let status: SagaStatus = 'running';
+  let endedAt: string | undefined;
+  let error: string | undefined;
+  let compensationRequest: CompensationRequest | undefined;
+  for (const entry of timeline) {
+    const step = steps.get(text(entry, 'step') ?? '');
+    const compensation = text(entry, 'phase') === 'compensation';
+    switch (entry.type) {
+      case 'WorkflowStepStarted':
+        if (step === undefined) break;
+        step.participant = text(entry, 'entityType') ?? step.participant;
+        step.startedAt ??= entry.occurredAt;
+        delete step.endedAt;
+        step.status = 'active';
+        step.deadlineAt = text(entry, 'deadlineAt') ?? '';
+        break;
+      case 'WorkflowStepSucceeded':
+      case 'WorkflowStepRejected':
+      case 'WorkflowStepTimedOut': {
+        if (step === undefined) break;
+        if (entry.type === 'WorkflowStepTimedOut' && entry.keyFields['exhausted'] !== true) break;
+        const succeeded = entry.type === 'WorkflowStepSucceeded';
+        step.status = succeeded ? (compensation ? 'compensated' : 'done') : 'failed';
+        step.endedAt = entry.occurredAt;
+        delete step.deadlineAt;
+        if (!succeeded) error = text(entry, 'reason') ?? `step '${step.name}' had no reply`;
+        break;
+      }
+      case 'WorkflowCompensationStarted': {
+        status = 'compensating';
+        const by = text(entry, 'requestedBy') ?? '';
+        if (by !== '') {
+          compensationRequest = { at: entry.occurredAt, by, reason: text(entry, 'reason') ?? '' };
+        }
+        error ??= text(entry, 'reason');
+        break;
+      }
+      case 'WorkflowRetryRequested':
+        status = 'compensating';
+        endedAt = undefined;
+        break;
+      case 'WorkflowCompleted':
+      case 'WorkflowCompensated':
+      case 'WorkflowFailed':
+        status =
+          entry.type === 'WorkflowCompleted'
+            ? 'completed'
+            : entry.type === 'WorkflowCompensated'
+              ? 'compensated'
+              : 'failed';
+        endedAt = entry.occurredAt;
+        if (entry.type === 'WorkflowFailed') error = text(entry, 'reason') ?? error;
+        break;
+    }
+  }
+  const ended = status === 'completed' || status === 'compensated' || status === 'failed';
+  const stepViews = [...steps.values()].map((step): StepView => {
+    if (!ended || step.status !== 'active') return step;
+    const { deadlineAt: _d, ...rest } = step;
+    return { ...rest, status: 'abandoned' };
+  });
+  const active = stepViews.find((s) => s.status === 'active');
+  const current = active ?? stepViews.find((s) => s.status === 'pending');
+  const deadlineAt =
+    active?.deadlineAt === undefined || active.deadlineAt === ''
+      ? undefined
+      : new Date(Date.parse(active.deadlineAt) + WORKFLOW_STUCK_GRACE_MS).toISOString();
+  if (!ended && deadlineAt !== undefined && deadlineAt <= now) status = 'stuck';
+  const businessKey = text(started, 'businessKey');
+  return {
+    ...base,
+    type: text(started, 'workflowType'),
+    status,
+    steps: stepViews,
+    ...(businessKey === undefined || businessKey === '' ? {} : { businessKey }),
+    ...(endedAt === undefined ? {} : { endedAt }),
+    ...(ended || current === undefined ? {} : { currentStep: current.name }),
+    ...(ended || deadlineAt === undefined ? {} : { deadlineAt }),
+    ...(error === undefined ? {} : { error }),
+    ...(compensationRequest === undefined ? {} : { compensationRequest }),
+  };
+}

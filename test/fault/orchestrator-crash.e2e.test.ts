@@ -1,0 +1,162 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  COMMAND_ACCEPTED,
+  workflowIdOf,
+  type OrchestratorFaultPoint,
+  type WorkflowState,
+} from '@sagaflow/core';
+import { MongoEntityStore } from '@sagaflow/mongodb';
+import { testEnv, uniqueDatabase, waitFor } from '@sagaflow/testing';
+import { MongoClient } from 'mongodb';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startChildService, type ChildService } from '../fixtures/child-service.js';
+import { uniqueDomain } from '../fixtures/pipeline.js';
+import { purchaseFlow, purchaseSchemaDirs, type StockState } from '../fixtures/purchase-flow.js';
+import { realService } from '../fixtures/real-service.js';
+
+const WORKFLOWS = 200;
+const SKUS = 10;
+const script = path.join(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../fixtures/orchestrator-process.ts',
+);
+
+/** Each kill point, and at which passages of it the orchestrator is killed in successive runs. */
+const KILLS: readonly (readonly [OrchestratorFaultPoint, readonly number[]])[] = [
+  ['after-start', [37, 121]],
+  ['timer-written', [90, 333]],
+  ['after-read', [30, 111]],
+  ['after-fire', [45, 130]],
+  ['after-reply', [61, 260]],
+  ['after-publish', [4, 19]],
+];
+
+let client: MongoClient;
+const cleanup: { stop(): Promise<unknown> }[] = [];
+beforeAll(async () => {
+  client = await new MongoClient(testEnv().mongodbUrl).connect();
+});
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c.stop();
+});
+afterAll(async () => {
+  await client.close();
+});
+
+async function participantsOf(domain: string) {
+  const flow = purchaseFlow(domain);
+  const database = uniqueDatabase('crash-participants');
+  const participants = await realService(testEnv(), {
+    name: `participants-${domain}`,
+    database,
+    schemasDir: purchaseSchemaDirs,
+    entities: [flow.stock, flow.wallet, flow.parcel],
+    commandEndpoints: flow.endpoints,
+  });
+  await participants.service.start();
+  cleanup.push({
+    stop: async () => {
+      await participants.service.stop();
+      await participants.close();
+    },
+  });
+  for (let i = 0; i < SKUS; i += 1) {
+    await participants.service.execute(flow.stock, `sku-${i}`, 'Set', { available: 1000 });
+    await participants.service.execute(flow.wallet, `c-${i}`, 'Deposit', { amount: 1_000_000 });
+  }
+  return { flow, database, participants };
+}
+
+function orchestratorProcess(domain: string, database: string, killAt?: string): ChildService {
+  const child = startChildService(
+    testEnv(),
+    {
+      WF_DOMAIN: domain,
+      WF_DATABASE: database,
+      WF_COUNT: String(WORKFLOWS),
+      ...(killAt === undefined ? {} : { WF_KILL_AT: killAt }),
+    },
+    script,
+  );
+  cleanup.push(child);
+  return child;
+}
+
+describe(`SIGKILL of the orchestrator at each point, ${WORKFLOWS} workflows each: every workflow completes, each effect applied once`, () => {
+  for (const [point, passages] of KILLS) {
+    it(`killed ${passages.length} times at ${point}`, { timeout: 420_000 }, async () => {
+      const began = Date.now();
+      const domain = uniqueDomain();
+      const { flow, database: participantsDb } = await participantsOf(domain);
+      const database = uniqueDatabase('crash-orchestrator');
+      for (const n of passages) {
+        const crashing = orchestratorProcess(domain, database, `${point}:${n}`);
+        expect(await crashing.exited).toEqual({ code: null, signal: 'SIGKILL' });
+        expect(crashing.lines).toContain(`killed at ${point} #${n}`);
+      }
+      const finishing = orchestratorProcess(domain, database);
+      await finishing.waitForLine(/^started$/, 120_000);
+      const store = new MongoEntityStore(client.db(database));
+      const ids = Array.from({ length: WORKFLOWS }, (_, i) =>
+        workflowIdOf('purchase', `order-${i}`),
+      );
+      // Only the workflows not seen completed yet are looked at again.
+      const completed = new Map<string, WorkflowState>();
+      await waitFor(
+        async () => {
+          for (const id of ids) {
+            if (completed.has(id)) continue;
+            const snapshot = await store.load<WorkflowState>(`${domain}.workflow`, id);
+            if (snapshot?.state.status === 'completed') completed.set(id, snapshot.state);
+          }
+          return completed.size === WORKFLOWS;
+        },
+        {
+          timeoutMs: 240_000,
+          intervalMs: 3000,
+          description: `${WORKFLOWS} workflows completed`,
+        },
+      );
+      const states = [...completed.values()];
+      await finishing.stop();
+      for (const state of states) {
+        expect(state.completed).toEqual(['reserve-item', 'hold-funds', 'ship-parcel']);
+      }
+      // Each participant applied exactly one command per workflow, the first attempt's, and no
+      // command ever arrived that had nothing left to do.
+      const db = client.db(participantsDb);
+      for (const entity of [flow.stock, flow.wallet, flow.parcel]) {
+        const commits = await db
+          .collection<{ causationKey: string; events: { type: string }[] }>(
+            `${entity.type.replaceAll('.', '_')}_commits`,
+          )
+          .find({ causationKey: /^command:/ })
+          .toArray();
+        expect(commits).toHaveLength(WORKFLOWS);
+        expect(commits.every((c) => /:s\d\.1$/.test(c.causationKey))).toBe(true);
+        expect(commits.flatMap((c) => c.events).some((e) => e.type === COMMAND_ACCEPTED)).toBe(
+          false,
+        );
+      }
+      let reservations = 0;
+      for (let i = 0; i < SKUS; i += 1) {
+        const stock = await db
+          .collection<{ state: StockState; version: number }>(
+            `${flow.stock.type.replaceAll('.', '_')}_commits`,
+          )
+          .find({ entityId: `sku-${i}` })
+          .sort({ version: -1 })
+          .limit(1)
+          .next();
+        reservations += stock!.state.reservations;
+        expect(stock!.state.available + Object.keys(stock!.state.reserved).length).toBe(1000);
+      }
+      expect(reservations).toBe(WORKFLOWS);
+      console.log(
+        `orchestrator killed at ${point} #${passages.join(', #')}: ${WORKFLOWS} workflows completed, ` +
+          `${WORKFLOWS * 3} commands applied once each, in ${Math.round((Date.now() - began) / 1000)} s`,
+      );
+    });
+  }
+});
