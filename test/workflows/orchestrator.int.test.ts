@@ -119,10 +119,13 @@ describe('orchestrator on the real servers', () => {
     });
     // Published: its outbox marker, written before it, is gone.
     const outbox = client.db(s.database).collection<{ _id: string }>(`${s.domain}_workflow_outbox`);
-    await waitFor(async () => (await outbox.findOne({ _id: `${workflowId}@0000000001` })) === null, {
-      timeoutMs: 10_000,
-      description: 'the outbox marker deleted',
-    });
+    await waitFor(
+      async () => (await outbox.findOne({ _id: `${workflowId}@0000000001` })) === null,
+      {
+        timeoutMs: 10_000,
+        description: 'the outbox marker deleted',
+      },
+    );
     const sent = await waitFor(
       () => commands.messages.find((m) => m.headers[commandHeaderNames.commandId] === commandId),
       { timeoutMs: 10_000, description: 'the command on its topic' },

@@ -1,6 +1,8 @@
 import {
   invalidArgument,
   isEnded,
+  isWorkflowTimeline,
+  type WorkflowControl,
   type AuditLog,
   type DeadLetterStore,
   type MessagePublisher,
@@ -38,6 +40,11 @@ export interface AdminOptions {
   readonly allowNoToken?: boolean;
   /** Clock, for tests. @default () => new Date() */
   readonly clock?: () => Date;
+  /**
+   * Sends operator commands to orchestrated workflows (retry, and compensate = cancel); without
+   * it those routes answer 404 for workflows. @default none
+   */
+  readonly workflowControl?: Pick<WorkflowControl, 'retry' | 'cancel'>;
   /** The dead-letter index and where replays are published; without them the routes answer 404. */
   readonly deadLetters?: { readonly store: DeadLetterStore; readonly publisher: MessagePublisher };
 }
@@ -136,7 +143,7 @@ async function allViews(views: SagaViewStore, bound = 10_000): Promise<SagaView[
 }
 
 /**
- * The admin API: sagas (list, detail, stats, compensate), health, readiness and Prometheus
+ * The admin API: sagas (list, detail, stats, compensate, retry), health, readiness and Prometheus
  * metrics. Every route but `/healthz` and `/readyz` requires the bearer token; operator actions
  * go to the audit log; bad input gets a 400 naming the field.
  */
@@ -252,29 +259,93 @@ export function createAdminApp(options: AdminOptions): express.Express {
     res.json(view);
   });
 
-  app.post('/sagas/:id/compensate', async (req, res) => {
-    const id = sagaIdOf(req);
-    const { reason } = parse(compensateBody, req.body ?? {});
-    const view = await options.views.view(id);
-    if (view === undefined) throw new HttpError(404, 'NOT_FOUND', `no saga '${id}'`, 'id');
+  /** The workflow behind a view, when it is an orchestrated one. */
+  const workflowOf = (view: SagaView) => {
+    const started = view.timeline.find((e) => e.type === 'WorkflowStarted');
+    if (!isWorkflowTimeline(view.timeline) || started === undefined) return undefined;
+    if (options.workflowControl === undefined) {
+      throw new HttpError(404, 'NOT_FOUND', 'this admin service cannot control workflows');
+    }
+    return {
+      control: options.workflowControl,
+      target: { workflowId: view.sagaId, entityType: started.entityType },
+    };
+  };
+
+  /** An operator action on a saga: checks, audits, and answers 202. */
+  const operate = (
+    action: 'compensate' | 'retry',
+    act: (
+      view: SagaView,
+      request: { at: string; by: string; reason: string },
+    ) => Promise<Record<string, unknown>>,
+  ) =>
+    app.post(`/sagas/:id/${action}`, async (req, res) => {
+      const id = sagaIdOf(req);
+      const { reason } = parse(compensateBody, req.body ?? {});
+      const view = await options.views.view(id);
+      if (view === undefined) throw new HttpError(404, 'NOT_FOUND', `no saga '${id}'`, 'id');
+      const by = req.header('x-operator')?.slice(0, 100) || 'operator';
+      const at = clock().toISOString();
+      const answer = await act(view, { at, by, reason });
+      await options.audit.record({
+        action: `saga.${action}`,
+        target: id,
+        by,
+        at,
+        details: { reason },
+      });
+      res.status(202).json(answer);
+    });
+
+  operate('compensate', async (view, request) => {
     if (isEnded(view.status)) {
       throw new HttpError(
         409,
         'SAGA_ENDED',
-        `saga '${id}' is ${view.status}: there is nothing to compensate`,
+        `saga '${view.sagaId}' is ${view.status}: there is nothing to compensate`,
       );
     }
-    const by = req.header('x-operator')?.slice(0, 100) || 'operator';
-    const at = clock().toISOString();
-    await options.audit.record({
-      action: 'saga.compensate',
-      target: id,
-      by,
-      at,
-      details: { reason },
+    const workflow = workflowOf(view);
+    if (workflow !== undefined) {
+      if (view.status === 'compensating') {
+        throw new HttpError(
+          409,
+          'SAGA_COMPENSATING',
+          `saga '${view.sagaId}' is compensating already`,
+        );
+      }
+      const commandId = await workflow.control.cancel(workflow.target, {
+        requestedBy: request.by,
+        reason: request.reason,
+      });
+      return { ...summary(view), commandId };
+    }
+    const updated = await options.requestCompensation(view.sagaId, request);
+    return updated === undefined ? {} : summary(updated);
+  });
+
+  operate('retry', async (view, request) => {
+    const workflow = workflowOf(view);
+    if (workflow === undefined) {
+      throw new HttpError(
+        409,
+        'NOT_A_WORKFLOW',
+        `saga '${view.sagaId}' is a choreography: only an orchestrated workflow can be retried`,
+      );
+    }
+    if (view.status !== 'failed') {
+      throw new HttpError(
+        409,
+        'SAGA_NOT_FAILED',
+        `saga '${view.sagaId}' is ${view.status}: only a failed workflow can be retried`,
+      );
+    }
+    const commandId = await workflow.control.retry(workflow.target, {
+      requestedBy: request.by,
+      reason: request.reason,
     });
-    const updated = await options.requestCompensation(id, { at, by, reason });
-    res.status(202).json(updated === undefined ? {} : summary(updated));
+    return { ...summary(view), commandId };
   });
 
   const deadLetters = () => {

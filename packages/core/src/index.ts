@@ -163,3 +163,5 @@ export {
   WORKFLOW_STUCK_GRACE_MS,
   workflowTopics,
 } from './workflow-view.js';
+export { WorkflowControl } from './workflow-control.js';
+export type { WorkflowControlOptions, WorkflowTarget } from './workflow-control.js';
