@@ -248,7 +248,7 @@ describe('Orchestrator on the in-memory adapters', () => {
       s.orchestrator.startWorkflow('purchase', { key: 'k', input: { ...input(), quantity: 0 } }),
     ).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
-      message: 'input input.quantity must be a positive integer',
+      message: 'input.quantity must be a positive integer',
     });
   });
 });

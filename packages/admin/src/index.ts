@@ -15,3 +15,5 @@
 export { createAdminApp } from './admin-app.js';
 export type { AdminOptions } from './admin-app.js';
 export { HttpError } from './http-errors.js';
+export { workflowRoutes } from './workflow-routes.js';
+export type { WorkflowRoutesOptions } from './workflow-routes.js';

@@ -292,7 +292,11 @@ export class Orchestrator {
         input = definition.input(request.input);
       } catch (error) {
         if (error instanceof SagaflowError) throw error;
-        throw invalidArgument('input', error instanceof Error ? error.message : String(error));
+        const message = error instanceof Error ? error.message : String(error);
+        // The validator names the field (`input.quantity must …`); else say it is the input.
+        throw message.startsWith('input')
+          ? new SagaflowError('INVALID_ARGUMENT', message, { context: { field: 'input' } })
+          : invalidArgument('input', message);
       }
     }
     const version = versionOf(definition);

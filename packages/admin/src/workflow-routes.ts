@@ -1,0 +1,58 @@
+import type { Orchestrator } from '@sagaflow/core';
+import express, { type Router } from 'express';
+import { requireToken } from './auth.js';
+import { errorHandler, HttpError } from './http-errors.js';
+
+/** Options of {@link workflowRoutes}. */
+export interface WorkflowRoutesOptions {
+  /**
+   * Bearer token the routes require. Without one they are open (for a service behind its own
+   * gateway). @default none
+   */
+  readonly token?: string;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+/**
+ * HTTP routes that start and read workflows of an orchestrator:
+ * - `POST /workflows/:type` with the input as JSON body and an `Idempotency-Key` header:
+ *   `202 {workflowId, version, created: true}`; the same key again answers
+ *   `200 {…, created: false}` and starts nothing.
+ * - `GET /workflows/:id`: the instance's state, or 404.
+ */
+export function workflowRoutes(
+  orchestrator: Orchestrator,
+  options: WorkflowRoutesOptions = {},
+): Router {
+  const router = express.Router();
+  router.use(express.json({ limit: '64kb' }));
+  if (options.token !== undefined && options.token !== '') router.use(requireToken(options.token));
+
+  router.post('/workflows/:type', async (req, res) => {
+    const key = req.header('idempotency-key');
+    if (key === undefined || !IDEMPOTENCY_KEY.test(key)) {
+      throw new HttpError(
+        400,
+        'INVALID_ARGUMENT',
+        'the Idempotency-Key header must be 1 to 200 visible ASCII characters',
+        'Idempotency-Key',
+      );
+    }
+    const started = await orchestrator.startWorkflow(String(req.params['type']), {
+      key,
+      input: req.body as unknown,
+    });
+    res.status(started.created ? 202 : 200).json(started);
+  });
+
+  router.get('/workflows/:id', async (req, res) => {
+    const id = String(req.params['id']);
+    const state = await orchestrator.get(id);
+    if (state === undefined) throw new HttpError(404, 'NOT_FOUND', `no workflow '${id}'`, 'id');
+    res.json({ workflowId: id, ...state });
+  });
+
+  router.use(errorHandler);
+  return router;
+}
