@@ -81,7 +81,7 @@ async function setup(
     );
   const load = <S>(entity: { type: string }, id: string) =>
     participantStore.load<S>(entity.type, id).then((s) => s?.state);
-  return { flow, participants, participantsOf, orchestrator, ended, load };
+  return { flow, participants, participantsOf, orchestrator, build, ended, load };
 }
 
 const input = (extra: Partial<PurchaseInput> = {}): PurchaseInput => ({
@@ -250,5 +250,22 @@ describe('Orchestrator on the in-memory adapters', () => {
       code: 'INVALID_ARGUMENT',
       message: 'input.quantity must be a positive integer',
     });
+  });
+
+  it('names a definition version that is not deployed, and refuses one deployed twice', async () => {
+    const s = await setup();
+    const v2only = s.build({ workflows: [s.flow.purchaseV2] });
+    expect(() => v2only.definition('purchase', 1)).toThrow(
+      expect.objectContaining({
+        code: 'UNKNOWN_WORKFLOW',
+        retriable: true,
+        message:
+          'purchase version 1 is not deployed here (deployed: purchase@2); keep every version that still has running instances',
+      }),
+    );
+    expect(v2only.definition('purchase').version).toBe(2);
+    expect(() => s.build({ workflows: [s.flow.purchase, s.flow.purchase] })).toThrow(
+      'workflows hold purchase version 1 twice',
+    );
   });
 });

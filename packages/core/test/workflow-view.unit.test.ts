@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import {
+  deriveSagaView,
+  isWorkflowEvent,
+  WORKFLOW_STUCK_GRACE_MS,
+  type TimelineEntry,
+} from '../src/index.js';
+
+const at = (second: number) => new Date(Date.UTC(2026, 10, 26, 10, 0, second)).toISOString();
+let offset = 0;
+const entry = (
+  type: string,
+  second: number,
+  keyFields: TimelineEntry['keyFields'] = {},
+): TimelineEntry => ({
+  eventId: `e-${(offset += 1)}`,
+  type,
+  participant: 'orchestrator',
+  entityType: 'shop.workflow',
+  entityId: 'wf-1',
+  topic: 'shop.workflow.events',
+  partition: 0,
+  offset: String(offset),
+  occurredAt: at(second),
+  keyFields,
+});
+
+const started = entry('WorkflowStarted', 0, {
+  workflowType: 'purchase',
+  version: 1,
+  key: 'k',
+  businessKey: 'p-1',
+  steps: 'reserve,pay',
+});
+const stepStarted = (step: string, second: number, phase = 'forward') =>
+  entry('WorkflowStepStarted', second, {
+    step,
+    phase,
+    attempt: 1,
+    entityType: `shop.${step}`,
+    deadlineAt: at(second + 10),
+  });
+
+const view = (entries: TimelineEntry[], nowSecond: number) =>
+  deriveSagaView([], 'wf-1', entries, { now: at(nowSecond) });
+
+describe('the view of an orchestrated workflow', () => {
+  it('shows its steps from its events, with the orchestrator as the clock of deadlines', () => {
+    const running = view([started, stepStarted('reserve', 1)], 2);
+    expect(running).toMatchObject({
+      type: 'purchase',
+      businessKey: 'p-1',
+      status: 'running',
+      currentStep: 'reserve',
+      steps: [
+        { name: 'reserve', participant: 'shop.reserve', status: 'active', deadlineAt: at(11) },
+        { name: 'pay', status: 'pending' },
+      ],
+    });
+    // Stuck only once the orchestrator let the deadline pass by the grace period.
+    const graceSeconds = WORKFLOW_STUCK_GRACE_MS / 1000;
+    expect(view([started, stepStarted('reserve', 1)], 11 + graceSeconds - 1).status).toBe(
+      'running',
+    );
+    expect(view([started, stepStarted('reserve', 1)], 11 + graceSeconds).status).toBe('stuck');
+  });
+
+  it('ends compensated with the steps undone, or failed naming why', () => {
+    const base = [
+      started,
+      stepStarted('reserve', 1),
+      entry('WorkflowStepSucceeded', 2, { step: 'reserve', phase: 'forward' }),
+      stepStarted('pay', 3),
+      entry('WorkflowStepRejected', 4, { step: 'pay', phase: 'forward', reason: 'no funds' }),
+      entry('WorkflowCompensationStarted', 4, { reason: 'no funds', requestedBy: '' }),
+      stepStarted('reserve', 5, 'compensation'),
+    ];
+    expect(view(base, 6)).toMatchObject({ status: 'compensating', error: 'no funds' });
+    const compensated = view(
+      [
+        ...base,
+        entry('WorkflowStepSucceeded', 6, { step: 'reserve', phase: 'compensation' }),
+        entry('WorkflowCompensated', 6, { reason: 'no funds' }),
+      ],
+      7,
+    );
+    expect(compensated).toMatchObject({
+      status: 'compensated',
+      endedAt: at(6),
+      steps: [
+        { name: 'reserve', status: 'compensated' },
+        { name: 'pay', status: 'failed' },
+      ],
+    });
+    expect(compensated.compensationRequest).toBeUndefined();
+    const failed = view(
+      [
+        ...base,
+        entry('WorkflowStepTimedOut', 16, {
+          step: 'reserve',
+          phase: 'compensation',
+          exhausted: true,
+        }),
+        entry('WorkflowFailed', 16, { step: 'reserve', reason: "step 'reserve' had no reply" }),
+      ],
+      17,
+    );
+    expect(failed).toMatchObject({ status: 'failed', error: "step 'reserve' had no reply" });
+    expect(failed.steps[0]!.status).toBe('failed');
+  });
+
+  it('shows an operator cancel as a compensation request', () => {
+    const cancelled = view(
+      [
+        started,
+        stepStarted('reserve', 1),
+        entry('WorkflowCompensationStarted', 2, { reason: 'customer called', requestedBy: 'ops' }),
+      ],
+      3,
+    );
+    expect(cancelled).toMatchObject({
+      status: 'compensating',
+      compensationRequest: { by: 'ops', reason: 'customer called', at: at(2) },
+    });
+  });
+
+  it('recognizes replies to workflow commands by their causation id', () => {
+    const workflowId = `wf-${'a'.repeat(32)}`;
+    expect(
+      isWorkflowEvent({
+        type: 'ItemReserved',
+        sagaId: workflowId,
+        causationId: `${workflowId}:s0.1`,
+      }),
+    ).toBe(true);
+    expect(
+      isWorkflowEvent({ type: 'ItemReserved', sagaId: 'other', causationId: `${workflowId}:s0.1` }),
+    ).toBe(false);
+    expect(isWorkflowEvent({ type: 'ItemReserved', sagaId: workflowId, causationId: 'x' })).toBe(
+      false,
+    );
+  });
+});
