@@ -86,6 +86,9 @@ export interface OperatorRequest {
 
 const KEY_MAX = 200;
 
+/** A timer whose commit is still missing this long after it was due belongs to no commit. */
+const ORPHAN_TIMER_MS = 60_000;
+
 /**
  * Runs workflows: each instance is an entity whose every change (new state, workflow events, the
  * commands to send) is one commit, published by the outbox relay. Replies are read from the
@@ -387,7 +390,20 @@ export class Orchestrator {
   }
 
   async #fire(timer: DurableTimer): Promise<void> {
-    const state = await this.get(timer.workflowId);
+    const snapshot = await this.#options.store.load<WorkflowState>(
+      this.entity.type,
+      timer.workflowId,
+    );
+    // A timer is written before the commit that sets it: while that commit is not there (yet),
+    // the timer is neither due nor stale. Its commit never came if it is long overdue.
+    const setBy = Number(/@(\d+)\|/.exec(timer.id)?.[1] ?? 0);
+    if ((snapshot?.version ?? 0) < setBy) {
+      if (Date.parse(timer.dueAt) < Date.now() - ORPHAN_TIMER_MS) {
+        await this.#options.timers.delete([timer.id]);
+      }
+      return;
+    }
+    const state = snapshot?.state;
     const current = state?.timer;
     if (
       state !== undefined &&
