@@ -11,11 +11,13 @@ import { unavailable } from './paging.js';
 import { MongoServerError, type Db, type Filter } from 'mongodb';
 
 interface EntryDocument {
-  /** `<sagaId>/<eventId>`: one entry per event. */
+  /** `<sagaId>#<n>`: the n-th slot of the saga's timeline (1, 2, …), claimed by one insert. */
   _id: string;
   sagaId: string;
   entry: TimelineEntry;
 }
+
+const slotId = (sagaId: string, slot: number) => `${sagaId}#${slot}`;
 
 interface RequestDocument extends CompensationRequest {
   /** The saga id: one request per saga. */
@@ -34,8 +36,10 @@ const toView = ({ _id, ...rest }: ViewDocument): SagaView => ({
 });
 
 /**
- * {@link SagaViewStore} on MongoDB or FerretDB: timeline entries are inserted once each (the id
- * holds saga and event id), views are written whole, and a compensation request is inserted once.
+ * {@link SagaViewStore} on MongoDB or FerretDB: a saga's timeline is a run of slots
+ * (`<sagaId>#1`, `#2`, …) read by `_id`, each claimed by one insert (an event already in a slot
+ * is not recorded again; of two events racing for a slot one wins and the other takes the next),
+ * views are written whole, and a compensation request is inserted once.
  * Every write is a single-document insert or replace.
  */
 export class MongoSagaViewStore implements SagaViewStore {
@@ -60,7 +64,6 @@ export class MongoSagaViewStore implements SagaViewStore {
 
   prepare(): Promise<void> {
     this.#prepared ??= Promise.all([
-      this.#entries.createIndex({ sagaId: 1 }, { name: 'saga' }),
       this.#views.createIndex({ startedAt: -1, _id: -1 }, { name: 'newest' }),
       this.#views.createIndex({ status: 1, deadlineAt: 1 }, { name: 'overdue' }),
       this.#views.createIndex({ businessKey: 1 }, { name: 'business-key' }),
@@ -76,17 +79,35 @@ export class MongoSagaViewStore implements SagaViewStore {
 
   async recordEntry(sagaId: string, entry: TimelineEntry): Promise<boolean> {
     try {
-      await this.#entries.insertOne({ _id: `${sagaId}/${entry.eventId}`, sagaId, entry });
-      return true;
+      for (;;) {
+        const slots = await this.#slots(sagaId);
+        if (slots.some((e) => e.eventId === entry.eventId)) return false;
+        try {
+          await this.#entries.insertOne({ _id: slotId(sagaId, slots.length + 1), sagaId, entry });
+          return true;
+        } catch (error) {
+          // Another event took the slot: read the timeline again (it may be this very event).
+          if (!(error instanceof MongoServerError) || error.code !== 11000) throw error;
+        }
+      }
     } catch (error) {
-      if (error instanceof MongoServerError && error.code === 11000) return false;
       throw unavailable('recording a saga event', error);
+    }
+  }
+
+  /** A saga's entries, slot by slot, read by `_id` (FerretDB scans any other query). */
+  async #slots(sagaId: string): Promise<TimelineEntry[]> {
+    const entries: TimelineEntry[] = [];
+    for (;;) {
+      const doc = await this.#entries.findOne({ _id: slotId(sagaId, entries.length + 1) });
+      if (doc === null) return entries;
+      entries.push(doc.entry);
     }
   }
 
   async entries(sagaId: string): Promise<TimelineEntry[]> {
     try {
-      return (await this.#entries.find({ sagaId }).toArray()).map((doc) => doc.entry);
+      return await this.#slots(sagaId);
     } catch (error) {
       throw unavailable('reading a saga timeline', error);
     }
