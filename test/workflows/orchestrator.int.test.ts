@@ -12,7 +12,7 @@ import { uniqueDomain } from '../fixtures/pipeline.js';
 import {
   purchaseFlow,
   purchaseSchemaDirs,
-  type PurchaseInput,
+  purchaseInput,
   type StockState,
   type WalletState,
 } from '../fixtures/purchase-flow.js';
@@ -77,14 +77,7 @@ async function system(
   return { domain, database, flow, participants, real, start, ended, load };
 }
 
-const input = (n: number, extra: Partial<PurchaseInput> = {}): PurchaseInput => ({
-  purchaseId: `p-${n}`,
-  sku: 'sku-1',
-  quantity: 1,
-  customerId: 'ann',
-  address: `${n} Main St`,
-  ...extra,
-});
+const input = purchaseInput;
 
 describe('orchestrator on the real servers', () => {
   it('keeps the state and the commands to send in one commit, published by the relay', async () => {

@@ -15,7 +15,7 @@ import { testEnv, uniqueDatabase, waitFor } from '@sagaflow/testing';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueDomain } from '../fixtures/pipeline.js';
-import { purchaseFlow, purchaseSchemaDirs, type PurchaseInput } from '../fixtures/purchase-flow.js';
+import { purchaseFlow, purchaseInput, purchaseSchemaDirs } from '../fixtures/purchase-flow.js';
 import { realOrchestrator } from '../fixtures/real-orchestrator.js';
 import { realService } from '../fixtures/real-service.js';
 
@@ -24,14 +24,7 @@ afterAll(async () => {
   for (const close of closing.reverse()) await close();
 });
 
-const input = (n: number, extra: Partial<PurchaseInput> = {}): PurchaseInput => ({
-  purchaseId: `p-${n}`,
-  sku: 'sku-1',
-  quantity: 1,
-  customerId: 'ann',
-  address: `${n} Main St`,
-  ...extra,
-});
+const input = purchaseInput;
 
 describe('orchestrated workflows in the admin service', () => {
   const domain = uniqueDomain();

@@ -5,7 +5,7 @@ import { testEnv, uniqueDatabase, waitFor } from '@sagaflow/testing';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniqueDomain } from '../fixtures/pipeline.js';
-import { purchaseFlow, purchaseSchemaDirs, type PurchaseInput } from '../fixtures/purchase-flow.js';
+import { purchaseFlow, purchaseInput, purchaseSchemaDirs } from '../fixtures/purchase-flow.js';
 import { realOrchestrator } from '../fixtures/real-orchestrator.js';
 import { realService } from '../fixtures/real-service.js';
 
@@ -14,13 +14,7 @@ afterAll(async () => {
   for (const close of closing.reverse()) await close();
 });
 
-const input = (n: number): PurchaseInput => ({
-  purchaseId: `p-${n}`,
-  sku: 'sku-1',
-  quantity: 1,
-  customerId: 'ann',
-  address: `${n} Main St`,
-});
+const input = purchaseInput;
 
 describe('starting workflows: over HTTP and from events, once per idempotency key', () => {
   const domain = uniqueDomain();

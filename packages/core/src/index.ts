@@ -126,6 +126,7 @@ export {
   goTo,
   parseWorkflowCommandId,
   refuse,
+  stepEntityTypes,
   workflowCommandId,
   workflowIdOf,
 } from './workflow.js';

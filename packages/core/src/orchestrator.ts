@@ -21,6 +21,7 @@ import {
 import type { DurableTimer, TimerStore } from './timer-store.js';
 import {
   parseWorkflowCommandId,
+  stepEntityTypes,
   versionOf,
   workflowIdOf,
   type AnyWorkflowDefinition,
@@ -104,6 +105,7 @@ export class Orchestrator {
   readonly #latest = new Map<string, AnyWorkflowDefinition>();
   readonly #timerLoop: BackgroundLoop;
   readonly #fault: (point: OrchestratorFaultPoint) => Promise<void>;
+  readonly #onError: (error: unknown, where: string) => void;
 
   constructor(options: OrchestratorOptions) {
     if (options.workflows.length === 0) {
@@ -134,18 +136,17 @@ export class Orchestrator {
     const entityType = options.entityType ?? 'sagaflow.workflow';
     this.entity = workflowEntity(entityType, (type, version) => this.definition(type, version));
     const onError = options.onError ?? (() => {});
+    this.#onError = onError;
     this.#timerLoop = new BackgroundLoop(() => this.fireDueTimers(), {
       idleMs: interval,
       backoff: defaultBackoff,
       onError: (error) => onError(error, 'timers'),
     });
-    const replyTopics = new Set(
-      options.workflows.flatMap((w) => w.steps.map((s) => eventsTopic(s.entity))),
-    );
+    const participants = stepEntityTypes(options.workflows);
     const processors: AnyProcessorDefinition[] = [
       defineProcessor({
         name: 'workflow-replies',
-        topics: [...replyTopics],
+        topics: participants.map(eventsTopic),
         handlers: {},
         // A reply's causation id is a workflow command id whose workflow is the event's saga.
         filter: (envelope) =>
@@ -200,6 +201,8 @@ export class Orchestrator {
       serde: options.serde,
       entities: [this.entity],
       processors,
+      // The command topics it sends to exist before the relay publishes there.
+      topics: participants.map(commandsTopic),
       commandEndpoints: [
         defineCommandEndpoint({ entity: this.entity, commands: { ...workflowControlCommands } }),
       ],
@@ -247,16 +250,6 @@ export class Orchestrator {
 
   async start(): Promise<void> {
     await this.#options.timers.prepare();
-    // The command topics it sends to must exist before the relay publishes there: a missing
-    // topic would hold back every command behind it.
-    const partitions = this.#options.partitions ?? 3;
-    await this.#options.bus.ensureTopics(
-      [
-        ...new Set(
-          this.#options.workflows.flatMap((w) => w.steps.map((s) => commandsTopic(s.entity))),
-        ),
-      ].map((topic) => ({ topic, partitions })),
-    );
     await this.service.start();
     this.#timerLoop.start();
   }
@@ -314,7 +307,8 @@ export class Orchestrator {
     );
     await this.#fault('after-start');
     if (result.status === 'committed') return { workflowId, created: true, version };
-    const existing = await this.get(workflowId);
+    // A start is never refused: the workflow existed, and the result holds its state.
+    const existing = result.status === 'rejected' ? undefined : (result.state);
     return { workflowId, created: false, version: existing?.version ?? version };
   }
 
@@ -349,7 +343,7 @@ export class Orchestrator {
     if (result.status === 'rejected') {
       throw new SagaflowError('COMMAND_REJECTED', result.rejection.reason);
     }
-    return (await this.get(workflowId))!;
+    return result.state;
   }
 
   /** A timer document's id: the workflow's timer id and its due time. */
@@ -383,7 +377,7 @@ export class Orchestrator {
         fired += 1;
       } catch (error) {
         // One failing timer (a view that cannot be read) must not hold back the others.
-        (this.#options.onError ?? (() => {}))(error, 'timers');
+        this.#onError(error, 'timers');
       }
     }
     return fired > 0 && due.length === limit;

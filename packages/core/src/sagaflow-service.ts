@@ -55,6 +55,11 @@ export interface SagaflowServiceOptions {
   readonly processors?: readonly AnyProcessorDefinition[];
   /** Command topics of this service's entities that it consumes. @default [] */
   readonly commandEndpoints?: readonly CommandEndpoint[];
+  /**
+   * Further topics to create at start, e.g. the command topics that outbox commands go to: the
+   * relay must not meet a missing topic, which would hold back everything behind it. @default []
+   */
+  readonly topics?: readonly string[];
   /** Partitions of the topics created at start. @default 3 */
   readonly partitions?: number;
   readonly relay?: { readonly batchSize?: number; readonly idleMs?: number };
@@ -190,6 +195,7 @@ export class SagaflowService {
         topic: deadLetterTopic(this.#runtime.commandGroupOf(e)),
         partitions: 1,
       })),
+      ...(this.#options.topics ?? []).map((topic) => ({ topic, partitions })),
     ]);
     for (const entity of entities) await store.prepare(entity.type);
     this.#relay?.start();

@@ -7,7 +7,7 @@ import type {
   StepView,
   TimelineEntry,
 } from './saga-view.js';
-import { parseWorkflowCommandId, type AnyWorkflowDefinition } from './workflow.js';
+import { parseWorkflowCommandId, stepEntityTypes, type AnyWorkflowDefinition } from './workflow.js';
 import { workflowEventTypes } from './workflow-entity.js';
 
 /**
@@ -31,12 +31,7 @@ export function workflowTopics(
   entityType: string,
   definitions: readonly AnyWorkflowDefinition[],
 ): string[] {
-  return [
-    ...new Set([
-      eventsTopic(entityType),
-      ...definitions.flatMap((d) => d.steps.map((s) => eventsTopic(s.entity))),
-    ]),
-  ];
+  return [eventsTopic(entityType), ...stepEntityTypes(definitions).map(eventsTopic)];
 }
 
 const text = (entry: TimelineEntry, field: string) => {

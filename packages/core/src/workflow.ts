@@ -202,6 +202,11 @@ export function defineWorkflow<I>(definition: WorkflowDefinition<I>): WorkflowDe
   return { ...definition, version };
 }
 
+/** The entity types the steps of the workflows command (each once). */
+export function stepEntityTypes(definitions: readonly AnyWorkflowDefinition[]): string[] {
+  return [...new Set(definitions.flatMap((d) => d.steps.map((s) => s.entity)))];
+}
+
 /** The version of a definition (1 when it names none). */
 export const versionOf = (definition: AnyWorkflowDefinition) => definition.version ?? 1;
 
