@@ -308,7 +308,7 @@ export class Orchestrator {
     await this.#fault('after-start');
     if (result.status === 'committed') return { workflowId, created: true, version };
     // A start is never refused: the workflow existed, and the result holds its state.
-    const existing = result.status === 'rejected' ? undefined : (result.state);
+    const existing = result.status === 'rejected' ? undefined : result.state;
     return { workflowId, created: false, version: existing?.version ?? version };
   }
 
