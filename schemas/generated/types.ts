@@ -78,9 +78,17 @@ export interface RejectOrder {
   readonly reason: string;
 }
 
+/** Command: release the authorization of an order (compensation). */
+export interface ReleasePayment {
+  readonly orderId: string;
+  readonly customerId: string;
+}
+
 /** Command: release the reservation of an order. */
 export interface ReleaseStock {
   readonly orderId: string;
+  /** Why the reservation is released. */
+  readonly reason: string;
 }
 
 /** Command: reserve the items of an order. */
@@ -113,15 +121,47 @@ export interface ShipmentScheduled {
   readonly shipmentId: string;
 }
 
+/** The quantity of one SKU held for an order is available again (final for that order). */
+export interface StockItemReleased {
+  readonly sku: string;
+  readonly orderId: string;
+  readonly quantity: number;
+}
+
+/** A quantity of one SKU is held for an order. */
+export interface StockItemReserved {
+  readonly sku: string;
+  readonly orderId: string;
+  readonly quantity: number;
+}
+
+/** A SKU had not enough stock for an order: the order will not hold it (final for that order). */
+export interface StockItemShort {
+  readonly sku: string;
+  readonly orderId: string;
+  readonly requested: number;
+  readonly available: number;
+}
+
 /** The reservation of an order was released (compensation). */
 export interface StockReleased {
   readonly orderId: string;
+  /** Why the reservation was released. */
+  readonly reason: string;
 }
 
 /** The items of an order could not be reserved. */
 export interface StockReservationFailed {
   readonly orderId: string;
   readonly reason: string;
+}
+
+/** A ReserveStock command arrived: the inventory processor reserves the items and answers the command (the event's causation id). */
+export interface StockReservationRequested {
+  readonly orderId: string;
+  readonly customerId: string;
+  readonly items: readonly OrderItem[];
+  readonly total: number;
 }
 
 /** The items of an order are reserved. */
@@ -150,13 +190,18 @@ export interface SchemaTypes {
   readonly PaymentFailed: PaymentFailed;
   readonly PaymentReleased: PaymentReleased;
   readonly RejectOrder: RejectOrder;
+  readonly ReleasePayment: ReleasePayment;
   readonly ReleaseStock: ReleaseStock;
   readonly ReserveStock: ReserveStock;
   readonly ScheduleShipment: ScheduleShipment;
   readonly ShipmentRefused: ShipmentRefused;
   readonly ShipmentScheduled: ShipmentScheduled;
+  readonly StockItemReleased: StockItemReleased;
+  readonly StockItemReserved: StockItemReserved;
+  readonly StockItemShort: StockItemShort;
   readonly StockReleased: StockReleased;
   readonly StockReservationFailed: StockReservationFailed;
+  readonly StockReservationRequested: StockReservationRequested;
   readonly StockReserved: StockReserved;
   readonly StockSet: StockSet;
 }

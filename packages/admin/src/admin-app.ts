@@ -16,7 +16,7 @@ import express, { type Request } from 'express';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { z } from 'zod';
 import { requireToken } from './auth.js';
-import { errorHandler, HttpError } from './http-errors.js';
+import { errorHandler, HttpError, parseInput as parse } from './http-errors.js';
 
 /** Options of {@link createAdminApp}. */
 export interface AdminOptions {
@@ -95,25 +95,6 @@ const compensateBody = z.strictObject({
     .min(1, 'reason must not be empty')
     .max(500, 'reason must be at most 500 characters'),
 });
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const field =
-    issue?.path.join('.') ||
-    (issue?.code === 'unrecognized_keys' ? String(issue.keys[0]) : 'input');
-  const message =
-    issue?.code === 'unrecognized_keys'
-      ? `${issue.keys.join(', ')} is not a known field`
-      : (issue?.message ?? 'is invalid');
-  throw new HttpError(
-    400,
-    'INVALID_ARGUMENT',
-    message.startsWith(field) ? message : `${field}: ${message}`,
-    field,
-  );
-}
 
 const SAGA_ID = /^[\w.:@-]{1,200}$/;
 

@@ -1,5 +1,6 @@
 import { isSagaflowError, type SagaflowErrorCode } from '@sagaflow/core';
 import type { NextFunction, Request, Response } from 'express';
+import type { z } from 'zod';
 
 /** An error answered with a status and `{ error: { code, message, field? } }`. */
 export class HttpError extends Error {
@@ -56,4 +57,27 @@ export function errorHandler(
     return;
   }
   res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error' } });
+}
+
+/**
+ * Parses a request's input with a zod schema; a bad one throws a 400 {@link HttpError} naming the
+ * first wrong field.
+ */
+export function parseInput<T>(schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field =
+    issue?.path.join('.') ||
+    (issue?.code === 'unrecognized_keys' ? String(issue.keys[0]) : 'input');
+  const message =
+    issue?.code === 'unrecognized_keys'
+      ? `${issue.keys.join(', ')} is not a known field`
+      : (issue?.message ?? 'is invalid');
+  throw new HttpError(
+    400,
+    'INVALID_ARGUMENT',
+    message.startsWith(field) ? message : `${field}: ${message}`,
+    field,
+  );
 }

@@ -14,6 +14,6 @@
  */
 export { createAdminApp } from './admin-app.js';
 export type { AdminOptions } from './admin-app.js';
-export { HttpError } from './http-errors.js';
+export { errorHandler, HttpError, parseInput } from './http-errors.js';
 export { workflowRoutes } from './workflow-routes.js';
 export type { WorkflowRoutesOptions } from './workflow-routes.js';

@@ -112,6 +112,7 @@ export type {
   CommandEndpoint,
   EventHandler,
   EventPayloads,
+  ExecuteOptions,
   ProcessorContext,
   ProcessorDefinition,
   ProcessorRuntimeOptions,
@@ -144,6 +145,7 @@ export { workflowControlCommands, workflowEntity, workflowEventTypes } from './w
 export type {
   WorkflowCommands,
   WorkflowEvents,
+  WorkflowOutcomeFields,
   WorkflowPosition,
   WorkflowState,
   WorkflowStatus,

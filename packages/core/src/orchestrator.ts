@@ -37,6 +37,8 @@ export interface WorkflowTrigger {
   /** The idempotency key: the same key starts the workflow once. */
   readonly key: (event: ReceivedEvent) => string;
   readonly input: (event: ReceivedEvent) => unknown;
+  /** Starts a workflow only for the events it accepts (e.g. by a payload field). @default all */
+  readonly when?: (event: ReceivedEvent) => boolean;
 }
 
 /** Where a test may stop the orchestrator (SIGKILL) to prove that it recovers. */
@@ -178,6 +180,7 @@ export class Orchestrator {
           throw invalidArgument(`triggers[${i}].eventType`, `repeats '${trigger.eventType}'`);
         }
         handlers[trigger.eventType] = async (event) => {
+          if (trigger.when !== undefined && !trigger.when(event)) return;
           await this.startWorkflow(trigger.workflow, {
             key: trigger.key(event),
             input: trigger.input(event),

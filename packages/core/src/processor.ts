@@ -52,7 +52,20 @@ export interface ProcessorContext {
     entityId: string,
     command: K,
     payload: C[K],
+    options?: ExecuteOptions,
   ): Promise<CommandResult<S>>;
+}
+
+/** Options of {@link ProcessorContext.execute}. */
+export interface ExecuteOptions {
+  /**
+   * The causation id of the resulting events, when they answer a message other than the event
+   * being handled: e.g. a participant that completes a command from a command topic in a
+   * processor (after reserving several entities) answers with the command's id, so that the
+   * orchestrator that sent it sees the reply. The causation key (deduplication) is unchanged.
+   * @default the handled event's id
+   */
+  readonly causationId?: string;
 }
 
 /** A handler of one event type. */
@@ -384,10 +397,10 @@ export class ProcessorRuntime {
     let sent = 0;
     const context: ProcessorContext = {
       load: (entity, entityId) => this.#options.entities.load(entity, entityId),
-      execute: (entity, entityId, command, commandPayload) =>
+      execute: (entity, entityId, command, commandPayload, options) =>
         this.#options.entities.execute(entity, entityId, command, commandPayload, {
           causationKey: `${definition.name}:${envelope.eventId}#${sent++}`,
-          causationId: envelope.eventId,
+          causationId: options?.causationId ?? envelope.eventId,
           sagaId: envelope.sagaId,
           ...(envelope.traceparent === undefined ? {} : { traceparent: envelope.traceparent }),
           source: {

@@ -133,10 +133,20 @@ export type WorkflowEvents = {
   };
   WorkflowCompensationStarted: { workflowId: string; reason: string; requestedBy: string };
   WorkflowRetryRequested: { workflowId: string; step: string; requestedBy: string; reason: string };
-  WorkflowCompleted: { workflowId: string };
-  WorkflowCompensated: { workflowId: string; reason: string };
-  WorkflowFailed: { workflowId: string; step: string; reason: string };
+  WorkflowCompleted: { workflowId: string } & WorkflowOutcomeFields;
+  WorkflowCompensated: { workflowId: string; reason: string } & WorkflowOutcomeFields;
+  WorkflowFailed: { workflowId: string; step: string; reason: string } & WorkflowOutcomeFields;
 };
+
+/**
+ * What the outcome events carry besides the workflow id, so that a service can react to a
+ * workflow's end (e.g. reject the order it was about) without looking the workflow up.
+ */
+export interface WorkflowOutcomeFields {
+  readonly workflowType: string;
+  /** The workflow's business key ('' when it has none). */
+  readonly businessKey: string;
+}
 
 /** The event types of the workflow entity. */
 export const workflowEventTypes: readonly (keyof WorkflowEvents)[] = [
@@ -269,7 +279,7 @@ function send(
 function enter(decision: Decision, index: number): void {
   const step = decision.definition.steps[index];
   if (step === undefined) {
-    decision.event('WorkflowCompleted', {});
+    decision.event('WorkflowCompleted', outcomeFields(decision));
     const { current: _c, timer: _t, ...rest } = decision.state;
     decision.state = { ...rest, status: 'completed', endedAt: decision.context.now };
     return;
@@ -304,7 +314,10 @@ function startCompensation(
 function compensateNext(decision: Decision): void {
   const next = decision.state.toCompensate[0];
   if (next === undefined) {
-    decision.event('WorkflowCompensated', { reason: decision.state.reason ?? '' });
+    decision.event('WorkflowCompensated', {
+      reason: decision.state.reason ?? '',
+      ...outcomeFields(decision),
+    });
     const { current: _c, timer: _t, ...rest } = decision.state;
     decision.state = { ...rest, status: 'compensated', endedAt: decision.context.now };
     return;
@@ -313,8 +326,13 @@ function compensateNext(decision: Decision): void {
   send(decision, step, index, 'compensation', 1);
 }
 
+const outcomeFields = ({ state }: Decision): WorkflowOutcomeFields => ({
+  workflowType: state.type,
+  businessKey: state.businessKey ?? '',
+});
+
 function fail(decision: Decision, step: string, reason: string): void {
-  decision.event('WorkflowFailed', { step, reason });
+  decision.event('WorkflowFailed', { step, reason, ...outcomeFields(decision) });
   const { timer: _t, ...rest } = decision.state;
   decision.state = { ...rest, status: 'failed', error: reason, endedAt: decision.context.now };
 }

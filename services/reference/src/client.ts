@@ -1,0 +1,110 @@
+import type { ServiceName } from './domain/names.js';
+
+/** An order as `GET /orders/:id` shows it. */
+export interface OrderView {
+  readonly orderId: string;
+  readonly status: 'PENDING' | 'APPROVED' | 'REJECTED';
+  readonly rejectionReason?: string;
+  readonly total: number;
+  readonly sagaId: string;
+  readonly customerId: string;
+  readonly items: readonly { sku: string; quantity: number; unitPrice: number }[];
+  readonly mode: 'choreography' | 'orchestration';
+}
+
+export interface NewOrder {
+  readonly customerId: string;
+  readonly items: readonly { sku: string; quantity: number; unitPrice: number }[];
+  readonly mode: 'choreography' | 'orchestration';
+}
+
+/** An HTTP answer that was not the expected one. */
+export class HttpStatusError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    what: string,
+  ) {
+    super(`${what} answered ${status}: ${JSON.stringify(body)}`);
+  }
+}
+
+/** Talks to the reference services over their HTTP contract. */
+export class ReferenceClient {
+  constructor(readonly urls: Readonly<Record<ServiceName, string>>) {}
+
+  async #call(service: ServiceName, path: string, init: RequestInit = {}, ok = [200, 202]) {
+    const response = await fetch(`${this.urls[service]}${path}`, {
+      ...init,
+      headers: { 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await response.text();
+    const body: unknown = text === '' ? undefined : JSON.parse(text);
+    if (!ok.includes(response.status)) {
+      throw new HttpStatusError(response.status, body, `${init.method ?? 'GET'} ${service}${path}`);
+    }
+    return { status: response.status, body };
+  }
+
+  async placeOrder(order: NewOrder, idempotencyKey?: string) {
+    const { status, body } = await this.#call('order', '/orders', {
+      method: 'POST',
+      body: JSON.stringify(order),
+      ...(idempotencyKey === undefined ? {} : { headers: { 'idempotency-key': idempotencyKey } }),
+    });
+    return { status, ...(body as { orderId: string; sagaId: string }) };
+  }
+
+  async order(orderId: string): Promise<OrderView> {
+    return (await this.#call('order', `/orders/${encodeURIComponent(orderId)}`)).body as OrderView;
+  }
+
+  async setStock(sku: string, available: number) {
+    await this.#call('inventory', `/stock/${encodeURIComponent(sku)}`, {
+      method: 'PUT',
+      body: JSON.stringify({ available }),
+    });
+  }
+
+  async stock(sku: string) {
+    return (await this.#call('inventory', `/stock/${encodeURIComponent(sku)}`)).body as {
+      sku: string;
+      available: number;
+      reserved: number;
+    };
+  }
+
+  async setCredit(customerId: string, creditLimit: number) {
+    await this.#call('payment', `/customers/${encodeURIComponent(customerId)}`, {
+      method: 'PUT',
+      body: JSON.stringify({ creditLimit }),
+    });
+  }
+
+  async customer(customerId: string) {
+    return (await this.#call('payment', `/customers/${encodeURIComponent(customerId)}`)).body as {
+      customerId: string;
+      creditLimit: number;
+      creditReserved: number;
+    };
+  }
+
+  async shipments(orderId: string) {
+    return (await this.#call('shipping', `/shipments?orderId=${encodeURIComponent(orderId)}`))
+      .body as { shipmentId: string; orderId: string }[];
+  }
+
+  /** True when every service answers `GET /readyz` with 200. */
+  async ready(): Promise<boolean> {
+    const answers = await Promise.all(
+      Object.values(this.urls).map((url) =>
+        fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      ),
+    );
+    return answers.every(Boolean);
+  }
+}

@@ -1,0 +1,147 @@
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { ReferenceClient } from './client.js';
+import { serviceNames, type ServiceName } from './domain/names.js';
+import { startEmbedded } from './embedded.js';
+import { defaultPorts } from './runtime/config.js';
+import {
+  checkInvariants,
+  mixedBatch,
+  placeAll,
+  seed,
+  summarize,
+  waitUntilTerminal,
+} from './scenario.js';
+import { ServiceSupervisor } from './supervisor.js';
+
+const usage = `Usage: pnpm demo [--infra embedded|local] [--orders N] [--exit]
+
+  --infra embedded  every service in this process on in-memory adapters (default; needs nothing but Node)
+  --infra local     each service its own process on Kafka, the schema registry and MongoDB/FerretDB:
+                    KAFKA_BROKERS, SCHEMA_REGISTRY_URL and MONGODB_URL if set, else the local servers
+                    of 'pnpm infra:up' (started if needed); dead services are restarted
+  --orders N        orders in the batch (default 24)
+  --exit            stop after the summary instead of running until Ctrl-C`;
+
+function fail(message: string): never {
+  process.stderr.write(`demo: ${message}\n\n${usage}\n`);
+  process.exit(2);
+}
+
+let args;
+try {
+  args = parseArgs({
+    options: {
+      infra: { type: 'string' },
+      orders: { type: 'string', default: '24' },
+      exit: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  }).values;
+} catch (error) {
+  fail((error as Error).message);
+}
+if (args.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
+const serversGiven = ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'MONGODB_URL'].every(
+  (v) => (process.env[v] ?? '') !== '',
+);
+const infra = args.infra ?? (serversGiven ? 'local' : 'embedded');
+if (infra !== 'embedded' && infra !== 'local')
+  fail(`--infra must be 'embedded' or 'local' (got '${infra}')`);
+const count = Number(args.orders);
+if (!Number.isInteger(count) || count < 1 || count > 10_000)
+  fail(`--orders must be an integer from 1 to 10000 (got '${args.orders}')`);
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+let stop: () => Promise<void>;
+let client: ReferenceClient;
+let adminUrl: string;
+let adminToken: string;
+
+if (infra === 'embedded') {
+  say('Starting the reference system in this process (in-memory adapters)…');
+  const system = await startEmbedded({
+    ...(process.env['ADMIN_TOKEN'] ? { adminToken: process.env['ADMIN_TOKEN'] } : {}),
+  });
+  ({ client, adminToken } = system);
+  adminUrl = system.urls.admin;
+  stop = () => system.stop();
+} else {
+  let env: NodeJS.ProcessEnv = { ...process.env };
+  if (!serversGiven) {
+    say('Starting the local servers (pnpm infra:up)…');
+    const { infraUp, loadInfraConfig } = await import('@sagaflow/infra-local');
+    const up = await infraUp(loadInfraConfig(), (m) => say(`  ${m}`));
+    env = { ...env, ...up.env };
+  }
+  adminToken = env['ADMIN_TOKEN'] || randomBytes(12).toString('hex');
+  const urls = Object.fromEntries(
+    serviceNames.map((s) => [s, `http://127.0.0.1:${defaultPorts[s]}`]),
+  ) as Record<ServiceName, string>;
+  const logDir = path.resolve('.sagaflow', 'demo-logs');
+  const supervisor = new ServiceSupervisor({
+    env: {
+      ...env,
+      ADMIN_TOKEN: adminToken,
+      PAYMENT_URL: urls.payment,
+      LOG_LEVEL: env['LOG_LEVEL'] ?? 'info',
+    },
+    ports: defaultPorts,
+    logDir,
+    onEvent: (m) => say(`supervisor: ${m}`),
+  });
+  say(`Starting each service as its own process (logs in ${logDir})…`);
+  for (const s of serviceNames) supervisor.start(s);
+  client = new ReferenceClient(urls);
+  const deadline = Date.now() + 120_000;
+  while (!(await client.ready())) {
+    if (Date.now() > deadline) {
+      await supervisor.stopAll();
+      fail(`the services were not ready within 2 minutes: see ${logDir}`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  adminUrl = urls.admin;
+  stop = () => supervisor.stopAll();
+}
+
+const started = Date.now();
+const runId = randomBytes(3).toString('hex');
+const batch = mixedBatch(count, { seed: Date.now() % 100_000, prefix: `demo${runId}-` });
+await seed(client, batch.starting);
+say(`Placing ${count} orders (both modes; some must be refused for stock, some for credit)…`);
+const ids = await placeAll(client, batch.orders, { keyPrefix: `demo-${runId}` });
+const { orders, quiet } = await waitUntilTerminal(client, ids, { timeoutMs: 120_000 });
+say('');
+say(
+  `${quiet ? 'All orders settled' : 'Not all orders settled'} in ${((Date.now() - started) / 1000).toFixed(1)} s:`,
+);
+for (const [row, n] of summarize([...orders.values()])) say(`  ${String(n).padStart(5)}  ${row}`);
+const violations = await checkInvariants(client, batch.starting, [...orders.values()]);
+say(
+  violations.length === 0
+    ? 'Invariants: stock, credit and shipments all match the approved orders.'
+    : `Invariants broken:\n  ${violations.join('\n  ')}`,
+);
+say('');
+say(`Admin API: ${adminUrl}/sagas  (Authorization: Bearer ${adminToken})`);
+say(`Admin page: ${adminUrl}/  ·  orders: ${client.urls.order}/orders/<id>`);
+const example = ids[0];
+if (example !== undefined) say(`e.g. curl ${client.urls.order}/orders/${example}`);
+
+const shutdown = async () => {
+  say('Stopping…');
+  await stop();
+  process.exit(0);
+};
+if (args.exit) {
+  await stop();
+  process.exit(quiet && violations.length === 0 ? 0 : 1);
+}
+say('Running until Ctrl-C.');
+process.once('SIGINT', () => void shutdown());
+process.once('SIGTERM', () => void shutdown());

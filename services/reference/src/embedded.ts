@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import { ReferenceClient } from './client.js';
+import { serviceNames, type ServiceName } from './domain/names.js';
+import { listen, type RunningService } from './run-service.js';
+import { memoryAdapters } from './runtime/adapters.js';
+import { loadServiceConfig } from './runtime/config.js';
+import { buildReferenceService } from './services.js';
+
+/** The whole reference system in this process, on the in-memory adapters. */
+export interface EmbeddedSystem {
+  readonly client: ReferenceClient;
+  readonly urls: Readonly<Record<ServiceName, string>>;
+  readonly adminToken: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts every service in this process on one in-memory bus, each with its own stores and HTTP
+ * port (the default ports, or `ports`; 0 picks free ones).
+ */
+export async function startEmbedded(
+  options: {
+    ports?: Partial<Record<ServiceName, number>>;
+    adminToken?: string;
+    onError?: (error: unknown, where: string) => void;
+  } = {},
+): Promise<EmbeddedSystem> {
+  const adapters = memoryAdapters();
+  const adminToken = options.adminToken ?? randomBytes(12).toString('hex');
+  const running: RunningService[] = [];
+  const urls = {} as Record<ServiceName, string>;
+  // Payment first: the orchestrator reads credit views there.
+  const order: ServiceName[] = ['payment', ...serviceNames.filter((s) => s !== 'payment')];
+  try {
+    for (const name of order) {
+      const env: NodeJS.ProcessEnv = {
+        ADMIN_TOKEN: adminToken,
+        PAYMENT_URL: urls.payment,
+        ...(options.ports?.[name] === undefined ? {} : { PORT: String(options.ports[name]) }),
+      };
+      const config = loadServiceConfig(name, env);
+      const service = await buildReferenceService(config, adapters, {
+        ...(options.onError === undefined ? {} : { onError: options.onError }),
+      });
+      const started = await listen(service, config);
+      running.push(started);
+      urls[name] = `http://127.0.0.1:${started.port}`;
+    }
+  } catch (error) {
+    for (const r of running.reverse()) await r.stop().catch(() => {});
+    throw error;
+  }
+  return {
+    client: new ReferenceClient(urls),
+    urls,
+    adminToken,
+    stop: async () => {
+      for (const r of [...running].reverse()) await r.stop();
+    },
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * The sagaflow reference system: order, inventory, payment and shipping services, the
+ * orchestrator and the admin, as one library that each service's package starts, and that the
+ * embedded demo runs in one process.
+ * @module
+ */
+export {
+  referenceDomain,
+  referenceSchemaDirs,
+  CHOREOGRAPHY_SAGA,
+  ORDER_WORKFLOW,
+} from './domain/domain.js';
+export type { CreditView, ReferenceDomain, ReferenceDomainOptions } from './domain/domain.js';
+export { referenceNames, serviceNames } from './domain/names.js';
+export type { ReferenceNames, ServiceName } from './domain/names.js';
+export { reserveOrder, referenceProcessors, isWorkflowSaga } from './domain/processors.js';
+export { buildReferenceService } from './services.js';
+export type { ReferenceService } from './services.js';
+export { listen, runServiceProcess, serviceLogger } from './run-service.js';
+export type { RunningService } from './run-service.js';
+export { loadServiceConfig, defaultPorts, ConfigError } from './runtime/config.js';
+export type { ServiceConfig } from './runtime/config.js';
+export { memoryAdapters, realAdapters } from './runtime/adapters.js';
+export type { AdapterFactory, ServiceAdapters } from './runtime/adapters.js';
+export { serviceApp } from './http.js';

@@ -1,0 +1,102 @@
+import {
+  type AuditLog,
+  type DeadLetterStore,
+  type EntityStore,
+  type EventSerde,
+  type Pingable,
+  type SagaViewStore,
+  type ServiceBus,
+  type TimerStore,
+} from '@sagaflow/core';
+import { KafkaBus } from '@sagaflow/kafka';
+import {
+  MongoAuditLog,
+  MongoDeadLetterStore,
+  MongoEntityStore,
+  MongoSagaViewStore,
+  MongoTimerStore,
+} from '@sagaflow/mongodb';
+import { AvroSerde, loadSchemaCatalog, type SchemaCatalog } from '@sagaflow/schema-registry';
+import {
+  MemoryAuditLog,
+  MemoryBus,
+  MemoryEntityStore,
+  MemorySagaViewStore,
+  MemorySerde,
+  MemoryTimerStore,
+} from '@sagaflow/testing/memory';
+import { MongoClient } from 'mongodb';
+import { referenceSchemaDirs } from '../domain/domain.js';
+import type { ServiceConfig } from './config.js';
+
+/** What one service runs on: the adapters of the framework's ports. */
+export interface ServiceAdapters {
+  readonly store: EntityStore & Partial<Pingable>;
+  readonly bus: ServiceBus & { close(): Promise<void> };
+  readonly serde: EventSerde & {
+    check?(t: string, p: unknown): void;
+    registerAll?(): Promise<unknown>;
+  };
+  readonly timers: TimerStore;
+  readonly views: SagaViewStore;
+  readonly audit: AuditLog;
+  /** Absent on the in-memory adapters. */
+  readonly deadLetters?: DeadLetterStore;
+  close(): Promise<void>;
+}
+
+/** Builds the adapters of each service of a process. */
+export type AdapterFactory = (service: string, database: string) => Promise<ServiceAdapters>;
+
+let catalog: Promise<SchemaCatalog> | undefined;
+const referenceCatalog = () => (catalog ??= loadSchemaCatalog(referenceSchemaDirs));
+
+/** Kafka, the schema registry and MongoDB (or FerretDB), as the configuration gives them. */
+export function realAdapters(servers: NonNullable<ServiceConfig['servers']>): AdapterFactory {
+  return async (service, database) => {
+    const client = new MongoClient(servers.mongodbUrl, { serverSelectionTimeoutMS: 5000 });
+    const db = client.db(database);
+    const bus = new KafkaBus({
+      brokers: servers.kafkaBrokers,
+      clientId: service,
+      transactionalId: `${service}.relay`,
+      sessionTimeoutMs: 10_000,
+      logLevel: 'nothing',
+    });
+    return {
+      store: new MongoEntityStore(db),
+      bus,
+      serde: new AvroSerde({
+        registryUrl: servers.schemaRegistryUrl,
+        catalog: await referenceCatalog(),
+      }),
+      timers: new MongoTimerStore(db),
+      views: new MongoSagaViewStore(db),
+      audit: new MongoAuditLog(db),
+      deadLetters: new MongoDeadLetterStore(db),
+      close: async () => {
+        await bus.close();
+        await client.close();
+      },
+    };
+  };
+}
+
+/** The in-memory adapters: every service of the process on one in-memory bus. */
+export function memoryAdapters(): AdapterFactory {
+  const bus = new MemoryBus();
+  let serde: MemorySerde | undefined;
+  return async () => {
+    serde ??= new MemorySerde(await referenceCatalog());
+    const client = bus.client();
+    return {
+      store: new MemoryEntityStore(),
+      bus: client,
+      serde,
+      timers: new MemoryTimerStore(),
+      views: new MemorySagaViewStore(),
+      audit: new MemoryAuditLog(),
+      close: () => client.close(),
+    };
+  };
+}

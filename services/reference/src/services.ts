@@ -1,0 +1,474 @@
+import { createAdminApp, HttpError, parseInput, workflowRoutes } from '@sagaflow/admin';
+import {
+  DeadLetterIndexer,
+  deadLetterTopic,
+  commandsTopic,
+  eventsTopic,
+  newId,
+  Orchestrator,
+  SagaflowService,
+  SagaTracker,
+  sagaControl,
+  WorkflowControl,
+  workflowTopics,
+  type SagaflowServiceOptions,
+} from '@sagaflow/core';
+import type { Express } from 'express';
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { referenceDomain, type CreditView, type ReferenceDomain } from './domain/domain.js';
+import type { ServiceName } from './domain/names.js';
+import { referenceProcessors } from './domain/processors.js';
+import { reservedOf, type StockState } from './domain/inventory.js';
+import { serviceApp, type ReadinessReport } from './http.js';
+import type { AdapterFactory, ServiceAdapters } from './runtime/adapters.js';
+import type { ServiceConfig } from './runtime/config.js';
+
+/** One reference service: its HTTP app and the framework parts behind it. */
+export interface ReferenceService {
+  /** e.g. `order-service`. */
+  readonly name: string;
+  readonly app: Express;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readiness(): Promise<ReadinessReport>;
+}
+
+/** Ids in paths and bodies: no spaces, at most 100 characters. */
+const ID = /^[\w.:@-]{1,100}$/;
+const idParam = (field: string, value: unknown) =>
+  parseInput(
+    z
+      .string()
+      .regex(ID, `${field} must be 1 to 100 letters, digits or . _ : @ - (got '${String(value)}')`),
+    value,
+  );
+const count = (field: string, max: number) =>
+  z
+    .number({ error: `${field} must be a number` })
+    .int(`${field} must be an integer`)
+    .min(0, `${field} must not be negative`)
+    .max(max, `${field} must be at most ${max}`);
+
+const orderBody = z.strictObject({
+  customerId: z
+    .string({ error: 'customerId must be a string' })
+    .regex(ID, 'customerId must be 1 to 100 letters, digits or . _ : @ -'),
+  items: z
+    .array(
+      z.strictObject({
+        sku: z
+          .string({ error: 'sku must be a string' })
+          .regex(ID, 'sku must be 1 to 100 letters, digits or . _ : @ -'),
+        quantity: count('quantity', 1_000_000).min(1, 'quantity must be at least 1'),
+        unitPrice: count('unitPrice', 1_000_000_000),
+      }),
+      { error: 'items must be an array of {sku, quantity, unitPrice}' },
+    )
+    .min(1, 'items must hold at least one item')
+    .max(100, 'items must hold at most 100 items'),
+  mode: z
+    .enum(['choreography', 'orchestration'], {
+      error: "mode must be 'choreography' or 'orchestration'",
+    })
+    .default('choreography'),
+});
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+function orderIdFor(key: string | undefined): string {
+  return key === undefined
+    ? `ord-${newId()}`
+    : `ord-${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
+}
+
+/** Builds the service `config.service` on the given adapters. */
+export async function buildReferenceService(
+  config: ServiceConfig,
+  adapters: AdapterFactory,
+  options: {
+    onError?: (error: unknown, where: string) => void;
+    readCredit?: (id: string) => Promise<CreditView>;
+  } = {},
+): Promise<ReferenceService> {
+  const readCredit =
+    options.readCredit ?? ((customerId: string) => readCreditOver(config.paymentUrl, customerId));
+  const domain = referenceDomain({ namespace: config.namespace, readCredit });
+  const name = domain.names.service(config.service);
+  const ports = await adapters(name, domain.names.database(config.service));
+  const onError = options.onError ?? (() => {});
+  const builder = builders[config.service];
+  return builder({ config, domain, name, ports, onError });
+}
+
+interface BuildContext {
+  readonly config: ServiceConfig;
+  readonly domain: ReferenceDomain;
+  readonly name: string;
+  readonly ports: ServiceAdapters;
+  readonly onError: (error: unknown, where: string) => void;
+}
+
+/** A service on the framework's SagaflowService, with its routes. */
+function entityService(
+  context: BuildContext,
+  parts: Pick<SagaflowServiceOptions, 'entities' | 'processors' | 'commandEndpoints' | 'topics'>,
+  routes: (app: Express, service: SagaflowService) => void,
+): ReferenceService {
+  const { config, name, ports, onError } = context;
+  const service = new SagaflowService({
+    name,
+    store: ports.store,
+    bus: ports.bus,
+    serde: ports.serde,
+    partitions: config.partitions,
+    onError,
+    ...parts,
+  });
+  const readiness = () => service.readiness();
+  const { app } = serviceApp({ service: name, readiness, routes: (a) => routes(a, service) });
+  return {
+    name,
+    app,
+    start: () => service.start(),
+    stop: async () => {
+      await service.stop();
+      await ports.close();
+    },
+    readiness,
+  };
+}
+
+const builders: Record<ServiceName, (context: BuildContext) => ReferenceService> = {
+  order: (context) => {
+    const { domain } = context;
+    const { order } = domain;
+    const processors = referenceProcessors(domain);
+    return entityService(
+      context,
+      {
+        entities: [order],
+        processors: [processors.orders],
+        commandEndpoints: [domain.endpoints.order],
+        topics: [eventsTopic(domain.names.workflow)],
+      },
+      (app, service) => {
+        app.post('/orders', async (req, res) => {
+          const key = req.header('idempotency-key');
+          if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+            throw new HttpError(
+              400,
+              'INVALID_ARGUMENT',
+              'the Idempotency-Key header must be 1 to 200 visible ASCII characters',
+              'Idempotency-Key',
+            );
+          }
+          const body = parseInput(orderBody, req.body ?? {});
+          const orderId = orderIdFor(key);
+          const mode = body.mode === 'orchestration' ? 'ORCHESTRATION' : 'CHOREOGRAPHY';
+          const result = await service.commands.execute(
+            order,
+            orderId,
+            'Place',
+            { customerId: body.customerId, items: body.items, mode },
+            {
+              sagaId: domain.sagaIdOf(orderId, mode),
+              ...(key === undefined ? {} : { causationKey: `http:${key}` }),
+            },
+          );
+          if (result.status === 'rejected') {
+            throw new HttpError(
+              409,
+              'COMMAND_REJECTED',
+              result.rejection.reason,
+              'Idempotency-Key',
+            );
+          }
+          const state = result.status === 'unchanged' ? undefined : result.state;
+          res
+            .status(result.status === 'duplicate' ? 200 : 202)
+            .json({ orderId, sagaId: domain.sagaIdOf(orderId, state?.mode ?? mode) });
+        });
+        app.get('/orders/:id', async (req, res) => {
+          const orderId = idParam('id', req.params['id']);
+          const { state } = await service.commands.load(order, orderId);
+          if (state.status === 'NEW')
+            throw new HttpError(404, 'NOT_FOUND', `no order '${orderId}'`, 'id');
+          res.json({
+            orderId,
+            status: state.status,
+            ...(state.rejectionReason === undefined
+              ? {}
+              : { rejectionReason: state.rejectionReason }),
+            total: state.total,
+            sagaId: domain.sagaIdOf(orderId, state.mode),
+            customerId: state.customerId,
+            items: state.items,
+            mode: state.mode === 'ORCHESTRATION' ? 'orchestration' : 'choreography',
+          });
+        });
+      },
+    );
+  },
+
+  inventory: (context) => {
+    const { domain } = context;
+    const { stock, reservation } = domain;
+    return entityService(
+      context,
+      {
+        entities: [stock, reservation],
+        processors: [referenceProcessors(domain).inventory],
+        commandEndpoints: [domain.endpoints.inventory],
+      },
+      (app, service) => {
+        const view = (sku: string, state: StockState) => ({
+          sku,
+          available: state.available,
+          reserved: reservedOf(state),
+        });
+        app.get('/stock/:sku', async (req, res) => {
+          const sku = idParam('sku', req.params['sku']);
+          const snapshot = await service.commands.load(stock, sku);
+          if (snapshot.version === 0)
+            throw new HttpError(404, 'NOT_FOUND', `no stock of '${sku}'`, 'sku');
+          res.json(view(sku, snapshot.state));
+        });
+        app.put('/stock/:sku', async (req, res) => {
+          const sku = idParam('sku', req.params['sku']);
+          const { available } = parseInput(
+            z.strictObject({ available: count('available', 1_000_000_000) }),
+            req.body ?? {},
+          );
+          const result = await service.commands.execute(stock, sku, 'Set', { available });
+          if (result.status === 'rejected')
+            throw new HttpError(409, 'COMMAND_REJECTED', result.rejection.reason);
+          res.json(view(sku, result.state));
+        });
+      },
+    );
+  },
+
+  payment: (context) => {
+    const { domain } = context;
+    const { customer } = domain;
+    return entityService(
+      context,
+      {
+        entities: [customer],
+        processors: [referenceProcessors(domain).payment],
+        commandEndpoints: [domain.endpoints.payment],
+      },
+      (app, service) => {
+        const view = (
+          customerId: string,
+          state: { creditLimit: number; creditReserved: number },
+        ) => ({
+          customerId,
+          creditLimit: state.creditLimit,
+          creditReserved: state.creditReserved,
+        });
+        app.get('/customers/:id', async (req, res) => {
+          const id = idParam('id', req.params['id']);
+          const { state } = await service.commands.load(customer, id);
+          if (!state.known) throw new HttpError(404, 'NOT_FOUND', `no customer '${id}'`, 'id');
+          res.json(view(id, state));
+        });
+        app.put('/customers/:id', async (req, res) => {
+          const id = idParam('id', req.params['id']);
+          const { creditLimit } = parseInput(
+            z.strictObject({ creditLimit: count('creditLimit', 1_000_000_000_000) }),
+            req.body ?? {},
+          );
+          const result = await service.commands.execute(customer, id, 'SetCredit', { creditLimit });
+          if (result.status === 'rejected')
+            throw new HttpError(409, 'COMMAND_REJECTED', result.rejection.reason);
+          res.json(view(id, result.state));
+        });
+      },
+    );
+  },
+
+  shipping: (context) => {
+    const { domain } = context;
+    const { shipment } = domain;
+    return entityService(
+      context,
+      {
+        entities: [shipment],
+        processors: [referenceProcessors(domain).shipping],
+        commandEndpoints: [domain.endpoints.shipping],
+      },
+      (app, service) => {
+        app.get('/shipments', async (req, res) => {
+          const { orderId } = parseInput(
+            z.strictObject({
+              orderId: z
+                .string({ error: 'orderId must be given' })
+                .regex(ID, 'orderId must be 1 to 100 letters, digits or . _ : @ -'),
+            }),
+            req.query,
+          );
+          const { state } = await service.commands.load(shipment, orderId);
+          res.json(
+            state.status === 'SCHEDULED'
+              ? [{ shipmentId: state.shipmentId, orderId, status: state.status }]
+              : [],
+          );
+        });
+      },
+    );
+  },
+
+  orchestrator: ({ config, domain, name, ports, onError }) => {
+    const orchestrator = new Orchestrator({
+      name,
+      store: ports.store,
+      timers: ports.timers,
+      bus: ports.bus,
+      serde: ports.serde,
+      workflows: [domain.workflow],
+      entityType: domain.names.workflow,
+      triggers: [domain.trigger],
+      partitions: config.partitions,
+      onError,
+    });
+    const readiness = () => orchestrator.readiness();
+    const { app } = serviceApp({
+      service: name,
+      readiness,
+      routes: (a) => {
+        a.use(
+          workflowRoutes(
+            orchestrator,
+            config.adminToken === undefined ? {} : { token: config.adminToken },
+          ),
+        );
+      },
+    });
+    return {
+      name,
+      app,
+      start: () => orchestrator.start(),
+      stop: async () => {
+        await orchestrator.stop();
+        await ports.close();
+      },
+      readiness,
+    };
+  },
+
+  admin: ({ config, domain, name, ports, onError }) => {
+    const { names } = domain;
+    const control = new SagaflowService({
+      name,
+      store: ports.store,
+      bus: ports.bus,
+      serde: ports.serde,
+      entities: [sagaControl],
+      partitions: config.partitions,
+      onError,
+      topics: [...domain.saga.topics, ...workflowTopics(names.workflow, [domain.workflow])],
+    });
+    const tracker = new SagaTracker({
+      groupId: `${name}.tracker`,
+      definitions: [domain.saga],
+      workflowTopics: workflowTopics(names.workflow, [domain.workflow]),
+      subscriber: ports.bus,
+      serde: ports.serde,
+      views: ports.views,
+      onError: (error) => onError(error, 'tracker'),
+      publishCompensation: async (request) => {
+        await control.commands.execute(
+          sagaControl,
+          request.sagaId,
+          'RequestCompensation',
+          request,
+          {
+            sagaId: request.sagaId,
+            causationKey: 'compensation',
+          },
+        );
+      },
+    });
+    const deadLetterTopics = [
+      ...(['inventory', 'payment', 'orders', 'shipping'] as const).map((processor) =>
+        deadLetterTopic(
+          `${names.service(processor === 'orders' ? 'order' : processor)}.${processor}`,
+        ),
+      ),
+      ...(
+        [
+          ['order', names.order],
+          ['inventory', names.reservation],
+          ['payment', names.customer],
+          ['shipping', names.shipment],
+        ] as const
+      ).map(([service, type]) =>
+        deadLetterTopic(`${names.service(service)}.${commandsTopic(type)}`),
+      ),
+    ];
+    const indexer =
+      ports.deadLetters === undefined
+        ? undefined
+        : new DeadLetterIndexer({
+            subscriber: ports.bus,
+            store: ports.deadLetters,
+            topics: deadLetterTopics,
+            groupId: `${name}.dead-letters`,
+          });
+    const readiness = () => control.readiness();
+    if (config.adminToken === undefined) {
+      throw new Error('ADMIN_TOKEN must be set: the admin API answers only with its token');
+    }
+    const admin = createAdminApp({
+      views: ports.views,
+      audit: ports.audit,
+      token: config.adminToken,
+      requestCompensation: (sagaId, request) => tracker.requestCompensation(sagaId, request),
+      readiness,
+      workflowControl: new WorkflowControl({
+        publisher: ports.bus,
+        serde: ports.serde,
+        service: name,
+      }),
+      ...(ports.deadLetters === undefined
+        ? {}
+        : { deadLetters: { store: ports.deadLetters, publisher: ports.bus } }),
+    });
+    return {
+      name,
+      app: admin,
+      start: async () => {
+        await control.start();
+        await ports.bus.ensureTopics(deadLetterTopics.map((topic) => ({ topic, partitions: 1 })));
+        await tracker.start();
+        await indexer?.start();
+      },
+      stop: async () => {
+        await indexer?.stop();
+        await tracker.stop();
+        await control.stop();
+        await ports.close();
+      },
+      readiness,
+    };
+  },
+};
+
+/** Reads a customer's credit view from the payment service. */
+async function readCreditOver(paymentUrl: string, customerId: string): Promise<CreditView> {
+  const response = await fetch(`${paymentUrl}/customers/${encodeURIComponent(customerId)}`, {
+    signal: AbortSignal.timeout(5000),
+  });
+  if (response.status === 404)
+    return { customerId, known: false, creditLimit: 0, creditReserved: 0 };
+  if (!response.ok)
+    throw new Error(`the payment service answered ${response.status} for customer ${customerId}`);
+  const body = (await response.json()) as { creditLimit: number; creditReserved: number };
+  return {
+    customerId,
+    known: true,
+    creditLimit: body.creditLimit,
+    creditReserved: body.creditReserved,
+  };
+}

@@ -1,0 +1,3 @@
+import { runServiceProcess } from '@sagaflow/reference';
+
+await runServiceProcess('shipping');
