@@ -23,3 +23,19 @@ export type { ServiceConfig } from './runtime/config.js';
 export { memoryAdapters, realAdapters } from './runtime/adapters.js';
 export type { AdapterFactory, ServiceAdapters } from './runtime/adapters.js';
 export { serviceApp } from './http.js';
+export { ReferenceClient, HttpStatusError } from './client.js';
+export type { NewOrder, OrderView } from './client.js';
+export {
+  checkInvariants,
+  mixedBatch,
+  placeAll,
+  seed,
+  seededRandom,
+  summarize,
+  waitUntilTerminal,
+} from './scenario.js';
+export type { Starting } from './scenario.js';
+export { ServiceSupervisor, freePort } from './supervisor.js';
+export type { SupervisorOptions } from './supervisor.js';
+export { startEmbedded } from './embedded.js';
+export type { EmbeddedSystem } from './embedded.js';

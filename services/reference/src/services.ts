@@ -176,17 +176,19 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
             },
           );
           if (result.status === 'rejected') {
-            throw new HttpError(
-              409,
-              'COMMAND_REJECTED',
-              result.rejection.reason,
-              'Idempotency-Key',
-            );
+            // The order id comes from the key: an order that exists was placed with this key.
+            const existing =
+              key === undefined ? undefined : await service.commands.load(order, orderId);
+            if (existing === undefined || existing.state.status === 'NEW') {
+              throw new HttpError(409, 'COMMAND_REJECTED', result.rejection.reason);
+            }
+            res.status(200).json({ orderId, sagaId: domain.sagaIdOf(orderId, existing.state.mode) });
+            return;
           }
-          const state = result.status === 'unchanged' ? undefined : result.state;
+          const placedMode = result.status === 'unchanged' ? mode : result.state.mode;
           res
             .status(result.status === 'duplicate' ? 200 : 202)
-            .json({ orderId, sagaId: domain.sagaIdOf(orderId, state?.mode ?? mode) });
+            .json({ orderId, sagaId: domain.sagaIdOf(orderId, placedMode) });
         });
         app.get('/orders/:id', async (req, res) => {
           const orderId = idParam('id', req.params['id']);

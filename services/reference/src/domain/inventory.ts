@@ -10,8 +10,8 @@ export interface StockState {
   readonly available: number;
   /** Quantities held, by order id. */
   readonly holds: Readonly<Record<string, number>>;
-  /** Orders that were refused or released here: they hold nothing, now or later. */
-  readonly closed: Readonly<Record<string, true>>;
+  /** Orders that were refused or released here, with why: they hold nothing, now or later. */
+  readonly closed: Readonly<Record<string, string>>;
 }
 
 export const reservedOf = (state: StockState) =>
@@ -34,7 +34,7 @@ export const stockEntity = (type: string) =>
         { type: 'StockSet', payload: { sku: entityId, available } },
       ],
       Hold: (state, { orderId, quantity }, { entityId }) =>
-        state.holds[orderId] !== undefined || state.closed[orderId] === true
+        state.holds[orderId] !== undefined || state.closed[orderId] !== undefined
           ? []
           : quantity > state.available
             ? [
@@ -50,7 +50,7 @@ export const stockEntity = (type: string) =>
               ]
             : [{ type: 'StockItemReserved', payload: { sku: entityId, orderId, quantity } }],
       Unhold: (state, { orderId }, { entityId }) =>
-        state.closed[orderId] === true
+        state.closed[orderId] !== undefined
           ? []
           : [
               {
@@ -71,14 +71,20 @@ export const stockEntity = (type: string) =>
             holds: { ...state.holds, [orderId]: quantity },
           };
         }
-        case 'StockItemShort':
-          return { ...state, closed: { ...state.closed, [event.payload.orderId]: true } };
+        case 'StockItemShort': {
+          const { sku, orderId, requested, available } = event.payload;
+          const reason = `not enough stock of ${sku}: ${requested} asked, ${available} available`;
+          return { ...state, closed: { ...state.closed, [orderId]: reason } };
+        }
         case 'StockItemReleased': {
           const { [event.payload.orderId]: held = 0, ...holds } = state.holds;
           return {
             available: state.available + held,
             holds,
-            closed: { ...state.closed, [event.payload.orderId]: true },
+            closed: {
+              ...state.closed,
+              [event.payload.orderId]: `the reservation of ${event.payload.sku} was released`,
+            },
           };
         }
       }

@@ -51,11 +51,7 @@ export async function reserveOrder(
       held.push(sku);
       continue;
     }
-    const short = result.status === 'unchanged' ? undefined : result.events[0];
-    shortReason =
-      short?.type === 'StockItemShort'
-        ? `not enough stock of ${sku}: ${quantity} asked, ${String((short.payload as { available: number }).available)} available`
-        : `the reservation of ${sku} was released`;
+    shortReason = result.state.closed[orderId] ?? `${sku} holds nothing for ${orderId}`;
     break;
   }
   const decided =

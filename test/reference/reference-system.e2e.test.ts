@@ -1,0 +1,253 @@
+import { randomBytes } from 'node:crypto';
+import {
+  checkInvariants,
+  mixedBatch,
+  placeAll,
+  seed,
+  summarize,
+  waitUntilTerminal,
+  type NewOrder,
+  type OrderView,
+} from '@sagaflow/reference';
+import { testEnv, waitFor } from '@sagaflow/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  startReferenceProcesses,
+  type ReferenceProcesses,
+} from '../fixtures/reference-processes.js';
+
+let system: ReferenceProcesses;
+beforeAll(async () => {
+  system = await startReferenceProcesses(testEnv());
+}, 180_000);
+afterAll(async () => {
+  await system?.stop();
+});
+
+const modes = ['choreography', 'orchestration'] as const;
+/** Names no other test of this file uses. */
+const fresh = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+async function settled(orderId: string, timeoutMs = 60_000): Promise<OrderView> {
+  return waitFor(
+    async () => {
+      const order = await system.client.order(orderId);
+      return order.status === 'PENDING' ? undefined : order;
+    },
+    { timeoutMs, intervalMs: 100, description: `order ${orderId} to settle` },
+  );
+}
+
+async function sagaView(sagaId: string, status: string) {
+  return waitFor(
+    async () => {
+      const response = await system.admin(`/sagas/${sagaId}`);
+      if (!response.ok) return undefined;
+      const view = (await response.json()) as { status: string; type: string; steps: { name: string; status: string }[] };
+      return view.status === status ? view : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 200, description: `saga ${sagaId} to be ${status} in the admin` },
+  );
+}
+
+describe.each(modes)('an order placed in %s mode', (mode) => {
+  it('is approved when stock and credit suffice: stock and credit held, one shipment, the saga completed', async () => {
+    const sku = fresh('sku');
+    const customer = fresh('cust');
+    await system.client.setStock(sku, 10);
+    await system.client.setCredit(customer, 10_000);
+    const placed = await system.client.placeOrder({
+      customerId: customer,
+      items: [{ sku, quantity: 3, unitPrice: 1_000 }],
+      mode,
+    });
+    expect(placed.status).toBe(202);
+    const order = await settled(placed.orderId);
+    expect(order).toMatchObject({ status: 'APPROVED', total: 3_000, sagaId: placed.sagaId, mode });
+    expect(await system.client.stock(sku)).toEqual({ sku, available: 7, reserved: 3 });
+    expect(await system.client.customer(customer)).toEqual({
+      customerId: customer,
+      creditLimit: 10_000,
+      creditReserved: 3_000,
+    });
+    const view = await sagaView(placed.sagaId, 'completed');
+    const done = 'done';
+    expect(await system.client.shipments(placed.orderId)).toHaveLength(1);
+    expect(view.type).toBe(mode === 'choreography' ? 'order-placement' : 'order-fulfillment');
+    expect(view.steps.map((s) => [s.name, s.status])).toEqual([
+      ['reserve-stock', done],
+      ['authorize-payment', done],
+      ['approve-order', done],
+      ['schedule-shipment', done],
+    ]);
+  });
+
+  it('is rejected at once when a SKU lacks stock, holding nothing of any SKU', async () => {
+    const [plenty, scarce] = [fresh('sku'), fresh('sku')];
+    const customer = fresh('cust');
+    await system.client.setStock(plenty, 10);
+    await system.client.setStock(scarce, 1);
+    await system.client.setCredit(customer, 100_000);
+    const placed = await system.client.placeOrder({
+      customerId: customer,
+      items: [
+        { sku: plenty, quantity: 2, unitPrice: 100 },
+        { sku: scarce, quantity: 2, unitPrice: 100 },
+      ],
+      mode,
+    });
+    const order = await settled(placed.orderId);
+    expect(order.status).toBe('REJECTED');
+    expect(order.rejectionReason).toMatch(new RegExp(`not enough stock of ${scarce}: 2 asked, 1 available`));
+    await waitFor(async () => (await system.client.stock(plenty)).available === 10, {
+      timeoutMs: 30_000,
+      description: `the hold on ${plenty} to be undone`,
+    });
+    expect(await system.client.stock(plenty)).toEqual({ sku: plenty, available: 10, reserved: 0 });
+    expect(await system.client.stock(scarce)).toEqual({ sku: scarce, available: 1, reserved: 0 });
+    expect((await system.client.customer(customer)).creditReserved).toBe(0);
+    expect(await system.client.shipments(placed.orderId)).toEqual([]);
+    await sagaView(placed.sagaId, 'compensated');
+  });
+
+  it.each([
+    ['the credit limit is exceeded', 'limited', /credit limit exceeded: 5000 asked, 4000 of 4000 left/],
+    ['the customer is unknown', 'unknown', /unknown customer/],
+  ])('is rejected when %s, and its reserved stock is released', async (_case, kind, reason) => {
+    const sku = fresh('sku');
+    const customer = fresh('cust');
+    await system.client.setStock(sku, 10);
+    if (kind === 'limited') await system.client.setCredit(customer, 4_000);
+    const placed = await system.client.placeOrder({
+      customerId: customer,
+      items: [{ sku, quantity: 5, unitPrice: 1_000 }],
+      mode,
+    });
+    const order = await settled(placed.orderId);
+    expect(order.status).toBe('REJECTED');
+    expect(order.rejectionReason).toMatch(reason);
+    await waitFor(async () => (await system.client.stock(sku)).available === 10, {
+      timeoutMs: 30_000,
+      description: `the stock of ${sku} to be released`,
+    });
+    expect(await system.client.stock(sku)).toEqual({ sku, available: 10, reserved: 0 });
+    expect(await system.client.shipments(placed.orderId)).toEqual([]);
+    const view = await sagaView(placed.sagaId, 'compensated');
+    expect(view.steps.find((s) => s.name === 'reserve-stock')?.status).toBe('compensated');
+  });
+
+  it('is created once per Idempotency-Key: the same key again answers the same ids', async () => {
+    const sku = fresh('sku');
+    const customer = fresh('cust');
+    await system.client.setStock(sku, 10);
+    await system.client.setCredit(customer, 10_000);
+    const order: NewOrder = { customerId: customer, items: [{ sku, quantity: 1, unitPrice: 10 }], mode };
+    const key = fresh('key');
+    const first = await system.client.placeOrder(order, key);
+    const again = await system.client.placeOrder(order, key);
+    const third = await system.client.placeOrder({ ...order, items: [{ sku, quantity: 9, unitPrice: 10 }] }, key);
+    expect(first.status).toBe(202);
+    expect([again.status, third.status]).toEqual([200, 200]);
+    expect([again.orderId, third.orderId]).toEqual([first.orderId, first.orderId]);
+    expect([again.sagaId, third.sagaId]).toEqual([first.sagaId, first.sagaId]);
+    expect((await settled(first.orderId)).status).toBe('APPROVED');
+    expect(await system.client.stock(sku)).toEqual({ sku, available: 9, reserved: 1 });
+  });
+});
+
+describe('the HTTP contract', () => {
+  const call = async (service: 'order' | 'inventory' | 'payment' | 'shipping', path: string, init: RequestInit = {}) => {
+    const response = await fetch(`${system.client.urls[service]}${path}`, {
+      ...init,
+      headers: { 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
+    });
+    return { status: response.status, body: (await response.json()) as { error?: { field?: string; message: string } } };
+  };
+  const post = (body: unknown, headers: Record<string, string> = {}) =>
+    call('order', '/orders', { method: 'POST', body: JSON.stringify(body), headers });
+
+  it('answers 400 naming the field for bad input, and 404 for unknown ids', async () => {
+    const good = { customerId: 'c', items: [{ sku: 's', quantity: 1, unitPrice: 1 }], mode: 'choreography' };
+    const cases: [unknown, string][] = [
+      [{ ...good, customerId: '' }, 'customerId'],
+      [{ ...good, items: [] }, 'items'],
+      [{ ...good, items: [{ sku: 's', quantity: 0, unitPrice: 1 }] }, 'items.0.quantity'],
+      [{ ...good, items: [{ sku: 's', quantity: 1, unitPrice: -5 }] }, 'items.0.unitPrice'],
+      [{ ...good, items: [{ sku: 's', quantity: 1.5, unitPrice: 1 }] }, 'items.0.quantity'],
+      [{ ...good, mode: 'telepathy' }, 'mode'],
+      [{ ...good, colour: 'red' }, 'colour'],
+    ];
+    for (const [body, field] of cases) {
+      const answer = await post(body);
+      expect([answer.status, answer.body.error?.field], JSON.stringify(body)).toEqual([400, field]);
+    }
+    expect((await post(good, { 'idempotency-key': 'with space' })).body.error?.field).toBe('Idempotency-Key');
+    const notJson = await call('order', '/orders', { method: 'POST', body: '{"customerId":' });
+    expect([notJson.status, notJson.body.error?.field]).toEqual([400, 'body']);
+    const badStock = await call('inventory', '/stock/s1', { method: 'PUT', body: JSON.stringify({ available: -1 }) });
+    expect([badStock.status, badStock.body.error?.field]).toEqual([400, 'available']);
+    const badCredit = await call('payment', '/customers/c1', { method: 'PUT', body: JSON.stringify({ creditLimit: 'lots' }) });
+    expect([badCredit.status, badCredit.body.error?.field]).toEqual([400, 'creditLimit']);
+    expect((await call('shipping', '/shipments')).body.error?.field).toBe('orderId');
+
+    expect((await call('order', `/orders/${fresh('ord')}`)).status).toBe(404);
+    expect((await call('inventory', `/stock/${fresh('sku')}`)).status).toBe(404);
+    expect((await call('payment', `/customers/${fresh('cust')}`)).status).toBe(404);
+    expect(await system.client.shipments(fresh('ord'))).toEqual([]);
+  });
+
+  it('serves health, readiness and Prometheus metrics on every service', async () => {
+    for (const url of Object.values(system.client.urls)) {
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      // The admin's figures need its token, like the rest of its API.
+      const metrics = await fetch(`${url}/metrics`, {
+        headers: { authorization: `Bearer ${system.adminToken}` },
+      });
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toMatch(/process_resident_memory_bytes/);
+    }
+  });
+});
+
+describe('under load', () => {
+  it('approves exactly as many of 300 racing orders as there is stock for (100)', async () => {
+    const sku = fresh('hot');
+    const customer = fresh('rich');
+    await system.client.setStock(sku, 100);
+    await system.client.setCredit(customer, 1_000_000_000);
+    const orders: NewOrder[] = Array.from({ length: 300 }, (_, i) => ({
+      customerId: customer,
+      items: [{ sku, quantity: 1, unitPrice: 100 }],
+      mode: modes[i % 2]!,
+    }));
+    const ids = await placeAll(system.client, orders, { keyPrefix: fresh('race'), concurrency: 16 });
+    const { orders: views, quiet } = await waitUntilTerminal(system.client, ids, { timeoutMs: 240_000 });
+    expect(quiet).toBe(true);
+    const approved = [...views.values()].filter((o) => o.status === 'APPROVED');
+    expect(approved).toHaveLength(100);
+    expect(await system.client.stock(sku)).toEqual({ sku, available: 0, reserved: 100 });
+    expect(await checkInvariants(system.client, { stock: { [sku]: 100 }, credit: { [customer]: 1_000_000_000 } }, [...views.values()])).toEqual([]);
+  }, 300_000);
+
+  it('keeps every invariant after 500 mixed orders of both modes', async () => {
+    const started = Date.now();
+    const batch = mixedBatch(500, { seed: 7, prefix: `${fresh('mix')}-` });
+    await seed(system.client, batch.starting);
+    const ids = await placeAll(system.client, batch.orders, { keyPrefix: fresh('mixed'), concurrency: 16 });
+    const { orders, quiet } = await waitUntilTerminal(system.client, ids, { timeoutMs: 420_000 });
+    const seconds = (Date.now() - started) / 1000;
+    const rows = summarize([...orders.values()]);
+    console.log(
+      `500 mixed orders settled in ${seconds.toFixed(1)} s (${(500 / seconds).toFixed(1)}/s):\n${rows.map(([r, n]) => `  ${n} ${r}`).join('\n')}`,
+    );
+    expect(quiet).toBe(true);
+    // The batch exercises every path: approvals and both refusals, in both modes.
+    for (const mode of modes) {
+      for (const outcome of ['APPROVED', 'REJECTED (stock)', 'REJECTED (credit)']) {
+        expect(rows.some(([r, n]) => r === `${mode} ${outcome}` && n > 0), `${mode} ${outcome}`).toBe(true);
+      }
+    }
+    expect(await checkInvariants(system.client, batch.starting, [...orders.values()])).toEqual([]);
+  }, 600_000);
+});
