@@ -43,10 +43,18 @@ async function sagaView(sagaId: string, status: string) {
     async () => {
       const response = await system.admin(`/sagas/${sagaId}`);
       if (!response.ok) return undefined;
-      const view = (await response.json()) as { status: string; type: string; steps: { name: string; status: string }[] };
+      const view = (await response.json()) as {
+        status: string;
+        type: string;
+        steps: { name: string; status: string }[];
+      };
       return view.status === status ? view : undefined;
     },
-    { timeoutMs: 30_000, intervalMs: 200, description: `saga ${sagaId} to be ${status} in the admin` },
+    {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      description: `saga ${sagaId} to be ${status} in the admin`,
+    },
   );
 }
 
@@ -98,7 +106,9 @@ describe.each(modes)('an order placed in %s mode', (mode) => {
     });
     const order = await settled(placed.orderId);
     expect(order.status).toBe('REJECTED');
-    expect(order.rejectionReason).toMatch(new RegExp(`not enough stock of ${scarce}: 2 asked, 1 available`));
+    expect(order.rejectionReason).toMatch(
+      new RegExp(`not enough stock of ${scarce}: 2 asked, 1 available`),
+    );
     await waitFor(async () => (await system.client.stock(plenty)).available === 10, {
       timeoutMs: 30_000,
       description: `the hold on ${plenty} to be undone`,
@@ -111,7 +121,11 @@ describe.each(modes)('an order placed in %s mode', (mode) => {
   });
 
   it.each([
-    ['the credit limit is exceeded', 'limited', /credit limit exceeded: 5000 asked, 4000 of 4000 left/],
+    [
+      'the credit limit is exceeded',
+      'limited',
+      /credit limit exceeded: 5000 asked, 4000 of 4000 left/,
+    ],
     ['the customer is unknown', 'unknown', /unknown customer/],
   ])('is rejected when %s, and its reserved stock is released', async (_case, kind, reason) => {
     const sku = fresh('sku');
@@ -141,11 +155,18 @@ describe.each(modes)('an order placed in %s mode', (mode) => {
     const customer = fresh('cust');
     await system.client.setStock(sku, 10);
     await system.client.setCredit(customer, 10_000);
-    const order: NewOrder = { customerId: customer, items: [{ sku, quantity: 1, unitPrice: 10 }], mode };
+    const order: NewOrder = {
+      customerId: customer,
+      items: [{ sku, quantity: 1, unitPrice: 10 }],
+      mode,
+    };
     const key = fresh('key');
     const first = await system.client.placeOrder(order, key);
     const again = await system.client.placeOrder(order, key);
-    const third = await system.client.placeOrder({ ...order, items: [{ sku, quantity: 9, unitPrice: 10 }] }, key);
+    const third = await system.client.placeOrder(
+      { ...order, items: [{ sku, quantity: 9, unitPrice: 10 }] },
+      key,
+    );
     expect(first.status).toBe(202);
     expect([again.status, third.status]).toEqual([200, 200]);
     expect([again.orderId, third.orderId]).toEqual([first.orderId, first.orderId]);
@@ -156,18 +177,29 @@ describe.each(modes)('an order placed in %s mode', (mode) => {
 });
 
 describe('the HTTP contract', () => {
-  const call = async (service: 'order' | 'inventory' | 'payment' | 'shipping', path: string, init: RequestInit = {}) => {
+  const call = async (
+    service: 'order' | 'inventory' | 'payment' | 'shipping',
+    path: string,
+    init: RequestInit = {},
+  ) => {
     const response = await fetch(`${system.client.urls[service]}${path}`, {
       ...init,
       headers: { 'content-type': 'application/json', ...(init.headers as Record<string, string>) },
     });
-    return { status: response.status, body: (await response.json()) as { error?: { field?: string; message: string } } };
+    return {
+      status: response.status,
+      body: (await response.json()) as { error?: { field?: string; message: string } },
+    };
   };
   const post = (body: unknown, headers: Record<string, string> = {}) =>
     call('order', '/orders', { method: 'POST', body: JSON.stringify(body), headers });
 
   it('answers 400 naming the field for bad input, and 404 for unknown ids', async () => {
-    const good = { customerId: 'c', items: [{ sku: 's', quantity: 1, unitPrice: 1 }], mode: 'choreography' };
+    const good = {
+      customerId: 'c',
+      items: [{ sku: 's', quantity: 1, unitPrice: 1 }],
+      mode: 'choreography',
+    };
     const cases: [unknown, string][] = [
       [{ ...good, customerId: '' }, 'customerId'],
       [{ ...good, items: [] }, 'items'],
@@ -181,12 +213,20 @@ describe('the HTTP contract', () => {
       const answer = await post(body);
       expect([answer.status, answer.body.error?.field], JSON.stringify(body)).toEqual([400, field]);
     }
-    expect((await post(good, { 'idempotency-key': 'with space' })).body.error?.field).toBe('Idempotency-Key');
+    expect((await post(good, { 'idempotency-key': 'with space' })).body.error?.field).toBe(
+      'Idempotency-Key',
+    );
     const notJson = await call('order', '/orders', { method: 'POST', body: '{"customerId":' });
     expect([notJson.status, notJson.body.error?.field]).toEqual([400, 'body']);
-    const badStock = await call('inventory', '/stock/s1', { method: 'PUT', body: JSON.stringify({ available: -1 }) });
+    const badStock = await call('inventory', '/stock/s1', {
+      method: 'PUT',
+      body: JSON.stringify({ available: -1 }),
+    });
     expect([badStock.status, badStock.body.error?.field]).toEqual([400, 'available']);
-    const badCredit = await call('payment', '/customers/c1', { method: 'PUT', body: JSON.stringify({ creditLimit: 'lots' }) });
+    const badCredit = await call('payment', '/customers/c1', {
+      method: 'PUT',
+      body: JSON.stringify({ creditLimit: 'lots' }),
+    });
     expect([badCredit.status, badCredit.body.error?.field]).toEqual([400, 'creditLimit']);
     expect((await call('shipping', '/shipments')).body.error?.field).toBe('orderId');
 
@@ -221,21 +261,35 @@ describe('under load', () => {
       items: [{ sku, quantity: 1, unitPrice: 100 }],
       mode: modes[i % 2]!,
     }));
-    const ids = await placeAll(system.client, orders, { keyPrefix: fresh('race'), concurrency: 16 });
-    const { orders: views, quiet } = await waitUntilTerminal(system.client, ids, { timeoutMs: 240_000 });
+    const ids = await placeAll(system.client, orders, {
+      keyPrefix: fresh('race'),
+      concurrency: 16,
+    });
+    const { orders: views, quiet } = await waitUntilTerminal(system.client, ids, {
+      timeoutMs: 600_000,
+    });
     expect(quiet).toBe(true);
     const approved = [...views.values()].filter((o) => o.status === 'APPROVED');
     expect(approved).toHaveLength(100);
     expect(await system.client.stock(sku)).toEqual({ sku, available: 0, reserved: 100 });
-    expect(await checkInvariants(system.client, { stock: { [sku]: 100 }, credit: { [customer]: 1_000_000_000 } }, [...views.values()])).toEqual([]);
-  }, 300_000);
+    expect(
+      await checkInvariants(
+        system.client,
+        { stock: { [sku]: 100 }, credit: { [customer]: 1_000_000_000 } },
+        [...views.values()],
+      ),
+    ).toEqual([]);
+  }, 900_000);
 
   it('keeps every invariant after 500 mixed orders of both modes', async () => {
     const started = Date.now();
     const batch = mixedBatch(500, { seed: 7, prefix: `${fresh('mix')}-` });
     await seed(system.client, batch.starting);
-    const ids = await placeAll(system.client, batch.orders, { keyPrefix: fresh('mixed'), concurrency: 16 });
-    const { orders, quiet } = await waitUntilTerminal(system.client, ids, { timeoutMs: 420_000 });
+    const ids = await placeAll(system.client, batch.orders, {
+      keyPrefix: fresh('mixed'),
+      concurrency: 16,
+    });
+    const { orders, quiet } = await waitUntilTerminal(system.client, ids, { timeoutMs: 900_000 });
     const seconds = (Date.now() - started) / 1000;
     const rows = summarize([...orders.values()]);
     console.log(
@@ -245,9 +299,12 @@ describe('under load', () => {
     // The batch exercises every path: approvals and both refusals, in both modes.
     for (const mode of modes) {
       for (const outcome of ['APPROVED', 'REJECTED (stock)', 'REJECTED (credit)']) {
-        expect(rows.some(([r, n]) => r === `${mode} ${outcome}` && n > 0), `${mode} ${outcome}`).toBe(true);
+        expect(
+          rows.some(([r, n]) => r === `${mode} ${outcome}` && n > 0),
+          `${mode} ${outcome}`,
+        ).toBe(true);
       }
     }
     expect(await checkInvariants(system.client, batch.starting, [...orders.values()])).toEqual([]);
-  }, 600_000);
+  }, 1_200_000);
 });

@@ -186,7 +186,7 @@ export class SagaflowService {
     const endpoints = this.#options.commandEndpoints ?? [];
     const partitions = this.#options.partitions ?? 3;
     await serde.registerAll?.();
-    await bus.ensureTopics([
+    const wanted = [
       ...entities.map((e) => ({ topic: eventsTopic(e.type), partitions })),
       ...processors.flatMap((p) => p.topics.map((topic) => ({ topic, partitions }))),
       ...processors.map((p) => ({ topic: deadLetterTopic(this.groupOf(p)), partitions: 1 })),
@@ -196,7 +196,9 @@ export class SagaflowService {
         partitions: 1,
       })),
       ...(this.#options.topics ?? []).map((topic) => ({ topic, partitions })),
-    ]);
+    ];
+    // A topic named twice (a processor reading this service's own events, say) is created once.
+    await bus.ensureTopics([...new Map(wanted.map((t) => [t.topic, t])).values()]);
     for (const entity of entities) await store.prepare(entity.type);
     this.#relay?.start();
     this.#compactor?.start();

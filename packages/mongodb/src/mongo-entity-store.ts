@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type {
   AppendOutcome,
   Commit,
@@ -6,7 +7,7 @@ import type {
   Pingable,
   RelayBatch,
 } from '@sagaflow/core';
-import { SagaflowError } from '@sagaflow/core';
+import { invalidArgument, SagaflowError } from '@sagaflow/core';
 import { MongoServerError, type Collection, type Db } from 'mongodb';
 
 /** One commit, as stored: one document, written once by one insert. */
@@ -114,9 +115,36 @@ export class MongoEntityStore implements EntityStore, Pingable {
   readonly #prepared = new Map<string, Promise<void>>();
   /** Outbox markers without a commit, and when they were last looked at. */
   readonly #orphans = new Map<string, number>();
+  /**
+   * Commits this process wrote or read lately. A commit is never changed once written, so a
+   * cached one is what the database holds (or held, before compaction deleted an older one:
+   * loads only ask for the version their head names, which compaction keeps).
+   */
+  readonly #commits: LRUCache<string, CommitDocument>;
 
-  constructor(db: Db) {
+  /**
+   * @param options.cachedCommits Commits kept in memory to spare reads of the latest ones.
+   *   @default 2000
+   */
+  constructor(db: Db, options: { readonly cachedCommits?: number } = {}) {
     this.#db = db;
+    const max = options.cachedCommits ?? 2000;
+    if (!Number.isInteger(max) || max < 1) {
+      throw invalidArgument('cachedCommits', `must be a positive integer (got ${max})`);
+    }
+    this.#commits = new LRUCache({ max });
+  }
+
+  /** A commit by its id: from the cache, else from the database (and then cached). */
+  async #commit(entityType: string, id: string): Promise<CommitDocument | undefined> {
+    const key = `${entityType}/${id}`;
+    const cached = this.#commits.get(key);
+    // A copy: whoever gets it may change it, the cache stays as written.
+    if (cached !== undefined) return structuredClone(cached);
+    const doc = await this.#collection(entityType).findOne({ _id: id });
+    if (doc === null) return undefined;
+    this.#commits.set(key, doc);
+    return doc;
   }
 
   #collection(entityType: string): Collection<CommitDocument> {
@@ -142,9 +170,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
     const head = await this.#heads(entityType).findOne({ _id: entityId });
     let version = head?.version ?? 0;
     let latest =
-      version === 0
-        ? undefined
-        : ((await collection.findOne({ _id: documentId(entityId, version) })) ?? undefined);
+      version === 0 ? undefined : await this.#commit(entityType, documentId(entityId, version));
     // Without a head the entity has no commit, or only the first ones whose head write was lost
     // (compaction writes the head before deleting anything): probing upwards finds them.
     for (;;) {
@@ -159,6 +185,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
       }
       latest = next;
       version += 1;
+      this.#commits.set(`${entityType}/${next._id}`, next);
     }
   }
 
@@ -213,7 +240,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
         .catch((error: unknown) => {
           if (!(error instanceof MongoServerError) || error.code !== DUPLICATE_KEY) throw error;
         });
-      await collection.insertOne({
+      const doc: CommitDocument = {
         _id: id,
         entityId: commit.entityId,
         version: commit.version,
@@ -222,7 +249,9 @@ export class MongoEntityStore implements EntityStore, Pingable {
         causationKey: commit.causationKey,
         ...(commit.source === undefined ? {} : { source: commit.source }),
         committedAt: commit.committedAt,
-      });
+      };
+      await collection.insertOne(doc);
+      this.#commits.set(`${commit.entityType}/${id}`, structuredClone(doc));
       await this.#advanceHead(commit.entityType, commit.entityId, commit.version);
       return { status: 'appended' };
     } catch (error) {
@@ -260,8 +289,8 @@ export class MongoEntityStore implements EntityStore, Pingable {
       const now = Date.now();
       for (const marker of markers) {
         if (commits.length >= limit) break;
-        const doc = await collection.findOne({ _id: marker._id });
-        if (doc !== null) {
+        const doc = await this.#commit(entityType, marker._id);
+        if (doc !== undefined) {
           commits.push(toCommit(entityType, doc));
           continue;
         }

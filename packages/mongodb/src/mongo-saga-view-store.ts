@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import {
   pageCursor,
   parsePageCursor,
@@ -26,6 +27,15 @@ interface RequestDocument extends CompensationRequest {
 
 type ViewDocument = Omit<SagaView, 'sagaId'> & { _id: string };
 
+/** The deadline of a running saga, kept apart so that finding overdue sagas scans only these. */
+interface DeadlineDocument {
+  /** The saga id. */
+  _id: string;
+  deadlineAt: string;
+}
+
+const DEADLINES = 'sagaflow_saga_deadlines';
+
 /** Drops undefined fields, as the view's optional fields are absent rather than null. */
 const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
@@ -45,6 +55,11 @@ const toView = ({ _id, ...rest }: ViewDocument): SagaView => ({
 export class MongoSagaViewStore implements SagaViewStore {
   readonly #db: Db;
   #prepared: Promise<void> | undefined;
+  /**
+   * The slots of recent sagas this process has read: a slot never changes once claimed, so the
+   * cached ones are a prefix of the timeline and only the slots after them are read.
+   */
+  readonly #known = new LRUCache<string, TimelineEntry[]>({ max: 5000 });
 
   constructor(db: Db) {
     this.#db = db;
@@ -58,6 +73,10 @@ export class MongoSagaViewStore implements SagaViewStore {
     return this.#db.collection<ViewDocument>('sagaflow_saga_views');
   }
 
+  get #deadlines() {
+    return this.#db.collection<DeadlineDocument>(DEADLINES);
+  }
+
   get #requests() {
     return this.#db.collection<RequestDocument>('sagaflow_saga_requests');
   }
@@ -67,6 +86,7 @@ export class MongoSagaViewStore implements SagaViewStore {
       this.#views.createIndex({ startedAt: -1, _id: -1 }, { name: 'newest' }),
       this.#views.createIndex({ status: 1, deadlineAt: 1 }, { name: 'overdue' }),
       this.#views.createIndex({ businessKey: 1 }, { name: 'business-key' }),
+      this.#backfillDeadlines(),
     ]).then(
       () => undefined,
       (error: unknown) => {
@@ -77,6 +97,30 @@ export class MongoSagaViewStore implements SagaViewStore {
     return this.#prepared;
   }
 
+  /** Views written before deadlines were kept apart get theirs, once. */
+  async #backfillDeadlines(): Promise<void> {
+    const exists = await this.#db
+      .listCollections({ name: DEADLINES }, { nameOnly: true })
+      .hasNext();
+    if (exists) return;
+    await this.#db.createCollection(DEADLINES).catch((error: unknown) => {
+      // Another process created it first.
+      if (!(error instanceof MongoServerError && error.code === 48)) throw error;
+    });
+    const running = this.#views.find(
+      { status: 'running', deadlineAt: { $exists: true } },
+      { projection: { _id: 1, deadlineAt: 1 } },
+    );
+    for await (const view of running) {
+      if (view.deadlineAt === undefined) continue;
+      await this.#deadlines.replaceOne(
+        { _id: view._id },
+        { deadlineAt: view.deadlineAt },
+        { upsert: true },
+      );
+    }
+  }
+
   async recordEntry(sagaId: string, entry: TimelineEntry): Promise<boolean> {
     try {
       for (;;) {
@@ -84,6 +128,7 @@ export class MongoSagaViewStore implements SagaViewStore {
         if (slots.some((e) => e.eventId === entry.eventId)) return false;
         try {
           await this.#entries.insertOne({ _id: slotId(sagaId, slots.length + 1), sagaId, entry });
+          this.#known.set(sagaId, [...slots, entry]);
           return true;
         } catch (error) {
           // Another event took the slot: read the timeline again (it may be this very event).
@@ -97,12 +142,14 @@ export class MongoSagaViewStore implements SagaViewStore {
 
   /** A saga's entries, slot by slot, read by `_id` (FerretDB scans any other query). */
   async #slots(sagaId: string): Promise<TimelineEntry[]> {
-    const entries: TimelineEntry[] = [];
+    const entries = [...(this.#known.get(sagaId) ?? [])];
     for (;;) {
       const doc = await this.#entries.findOne({ _id: slotId(sagaId, entries.length + 1) });
-      if (doc === null) return entries;
+      if (doc === null) break;
       entries.push(doc.entry);
     }
+    this.#known.set(sagaId, entries);
+    return [...entries];
   }
 
   async entries(sagaId: string): Promise<TimelineEntry[]> {
@@ -134,8 +181,14 @@ export class MongoSagaViewStore implements SagaViewStore {
 
   async writeView(view: SagaView): Promise<void> {
     const { sagaId, ...rest } = plain(view);
+    const due = rest.status === 'running' ? rest.deadlineAt : undefined;
     try {
+      // The deadline first: a view never runs with a deadline that overdue() cannot find.
+      if (due !== undefined) {
+        await this.#deadlines.replaceOne({ _id: sagaId }, { deadlineAt: due }, { upsert: true });
+      }
       await this.#views.replaceOne({ _id: sagaId }, rest, { upsert: true });
+      if (due === undefined) await this.#deadlines.deleteOne({ _id: sagaId });
     } catch (error) {
       throw unavailable('writing a saga view', error);
     }
@@ -152,11 +205,28 @@ export class MongoSagaViewStore implements SagaViewStore {
 
   async overdue(now: string, limit: number): Promise<SagaView[]> {
     try {
-      const docs = await this.#views
-        .find({ status: 'running', deadlineAt: { $lte: now } })
-        .limit(limit)
+      // Deadlines are hints (written before their view): each is checked against its view.
+      const hints = await this.#deadlines
+        .find({ deadlineAt: { $lte: now } })
+        .limit(limit * 2)
         .toArray();
-      return docs.map(toView);
+      const views: SagaView[] = [];
+      for (const hint of hints) {
+        const doc = await this.#views.findOne({ _id: hint._id });
+        const view = doc === null ? undefined : toView(doc);
+        if (view?.status === 'running' && view.deadlineAt !== undefined && view.deadlineAt <= now) {
+          if (views.length < limit) views.push(view);
+        } else if (view !== undefined && view.status !== 'running') {
+          // Ended meanwhile; only if no writer set a new deadline since the hint was read.
+          await this.#deadlines.deleteOne({ _id: hint._id, deadlineAt: hint.deadlineAt });
+        } else if (view?.deadlineAt !== undefined) {
+          await this.#deadlines.updateOne(
+            { _id: hint._id, deadlineAt: hint.deadlineAt },
+            { $set: { deadlineAt: view.deadlineAt } },
+          );
+        }
+      }
+      return views;
     } catch (error) {
       throw unavailable('looking for overdue sagas', error);
     }

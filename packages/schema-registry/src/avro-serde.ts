@@ -101,10 +101,7 @@ export class AvroSerde implements EventSerde {
       registered = (async () => {
         let id: number;
         try {
-          ({ id } = await this.#registry.register(
-            { type: SchemaType.AVRO, schema: entry.schema },
-            { subject: entry.fullName, compatibility: COMPATIBILITY.BACKWARD },
-          ));
+          ({ id } = await this.#registerOnce(entry));
         } catch (error) {
           const message = (error as Error).message;
           const incompatible = /incompatib|409/i.test(message);
@@ -140,6 +137,28 @@ export class AvroSerde implements EventSerde {
       this.#registered.set(entry.type, registered);
     }
     return registered;
+  }
+
+  /**
+   * Registers one schema. Services starting together race to create a new subject and set its
+   * compatibility: the loser reads the subject before its compatibility is set (or sets it a
+   * second time) and is refused. A moment later the subject is complete: it tries again.
+   */
+  async #registerOnce(entry: CatalogEntry): Promise<{ id: number }> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.#registry.register(
+          { type: SchemaType.AVRO, schema: entry.schema },
+          { subject: entry.fullName, compatibility: COMPATIBILITY.BACKWARD },
+        );
+      } catch (error) {
+        const racing = /does not match the configuration|already exists/i.test(
+          (error as Error).message,
+        );
+        if (!racing || attempt >= 10) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
   }
 
   /** Throws a terminal SERDE_FAILED naming the fields of the payload that do not fit. */

@@ -37,6 +37,22 @@ describe('AvroSerde (real schema registry)', () => {
     });
   });
 
+  it('registers new subjects from many services starting at once', async () => {
+    const ns = namespace();
+    const schemas = ['StockReserved', 'StockReleased', 'StockSet'].map((name) => ({
+      ...reserved(ns),
+      name,
+    }));
+    const refs = await Promise.all(
+      Array.from({ length: 6 }, () => serdeOf(...schemas).registerAll()),
+    );
+    for (const ref of refs) {
+      expect(ref.map((r) => [r.subject, r.version])).toEqual(
+        schemas.map((s) => [`${ns}.${s.name}`, 1]),
+      );
+    }
+  });
+
   it('refuses a payload that does not fit, naming the field', async () => {
     const serde = serdeOf(reserved(namespace()));
     const attempt = serde.encode('StockReserved', { sku: 'A-1', quantity: 'three' });

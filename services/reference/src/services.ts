@@ -34,6 +34,12 @@ export interface ReferenceService {
   readiness(): Promise<ReadinessReport>;
 }
 
+/**
+ * Commits are kept a week (the framework's default); looking for expired ones every ten minutes
+ * is plenty, and spares the database a scan of every commit each minute.
+ */
+const COMPACTION = { intervalMs: 10 * 60_000 };
+
 /** Ids in paths and bodies: no spaces, at most 100 characters. */
 const ID = /^[\w.:@-]{1,100}$/;
 const idParam = (field: string, value: unknown) =>
@@ -121,6 +127,7 @@ function entityService(
     bus: ports.bus,
     serde: ports.serde,
     partitions: config.partitions,
+    compaction: COMPACTION,
     onError,
     ...parts,
   });
@@ -182,7 +189,9 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
             if (existing === undefined || existing.state.status === 'NEW') {
               throw new HttpError(409, 'COMMAND_REJECTED', result.rejection.reason);
             }
-            res.status(200).json({ orderId, sagaId: domain.sagaIdOf(orderId, existing.state.mode) });
+            res
+              .status(200)
+              .json({ orderId, sagaId: domain.sagaIdOf(orderId, existing.state.mode) });
             return;
           }
           const placedMode = result.status === 'unchanged' ? mode : result.state.mode;
@@ -332,6 +341,7 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
       entityType: domain.names.workflow,
       triggers: [domain.trigger],
       partitions: config.partitions,
+      compaction: COMPACTION,
       onError,
     });
     const readiness = () => orchestrator.readiness();

@@ -95,6 +95,21 @@ export function sagaViewStoreContract(
       expect(due.filter((s) => s.startsWith(id))).toEqual([`${id}-due`]);
     });
 
+    it('forgets a deadline once the saga ends or moves it', async () => {
+      const { store, id } = await setup();
+      const start = '2026-01-01T00:00:00.000Z';
+      await store.writeView(view(`${id}-ends`, start, { deadlineAt: '2026-01-01T00:00:10.000Z' }));
+      await store.writeView(view(`${id}-moves`, start, { deadlineAt: '2026-01-01T00:00:10.000Z' }));
+      await store.writeView(
+        view(`${id}-ends`, start, { status: 'completed', deadlineAt: '2026-01-01T00:00:10.000Z' }),
+      );
+      await store.writeView(view(`${id}-moves`, start, { deadlineAt: '2026-01-01T00:02:00.000Z' }));
+      const ours = async (now: string) =>
+        (await store.overdue(now, 100)).map((v) => v.sagaId).filter((s) => s.startsWith(id));
+      expect(await ours('2026-01-01T00:00:30.000Z')).toEqual([]);
+      expect(await ours('2026-01-01T00:03:00.000Z')).toEqual([`${id}-moves`]);
+    });
+
     it('queries by status, type, time and key, newest first, page by page', async () => {
       const { store, id } = await setup();
       const type = uniqueName('type');
