@@ -118,7 +118,7 @@ it(`settles ${ORDERS} orders with every invariant intact while services, Kafka a
   const kills = new Map<ServiceName, number>();
   const serverRestarts: Record<string, number> = {};
   for (const service of [...SERVICES, ...SERVICES]) {
-    await pause(1_500 + random() * 4_000);
+    await pause(3_000 + random() * 9_000);
     note(
       `SIGKILL ${service}-service (pid ${sys.supervisor.pid(service)}; ${placedCount} orders placed)`,
     );

@@ -429,9 +429,6 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
             groupId: `${name}.dead-letters`,
           });
     const readiness = () => control.readiness();
-    if (config.adminToken === undefined) {
-      throw new Error('ADMIN_TOKEN must be set: the admin API answers only with its token');
-    }
     const admin = createAdminApp({
       views: ports.views,
       audit: ports.audit,

@@ -98,6 +98,9 @@ export function loadServiceConfig(
     );
   }
   const token = env['ADMIN_TOKEN'];
+  if (name === 'admin' && (token === undefined || token === '')) {
+    throw new ConfigError('ADMIN_TOKEN must be set: the admin API answers only with its token');
+  }
   return {
     service: name,
     port: parse(port('PORT'), env['PORT'] ?? defaultPorts[name]),

@@ -1,0 +1,39 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+
+const demo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/demo.ts');
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, ['--import', 'tsx', demo, ...args], {
+    env: { ...process.env, KAFKA_BROKERS: '', SCHEMA_REGISTRY_URL: '', MONGODB_URL: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise<{ code: number | null; output: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, output })),
+  );
+}
+
+it('runs the embedded demo with nothing but Node: a mixed batch settles, invariants hold', async () => {
+  const { code, output } = await run(['--exit', '--orders', '40'], { ADMIN_TOKEN: 'demo-token' });
+  expect(output).toMatch(/All orders settled in/);
+  expect(output).toMatch(/choreography APPROVED/);
+  expect(output).toMatch(/orchestration APPROVED/);
+  expect(output).toMatch(/Invariants: stock, credit and shipments all match the approved orders/);
+  expect(output).toMatch(/Authorization: Bearer demo-token/);
+  expect(code).toBe(0);
+}, 120_000);
+
+it('refuses bad options, naming them', async () => {
+  const bad = await run(['--orders', 'many']);
+  expect(bad.code).toBe(2);
+  expect(bad.output).toMatch(/--orders must be an integer from 1 to 10000 \(got 'many'\)/);
+  const infra = await run(['--infra', 'cloud']);
+  expect(infra.output).toMatch(/--infra must be 'embedded' or 'local' \(got 'cloud'\)/);
+  const unknown = await run(['--colour']);
+  expect(unknown.output).toMatch(/Unknown option '--colour'/);
+});
