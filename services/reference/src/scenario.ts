@@ -20,39 +20,58 @@ export function seededRandom(seed: number): () => number {
 
 /**
  * A mixed batch: both modes; SKUs with plenty and with scarce stock (some orders are refused for
- * stock); customers with high, low and no credit, and one that does not exist (some are refused
- * for credit). The prefix keeps SKUs and customers apart between batches.
+ * stock); customers with high, low and no credit, and some that do not exist (some are refused
+ * for credit). SKUs and customers come in groups of one of each kind per 100 orders, so that a
+ * large batch spreads over more entities as a real shop's would. The prefix keeps SKUs and
+ * customers apart between batches.
  */
 export function mixedBatch(count: number, options: { seed?: number; prefix?: string } = {}) {
   const random = seededRandom(options.seed ?? 1);
   const p = options.prefix ?? '';
-  const starting: Starting = {
-    stock: {
-      [`${p}widget`]: count * 4,
-      [`${p}gadget`]: Math.ceil(count / 4),
-      [`${p}gizmo`]: Math.ceil(count / 10),
-    },
-    credit: {
-      [`${p}alice`]: 1_000_000_000,
-      [`${p}bob`]: 25_000 * Math.ceil(count / 20),
-      [`${p}carol`]: 10_000,
-      [`${p}dave`]: 500_000 * Math.ceil(count / 10),
-    },
-  };
-  const skus = Object.keys(starting.stock);
-  const customers = [...Object.keys(starting.credit), `${p}nobody`];
-  const prices: Record<string, number> = {
-    [skus[0]!]: 1_250,
-    [skus[1]!]: 4_999,
-    [skus[2]!]: 19_900,
-  };
+  const groups = Math.max(1, Math.ceil(count / 100));
+  const per = (n: number) => Math.ceil(n / groups);
+  const stock: Record<string, number> = {};
+  const credit: Record<string, number> = {};
+  const prices: Record<string, number> = {};
+  const skus: string[][] = [];
+  const customers: string[][] = [];
+  for (let g = 0; g < groups; g++) {
+    const kinds: [string, number, number][] = [
+      ['widget', count * 4, 1_250],
+      ['gadget', count / 4, 4_999],
+      ['gizmo', count / 10, 19_900],
+    ];
+    skus.push(
+      kinds.map(([kind, quantity, price]) => {
+        const sku = `${p}${kind}-${g}`;
+        stock[sku] = per(quantity);
+        prices[sku] = price;
+        return sku;
+      }),
+    );
+    const limits: [string, number][] = [
+      ['alice', 1_000_000_000],
+      ['bob', 25_000 * per(count / 20)],
+      ['carol', 10_000],
+      ['dave', 500_000 * per(count / 10)],
+    ];
+    customers.push([
+      ...limits.map(([name, limit]) => {
+        credit[`${p}${name}-${g}`] = limit;
+        return `${p}${name}-${g}`;
+      }),
+      `${p}nobody-${g}`,
+    ]);
+  }
+  const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
   const orders: NewOrder[] = [];
   for (let i = 0; i < count; i++) {
+    const g = Math.floor(random() * groups);
     const lines = 1 + Math.floor(random() * 2);
     const picked = new Set<string>();
-    for (let l = 0; l < lines; l++) picked.add(skus[Math.floor(random() * skus.length)]!);
+    for (let l = 0; l < lines; l++) picked.add(pick(skus[g]!));
     orders.push({
-      customerId: customers[Math.floor(random() * customers.length)]!,
+      customerId: pick(customers[g]!),
       items: [...picked].map((sku) => ({
         sku,
         quantity: 1 + Math.floor(random() * 3),
@@ -61,6 +80,7 @@ export function mixedBatch(count: number, options: { seed?: number; prefix?: str
       mode: i % 2 === 0 ? 'choreography' : 'orchestration',
     });
   }
+  const starting: Starting = { stock, credit };
   return { starting, orders };
 }
 
