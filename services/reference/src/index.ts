@@ -39,3 +39,5 @@ export { ServiceSupervisor, freePort } from './supervisor.js';
 export type { SupervisorOptions } from './supervisor.js';
 export { startEmbedded } from './embedded.js';
 export type { EmbeddedSystem } from './embedded.js';
+export { startReferenceProcesses } from './processes.js';
+export type { ReferenceProcesses } from './processes.js';
