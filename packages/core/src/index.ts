@@ -101,11 +101,14 @@ export type {
 } from './sagaflow-service.js';
 export type { OutboxRelayOptions } from './outbox-relay.js';
 export {
+  commandGroupId,
   deadLetterHeaders,
   deadLetterTopic,
   defineCommandEndpoint,
   defineProcessor,
+  processorGroupId,
   ProcessorRuntime,
+  serviceDeadLetterTopics,
 } from './processor.js';
 export type {
   AnyProcessorDefinition,

@@ -173,6 +173,29 @@ export const deadLetterHeaders = {
 /** The dead-letter topic of a consumer group. */
 export const deadLetterTopic = (groupId: string) => `${groupId}.dlq`;
 
+/** The consumer group of a service's processor: `<service>.<processor name>`. */
+export const processorGroupId = (service: string, definition: AnyProcessorDefinition) =>
+  `${service}.${definition.name}`;
+
+/** The consumer group of a service's command endpoint: `<service>.<entity type>.commands`. */
+export const commandGroupId = (service: string, endpoint: CommandEndpoint) =>
+  `${service}.${commandsTopic(endpoint.entity.type)}`;
+
+/**
+ * The dead-letter topics of a service's processors and command endpoints: what the service
+ * creates at start, and what a dead-letter index of that service reads.
+ */
+export function serviceDeadLetterTopics(
+  service: string,
+  processors: readonly AnyProcessorDefinition[],
+  endpoints: readonly CommandEndpoint[],
+): string[] {
+  return [
+    ...processors.map((p) => deadLetterTopic(processorGroupId(service, p))),
+    ...endpoints.map((e) => deadLetterTopic(commandGroupId(service, e))),
+  ];
+}
+
 /** Options of {@link ProcessorRuntime}. */
 export interface ProcessorRuntimeOptions {
   /** The service the processors belong to; prefixes their consumer groups. */
@@ -230,7 +253,7 @@ export class ProcessorRuntime {
 
   /** The consumer group of a processor. */
   groupOf(definition: AnyProcessorDefinition): string {
-    return `${this.#options.service}.${definition.name}`;
+    return processorGroupId(this.#options.service, definition);
   }
 
   /** Starts consuming for the processor. */
@@ -244,7 +267,7 @@ export class ProcessorRuntime {
 
   /** The consumer group of a command endpoint: `<service>.<entity type>.commands`. */
   commandGroupOf(endpoint: CommandEndpoint): string {
-    return `${this.#options.service}.${commandsTopic(endpoint.entity.type)}`;
+    return commandGroupId(this.#options.service, endpoint);
   }
 
   /** Starts consuming the command topic of an entity. */

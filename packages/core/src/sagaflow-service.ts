@@ -17,8 +17,8 @@ import type {
 } from './message-bus.js';
 import { OutboxRelay } from './outbox-relay.js';
 import {
-  deadLetterTopic,
   ProcessorRuntime,
+  serviceDeadLetterTopics,
   type AnyProcessorDefinition,
   type CommandEndpoint,
 } from './processor.js';
@@ -189,10 +189,9 @@ export class SagaflowService {
     const wanted = [
       ...entities.map((e) => ({ topic: eventsTopic(e.type), partitions })),
       ...processors.flatMap((p) => p.topics.map((topic) => ({ topic, partitions }))),
-      ...processors.map((p) => ({ topic: deadLetterTopic(this.groupOf(p)), partitions: 1 })),
       ...endpoints.map((e) => ({ topic: commandsTopic(e.entity.type), partitions })),
-      ...endpoints.map((e) => ({
-        topic: deadLetterTopic(this.#runtime.commandGroupOf(e)),
+      ...serviceDeadLetterTopics(this.#options.name, processors, endpoints).map((topic) => ({
+        topic,
         partitions: 1,
       })),
       ...(this.#options.topics ?? []).map((topic) => ({ topic, partitions })),

@@ -5,6 +5,7 @@ import {
   type DecodeOptions,
 } from '@kafkajs/confluent-schema-registry';
 import {
+  backoffDelay,
   SagaflowError,
   type EncodedPayload,
   type EventSerde,
@@ -24,6 +25,9 @@ interface Registered extends SchemaRef {
 }
 
 const MAGIC_BYTE = 0;
+
+/** Pauses between tries of a registration that lost the race for a new subject. */
+const RACE_BACKOFF = { initialMs: 100, maxMs: 1000, multiplier: 2 };
 
 /**
  * The schema id of a payload in the Confluent wire format (magic byte 0, 4-byte id, body);
@@ -156,7 +160,7 @@ export class AvroSerde implements EventSerde {
           (error as Error).message,
         );
         if (!racing || attempt >= 10) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(RACE_BACKOFF, attempt)));
       }
     }
   }

@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { ReferenceClient } from './client.js';
-import { serviceNames, type ServiceName } from './domain/names.js';
+import type { ReferenceClient } from './client.js';
 import { startEmbedded } from './embedded.js';
 import { defaultPorts } from './runtime/config.js';
 import {
@@ -13,7 +12,7 @@ import {
   summarize,
   waitUntilTerminal,
 } from './scenario.js';
-import { ServiceSupervisor } from './supervisor.js';
+import { startReferenceProcesses } from './processes.js';
 
 const usage = `Usage: pnpm demo [--infra embedded|local] [--orders N] [--exit]
 
@@ -71,42 +70,40 @@ if (infra === 'embedded') {
   adminUrl = system.urls.admin;
   stop = () => system.stop();
 } else {
-  let env: NodeJS.ProcessEnv = { ...process.env };
+  let servers = {
+    kafkaBrokers: (process.env['KAFKA_BROKERS'] ?? '').split(','),
+    schemaRegistryUrl: process.env['SCHEMA_REGISTRY_URL'] ?? '',
+    mongodbUrl: process.env['MONGODB_URL'] ?? '',
+  };
   if (!serversGiven) {
     say('Starting the local servers (pnpm infra:up)…');
     const { infraUp, loadInfraConfig } = await import('@sagaflow/infra-local');
-    const up = await infraUp(loadInfraConfig(), (m) => say(`  ${m}`));
-    env = { ...env, ...up.env };
+    const { env } = await infraUp(loadInfraConfig(), (m) => say(`  ${m}`));
+    servers = {
+      kafkaBrokers: env.KAFKA_BROKERS.split(','),
+      schemaRegistryUrl: env.SCHEMA_REGISTRY_URL,
+      mongodbUrl: env.MONGODB_URL,
+    };
   }
-  adminToken = env['ADMIN_TOKEN'] || randomBytes(12).toString('hex');
-  const urls = Object.fromEntries(
-    serviceNames.map((s) => [s, `http://127.0.0.1:${defaultPorts[s]}`]),
-  ) as Record<ServiceName, string>;
-  const logDir = path.resolve('.sagaflow', 'demo-logs');
-  const supervisor = new ServiceSupervisor({
-    env: {
-      ...env,
-      ADMIN_TOKEN: adminToken,
-      PAYMENT_URL: urls.payment,
-      LOG_LEVEL: env['LOG_LEVEL'] ?? 'info',
-    },
-    ports: defaultPorts,
-    logDir,
-    onEvent: (m) => say(`supervisor: ${m}`),
-  });
-  say(`Starting each service as its own process (logs in ${logDir})…`);
-  for (const s of serviceNames) supervisor.start(s);
-  client = new ReferenceClient(urls);
-  const deadline = Date.now() + 120_000;
-  while (!(await client.ready())) {
-    if (Date.now() > deadline) {
-      await supervisor.stopAll();
-      fail(`the services were not ready within 2 minutes: see ${logDir}`);
-    }
-    await new Promise((r) => setTimeout(r, 500));
+  const logRoot = path.resolve('.sagaflow', 'demo-logs');
+  say(`Starting each service as its own process (logs in ${logRoot})…`);
+  let system;
+  try {
+    system = await startReferenceProcesses(servers, {
+      logRoot,
+      namespace: '',
+      ports: defaultPorts,
+      ...(process.env['ADMIN_TOKEN'] ? { adminToken: process.env['ADMIN_TOKEN'] } : {}),
+      env: { LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info' },
+      onEvent: (m) => say(`supervisor: ${m}`),
+      readyTimeoutMs: 120_000,
+    });
+  } catch (error) {
+    fail((error as Error).message);
   }
-  adminUrl = urls.admin;
-  stop = () => supervisor.stopAll();
+  ({ client, adminToken } = system);
+  adminUrl = client.urls.admin;
+  stop = () => system.stop();
 }
 
 const started = Date.now();

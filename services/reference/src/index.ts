@@ -18,7 +18,7 @@ export { buildReferenceService } from './services.js';
 export type { ReferenceService } from './services.js';
 export { listen, runServiceProcess, serviceLogger } from './run-service.js';
 export type { RunningService } from './run-service.js';
-export { loadServiceConfig, defaultPorts, ConfigError } from './runtime/config.js';
+export { loadServiceConfig, defaultPorts } from './runtime/config.js';
 export type { ServiceConfig } from './runtime/config.js';
 export { memoryAdapters, realAdapters } from './runtime/adapters.js';
 export type { AdapterFactory, ServiceAdapters } from './runtime/adapters.js';

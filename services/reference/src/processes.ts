@@ -28,21 +28,28 @@ export async function startReferenceProcesses(
     readonly mongodbUrl: string;
   },
   options: {
+    /** Each service's output goes to `<logRoot>/<namespace>/<service>.log`. */
     readonly logRoot: string;
+    /** @default a fresh one, `r<10 hex digits>` ('' for none) */
+    readonly namespace?: string;
+    /** @default free ports */
+    readonly ports?: Readonly<Record<ServiceName, number>>;
+    /** @default a fresh random token */
+    readonly adminToken?: string;
     readonly env?: NodeJS.ProcessEnv;
     readonly onEvent?: (m: string) => void;
     /** @default 150000 */
     readonly readyTimeoutMs?: number;
   },
 ): Promise<ReferenceProcesses> {
-  const namespace = `r${randomBytes(5).toString('hex')}`;
-  const adminToken = randomBytes(12).toString('hex');
-  const ports = {} as Record<ServiceName, number>;
-  for (const s of serviceNames) ports[s] = await freePort();
+  const namespace = options.namespace ?? `r${randomBytes(5).toString('hex')}`;
+  const adminToken = options.adminToken ?? randomBytes(12).toString('hex');
+  const ports = { ...options.ports } as Record<ServiceName, number>;
+  for (const s of serviceNames) ports[s] ??= await freePort();
   const urls = Object.fromEntries(
     serviceNames.map((s) => [s, `http://127.0.0.1:${ports[s]}`]),
   ) as Record<ServiceName, string>;
-  const logDir = path.join(options.logRoot, namespace);
+  const logDir = path.join(options.logRoot, namespace === '' ? 'default' : namespace);
   const supervisor = new ServiceSupervisor({
     env: {
       ...process.env,

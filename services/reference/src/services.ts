@@ -1,14 +1,13 @@
 import { createAdminApp, HttpError, parseInput, workflowRoutes } from '@sagaflow/admin';
 import {
   DeadLetterIndexer,
-  deadLetterTopic,
-  commandsTopic,
   eventsTopic,
   newId,
   Orchestrator,
   SagaflowService,
   SagaTracker,
   sagaControl,
+  serviceDeadLetterTopics,
   WorkflowControl,
   workflowTopics,
   type SagaflowServiceOptions,
@@ -114,14 +113,53 @@ interface BuildContext {
   readonly onError: (error: unknown, where: string) => void;
 }
 
-/** A service on the framework's SagaflowService, with its routes. */
+type EntityServiceName = Exclude<ServiceName, 'orchestrator' | 'admin'>;
+type ServiceParts = Pick<
+  SagaflowServiceOptions,
+  'entities' | 'processors' | 'commandEndpoints' | 'topics'
+>;
+
+/**
+ * What each entity service owns and runs: its entities, its processors, the command topics it
+ * consumes. The admin derives the dead-letter topics it indexes from the same table.
+ */
+function entityServiceParts(domain: ReferenceDomain): Record<EntityServiceName, ServiceParts> {
+  const processors = referenceProcessors(domain);
+  return {
+    order: {
+      entities: [domain.order],
+      processors: [processors.orders],
+      commandEndpoints: [domain.endpoints.order],
+      // The order processor reads the workflows' outcomes.
+      topics: [eventsTopic(domain.names.workflow)],
+    },
+    inventory: {
+      entities: [domain.stock, domain.reservation],
+      processors: [processors.inventory],
+      commandEndpoints: [domain.endpoints.inventory],
+    },
+    payment: {
+      entities: [domain.customer],
+      processors: [processors.payment],
+      commandEndpoints: [domain.endpoints.payment],
+    },
+    shipping: {
+      entities: [domain.shipment],
+      processors: [processors.shipping],
+      commandEndpoints: [domain.endpoints.shipping],
+    },
+  };
+}
+
+/** An entity service on the framework's SagaflowService (its parts from the table), with its routes. */
 function entityService(
   context: BuildContext,
-  parts: Pick<SagaflowServiceOptions, 'entities' | 'processors' | 'commandEndpoints' | 'topics'>,
+  service: EntityServiceName,
   routes: (app: Express, service: SagaflowService) => void,
 ): ReferenceService {
-  const { config, name, ports, onError } = context;
-  const service = new SagaflowService({
+  const { config, name, ports, onError, domain } = context;
+  const parts = entityServiceParts(domain)[service];
+  const sagaflow = new SagaflowService({
     name,
     store: ports.store,
     bus: ports.bus,
@@ -131,14 +169,14 @@ function entityService(
     onError,
     ...parts,
   });
-  const readiness = () => service.readiness();
-  const { app } = serviceApp({ service: name, readiness, routes: (a) => routes(a, service) });
+  const readiness = () => sagaflow.readiness();
+  const { app } = serviceApp({ service: name, readiness, routes: (a) => routes(a, sagaflow) });
   return {
     name,
     app,
-    start: () => service.start(),
+    start: () => sagaflow.start(),
     stop: async () => {
-      await service.stop();
+      await sagaflow.stop();
       await ports.close();
     },
     readiness,
@@ -149,185 +187,149 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
   order: (context) => {
     const { domain } = context;
     const { order } = domain;
-    const processors = referenceProcessors(domain);
-    return entityService(
-      context,
-      {
-        entities: [order],
-        processors: [processors.orders],
-        commandEndpoints: [domain.endpoints.order],
-        topics: [eventsTopic(domain.names.workflow)],
-      },
-      (app, service) => {
-        app.post('/orders', async (req, res) => {
-          const key = req.header('idempotency-key');
-          if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
-            throw new HttpError(
-              400,
-              'INVALID_ARGUMENT',
-              'the Idempotency-Key header must be 1 to 200 visible ASCII characters',
-              'Idempotency-Key',
-            );
-          }
-          const body = parseInput(orderBody, req.body ?? {});
-          const orderId = orderIdFor(key);
-          const mode = body.mode === 'orchestration' ? 'ORCHESTRATION' : 'CHOREOGRAPHY';
-          const result = await service.commands.execute(
-            order,
-            orderId,
-            'Place',
-            { customerId: body.customerId, items: body.items, mode },
-            {
-              sagaId: domain.sagaIdOf(orderId, mode),
-              ...(key === undefined ? {} : { causationKey: `http:${key}` }),
-            },
+    return entityService(context, 'order', (app, service) => {
+      app.post('/orders', async (req, res) => {
+        const key = req.header('idempotency-key');
+        if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+          throw new HttpError(
+            400,
+            'INVALID_ARGUMENT',
+            'the Idempotency-Key header must be 1 to 200 visible ASCII characters',
+            'Idempotency-Key',
           );
-          if (result.status === 'rejected') {
-            // The order id comes from the key: an order that exists was placed with this key.
-            const existing =
-              key === undefined ? undefined : await service.commands.load(order, orderId);
-            if (existing === undefined || existing.state.status === 'NEW') {
-              throw new HttpError(409, 'COMMAND_REJECTED', result.rejection.reason);
-            }
-            res
-              .status(200)
-              .json({ orderId, sagaId: domain.sagaIdOf(orderId, existing.state.mode) });
-            return;
+        }
+        const body = parseInput(orderBody, req.body ?? {});
+        const orderId = orderIdFor(key);
+        const mode = body.mode === 'orchestration' ? 'ORCHESTRATION' : 'CHOREOGRAPHY';
+        const result = await service.commands.execute(
+          order,
+          orderId,
+          'Place',
+          { customerId: body.customerId, items: body.items, mode },
+          {
+            sagaId: domain.sagaIdOf(orderId, mode),
+            ...(key === undefined ? {} : { causationKey: `http:${key}` }),
+          },
+        );
+        if (result.status === 'rejected') {
+          // The order id comes from the key: an order that exists was placed with this key.
+          const existing =
+            key === undefined ? undefined : await service.commands.load(order, orderId);
+          if (existing === undefined || existing.state.status === 'NEW') {
+            throw new HttpError(409, 'COMMAND_REJECTED', result.rejection.reason);
           }
-          const placedMode = result.status === 'unchanged' ? mode : result.state.mode;
-          res
-            .status(result.status === 'duplicate' ? 200 : 202)
-            .json({ orderId, sagaId: domain.sagaIdOf(orderId, placedMode) });
+          res.status(200).json({ orderId, sagaId: domain.sagaIdOf(orderId, existing.state.mode) });
+          return;
+        }
+        const placedMode = result.status === 'unchanged' ? mode : result.state.mode;
+        res
+          .status(result.status === 'duplicate' ? 200 : 202)
+          .json({ orderId, sagaId: domain.sagaIdOf(orderId, placedMode) });
+      });
+      app.get('/orders/:id', async (req, res) => {
+        const orderId = idParam('id', req.params['id']);
+        const { state } = await service.commands.load(order, orderId);
+        if (state.status === 'NEW')
+          throw new HttpError(404, 'NOT_FOUND', `no order '${orderId}'`, 'id');
+        res.json({
+          orderId,
+          status: state.status,
+          ...(state.rejectionReason === undefined
+            ? {}
+            : { rejectionReason: state.rejectionReason }),
+          total: state.total,
+          sagaId: domain.sagaIdOf(orderId, state.mode),
+          customerId: state.customerId,
+          items: state.items,
+          mode: state.mode === 'ORCHESTRATION' ? 'orchestration' : 'choreography',
         });
-        app.get('/orders/:id', async (req, res) => {
-          const orderId = idParam('id', req.params['id']);
-          const { state } = await service.commands.load(order, orderId);
-          if (state.status === 'NEW')
-            throw new HttpError(404, 'NOT_FOUND', `no order '${orderId}'`, 'id');
-          res.json({
-            orderId,
-            status: state.status,
-            ...(state.rejectionReason === undefined
-              ? {}
-              : { rejectionReason: state.rejectionReason }),
-            total: state.total,
-            sagaId: domain.sagaIdOf(orderId, state.mode),
-            customerId: state.customerId,
-            items: state.items,
-            mode: state.mode === 'ORCHESTRATION' ? 'orchestration' : 'choreography',
-          });
-        });
-      },
-    );
+      });
+    });
   },
 
   inventory: (context) => {
     const { domain } = context;
-    const { stock, reservation } = domain;
-    return entityService(
-      context,
-      {
-        entities: [stock, reservation],
-        processors: [referenceProcessors(domain).inventory],
-        commandEndpoints: [domain.endpoints.inventory],
-      },
-      (app, service) => {
-        const view = (sku: string, state: StockState) => ({
-          sku,
-          available: state.available,
-          reserved: reservedOf(state),
-        });
-        app.get('/stock/:sku', async (req, res) => {
-          const sku = idParam('sku', req.params['sku']);
-          const snapshot = await service.commands.load(stock, sku);
-          if (snapshot.version === 0)
-            throw new HttpError(404, 'NOT_FOUND', `no stock of '${sku}'`, 'sku');
-          res.json(view(sku, snapshot.state));
-        });
-        app.put('/stock/:sku', async (req, res) => {
-          const sku = idParam('sku', req.params['sku']);
-          const { available } = parseInput(
-            z.strictObject({ available: count('available', 1_000_000_000) }),
-            req.body ?? {},
-          );
-          const result = await service.commands.execute(stock, sku, 'Set', { available });
-          if (result.status === 'rejected')
-            throw new HttpError(409, 'COMMAND_REJECTED', result.rejection.reason);
-          res.json(view(sku, result.state));
-        });
-      },
-    );
+    const { stock } = domain;
+    return entityService(context, 'inventory', (app, service) => {
+      const view = (sku: string, state: StockState) => ({
+        sku,
+        available: state.available,
+        reserved: reservedOf(state),
+      });
+      app.get('/stock/:sku', async (req, res) => {
+        const sku = idParam('sku', req.params['sku']);
+        const snapshot = await service.commands.load(stock, sku);
+        if (snapshot.version === 0)
+          throw new HttpError(404, 'NOT_FOUND', `no stock of '${sku}'`, 'sku');
+        res.json(view(sku, snapshot.state));
+      });
+      app.put('/stock/:sku', async (req, res) => {
+        const sku = idParam('sku', req.params['sku']);
+        const { available } = parseInput(
+          z.strictObject({ available: count('available', 1_000_000_000) }),
+          req.body ?? {},
+        );
+        const result = await service.commands.execute(stock, sku, 'Set', { available });
+        if (result.status === 'rejected')
+          throw new HttpError(409, 'COMMAND_REJECTED', result.rejection.reason);
+        res.json(view(sku, result.state));
+      });
+    });
   },
 
   payment: (context) => {
     const { domain } = context;
     const { customer } = domain;
-    return entityService(
-      context,
-      {
-        entities: [customer],
-        processors: [referenceProcessors(domain).payment],
-        commandEndpoints: [domain.endpoints.payment],
-      },
-      (app, service) => {
-        const view = (
-          customerId: string,
-          state: { creditLimit: number; creditReserved: number },
-        ) => ({
-          customerId,
-          creditLimit: state.creditLimit,
-          creditReserved: state.creditReserved,
-        });
-        app.get('/customers/:id', async (req, res) => {
-          const id = idParam('id', req.params['id']);
-          const { state } = await service.commands.load(customer, id);
-          if (!state.known) throw new HttpError(404, 'NOT_FOUND', `no customer '${id}'`, 'id');
-          res.json(view(id, state));
-        });
-        app.put('/customers/:id', async (req, res) => {
-          const id = idParam('id', req.params['id']);
-          const { creditLimit } = parseInput(
-            z.strictObject({ creditLimit: count('creditLimit', 1_000_000_000_000) }),
-            req.body ?? {},
-          );
-          const result = await service.commands.execute(customer, id, 'SetCredit', { creditLimit });
-          if (result.status === 'rejected')
-            throw new HttpError(409, 'COMMAND_REJECTED', result.rejection.reason);
-          res.json(view(id, result.state));
-        });
-      },
-    );
+    return entityService(context, 'payment', (app, service) => {
+      const view = (
+        customerId: string,
+        state: { creditLimit: number; creditReserved: number },
+      ) => ({
+        customerId,
+        creditLimit: state.creditLimit,
+        creditReserved: state.creditReserved,
+      });
+      app.get('/customers/:id', async (req, res) => {
+        const id = idParam('id', req.params['id']);
+        const { state } = await service.commands.load(customer, id);
+        if (!state.known) throw new HttpError(404, 'NOT_FOUND', `no customer '${id}'`, 'id');
+        res.json(view(id, state));
+      });
+      app.put('/customers/:id', async (req, res) => {
+        const id = idParam('id', req.params['id']);
+        const { creditLimit } = parseInput(
+          z.strictObject({ creditLimit: count('creditLimit', 1_000_000_000_000) }),
+          req.body ?? {},
+        );
+        const result = await service.commands.execute(customer, id, 'SetCredit', { creditLimit });
+        if (result.status === 'rejected')
+          throw new HttpError(409, 'COMMAND_REJECTED', result.rejection.reason);
+        res.json(view(id, result.state));
+      });
+    });
   },
 
   shipping: (context) => {
     const { domain } = context;
     const { shipment } = domain;
-    return entityService(
-      context,
-      {
-        entities: [shipment],
-        processors: [referenceProcessors(domain).shipping],
-        commandEndpoints: [domain.endpoints.shipping],
-      },
-      (app, service) => {
-        app.get('/shipments', async (req, res) => {
-          const { orderId } = parseInput(
-            z.strictObject({
-              orderId: z
-                .string({ error: 'orderId must be given' })
-                .regex(ID, 'orderId must be 1 to 100 letters, digits or . _ : @ -'),
-            }),
-            req.query,
-          );
-          const { state } = await service.commands.load(shipment, orderId);
-          res.json(
-            state.status === 'SCHEDULED'
-              ? [{ shipmentId: state.shipmentId, orderId, status: state.status }]
-              : [],
-          );
-        });
-      },
-    );
+    return entityService(context, 'shipping', (app, service) => {
+      app.get('/shipments', async (req, res) => {
+        const { orderId } = parseInput(
+          z.strictObject({
+            orderId: z
+              .string({ error: 'orderId must be given' })
+              .regex(ID, 'orderId must be 1 to 100 letters, digits or . _ : @ -'),
+          }),
+          req.query,
+        );
+        const { state } = await service.commands.load(shipment, orderId);
+        res.json(
+          state.status === 'SCHEDULED'
+            ? [{ shipmentId: state.shipmentId, orderId, status: state.status }]
+            : [],
+        );
+      });
+    });
   },
 
   orchestrator: ({ config, domain, name, ports, onError }) => {
@@ -402,23 +404,14 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
         );
       },
     });
-    const deadLetterTopics = [
-      ...(['inventory', 'payment', 'orders', 'shipping'] as const).map((processor) =>
-        deadLetterTopic(
-          `${names.service(processor === 'orders' ? 'order' : processor)}.${processor}`,
+    const deadLetterTopics = Object.entries(entityServiceParts(domain)).flatMap(
+      ([service, parts]) =>
+        serviceDeadLetterTopics(
+          names.service(service as EntityServiceName),
+          parts.processors ?? [],
+          parts.commandEndpoints ?? [],
         ),
-      ),
-      ...(
-        [
-          ['order', names.order],
-          ['inventory', names.reservation],
-          ['payment', names.customer],
-          ['shipping', names.shipment],
-        ] as const
-      ).map(([service, type]) =>
-        deadLetterTopic(`${names.service(service)}.${commandsTopic(type)}`),
-      ),
-    ];
+    );
     const indexer =
       ports.deadLetters === undefined
         ? undefined

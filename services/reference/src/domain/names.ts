@@ -1,3 +1,5 @@
+import { invalidArgument } from '@sagaflow/core';
+
 /**
  * Names of the reference system's entity types, services and databases. A namespace (tests give
  * each run its own) prefixes all of them, so that several systems share one set of servers.
@@ -28,13 +30,20 @@ export type ServiceName = (typeof serviceNames)[number];
 
 const NAMESPACE = /^[a-z][a-z0-9]{0,19}$/;
 
-/** The names for a namespace ('' for none). */
-export function referenceNames(namespace = ''): ReferenceNames {
+/** Returns a namespace ('' for none) if valid; else throws INVALID_ARGUMENT naming `field`. */
+export function checkNamespace(field: string, namespace: string): string {
   if (namespace !== '' && !NAMESPACE.test(namespace)) {
-    throw new Error(
-      `namespace must be 1 to 20 lower-case letters and digits, starting with a letter (got '${namespace}')`,
+    throw invalidArgument(
+      field,
+      `must be 1 to 20 lower-case letters and digits, starting with a letter (got '${namespace}')`,
     );
   }
+  return namespace;
+}
+
+/** The names for a namespace ('' for none). */
+export function referenceNames(namespace = ''): ReferenceNames {
+  checkNamespace('namespace', namespace);
   const type = (name: string) => (namespace === '' ? name : `${namespace}.${name}`);
   return {
     namespace,

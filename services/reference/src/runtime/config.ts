@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { serviceNames, type ServiceName } from '../domain/names.js';
+import { SagaflowError } from '@sagaflow/core';
+import { checkNamespace, serviceNames, type ServiceName } from '../domain/names.js';
 
 /** Default HTTP port of each service. */
 export const defaultPorts: Readonly<Record<ServiceName, number>> = {
@@ -40,42 +41,48 @@ const port = (name: string) =>
     .min(0, `${name} must be between 0 and 65535`)
     .max(65535, `${name} must be between 0 and 65535`);
 
-/** A configuration error: names the variable and what is wrong with it. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
+/** A bad setting: the framework's INVALID_ARGUMENT error, naming the variable. */
+const badSetting = (variable: string, message: string) =>
+  new SagaflowError('INVALID_ARGUMENT', message, { context: { field: variable } });
 
 /**
  * Reads a service's configuration: `PORT`, `HOST`, `KAFKA_BROKERS`, `SCHEMA_REGISTRY_URL`,
  * `MONGODB_URL` (all three or none), `ADMIN_TOKEN`, `SAGAFLOW_NAMESPACE`, `PAYMENT_URL`,
- * `SAGAFLOW_PARTITIONS`, `LOG_LEVEL`. A bad value throws a {@link ConfigError} naming it.
+ * `SAGAFLOW_PARTITIONS`, `LOG_LEVEL`. A bad value throws an `INVALID_ARGUMENT` error naming it.
  */
 export function loadServiceConfig(
   service: string,
   env: NodeJS.ProcessEnv = process.env,
 ): ServiceConfig {
   if (!(serviceNames as readonly string[]).includes(service)) {
-    throw new ConfigError(`service must be one of ${serviceNames.join(', ')} (got '${service}')`);
+    throw badSetting(
+      'service',
+      `service must be one of ${serviceNames.join(', ')} (got '${service}')`,
+    );
   }
   const name = service as ServiceName;
-  const parse = <T>(schema: z.ZodType<T>, value: unknown): T => {
+  const parse = <T>(variable: string, schema: z.ZodType<T>, value: unknown): T => {
     const result = schema.safeParse(value);
-    if (!result.success) throw new ConfigError(result.error.issues[0]?.message ?? 'invalid');
+    if (!result.success) {
+      throw badSetting(variable, result.error.issues[0]?.message ?? `${variable} is invalid`);
+    }
     return result.data;
   };
   const serverVars = ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'MONGODB_URL'] as const;
   const given = serverVars.filter((v) => (env[v] ?? '') !== '');
   if (given.length > 0 && given.length < 3) {
-    throw new ConfigError(
+    throw badSetting(
+      serverVars.find((v) => !given.includes(v))!,
       `${serverVars.filter((v) => !given.includes(v)).join(', ')} must be set too: give all three of ${serverVars.join(', ')}, or none for the in-memory adapters`,
     );
   }
   const url = (v: string) =>
-    parse(z.url({ error: `${v} must be a URL (got '${env[v]}')` }), env[v]);
+    parse(v, z.url({ error: `${v} must be a URL (got '${env[v]}')` }), env[v]);
   const servers =
     given.length === 3
       ? {
           kafkaBrokers: parse(
+            'KAFKA_BROKERS',
             z
               .string()
               .regex(
@@ -86,30 +93,30 @@ export function loadServiceConfig(
           ).split(','),
           schemaRegistryUrl: url('SCHEMA_REGISTRY_URL'),
           mongodbUrl: parse(
+            'MONGODB_URL',
             z.string().regex(/^mongodb(\+srv)?:\/\//, `MONGODB_URL must be a mongodb:// URL`),
             env['MONGODB_URL'],
           ),
         }
       : undefined;
-  const namespace = env['SAGAFLOW_NAMESPACE'] ?? '';
-  if (namespace !== '' && !/^[a-z][a-z0-9]{0,19}$/.test(namespace)) {
-    throw new ConfigError(
-      `SAGAFLOW_NAMESPACE must be 1 to 20 lower-case letters and digits, starting with a letter (got '${namespace}')`,
-    );
-  }
+  const namespace = checkNamespace('SAGAFLOW_NAMESPACE', env['SAGAFLOW_NAMESPACE'] ?? '');
   const token = env['ADMIN_TOKEN'];
   if (name === 'admin' && (token === undefined || token === '')) {
-    throw new ConfigError('ADMIN_TOKEN must be set: the admin API answers only with its token');
+    throw badSetting(
+      'ADMIN_TOKEN',
+      'ADMIN_TOKEN must be set: the admin API answers only with its token',
+    );
   }
   return {
     service: name,
-    port: parse(port('PORT'), env['PORT'] ?? defaultPorts[name]),
+    port: parse('PORT', port('PORT'), env['PORT'] ?? defaultPorts[name]),
     host: env['HOST'] ?? '127.0.0.1',
     ...(servers === undefined ? {} : { servers }),
     namespace,
     adminToken: token === undefined || token === '' ? undefined : token,
     paymentUrl: env['PAYMENT_URL'] ?? `http://127.0.0.1:${defaultPorts.payment}`,
     partitions: parse(
+      'SAGAFLOW_PARTITIONS',
       z.coerce
         .number({ error: 'SAGAFLOW_PARTITIONS must be a number' })
         .int('SAGAFLOW_PARTITIONS must be an integer')
@@ -118,6 +125,7 @@ export function loadServiceConfig(
       env['SAGAFLOW_PARTITIONS'] ?? 3,
     ),
     logLevel: parse(
+      'LOG_LEVEL',
       z.enum(['silent', 'error', 'warn', 'info', 'debug'], {
         error: `LOG_LEVEL must be one of silent, error, warn, info, debug (got '${env['LOG_LEVEL']}')`,
       }),
