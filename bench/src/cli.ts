@@ -6,13 +6,15 @@ import { parseArgs } from 'node:util';
 import { infraUp, loadInfraConfig } from '@sagaflow/infra-local';
 import {
   referenceNames,
+  serviceNames,
   startReferenceProcesses,
-  type NewOrder,
   type ReferenceProcesses,
 } from '@sagaflow/reference';
 import { eventsTopic } from '@sagaflow/core';
-import { openLoop, type StepResult } from './load.js';
-import { SagaOutcomes } from './outcomes.js';
+import { startBaseline } from './baseline/start.js';
+import { rssMiB } from './children.js';
+import { openLoop, type BenchOrder, type LoadTarget, type StepResult } from './load.js';
+import { SagaOutcomes, type HopFigures } from './outcomes.js';
 import { markdown, median, svgChart, type ScenarioResult } from './report.js';
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -21,6 +23,7 @@ const usage = `Usage: pnpm bench [--quick] [--runs N]
 
   --quick   one short run per scenario (a few minutes): checks that the benchmark works
   --runs N  runs per scenario; figures are medians over them (default 3, 1 with --quick)
+  --only A,B  only these scenarios (names as in the results); ratios need both sides
 
 Runs on KAFKA_BROKERS, SCHEMA_REGISTRY_URL and MONGODB_URL if set, otherwise on the local
 servers of 'pnpm infra:up' (started if needed). Writes bench/results/<time>.json, .md and .svg,
@@ -37,6 +40,7 @@ try {
     options: {
       quick: { type: 'boolean', default: false },
       runs: { type: 'string' },
+      only: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   }).values;
@@ -88,54 +92,59 @@ async function servers() {
   };
 }
 
-/** The order flow in one mode: saturation search, then latency at 50% and 90% of it. */
-async function sagaflowScenario(
-  name: string,
-  mode: 'choreography' | 'orchestration',
-  where: Awaited<ReturnType<typeof servers>>,
-): Promise<ScenarioResult> {
+/** A system under test, started afresh for each run of a scenario. */
+interface Started {
+  readonly target: LoadTarget;
+  /** Resident memory of each process at the moment, MiB. */
+  readonly rss?: () => Promise<Record<string, number>>;
+  /** The saga's hops as seen on the topics. */
+  readonly hops?: SagaOutcomes;
+  stop(): Promise<void>;
+}
+
+const stockOf = () => Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`sku-${i}`, 1e9]));
+const creditOf = () => ({
+  ...Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`c-${i}`, 1e12])),
+  poor: 0,
+});
+
+/** The n-th order: one SKU of twenty; one in ten for the customer without credit. */
+const nthOrder = (n: number): BenchOrder => ({
+  customerId: n % Math.round(1 / settings.compensationShare) === 0 ? 'poor' : `c-${n % 20}`,
+  items: [{ sku: `sku-${n % 20}`, quantity: 1, unitPrice: 100 }],
+});
+
+/**
+ * One scenario: per run, a fresh system; the saturation search (offered rates rising until the
+ * sagas ended per second fall below 80% of the offer), then latency at 50% and 90% of it.
+ */
+async function scenario(name: string, start: () => Promise<Started>): Promise<ScenarioResult> {
   const measured: { steps: StepResult[]; saturationPerSec: number }[] = [];
   const at50: StepResult[] = [];
   const at90: StepResult[] = [];
+  const rss: Record<string, number>[] = [];
+  const hops: HopFigures[] = [];
   for (let run = 1; run <= runs; run++) {
-    const system: ReferenceProcesses = await startReferenceProcesses(where, {
-      logRoot: path.join(repoRoot, '.sagaflow', 'bench-logs'),
-      env: { SAGAFLOW_PARTITIONS: String(settings.partitions) },
-    });
-    const names = referenceNames(system.namespace);
-    const outcomes = new SagaOutcomes(where.kafkaBrokers, `${system.namespace}-bench`);
+    const system = await start();
     try {
-      await outcomes.start({
-        shipments: eventsTopic(names.shipment),
-        orders: eventsTopic(names.order),
-      });
-      for (let i = 0; i < 20; i++) await system.client.setStock(`sku-${i}`, 1_000_000_000);
-      for (let i = 0; i < 20; i++) await system.client.setCredit(`c-${i}`, 1_000_000_000_000);
-      await system.client.setCredit('poor', 0);
       let n = 0;
-      const order = (): NewOrder => {
-        n += 1;
-        return {
-          customerId: n % Math.round(1 / settings.compensationShare) === 0 ? 'poor' : `c-${n % 20}`,
-          items: [{ sku: `sku-${n % 20}`, quantity: 1, unitPrice: 100 }],
-          mode,
-        };
-      };
       const step = (ratePerSec: number, durationMs: number) =>
         openLoop({
-          client: system.client,
-          outcomes,
+          target: system.target,
           ratePerSec,
           durationMs,
           drainMs: settings.drainMs,
-          order,
+          order: () => nthOrder((n += 1)),
         });
       const steps: StepResult[] = [];
       for (const rate of settings.rates) {
+        const sampling = system.rss === undefined ? undefined : sampleRss(system.rss);
         const result = await step(rate, settings.stepMs);
+        const peak = await sampling?.stop();
+        if (peak !== undefined) rss.push(peak);
         steps.push(result);
         say(
-          `  ${name} run ${run}: offered ${rate}/s → ${result.throughputPerSec.toFixed(2)} sagas/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms (${result.ended}/${result.placed} ended)`,
+          `  ${name} run ${run}: offered ${rate}/s → ${result.throughputPerSec.toFixed(2)} sagas/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms (${result.ended}/${result.placed} ended, ${result.failed} refused)`,
         );
         if (result.throughputPerSec < 0.8 * rate) break;
       }
@@ -145,14 +154,15 @@ async function sagaflowScenario(
         [0.5, at50],
         [0.9, at90],
       ] as const) {
+        if (share === 0.5) system.hops?.clearHops();
         const result = await step(Math.max(0.2, share * saturationPerSec), settings.stepMs);
+        if (share === 0.5 && system.hops !== undefined) hops.push(system.hops.hops());
         into.push(result);
         say(
           `  ${name} run ${run}: at ${share * 100}% (${result.offeredPerSec.toFixed(2)}/s) p50 ${result.p50Ms} ms, p95 ${result.p95Ms} ms, p99 ${result.p99Ms} ms`,
         );
       }
     } finally {
-      await outcomes.stop().catch(() => {});
       await system.stop();
     }
   }
@@ -167,20 +177,142 @@ async function sagaflowScenario(
       p95Ms: median(at90.map((s) => s.p95Ms)),
       p99Ms: median(at90.map((s) => s.p99Ms)),
     },
+    peakRssMiB: peakOf(rss),
+    hopsAt50: hops.length === 0 ? undefined : medianHops(hops),
     runs: measured,
   };
 }
+
+/** Samples resident memory every second until stopped; the peak per process. */
+function sampleRss(read: () => Promise<Record<string, number>>) {
+  const peak: Record<string, number> = {};
+  const take = async () => {
+    for (const [k, v] of Object.entries(await read())) {
+      if (!Number.isNaN(v)) peak[k] = Math.max(peak[k] ?? 0, v);
+    }
+  };
+  const timer = setInterval(() => void take(), 1000);
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await take();
+      return peak;
+    },
+  };
+}
+
+const peakOf = (samples: readonly Record<string, number>[]) => {
+  const peak: Record<string, number> = {};
+  for (const s of samples)
+    for (const [k, v] of Object.entries(s)) peak[k] = Math.max(peak[k] ?? 0, v);
+  return peak;
+};
+
+const medianHops = (all: readonly HopFigures[]): HopFigures => ({
+  relayP50Ms: median(all.map((h) => h.relayP50Ms)),
+  pickupP50Ms: median(all.map((h) => h.pickupP50Ms)),
+  hopP50Ms: median(all.map((h) => h.hopP50Ms)),
+  byPairP50Ms: Object.fromEntries(
+    Object.keys(all[0]?.byPairP50Ms ?? {}).map((pair) => [
+      pair,
+      median(all.map((h) => h.byPairP50Ms[pair] ?? Number.NaN)),
+    ]),
+  ),
+});
+
+const logRoot = path.join(repoRoot, '.sagaflow', 'bench-logs');
+
+/** The reference system in one mode, six processes. */
+const sagaflowSystem =
+  (
+    where: Awaited<ReturnType<typeof servers>>,
+    mode: 'choreography' | 'orchestration',
+    env: NodeJS.ProcessEnv = {},
+  ) =>
+  async (): Promise<Started> => {
+    const system: ReferenceProcesses = await startReferenceProcesses(where, {
+      logRoot,
+      env: { SAGAFLOW_PARTITIONS: String(settings.partitions), ...env },
+    });
+    const names = referenceNames(system.namespace);
+    const outcomes = new SagaOutcomes(where.kafkaBrokers, `${system.namespace}-bench`);
+    try {
+      await outcomes.start({
+        shipments: eventsTopic(names.shipment),
+        orders: eventsTopic(names.order),
+        others: [eventsTopic(names.reservation), eventsTopic(names.customer)],
+      });
+      for (const [sku, available] of Object.entries(stockOf()))
+        await system.client.setStock(sku, available);
+      for (const [customerId, limit] of Object.entries(creditOf()))
+        await system.client.setCredit(customerId, limit);
+    } catch (error) {
+      await outcomes.stop().catch(() => {});
+      await system.stop();
+      throw error;
+    }
+    return {
+      hops: outcomes,
+      target: {
+        outcomes,
+        place: async (order) => (await system.client.placeOrder({ ...order, mode })).orderId,
+      },
+      rss: async () =>
+        Object.fromEntries(
+          await Promise.all(
+            serviceNames.map(async (s) => [s, await rssMiB(system.supervisor.pid(s))] as const),
+          ),
+        ),
+      stop: async () => {
+        await outcomes.stop().catch(() => {});
+        await system.stop();
+      },
+    };
+  };
+
+/** The hand-written baseline, four processes. */
+const baselineSystem =
+  (where: Awaited<ReturnType<typeof servers>>) => async (): Promise<Started> => {
+    const baseline = await startBaseline({
+      kafkaBrokers: where.kafkaBrokers,
+      mongodbUrl: where.mongodbUrl,
+      partitions: settings.partitions,
+      logRoot,
+      stock: stockOf(),
+      credit: creditOf(),
+    });
+    return {
+      target: baseline,
+      hops: baseline.outcomes,
+      rss: async () =>
+        Object.fromEntries(
+          await Promise.all(
+            baseline.children.map(async (c) => [c.name, await rssMiB(c.process.pid)] as const),
+          ),
+        ),
+      stop: () => baseline.stop(),
+    };
+  };
 
 const started = Date.now();
 say('Servers…');
 const where = await servers();
 const scenarios: ScenarioResult[] = [];
-for (const [name, mode] of [
-  ['choreography', 'choreography'],
-  ['orchestration', 'orchestration'],
-] as const) {
+const plan: [string, () => Promise<Started>][] = [
+  ['choreography', sagaflowSystem(where, 'choreography')],
+  ['baseline', baselineSystem(where)],
+  ['orchestration', sagaflowSystem(where, 'orchestration')],
+];
+const only = args.only?.split(',').map((s) => s.trim());
+const unknown = only?.filter((n) => !plan.some(([name]) => name === n)) ?? [];
+if (unknown.length > 0) {
+  fail(
+    `--only names unknown scenarios: ${unknown.join(', ')} (known: ${plan.map(([n]) => n).join(', ')})`,
+  );
+}
+for (const [name, start] of plan.filter(([n]) => only === undefined || only.includes(n))) {
   say(`Scenario ${name}…`);
-  scenarios.push(await sagaflowScenario(name, mode, where));
+  scenarios.push(await scenario(name, start));
 }
 const rootPackage = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as {
   packageManager?: string;

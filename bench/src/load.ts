@@ -1,5 +1,21 @@
-import type { NewOrder, ReferenceClient } from '@sagaflow/reference';
-import type { SagaOutcomes } from './outcomes.js';
+/** An order of the benchmark: one line, whatever system places it. */
+export interface BenchOrder {
+  readonly customerId: string;
+  readonly items: readonly { sku: string; quantity: number; unitPrice: number }[];
+}
+
+/** When each saga ended, however the system under test tells it. */
+export interface Outcomes {
+  ended(id: string): { at: number; outcome: 'completed' | 'compensated' } | undefined;
+  /** Resolves when every saga has ended, or after `timeoutMs`. */
+  waitFor(ids: readonly string[], timeoutMs: number): Promise<void>;
+}
+
+/** A system under load: places an order (resolving with its id once accepted). */
+export interface LoadTarget {
+  place(order: BenchOrder): Promise<string>;
+  readonly outcomes: Outcomes;
+}
 
 /** What one load step measured. */
 export interface StepResult {
@@ -14,6 +30,8 @@ export interface StepResult {
   readonly p95Ms: number;
   readonly p99Ms: number;
   readonly compensated: number;
+  /** Orders the system refused to accept (an error answer or none). */
+  readonly failed: number;
 }
 
 export const percentile = (sorted: readonly number[], p: number) =>
@@ -27,17 +45,18 @@ export const percentile = (sorted: readonly number[], p: number) =>
  * sagas to end. Throughput counts the sagas that ended within the step and its drain.
  */
 export async function openLoop(options: {
-  readonly client: ReferenceClient;
-  readonly outcomes: SagaOutcomes;
+  readonly target: LoadTarget;
   readonly ratePerSec: number;
   readonly durationMs: number;
   readonly drainMs: number;
-  readonly order: (n: number) => NewOrder;
+  readonly order: (n: number) => BenchOrder;
 }): Promise<StepResult> {
-  const { client, outcomes, ratePerSec, durationMs } = options;
+  const { target, ratePerSec, durationMs } = options;
+  const { outcomes } = target;
   const total = Math.max(1, Math.round((ratePerSec * durationMs) / 1000));
   const placedAt = new Map<string, number>();
   const requests: Promise<void>[] = [];
+  let failed = 0;
   const start = Date.now();
   for (let n = 0; n < total; n++) {
     const due = start + (n * 1000) / ratePerSec;
@@ -45,11 +64,13 @@ export async function openLoop(options: {
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const sentAt = Date.now();
     requests.push(
-      client.placeOrder(options.order(n)).then(
-        ({ orderId }) => {
+      target.place(options.order(n)).then(
+        (orderId) => {
           placedAt.set(orderId, sentAt);
         },
-        () => {},
+        () => {
+          failed += 1;
+        },
       ),
     );
   }
@@ -77,5 +98,6 @@ export async function openLoop(options: {
     p95Ms: percentile(latencies, 95),
     p99Ms: percentile(latencies, 99),
     compensated,
+    failed,
   };
 }

@@ -1,11 +1,24 @@
 import { headerNames } from '@sagaflow/core';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 
+/** Median hop times of a run (see {@link SagaOutcomes.hops}). */
+export interface HopFigures {
+  readonly relayP50Ms: number;
+  readonly pickupP50Ms: number;
+  readonly hopP50Ms: number;
+  readonly byPairP50Ms: Readonly<Record<string, number>>;
+}
+
 /** When each order's saga ended, as seen on the topics (not by polling the services). */
 export class SagaOutcomes {
   readonly #consumer: Consumer;
   readonly #ended = new Map<string, { at: number; outcome: 'completed' | 'compensated' }>();
   readonly #waiters = new Set<() => void>();
+  /** Each saga's events in the order seen: when written (occurredAt) and when published. */
+  readonly #timelines = new Map<
+    string,
+    { type: string; writtenAt: number; publishedAt: number }[]
+  >();
 
   constructor(brokers: readonly string[], groupId: string) {
     this.#consumer = new Kafka({
@@ -18,8 +31,15 @@ export class SagaOutcomes {
     });
   }
 
-  /** Follows the shipment topic (a completed saga) and the order topic (a rejected order). */
-  async start(topics: { shipments: string; orders: string }): Promise<void> {
+  /**
+   * Follows the shipment topic (a completed saga) and the order topic (a rejected order), and
+   * the other topics of the flow for the time of each hop.
+   */
+  async start(topics: {
+    shipments: string;
+    orders: string;
+    others?: readonly string[];
+  }): Promise<void> {
     // Listen for the join before running: the group must own its partitions before the first
     // order is placed (the consumer starts at the end of the topics).
     const joined = new Promise<void>((resolve, reject) => {
@@ -35,12 +55,19 @@ export class SagaOutcomes {
     });
     await this.#consumer.connect();
     await this.#consumer.subscribe({
-      topics: [topics.shipments, topics.orders],
+      topics: [topics.shipments, topics.orders, ...(topics.others ?? [])],
       fromBeginning: false,
     });
     await this.#consumer.run({
       eachMessage: ({ message }) => {
         const type = message.headers?.[headerNames.eventType]?.toString();
+        const sagaId = message.headers?.[headerNames.sagaId]?.toString();
+        const writtenAt = Date.parse(message.headers?.[headerNames.occurredAt]?.toString() ?? '');
+        if (type !== undefined && sagaId !== undefined && !Number.isNaN(writtenAt)) {
+          const timeline = this.#timelines.get(sagaId) ?? [];
+          timeline.push({ type, writtenAt, publishedAt: Number(message.timestamp) });
+          this.#timelines.set(sagaId, timeline);
+        }
         const orderId = message.key?.toString();
         if (orderId === undefined || this.#ended.has(orderId)) return Promise.resolve();
         if (type === 'ShipmentScheduled')
@@ -57,6 +84,44 @@ export class SagaOutcomes {
 
   ended(orderId: string) {
     return this.#ended.get(orderId);
+  }
+
+  /** Forgets the timelines seen so far (the next {@link hops} covers what follows). */
+  clearHops(): void {
+    this.#timelines.clear();
+  }
+
+  /**
+   * Hop times of the sagas that ended by `lastType`, median over them, in ms: `relay` from an
+   * event's write to its publication, `pickup` from its publication to the write of the next
+   * event (consumer, handler, state change), `hop` the two together; and each hop by its pair.
+   */
+  hops(lastType = 'ShipmentScheduled'): HopFigures {
+    const relay: number[] = [];
+    const pickup: number[] = [];
+    const byPair = new Map<string, number[]>();
+    for (const timeline of this.#timelines.values()) {
+      if (timeline.at(-1)?.type !== lastType) continue;
+      const events = [...timeline].sort((a, b) => a.writtenAt - b.writtenAt);
+      events.forEach((e, i) => {
+        relay.push(e.publishedAt - e.writtenAt);
+        const next = events[i + 1];
+        if (next === undefined) return;
+        pickup.push(next.writtenAt - e.publishedAt);
+        const pair = `${e.type}→${next.type}`;
+        byPair.set(pair, [...(byPair.get(pair) ?? []), next.writtenAt - e.writtenAt]);
+      });
+    }
+    const med = (values: number[]) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      return sorted.length === 0 ? Number.NaN : sorted[Math.floor(sorted.length / 2)]!;
+    };
+    return {
+      relayP50Ms: med(relay),
+      pickupP50Ms: med(pickup),
+      hopP50Ms: med([...byPair.values()].flat()),
+      byPairP50Ms: Object.fromEntries([...byPair].map(([pair, v]) => [pair, med(v)])),
+    };
   }
 
   /** Resolves when every order has ended, or after `timeoutMs`. */
@@ -76,5 +141,46 @@ export class SagaOutcomes {
 
   async stop(): Promise<void> {
     await this.#consumer.disconnect();
+  }
+}
+
+/**
+ * Outcomes of systems whose call answers when the workflow has ended (Restate's and DBOS's
+ * synchronous calls): the saga ended when its call answered.
+ */
+export class CallOutcomes {
+  readonly #ended = new Map<string, { at: number; outcome: 'completed' | 'compensated' }>();
+  readonly #calls = new Map<string, Promise<void>>();
+  /** Calls that failed, with the first error seen. */
+  failures = 0;
+  firstError: string | undefined;
+
+  /** Follows one call: `outcome` of its answer, nothing if it fails. */
+  track(id: string, call: Promise<'completed' | 'compensated'>): void {
+    this.#calls.set(
+      id,
+      call.then(
+        (outcome) => {
+          this.#ended.set(id, { at: Date.now(), outcome });
+        },
+        (error: unknown) => {
+          this.failures += 1;
+          this.firstError ??= String(error);
+        },
+      ),
+    );
+  }
+
+  ended(id: string) {
+    return this.#ended.get(id);
+  }
+
+  async waitFor(ids: readonly string[], timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(ids.map((id) => this.#calls.get(id) ?? Promise.resolve())),
+      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
   }
 }

@@ -1,4 +1,5 @@
 import type { StepResult } from './load.js';
+import type { HopFigures } from './outcomes.js';
 
 /** One scenario's figures: medians over the runs. */
 export interface ScenarioResult {
@@ -11,6 +12,10 @@ export interface ScenarioResult {
   readonly p99Ms: number;
   /** The same at 90% of the saturation rate. */
   readonly at90: { readonly p50Ms: number; readonly p95Ms: number; readonly p99Ms: number };
+  /** Peak resident memory of each process during the saturation search, MiB. */
+  readonly peakRssMiB: Readonly<Record<string, number>>;
+  /** Median hop times at 50% load, where the topics tell them. */
+  readonly hopsAt50: HopFigures | undefined;
   /** Every step of every run, as measured. */
   readonly runs: readonly {
     readonly steps: readonly StepResult[];

@@ -127,6 +127,10 @@ export class KafkaBus
       const producer = this.#kafka.producer({
         idempotent: true,
         maxInFlightRequests: 1,
+        // The broker answers CONCURRENT_TRANSACTIONS to a transaction begun while the markers of
+        // the previous one are still being written (a few ms): retried after the client's usual
+        // 100+ ms, every batch after a busy one waited that long. Retry soon, then back off.
+        retry: { retries: 10, initialRetryTime: 5, maxRetryTime: 5000 },
         transactionalId:
           this.#options.transactionalId ?? `${this.#options.clientId}-${randomUUID()}`,
       });

@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import path from 'node:path';
+
+/** A process the benchmark started: its output goes to a log file. */
+export interface Child {
+  readonly name: string;
+  readonly process: ChildProcess;
+  /** Resolves when it has exited. */
+  readonly exited: Promise<void>;
+  /** The first 64 KiB it wrote (stdout and stderr). */
+  output(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Starts `command args` with its output in `<logDir>/<name>.log`. */
+export function startChild(options: {
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly logDir: string;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly cwd?: string;
+}): Child {
+  mkdirSync(options.logDir, { recursive: true });
+  const log = createWriteStream(path.join(options.logDir, `${options.name}.log`), { flags: 'a' });
+  const child = spawn(options.command, [...options.args], {
+    env: { ...process.env, ...options.env },
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    if (output.length < 65_536) output += chunk.toString();
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    name: options.name,
+    process: child,
+    exited,
+    output: () => output,
+    stop: async (graceMs = 10_000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+      log.end();
+    },
+  };
+}
+
+/** A TypeScript module of the benchmark, run by node with tsx. */
+export const tsxChild = (options: {
+  readonly name: string;
+  readonly module: string;
+  readonly args?: readonly string[];
+  readonly logDir: string;
+  readonly env?: NodeJS.ProcessEnv;
+}) =>
+  startChild({
+    ...options,
+    command: process.execPath,
+    args: ['--import', 'tsx', options.module, ...(options.args ?? [])],
+  });
+
+/** Waits until `check` resolves true, or fails naming `what` after `timeoutMs`. */
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Resident memory of a process in MiB (Linux), or NaN. */
+export async function rssMiB(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return Number.NaN;
+  const { readFile } = await import('node:fs/promises');
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+    return kb === undefined ? Number.NaN : Math.round(Number(kb) / 1024);
+  } catch {
+    return Number.NaN;
+  }
+}
