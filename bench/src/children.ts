@@ -95,3 +95,20 @@ export async function rssMiB(pid: number | undefined): Promise<number> {
     return Number.NaN;
   }
 }
+
+/** POSTs (or PUTs) JSON and returns the JSON answer; an error status throws, naming the call. */
+export async function sendJson(
+  url: string,
+  body: unknown,
+  options: { readonly method?: 'POST' | 'PUT'; readonly timeoutMs?: number } = {},
+): Promise<unknown> {
+  const response = await fetch(url, {
+    method: options.method ?? 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${url} answered ${response.status}: ${text}`);
+  return text === '' ? undefined : (JSON.parse(text) as unknown);
+}

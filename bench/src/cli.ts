@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { infraUp, loadInfraConfig } from '@sagaflow/infra-local';
@@ -13,10 +14,15 @@ import {
 import { eventsTopic } from '@sagaflow/core';
 import { startBaseline } from './baseline/start.js';
 import { rssMiB } from './children.js';
+import { dbosVersion, startDbos, type DbosSystem } from './peers/dbos.js';
+import { postgresVersion } from './peers/postgres.js';
+import { restateVersion, startRestate, type RestateSystem } from './peers/restate.js';
+import { measureRecovery, type RecoveryResult } from './recovery.js';
 import { openLoop, type BenchOrder, type LoadTarget, type StepResult } from './load.js';
 import { SagaOutcomes, type HopFigures } from './outcomes.js';
 import { markdown, median, svgChart, type ScenarioResult } from './report.js';
 
+const require = createRequire(import.meta.url);
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const repoRoot = path.resolve(benchDir, '..');
 const usage = `Usage: pnpm bench [--quick] [--runs N]
@@ -60,9 +66,15 @@ const settings = {
   quick,
   runs,
   /** Offered rates of the saturation search, orders per second. */
-  rates: quick ? [1, 2, 4] : [1, 2, 4, 8, 16, 32],
-  stepMs: quick ? 10_000 : 30_000,
-  drainMs: quick ? 30_000 : 60_000,
+  rates: quick ? [2, 8, 32, 128] : [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+  stepMs: quick ? 4_000 : 20_000,
+  drainMs: quick ? 15_000 : 60_000,
+  /** Recovery: steady load before and after a SIGKILL of the inventory participant. */
+  recovery: quick
+    ? { ratePerSec: 2, beforeMs: 6_000, afterMs: 14_000 }
+    : { ratePerSec: 2, beforeMs: 20_000, afterMs: 40_000 },
+  /** Growth: the choreography again with these partition counts (not in --quick). */
+  growthPartitions: quick ? [] : [1, 6],
   /** One order in ten is refused for credit: its saga takes the compensation path. */
   compensationShare: 0.1,
   partitions: 3,
@@ -99,6 +111,8 @@ interface Started {
   readonly rss?: () => Promise<Record<string, number>>;
   /** The saga's hops as seen on the topics. */
   readonly hops?: SagaOutcomes;
+  /** SIGKILLs the inventory participant, which is then restarted. */
+  readonly killInventory?: () => Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -220,6 +234,29 @@ const medianHops = (all: readonly HopFigures[]): HopFigures => ({
   ),
 });
 
+/** Peers: the same workflow on another engine. */
+const peerSystem =
+  (
+    start: (o: {
+      logRoot: string;
+      stock: Record<string, number>;
+      credit: Record<string, number>;
+    }) => Promise<RestateSystem | DbosSystem>,
+  ) =>
+  async (): Promise<Started> => {
+    const system = await start({ logRoot, stock: stockOf(), credit: creditOf() });
+    return {
+      target: system,
+      rss: async () =>
+        Object.fromEntries(
+          await Promise.all(
+            system.children.map(async (c) => [c.name, await rssMiB(c.process.pid)] as const),
+          ),
+        ),
+      stop: () => system.stop(),
+    };
+  };
+
 const logRoot = path.join(repoRoot, '.sagaflow', 'bench-logs');
 
 /** The reference system in one mode, six processes. */
@@ -253,6 +290,7 @@ const sagaflowSystem =
     }
     return {
       hops: outcomes,
+      killInventory: () => system.supervisor.kill('inventory', 'SIGKILL'),
       target: {
         outcomes,
         place: async (order) => (await system.client.placeOrder({ ...order, mode })).orderId,
@@ -284,6 +322,7 @@ const baselineSystem =
     return {
       target: baseline,
       hops: baseline.outcomes,
+      killInventory: () => baseline.kill('inventory'),
       rss: async () =>
         Object.fromEntries(
           await Promise.all(
@@ -302,18 +341,65 @@ const plan: [string, () => Promise<Started>][] = [
   ['choreography', sagaflowSystem(where, 'choreography')],
   ['baseline', baselineSystem(where)],
   ['orchestration', sagaflowSystem(where, 'orchestration')],
+  ['restate', peerSystem(startRestate)],
+  ['dbos', peerSystem(startDbos)],
+  ...settings.growthPartitions.map(
+    (p) =>
+      [
+        `choreography, ${p} partition${p === 1 ? '' : 's'}`,
+        sagaflowSystem(where, 'choreography', { SAGAFLOW_PARTITIONS: String(p) }),
+      ] as [string, () => Promise<Started>],
+  ),
+];
+const recoveryPlan: [string, () => Promise<Started>][] = [
+  ['choreography', sagaflowSystem(where, 'choreography')],
+  ['baseline', baselineSystem(where)],
 ];
 const only = args.only?.split(',').map((s) => s.trim());
-const unknown = only?.filter((n) => !plan.some(([name]) => name === n)) ?? [];
+const known = [...plan.map(([n]) => n), 'recovery'];
+const unknown = only?.filter((n) => !known.includes(n)) ?? [];
 if (unknown.length > 0) {
-  fail(
-    `--only names unknown scenarios: ${unknown.join(', ')} (known: ${plan.map(([n]) => n).join(', ')})`,
-  );
+  fail(`--only names unknown scenarios: ${unknown.join(', ')} (known: ${known.join(', ')})`);
 }
-for (const [name, start] of plan.filter(([n]) => only === undefined || only.includes(n))) {
+const wanted = (name: string) => only === undefined || only.includes(name);
+for (const [name, start] of plan.filter(([n]) => wanted(n))) {
   say(`Scenario ${name}…`);
   scenarios.push(await scenario(name, start));
 }
+const recoveries: (RecoveryResult & { name: string })[] = [];
+if (wanted('recovery')) {
+  for (const [name, start] of recoveryPlan) {
+    say(`Recovery ${name}…`);
+    const system = await start();
+    try {
+      let n = 0;
+      const result = await measureRecovery({
+        target: system.target,
+        killed: 'inventory',
+        kill: async () => {
+          if (system.killInventory === undefined) throw new Error(`${name} cannot kill a service`);
+          await system.killInventory();
+        },
+        ...settings.recovery,
+        drainMs: settings.drainMs * 2,
+        order: () => nthOrder((n += 1)),
+      });
+      recoveries.push({ name, ...result });
+      say(
+        `  ${name}: first completed saga ${result.firstCompletedAfterKillMs} ms after the SIGKILL; p99 ${result.before.p99Ms} ms before, ${result.after.p99Ms} ms after (max ${result.after.maxMs} ms); ${result.unfinished} unfinished`,
+      );
+    } finally {
+      await system.stop();
+    }
+  }
+}
+const find = (name: string) => scenarios.find((s) => s.name === name);
+/** a's figure divided by b's, when both were measured in this run. */
+const ratio = (a: string, b: string, figure: 'throughputPerSec' | 'p99Ms') => {
+  const x = find(a)?.[figure];
+  const y = find(b)?.[figure];
+  return x === undefined || y === undefined || !(y > 0) ? null : Number((x / y).toFixed(3));
+};
 const rootPackage = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as {
   packageManager?: string;
 };
@@ -330,14 +416,28 @@ const results = {
     node: process.version,
     packageManager: rootPackage.packageManager,
     servers: where.backend,
+    kafkajs: (require('kafkajs/package.json') as { version: string }).version,
+    restateServer: restateVersion(),
+    restateSdk: (require('@restatedev/restate-sdk/package.json') as { version: string }).version,
+    dbosSdk: dbosVersion(),
+    dbosDatabase: `PostgreSQL ${postgresVersion()} (Debian), fsync and synchronous commit on`,
   },
   settings,
   scenarios,
+  recovery: recoveries,
   /**
-   * sagaflow throughput divided by the others'. The baseline and peer scenarios are not written
-   * yet: null until they are measured in the same run.
+   * sagaflow's throughput divided by the others', measured in this run (null when a side was not
+   * run): the choreography against the hand-written baseline (the same flow), the orchestration
+   * against Restate and DBOS (the same workflow); and the same for p99 latency at 50% load.
    */
-  ratios: { vsBaseline: null, vsRestate: null, vsDbos: null },
+  ratios: {
+    vsBaseline: ratio('choreography', 'baseline', 'throughputPerSec'),
+    vsRestate: ratio('orchestration', 'restate', 'throughputPerSec'),
+    vsDbos: ratio('orchestration', 'dbos', 'throughputPerSec'),
+    p99VsBaseline: ratio('choreography', 'baseline', 'p99Ms'),
+    p99VsRestate: ratio('orchestration', 'restate', 'p99Ms'),
+    p99VsDbos: ratio('orchestration', 'dbos', 'p99Ms'),
+  },
 };
 const resultsDir = path.join(benchDir, 'results');
 await mkdir(resultsDir, { recursive: true });

@@ -50,6 +50,8 @@ export async function openLoop(options: {
   readonly durationMs: number;
   readonly drainMs: number;
   readonly order: (n: number) => BenchOrder;
+  /** Told of each accepted order and when it was sent. @default ignore */
+  readonly onPlaced?: (id: string, sentAt: number) => void;
 }): Promise<StepResult> {
   const { target, ratePerSec, durationMs } = options;
   const { outcomes } = target;
@@ -67,6 +69,7 @@ export async function openLoop(options: {
       target.place(options.order(n)).then(
         (orderId) => {
           placedAt.set(orderId, sentAt);
+          options.onPlaced?.(orderId, sentAt);
         },
         () => {
           failed += 1;

@@ -1,5 +1,6 @@
 import type { StepResult } from './load.js';
 import type { HopFigures } from './outcomes.js';
+import type { RecoveryResult } from './recovery.js';
 
 /** One scenario's figures: medians over the runs. */
 export interface ScenarioResult {
@@ -32,31 +33,105 @@ export const median = (values: readonly number[]) => {
 
 const round = (value: number, digits = 1) => (Number.isNaN(value) ? 'n/a' : value.toFixed(digits));
 
-/** The results as a Markdown table. */
+const sum = (values: Readonly<Record<string, number>>) =>
+  Object.values(values).reduce((a, b) => a + b, 0);
+
+/** The results as Markdown: scenarios, hops, memory, ratios, recovery, and the settings. */
 export function markdown(results: {
   readonly machine: Record<string, unknown>;
+  readonly versions: Record<string, unknown>;
   readonly settings: Record<string, unknown>;
   readonly scenarios: readonly ScenarioResult[];
-  readonly ratios: Record<string, unknown>;
+  readonly recovery: readonly (RecoveryResult & { readonly name: string })[];
+  readonly ratios: Record<string, number | null>;
 }): string {
-  const lines = [
-    '| scenario | sagas/s (saturation) | p50 ms @50% | p95 ms @50% | p99 ms @50% | p50 ms @90% | p99 ms @90% |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...results.scenarios.map(
-      (s) =>
-        `| ${s.name} | ${round(s.throughputPerSec, 2)} | ${round(s.p50Ms, 0)} | ${round(s.p95Ms, 0)} | ${round(s.p99Ms, 0)} | ${round(s.at90.p50Ms, 0)} | ${round(s.at90.p99Ms, 0)} |`,
+  const table = (head: readonly string[], rows: readonly (readonly string[])[]) =>
+    [
+      `| ${head.join(' | ')} |`,
+      `| --- | ${head
+        .slice(1)
+        .map(() => '---:')
+        .join(' | ')} |`,
+      ...rows.map((r) => `| ${r.join(' | ')} |`),
+    ].join('\n');
+  const ms = (v: number | undefined) => (v === undefined ? 'n/a' : round(v, 0));
+  const parts = [
+    table(
+      [
+        'scenario',
+        'sagas/s (saturation)',
+        'p50 ms @50%',
+        'p95 ms @50%',
+        'p99 ms @50%',
+        'p50 ms @90%',
+        'p99 ms @90%',
+        'hop p50 ms',
+        'peak RSS MiB (all processes)',
+      ],
+      results.scenarios.map((s) => [
+        s.name,
+        round(s.throughputPerSec, 2),
+        ms(s.p50Ms),
+        ms(s.p95Ms),
+        ms(s.p99Ms),
+        ms(s.at90.p50Ms),
+        ms(s.at90.p99Ms),
+        s.hopsAt50 === undefined
+          ? 'n/a'
+          : `${ms(s.hopsAt50.hopP50Ms)} (relay ${ms(s.hopsAt50.relayP50Ms)} + pickup ${ms(s.hopsAt50.pickupP50Ms)})`,
+        `${round(sum(s.peakRssMiB), 0)}`,
+      ]),
     ),
+    '',
+    `Ratios (sagaflow ÷ the other, same run): ${Object.entries(results.ratios)
+      .map(([k, v]) => `${k} ${v === null ? 'n/a' : v.toFixed(2)}`)
+      .join(', ')}`,
   ];
-  return [
-    lines.join('\n'),
+  if (results.recovery.length > 0) {
+    parts.push(
+      '',
+      table(
+        [
+          'recovery (SIGKILL of inventory)',
+          'offered/s',
+          'first completed saga after kill, ms',
+          'p99 before, ms',
+          'p99 after, ms',
+          'max after, ms',
+          'unfinished',
+        ],
+        results.recovery.map((r) => [
+          r.name,
+          round(r.offeredPerSec, 1),
+          ms(r.firstCompletedAfterKillMs),
+          ms(r.before.p99Ms),
+          ms(r.after.p99Ms),
+          ms(r.after.maxMs),
+          String(r.unfinished),
+        ]),
+      ),
+    );
+  }
+  parts.push(
+    '',
+    'Peak resident memory per process (MiB): ' +
+      results.scenarios
+        .map(
+          (s) =>
+            `${s.name}: ${Object.entries(s.peakRssMiB)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')}`,
+        )
+        .join('; '),
     '',
     `Machine: ${JSON.stringify(results.machine)}`,
     '',
+    `Versions: ${JSON.stringify(results.versions)}`,
+    '',
     `Settings: ${JSON.stringify(results.settings)}`,
     '',
-    `Ratios: ${JSON.stringify(results.ratios)}`,
-    '',
-  ].join('\n');
+  );
+  return parts.join('\n');
 }
 
 /** A bar chart (SVG) of each scenario's saturation throughput and its p99 at 50% load. */

@@ -305,7 +305,13 @@ await mongo.connect();
 await producer.connect();
 
 const { topics: subscribed, handle } = handlers[role];
-const consumer = kafka.consumer({ groupId: `${namespace}-baseline-${role}`, maxWaitTimeInMs: 100 });
+const consumer = kafka.consumer({
+  groupId: `${namespace}-baseline-${role}`,
+  maxWaitTimeInMs: 100,
+  // As sagaflow's reference services: a dead member's partitions move after 10 s.
+  sessionTimeout: 10_000,
+  heartbeatInterval: 1000,
+});
 await consumer.connect();
 await consumer.subscribe({ topics: subscribed, fromBeginning: true });
 await consumer.run({

@@ -7,14 +7,17 @@ import { freePort } from '@sagaflow/reference';
 import { tsxChild, waitUntil, type Child } from '../children.js';
 import type { BenchOrder, LoadTarget } from '../load.js';
 import { SagaOutcomes } from '../outcomes.js';
-import { baselineRoles, baselineTopics } from './names.js';
+import { baselineRoles, baselineTopics, type BaselineRole } from './names.js';
 
 const participantModule = path.join(path.dirname(fileURLToPath(import.meta.url)), 'participant.ts');
 
 /** The hand-written baseline, running: one process per participant. */
 export interface Baseline extends LoadTarget {
   readonly outcomes: SagaOutcomes;
+  /** The running participants (a killed one is replaced). */
   readonly children: readonly Child[];
+  /** SIGKILLs a participant and starts it again after 250 ms (as sagaflow's supervisor does). */
+  kill(role: BaselineRole): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -74,7 +77,7 @@ export async function startBaseline(options: {
   }
   const port = await freePort();
   const logDir = path.join(options.logRoot, namespace);
-  const children = baselineRoles.map((role) =>
+  const participant = (role: BaselineRole) =>
     tsxChild({
       name: role,
       module: participantModule,
@@ -86,8 +89,8 @@ export async function startBaseline(options: {
         BASELINE_NAMESPACE: namespace,
         BASELINE_PORT: String(port),
       },
-    }),
-  );
+    });
+  const children = baselineRoles.map(participant);
   const outcomes = new SagaOutcomes(options.kafkaBrokers, `${namespace}-bench`);
   const stop = async () => {
     await outcomes.stop().catch(() => {});
@@ -96,7 +99,7 @@ export async function startBaseline(options: {
   try {
     await waitUntil(
       'the baseline participants starting',
-      () => Promise.resolve(children.every((c) => c.output().includes('ready'))),
+      () => Promise.resolve(children.every((c) => c.output().includes(`baseline ${c.name} ready`))),
       60_000,
     );
     await outcomes.start({
@@ -112,6 +115,14 @@ export async function startBaseline(options: {
   return {
     children,
     outcomes,
+    kill: async (role) => {
+      const index = baselineRoles.indexOf(role);
+      const victim = children[index]!;
+      victim.process.kill('SIGKILL');
+      await victim.exited;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      children[index] = participant(role);
+    },
     place: async (order: BenchOrder) => {
       const response = await fetch(url, {
         method: 'POST',

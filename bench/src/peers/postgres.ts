@@ -1,0 +1,125 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '@sagaflow/reference';
+import { startChild, waitUntil, type Child } from '../children.js';
+
+const LIB = '/usr/lib/postgresql';
+
+/** The newest PostgreSQL server installed from Debian's packages, installing it if need be. */
+function serverBinDir(install = true): string {
+  const find = () =>
+    existsSync(LIB)
+      ? readdirSync(LIB)
+          .filter((v) => existsSync(path.join(LIB, v, 'bin', 'postgres')))
+          .sort((a, b) => Number(b) - Number(a))[0]
+      : undefined;
+  let version = find();
+  if (version === undefined && install && process.getuid?.() === 0) {
+    execFileSync('apt-get', ['install', '-y', '-q', 'postgresql'], {
+      stdio: 'ignore',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    version = find();
+  }
+  if (version === undefined) {
+    throw new Error(
+      `no PostgreSQL server in ${LIB}: install Debian's 'postgresql' package (apt-get install postgresql)`,
+    );
+  }
+  return path.join(LIB, version, 'bin');
+}
+
+/** The version of the PostgreSQL server the benchmark uses, or 'not installed'. */
+export function postgresVersion(): string {
+  try {
+    return execFileSync(path.join(serverBinDir(false), 'postgres'), ['--version'], {
+      encoding: 'utf8',
+    })
+      .trim()
+      .replace(/^postgres \(PostgreSQL\) /, '');
+  } catch {
+    return 'not installed';
+  }
+}
+
+/** A PostgreSQL server of the benchmark's own: fresh data, a free port, durable commits. */
+export interface Postgres {
+  readonly url: string;
+  readonly version: string;
+  readonly child: Child;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts PostgreSQL on a fresh data directory (as the `postgres` user when run as root: the
+ * server refuses root), with its defaults for durability (fsync, synchronous commit).
+ */
+export async function startPostgres(logDir: string): Promise<Postgres> {
+  const bin = serverBinDir();
+  const asRoot = process.getuid?.() === 0;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sagaflow-bench-pg-'));
+  const run = (command: string, args: readonly string[]) =>
+    asRoot
+      ? { command: 'runuser', args: ['-u', 'postgres', '--', command, ...args] }
+      : { command, args };
+  if (asRoot) {
+    chmodSync(dataDir, 0o700);
+    execFileSync('chown', ['postgres:postgres', dataDir]);
+  }
+  const init = run(path.join(bin, 'initdb'), [
+    '-D',
+    dataDir,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+  ]);
+  execFileSync(init.command, init.args, { stdio: 'ignore' });
+  const port = await freePort();
+  const server = run(path.join(bin, 'postgres'), [
+    '-D',
+    dataDir,
+    '-p',
+    String(port),
+    '-c',
+    'listen_addresses=127.0.0.1',
+    '-c',
+    `unix_socket_directories=${dataDir}`,
+    '-c',
+    'max_connections=200',
+  ]);
+  const child = startChild({
+    name: 'postgres',
+    command: server.command,
+    args: server.args,
+    logDir,
+  });
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const stop = async () => {
+    await child.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    await waitUntil(
+      'PostgreSQL accepting connections',
+      () => {
+        try {
+          execFileSync(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)], {
+            stdio: 'ignore',
+          });
+          return Promise.resolve(true);
+        } catch {
+          return Promise.resolve(false);
+        }
+      },
+      60_000,
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url, version: path.basename(path.dirname(bin)), child, stop };
+}

@@ -1,0 +1,41 @@
+import type { BenchOrder, LoadTarget } from '../load.js';
+import { CallOutcomes } from '../outcomes.js';
+
+/** What the peers' order workflow takes: one order line, its amount worked out. */
+export interface WorkflowInput {
+  readonly orderId: string;
+  readonly customerId: string;
+  readonly sku: string;
+  readonly quantity: number;
+  readonly amount: number;
+}
+
+/**
+ * A load target whose call answers when the workflow has ended: each order gets a fresh id and
+ * its call is followed by a {@link CallOutcomes}.
+ */
+export function callTarget(
+  invoke: (input: WorkflowInput) => Promise<unknown>,
+): LoadTarget & { readonly outcomes: CallOutcomes } {
+  const outcomes = new CallOutcomes();
+  let n = 0;
+  return {
+    outcomes,
+    place: (order: BenchOrder) => {
+      n += 1;
+      const orderId = `o-${n}-${Date.now().toString(36)}`;
+      const line = order.items[0]!;
+      outcomes.track(
+        orderId,
+        invoke({
+          orderId,
+          customerId: order.customerId,
+          sku: line.sku,
+          quantity: line.quantity,
+          amount: line.quantity * line.unitPrice,
+        }) as Promise<'completed' | 'compensated'>,
+      );
+      return Promise.resolve(orderId);
+    },
+  };
+}
