@@ -29,7 +29,8 @@ const usage = `Usage: pnpm bench [--quick] [--runs N]
 
   --quick   one short run per scenario (a few minutes): checks that the benchmark works
   --runs N  runs per scenario; figures are medians over them (default 3, 1 with --quick)
-  --only A,B  only these scenarios (names as in the results); ratios need both sides
+  --only A,B  only these scenarios (names as in the results, or 'recovery'); ratios need both
+  --out DIR   write the results there instead of bench/results (and no latest.* copy)
 
 Runs on KAFKA_BROKERS, SCHEMA_REGISTRY_URL and MONGODB_URL if set, otherwise on the local
 servers of 'pnpm infra:up' (started if needed). Writes bench/results/<time>.json, .md and .svg,
@@ -47,6 +48,7 @@ try {
       quick: { type: 'boolean', default: false },
       runs: { type: 'string' },
       only: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   }).values;
@@ -439,18 +441,20 @@ const results = {
     p99VsDbos: ratio('orchestration', 'dbos', 'p99Ms'),
   },
 };
-const resultsDir = path.join(benchDir, 'results');
+const resultsDir = args.out === undefined ? path.join(benchDir, 'results') : path.resolve(args.out);
 await mkdir(resultsDir, { recursive: true });
 const stamp = results.startedAt.replaceAll(':', '-').replace(/\.\d+Z$/, 'Z');
 const json = `${JSON.stringify(results, null, 2)}\n`;
 const md = markdown(results);
 const svg = svgChart(scenarios);
-for (const base of [stamp, 'latest']) {
+for (const base of args.out === undefined ? [stamp, 'latest'] : [stamp]) {
   await writeFile(path.join(resultsDir, `${base}.json`), json);
   await writeFile(path.join(resultsDir, `${base}.md`), md);
   await writeFile(path.join(resultsDir, `${base}.svg`), svg);
 }
 say('');
 say(md);
-say(`Written: bench/results/${stamp}.{json,md,svg} (and latest.*) in ${results.durationSec} s`);
+say(
+  `Written: ${path.relative(process.cwd(), path.join(resultsDir, stamp))}.{json,md,svg}${args.out === undefined ? ' (and latest.*)' : ''} in ${results.durationSec} s`,
+);
 process.exit(0);

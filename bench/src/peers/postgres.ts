@@ -17,10 +17,17 @@ function serverBinDir(install = true): string {
       : undefined;
   let version = find();
   if (version === undefined && install && process.getuid?.() === 0) {
-    execFileSync('apt-get', ['install', '-y', '-q', 'postgresql'], {
-      stdio: 'ignore',
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-    });
+    const apt = (args: readonly string[]) =>
+      execFileSync('apt-get', [...args], {
+        stdio: 'ignore',
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
+    try {
+      apt(['install', '-y', '-q', 'postgresql']);
+    } catch {
+      apt(['update', '-q']);
+      apt(['install', '-y', '-q', 'postgresql']);
+    }
     version = find();
   }
   if (version === undefined) {

@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, expect, it } from 'vitest';
+
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli.ts');
+const out = mkdtempSync(path.join(os.tmpdir(), 'sagaflow-bench-smoke-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+function bench(args: string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  return new Promise<{ code: number | null; output: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, output })),
+  );
+}
+
+interface Results {
+  scenarios: {
+    name: string;
+    throughputPerSec: number;
+    p50Ms: number;
+    p99Ms: number;
+    runs: { steps: { failed: number; placed: number; ended: number }[] }[];
+  }[];
+  ratios: Record<string, number | null>;
+  recovery: { name: string; firstCompletedAfterKillMs: number; unfinished: number }[];
+  machine: { cores: number };
+}
+
+it('pnpm bench --quick runs every scenario end to end and writes its results', async () => {
+  const { code, output } = await bench(['--quick', '--out', out]);
+  expect(output, output).toMatch(/Written: /);
+  expect(code, output).toBe(0);
+  const files = readdirSync(out);
+  for (const ext of ['json', 'md', 'svg'])
+    expect(files.some((f) => f.endsWith(`.${ext}`))).toBe(true);
+  const results = JSON.parse(
+    readFileSync(
+      path.join(
+        out,
+        files.find((f) => f.endsWith('.json'))!,
+      ),
+      'utf8',
+    ),
+  ) as Results;
+  expect(results.scenarios.map((s) => s.name)).toEqual([
+    'choreography',
+    'baseline',
+    'orchestration',
+    'restate',
+    'dbos',
+  ]);
+  for (const s of results.scenarios) {
+    expect(s.throughputPerSec, s.name).toBeGreaterThan(0);
+    expect(s.p50Ms, s.name).toBeGreaterThan(0);
+    expect(s.p99Ms, s.name).toBeGreaterThanOrEqual(s.p50Ms);
+    // Every order was accepted and every saga of the first (unsaturated) step ended.
+    for (const step of s.runs[0]!.steps) expect(step.failed, s.name).toBe(0);
+    expect(s.runs[0]!.steps[0]!.ended, s.name).toBe(s.runs[0]!.steps[0]!.placed);
+  }
+  for (const key of ['vsBaseline', 'vsRestate', 'vsDbos']) {
+    expect(results.ratios[key], key).toBeGreaterThan(0);
+  }
+  expect(results.recovery.map((r) => r.name)).toEqual(['choreography', 'baseline']);
+  for (const r of results.recovery) {
+    expect(r.firstCompletedAfterKillMs, r.name).toBeGreaterThan(0);
+    expect(r.unfinished, r.name).toBe(0);
+  }
+  expect(results.machine.cores).toBeGreaterThan(0);
+}, 900_000);
+
+it('refuses bad options, naming them', async () => {
+  const runs = await bench(['--runs', '0']);
+  expect(runs.code).toBe(2);
+  expect(runs.output).toMatch(/--runs must be an integer from 1 to 20 \(got '0'\)/);
+  const only = await bench(['--only', 'kafka-streams']);
+  expect(only.code).toBe(2);
+  expect(only.output).toMatch(/--only names unknown scenarios: kafka-streams/);
+});
