@@ -44,6 +44,12 @@ interface OutboxDocument {
 
 /** How often a marker without its commit is looked at again. */
 const ORPHAN_RECHECK_MS = 5000;
+/**
+ * Appends move the head hint every this many versions (compaction moves it before it deletes):
+ * a load in another process probes at most this many versions past it; the writing process
+ * starts from the versions it has seen.
+ */
+const HEAD_EVERY = 8;
 
 /** Runs the tasks with at most `width` at a time. */
 async function inParallel<T>(
@@ -105,8 +111,8 @@ function unavailable(action: string, entityType: string, cause: unknown): Sagafl
  * in two steps, so they do not exclude a concurrent writer.
  *
  * The hot paths read documents by `_id` only, the one lookup that FerretDB v1 on SQLite does not
- * answer by scanning the whole collection: `load` starts from a head document (`<..>_heads`, the
- * last version written, a hint that may lag) and probes the next versions by `_id`; the outbox is
+ * answer by scanning the whole collection: `load` starts from a head document (`<..>_heads`, a
+ * version written lately, moved every few versions: a hint that may lag) and probes the next versions by `_id`; the outbox is
  * a small collection of markers (`<..>_outbox`) written before each commit and deleted once it
  * is published, so that a commit document is never updated: published means without a marker.
  */
@@ -121,6 +127,8 @@ export class MongoEntityStore implements EntityStore, Pingable {
    * loads only ask for the version their head names, which compaction keeps).
    */
   readonly #commits: LRUCache<string, CommitDocument>;
+  /** The latest version of each entity this process has seen (wrote or read). */
+  readonly #known: LRUCache<string, number>;
 
   /**
    * @param options.cachedCommits Commits kept in memory to spare reads of the latest ones.
@@ -133,6 +141,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
       throw invalidArgument('cachedCommits', `must be a positive integer (got ${max})`);
     }
     this.#commits = new LRUCache({ max });
+    this.#known = new LRUCache({ max });
   }
 
   /** A commit by its id: from the cache, else from the database (and then cached). */
@@ -164,29 +173,41 @@ export class MongoEntityStore implements EntityStore, Pingable {
     await this.#heads(entityType).replaceOne({ _id: entityId }, { version }, { upsert: true });
   }
 
-  /** The latest commit of an entity, found by `_id` from the head hint upwards. */
+  #know(entityType: string, entityId: string, version: number): void {
+    const key = `${entityType}/${entityId}`;
+    if ((this.#known.get(key) ?? 0) < version) this.#known.set(key, version);
+  }
+
+  /**
+   * The latest commit of an entity, found by `_id` upwards from the head hint or the latest
+   * version this process has seen, whichever is higher. The hint is read in any case: a version
+   * this process saw may have been compacted since, and compaction moves the hint first.
+   */
   async #latest(entityType: string, entityId: string): Promise<CommitDocument | undefined> {
     const collection = this.#collection(entityType);
     const head = await this.#heads(entityType).findOne({ _id: entityId });
-    let version = head?.version ?? 0;
+    const hinted = Math.max(head?.version ?? 0, this.#known.get(`${entityType}/${entityId}`) ?? 0);
+    let version = hinted;
     let latest =
       version === 0 ? undefined : await this.#commit(entityType, documentId(entityId, version));
-    // Without a head the entity has no commit, or only the first ones whose head write was lost
-    // (compaction writes the head before deleting anything): probing upwards finds them.
+    // Without a hint the entity has no commit, or only its first ones (the hint moves every few
+    // versions, and compaction moves it before deleting anything): probing upwards finds them.
     for (;;) {
       const next = await collection.findOne({ _id: documentId(entityId, version + 1) });
       if (next === null) {
-        // A missing head version was compacted: the latest is further up, and exists.
-        if (latest === undefined && version > 0 && head !== null && version < head.version + 1000) {
+        // A missing hinted version was compacted: the latest is further up, and exists.
+        if (latest === undefined && version > 0 && version < hinted + 1000) {
           version += 1;
           continue;
         }
-        return latest;
+        break;
       }
       latest = next;
       version += 1;
       this.#commits.set(`${entityType}/${next._id}`, next);
     }
+    if (latest !== undefined) this.#know(entityType, entityId, latest.version);
+    return latest;
   }
 
   /** Resolves when the database answers `ping`. */
@@ -252,7 +273,10 @@ export class MongoEntityStore implements EntityStore, Pingable {
       };
       await collection.insertOne(doc);
       this.#commits.set(`${commit.entityType}/${id}`, structuredClone(doc));
-      await this.#advanceHead(commit.entityType, commit.entityId, commit.version);
+      this.#know(commit.entityType, commit.entityId, commit.version);
+      if (commit.version % HEAD_EVERY === 0) {
+        await this.#advanceHead(commit.entityType, commit.entityId, commit.version);
+      }
       return { status: 'appended' };
     } catch (error) {
       if (!(error instanceof MongoServerError) || error.code !== DUPLICATE_KEY) {
