@@ -14,6 +14,12 @@ export interface Child {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** Every child still running: killed when the benchmark exits, however it exits. */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** Starts `command args` with its output in `<logDir>/<name>.log`. */
 export function startChild(options: {
   readonly name: string;
@@ -22,12 +28,15 @@ export function startChild(options: {
   readonly logDir: string;
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
+  /** Run as this user and group (the benchmark must be root). @default the benchmark's */
+  readonly user?: { readonly uid: number; readonly gid: number };
 }): Child {
   mkdirSync(options.logDir, { recursive: true });
   const log = createWriteStream(path.join(options.logDir, `${options.name}.log`), { flags: 'a' });
   const child = spawn(options.command, [...options.args], {
     env: { ...process.env, ...options.env },
     cwd: options.cwd,
+    ...(options.user === undefined ? {} : { uid: options.user.uid, gid: options.user.gid }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout.pipe(log);
@@ -38,7 +47,13 @@ export function startChild(options: {
   };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  running.add(child);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      running.delete(child);
+      resolve();
+    }),
+  );
   return {
     name: options.name,
     process: child,

@@ -113,6 +113,8 @@ interface Started {
   readonly rss?: () => Promise<Record<string, number>>;
   /** The saga's hops as seen on the topics. */
   readonly hops?: SagaOutcomes;
+  /** Processes to SIGKILL if the benchmark dies without stopping the system. @default none */
+  readonly pids?: () => readonly (number | undefined)[];
   /** SIGKILLs the inventory participant, which is then restarted. */
   readonly killInventory?: () => Promise<void>;
   stop(): Promise<void>;
@@ -130,6 +132,35 @@ const nthOrder = (n: number): BenchOrder => ({
   items: [{ sku: `sku-${n % 20}`, quantity: 1, unitPrice: 100 }],
 });
 
+/** Systems started and not yet stopped: their processes die with the benchmark. */
+const live = new Set<Started>();
+process.once('exit', () => {
+  for (const system of live) {
+    for (const pid of system.pids?.() ?? []) {
+      if (pid !== undefined) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+    }
+  }
+});
+
+/** Starts a system and keeps it in {@link live} until it is stopped. */
+async function launch(start: () => Promise<Started>): Promise<Started> {
+  const system = await start();
+  live.add(system);
+  return {
+    ...system,
+    stop: async () => {
+      await system.stop();
+      live.delete(system);
+    },
+  };
+}
+
 /**
  * One scenario: per run, a fresh system; the saturation search (offered rates rising until the
  * sagas ended per second fall below 80% of the offer), then latency at 50% and 90% of it.
@@ -141,7 +172,7 @@ async function scenario(name: string, start: () => Promise<Started>): Promise<Sc
   const rss: Record<string, number>[] = [];
   const hops: HopFigures[] = [];
   for (let run = 1; run <= runs; run++) {
-    const system = await start();
+    const system = await launch(start);
     try {
       let n = 0;
       const step = (ratePerSec: number, durationMs: number) =>
@@ -291,6 +322,7 @@ const sagaflowSystem =
       throw error;
     }
     return {
+      pids: () => serviceNames.map((s) => system.supervisor.pid(s)),
       hops: outcomes,
       killInventory: () => system.supervisor.kill('inventory', 'SIGKILL'),
       target: {
@@ -372,7 +404,7 @@ const recoveries: (RecoveryResult & { name: string })[] = [];
 if (wanted('recovery')) {
   for (const [name, start] of recoveryPlan) {
     say(`Recovery ${name}…`);
-    const system = await start();
+    const system = await launch(start);
     try {
       let n = 0;
       const result = await measureRecovery({

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '@sagaflow/reference';
@@ -65,44 +65,40 @@ export interface Postgres {
  */
 export async function startPostgres(logDir: string): Promise<Postgres> {
   const bin = serverBinDir();
-  const asRoot = process.getuid?.() === 0;
+  // The server refuses to run as root: as root, run it as Debian's `postgres` user.
+  const user =
+    process.getuid?.() === 0
+      ? {
+          uid: Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim()),
+          gid: Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim()),
+        }
+      : undefined;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sagaflow-bench-pg-'));
-  const run = (command: string, args: readonly string[]) =>
-    asRoot
-      ? { command: 'runuser', args: ['-u', 'postgres', '--', command, ...args] }
-      : { command, args };
-  if (asRoot) {
-    chmodSync(dataDir, 0o700);
-    execFileSync('chown', ['postgres:postgres', dataDir]);
-  }
-  const init = run(path.join(bin, 'initdb'), [
-    '-D',
-    dataDir,
-    '-U',
-    'postgres',
-    '--auth=trust',
-    '-E',
-    'UTF8',
-  ]);
-  execFileSync(init.command, init.args, { stdio: 'ignore' });
+  chmodSync(dataDir, 0o700);
+  if (user !== undefined) chownSync(dataDir, user.uid, user.gid);
+  execFileSync(
+    path.join(bin, 'initdb'),
+    ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8'],
+    { stdio: 'ignore', ...(user ?? {}) },
+  );
   const port = await freePort();
-  const server = run(path.join(bin, 'postgres'), [
-    '-D',
-    dataDir,
-    '-p',
-    String(port),
-    '-c',
-    'listen_addresses=127.0.0.1',
-    '-c',
-    `unix_socket_directories=${dataDir}`,
-    '-c',
-    'max_connections=200',
-  ]);
   const child = startChild({
     name: 'postgres',
-    command: server.command,
-    args: server.args,
+    command: path.join(bin, 'postgres'),
+    args: [
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      `unix_socket_directories=${dataDir}`,
+      '-c',
+      'max_connections=200',
+    ],
     logDir,
+    ...(user === undefined ? {} : { user }),
   });
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const stop = async () => {
