@@ -69,13 +69,13 @@ const settings = {
   runs,
   /** Offered rates of the saturation search, orders per second. */
   rates: quick ? [2, 8, 32, 128] : [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
-  stepMs: quick ? 4_000 : 20_000,
-  drainMs: quick ? 15_000 : 60_000,
+  stepMs: quick ? 4_000 : 10_000,
+  drainMs: quick ? 15_000 : 30_000,
   /** Recovery: steady load before and after a SIGKILL of the inventory participant. */
   recovery: quick
     ? { ratePerSec: 2, beforeMs: 6_000, afterMs: 14_000 }
     : { ratePerSec: 2, beforeMs: 20_000, afterMs: 40_000 },
-  /** Growth: the choreography again with these partition counts (not in --quick). */
+  /** Growth: the choreography again with these partition counts, one run each (not in --quick). */
   growthPartitions: quick ? [] : [1, 6],
   /** One order in ten is refused for credit: its saga takes the compensation path. */
   compensationShare: 0.1,
@@ -165,13 +165,17 @@ async function launch(start: () => Promise<Started>): Promise<Started> {
  * One scenario: per run, a fresh system; the saturation search (offered rates rising until the
  * sagas ended per second fall below 80% of the offer), then latency at 50% and 90% of it.
  */
-async function scenario(name: string, start: () => Promise<Started>): Promise<ScenarioResult> {
+async function scenario(
+  name: string,
+  start: () => Promise<Started>,
+  runCount = runs,
+): Promise<ScenarioResult> {
   const measured: { steps: StepResult[]; saturationPerSec: number }[] = [];
   const at50: StepResult[] = [];
   const at90: StepResult[] = [];
   const rss: Record<string, number>[] = [];
   const hops: HopFigures[] = [];
-  for (let run = 1; run <= runs; run++) {
+  for (let run = 1; run <= runCount; run++) {
     const system = await launch(start);
     try {
       let n = 0;
@@ -371,18 +375,21 @@ const started = Date.now();
 say('Servers…');
 const where = await servers();
 const scenarios: ScenarioResult[] = [];
-const plan: [string, () => Promise<Started>][] = [
-  ['choreography', sagaflowSystem(where, 'choreography')],
-  ['baseline', baselineSystem(where)],
-  ['orchestration', sagaflowSystem(where, 'orchestration')],
-  ['restate', peerSystem(startRestate)],
-  ['dbos', peerSystem(startDbos)],
+/** Each scenario: its name, how to start its system, and its number of runs. */
+const plan: [string, () => Promise<Started>, number][] = [
+  ['choreography', sagaflowSystem(where, 'choreography'), runs],
+  ['baseline', baselineSystem(where), runs],
+  ['orchestration', sagaflowSystem(where, 'orchestration'), runs],
+  ['restate', peerSystem(startRestate), runs],
+  ['dbos', peerSystem(startDbos), runs],
+  // Growth: the choreography with other partition counts (topics and consumers), one run each.
   ...settings.growthPartitions.map(
     (p) =>
       [
-        `choreography, ${p} partition${p === 1 ? '' : 's'}`,
+        `choreography-p${p}`,
         sagaflowSystem(where, 'choreography', { SAGAFLOW_PARTITIONS: String(p) }),
-      ] as [string, () => Promise<Started>],
+        1,
+      ] as [string, () => Promise<Started>, number],
   ),
 ];
 const recoveryPlan: [string, () => Promise<Started>][] = [
@@ -396,9 +403,9 @@ if (unknown.length > 0) {
   fail(`--only names unknown scenarios: ${unknown.join(', ')} (known: ${known.join(', ')})`);
 }
 const wanted = (name: string) => only === undefined || only.includes(name);
-for (const [name, start] of plan.filter(([n]) => wanted(n))) {
+for (const [name, start, runCount] of plan.filter(([n]) => wanted(n))) {
   say(`Scenario ${name}…`);
-  scenarios.push(await scenario(name, start));
+  scenarios.push(await scenario(name, start, runCount));
 }
 const recoveries: (RecoveryResult & { name: string })[] = [];
 if (wanted('recovery')) {
