@@ -75,7 +75,10 @@ const settings = {
   recovery: quick
     ? { ratePerSec: 2, beforeMs: 6_000, afterMs: 14_000 }
     : { ratePerSec: 2, beforeMs: 20_000, afterMs: 40_000 },
-  /** Growth: the choreography again with these partition counts, one run each (not in --quick). */
+  /**
+   * Growth: the choreography again with these partition counts, and with two processes per
+   * service (`choreography-x2`), one run each (not in --quick).
+   */
   growthPartitions: quick ? [] : [1, 6],
   /** One order in ten is refused for credit: its saga takes the compensation path. */
   compensationShare: 0.1,
@@ -302,47 +305,68 @@ const sagaflowSystem =
     where: Awaited<ReturnType<typeof servers>>,
     mode: 'choreography' | 'orchestration',
     env: NodeJS.ProcessEnv = {},
+    /** Processes per service: the second set shares the first's namespace and token. */
+    instances: 1 | 2 = 1,
   ) =>
   async (): Promise<Started> => {
-    const system: ReferenceProcesses = await startReferenceProcesses(where, {
+    const options = {
       logRoot,
       env: { SAGAFLOW_PARTITIONS: String(settings.partitions), ...env },
-    });
-    const names = referenceNames(system.namespace);
-    const outcomes = new SagaOutcomes(where.kafkaBrokers, `${system.namespace}-bench`);
+    };
+    const first: ReferenceProcesses = await startReferenceProcesses(where, options);
+    const sets = [first];
+    const names = referenceNames(first.namespace);
+    const outcomes = new SagaOutcomes(where.kafkaBrokers, `${first.namespace}-bench`);
+    const stopAll = async () => {
+      await outcomes.stop().catch(() => {});
+      await Promise.all(sets.map((set) => set.stop()));
+    };
     try {
+      if (instances === 2) {
+        sets.push(
+          await startReferenceProcesses(where, {
+            ...options,
+            namespace: first.namespace,
+            adminToken: first.adminToken,
+          }),
+        );
+      }
       await outcomes.start({
         shipments: eventsTopic(names.shipment),
         orders: eventsTopic(names.order),
         others: [eventsTopic(names.reservation), eventsTopic(names.customer)],
       });
       for (const [sku, available] of Object.entries(stockOf()))
-        await system.client.setStock(sku, available);
+        await first.client.setStock(sku, available);
       for (const [customerId, limit] of Object.entries(creditOf()))
-        await system.client.setCredit(customerId, limit);
+        await first.client.setCredit(customerId, limit);
     } catch (error) {
-      await outcomes.stop().catch(() => {});
-      await system.stop();
+      await stopAll();
       throw error;
     }
+    let next = 0;
     return {
-      pids: () => serviceNames.map((s) => system.supervisor.pid(s)),
+      pids: () => sets.flatMap((set) => serviceNames.map((s) => set.supervisor.pid(s))),
       hops: outcomes,
-      killInventory: () => system.supervisor.kill('inventory', 'SIGKILL'),
+      killInventory: () => first.supervisor.kill('inventory', 'SIGKILL'),
       target: {
         outcomes,
-        place: async (order) => (await system.client.placeOrder({ ...order, mode })).orderId,
+        // Orders go to the instances in turn.
+        place: async (order) =>
+          (await sets[next++ % sets.length]!.client.placeOrder({ ...order, mode })).orderId,
       },
       rss: async () =>
         Object.fromEntries(
           await Promise.all(
-            serviceNames.map(async (s) => [s, await rssMiB(system.supervisor.pid(s))] as const),
+            sets.flatMap((set, i) =>
+              serviceNames.map(
+                async (s) =>
+                  [i === 0 ? s : `${s}#${i + 1}`, await rssMiB(set.supervisor.pid(s))] as const,
+              ),
+            ),
           ),
         ),
-      stop: async () => {
-        await outcomes.stop().catch(() => {});
-        await system.stop();
-      },
+      stop: stopAll,
     };
   };
 
@@ -391,6 +415,15 @@ const plan: [string, () => Promise<Started>, number][] = [
         1,
       ] as [string, () => Promise<Started>, number],
   ),
+  ...(quick
+    ? []
+    : [
+        ['choreography-x2', sagaflowSystem(where, 'choreography', {}, 2), 1] as [
+          string,
+          () => Promise<Started>,
+          number,
+        ],
+      ]),
 ];
 const recoveryPlan: [string, () => Promise<Started>][] = [
   ['choreography', sagaflowSystem(where, 'choreography')],
