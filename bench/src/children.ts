@@ -84,20 +84,6 @@ export const tsxChild = (options: {
     args: ['--import', 'tsx', options.module, ...(options.args ?? [])],
   });
 
-/** Waits until `check` resolves true, or fails naming `what` after `timeoutMs`. */
-export async function waitUntil(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 /** Resident memory of a process in MiB (Linux), or NaN. */
 export async function rssMiB(pid: number | undefined): Promise<number> {
   if (pid === undefined) return Number.NaN;
@@ -109,6 +95,13 @@ export async function rssMiB(pid: number | undefined): Promise<number> {
   } catch {
     return Number.NaN;
   }
+}
+
+/** Resident memory of each child, by name, MiB. */
+export async function childrenRssMiB(children: readonly Child[]): Promise<Record<string, number>> {
+  return Object.fromEntries(
+    await Promise.all(children.map(async (c) => [c.name, await rssMiB(c.process.pid)] as const)),
+  );
 }
 
 /** POSTs (or PUTs) JSON and returns the JSON answer; an error status throws, naming the call. */

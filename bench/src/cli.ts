@@ -13,7 +13,7 @@ import {
 } from '@sagaflow/reference';
 import { eventsTopic } from '@sagaflow/core';
 import { startBaseline } from './baseline/start.js';
-import { rssMiB } from './children.js';
+import { childrenRssMiB, rssMiB } from './children.js';
 import { dbosVersion, startDbos, type DbosSystem } from './peers/dbos.js';
 import { postgresVersion } from './peers/postgres.js';
 import { restateVersion, startRestate, type RestateSystem } from './peers/restate.js';
@@ -287,12 +287,7 @@ const peerSystem =
     const system = await start({ logRoot, stock: stockOf(), credit: creditOf() });
     return {
       target: system,
-      rss: async () =>
-        Object.fromEntries(
-          await Promise.all(
-            system.children.map(async (c) => [c.name, await rssMiB(c.process.pid)] as const),
-          ),
-        ),
+      rss: () => childrenRssMiB(system.children),
       stop: () => system.stop(),
     };
   };
@@ -385,12 +380,7 @@ const baselineSystem =
       target: baseline,
       hops: baseline.outcomes,
       killInventory: () => baseline.kill('inventory'),
-      rss: async () =>
-        Object.fromEntries(
-          await Promise.all(
-            baseline.children.map(async (c) => [c.name, await rssMiB(c.process.pid)] as const),
-          ),
-        ),
+      rss: () => childrenRssMiB(baseline.children),
       stop: () => baseline.stop(),
     };
   };

@@ -1,25 +1,15 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runTsScript } from '@sagaflow/testing/node';
 import { afterAll, expect, it } from 'vitest';
 
 const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli.ts');
 const out = mkdtempSync(path.join(os.tmpdir(), 'sagaflow-bench-smoke-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-function bench(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return new Promise<{ code: number | null; output: string }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, output })),
-  );
-}
+const bench = (args: string[]) => runTsScript(cli, args);
 
 interface Results {
   scenarios: {

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { freePort } from '@sagaflow/reference';
-import { tsxChild, waitUntil, type Child } from '../children.js';
+import { waitFor } from '@sagaflow/testing/node';
+import { tsxChild, type Child } from '../children.js';
 import type { BenchOrder, LoadTarget } from '../load.js';
 import { SagaOutcomes } from '../outcomes.js';
 import { baselineRoles, baselineTopics, type BaselineRole } from './names.js';
@@ -97,10 +98,9 @@ export async function startBaseline(options: {
     await Promise.all(children.map((c) => c.stop()));
   };
   try {
-    await waitUntil(
-      'the baseline participants starting',
+    await waitFor(
       () => Promise.resolve(children.every((c) => c.output().includes(`baseline ${c.name} ready`))),
-      60_000,
+      { description: 'the baseline participants starting', timeoutMs: 60_000, intervalMs: 200 },
     );
     await outcomes.start({
       shipments: topics.shipments,

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { freePort } from '@sagaflow/reference';
-import { sendJson, tsxChild, waitUntil, type Child } from '../children.js';
+import { waitFor } from '@sagaflow/testing/node';
+import { sendJson, tsxChild, type Child } from '../children.js';
 import type { LoadTarget } from '../load.js';
 import { callTarget } from './workflow-input.js';
 import { startPostgres } from './postgres.js';
@@ -63,11 +64,11 @@ export async function startDbos(options: {
   };
   const base = `http://127.0.0.1:${port}`;
   try {
-    await waitUntil(
-      'the DBOS app listening',
-      () => Promise.resolve(app.output().includes('dbos app ready on')),
-      90_000,
-    );
+    await waitFor(() => Promise.resolve(app.output().includes('dbos app ready on')), {
+      description: 'the DBOS app listening',
+      timeoutMs: 90_000,
+      intervalMs: 200,
+    });
     for (const [sku, available] of Object.entries(options.stock))
       await sendJson(`${base}/stock/${sku}`, { available }, { method: 'PUT' });
     for (const [customerId, creditLimit] of Object.entries(options.credit))

@@ -3,7 +3,8 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } fr
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '@sagaflow/reference';
-import { startChild, waitUntil, type Child } from '../children.js';
+import { waitFor } from '@sagaflow/testing/node';
+import { startChild, type Child } from '../children.js';
 
 const LIB = '/usr/lib/postgresql';
 
@@ -106,8 +107,7 @@ export async function startPostgres(logDir: string): Promise<Postgres> {
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
-    await waitUntil(
-      'PostgreSQL accepting connections',
+    await waitFor(
       () => {
         try {
           execFileSync(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)], {
@@ -118,7 +118,7 @@ export async function startPostgres(logDir: string): Promise<Postgres> {
           return Promise.resolve(false);
         }
       },
-      60_000,
+      { description: 'PostgreSQL accepting connections', timeoutMs: 60_000, intervalMs: 200 },
     );
   } catch (error) {
     await stop();

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '@sagaflow/reference';
-import { sendJson, startChild, tsxChild, waitUntil, type Child } from '../children.js';
+import { waitFor } from '@sagaflow/testing/node';
+import { sendJson, startChild, tsxChild, type Child } from '../children.js';
 import type { LoadTarget } from '../load.js';
 import { callTarget } from './workflow-input.js';
 
@@ -73,33 +74,23 @@ export async function startRestate(options: {
   const ingressUrl = `http://127.0.0.1:${ingress}`;
   const call = (pathname: string, body: unknown) => sendJson(`${ingressUrl}${pathname}`, body);
   try {
-    await waitUntil(
-      'the Restate server answering',
-      async () => (await fetch(`http://127.0.0.1:${admin}/health`)).ok,
-      60_000,
-    );
-    await waitUntil(
-      'the Restate app listening',
-      () => Promise.resolve(endpoint.output().includes('restate app ready on')),
-      60_000,
-    );
-    const registered = await fetch(`http://127.0.0.1:${admin}/deployments`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ uri: `http://127.0.0.1:${app}` }),
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${admin}/health`)).ok, {
+      description: 'the Restate server answering',
+      timeoutMs: 60_000,
+      intervalMs: 200,
     });
-    if (!registered.ok) {
-      throw new Error(
-        `registering the Restate app answered ${registered.status}: ${await registered.text()}`,
-      );
-    }
-    await waitUntil(
-      'the Restate ingress taking calls',
+    await waitFor(() => Promise.resolve(endpoint.output().includes('restate app ready on')), {
+      description: 'the Restate app listening',
+      timeoutMs: 60_000,
+      intervalMs: 200,
+    });
+    await sendJson(`http://127.0.0.1:${admin}/deployments`, { uri: `http://127.0.0.1:${app}` });
+    await waitFor(
       async () => {
         await call('/stock/sku-0/set', 0);
         return true;
       },
-      60_000,
+      { description: 'the Restate ingress taking calls', timeoutMs: 60_000, intervalMs: 200 },
     );
     for (const [sku, available] of Object.entries(options.stock))
       await call(`/stock/${sku}/set`, available);

@@ -34,5 +34,6 @@ export { containerImages, resolveServers } from './resolve-servers.js';
 export type { ResolvedServers } from './resolve-servers.js';
 export { serverEnvVars, serversFromEnvironment } from './test-env.js';
 export type { SagaflowTestEnv } from './test-env.js';
+export { runTsScript } from './run-script.js';
 export { waitFor } from './wait-for.js';
 export type { WaitForOptions } from './wait-for.js';

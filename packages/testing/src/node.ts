@@ -6,5 +6,6 @@
 export { uniqueDatabase, uniqueGroupId, uniqueName, uniqueTopic } from './names.js';
 export { serverEnvVars, serversFromEnvironment } from './test-env.js';
 export type { SagaflowTestEnv } from './test-env.js';
+export { runTsScript } from './run-script.js';
 export { waitFor } from './wait-for.js';
 export type { WaitForOptions } from './wait-for.js';

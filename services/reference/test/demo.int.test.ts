@@ -1,22 +1,12 @@
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runTsScript } from '@sagaflow/testing/node';
 import { expect, it } from 'vitest';
 
 const demo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/demo.ts');
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, ['--import', 'tsx', demo, ...args], {
-    env: { ...process.env, KAFKA_BROKERS: '', SCHEMA_REGISTRY_URL: '', MONGODB_URL: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  return new Promise<{ code: number | null; output: string }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, output })),
-  );
-}
+const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  runTsScript(demo, args, { KAFKA_BROKERS: '', SCHEMA_REGISTRY_URL: '', MONGODB_URL: '', ...env });
 
 it('runs the embedded demo with nothing but Node: a mixed batch settles, invariants hold', async () => {
   const { code, output } = await run(['--exit', '--orders', '40'], { ADMIN_TOKEN: 'demo-token' });
