@@ -2,6 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
+/** Where a system of the benchmark runs, and where its processes' logs go. */
+export interface SystemPlace {
+  readonly kafkaBrokers: readonly string[];
+  readonly mongodbUrl: string;
+  readonly partitions: number;
+  readonly logRoot: string;
+}
+
 /** A process the benchmark started: its output goes to a log file. */
 export interface Child {
   readonly name: string;
@@ -108,11 +116,15 @@ export async function childrenRssMiB(children: readonly Child[]): Promise<Record
 export async function sendJson(
   url: string,
   body: unknown,
-  options: { readonly method?: 'POST' | 'PUT'; readonly timeoutMs?: number } = {},
+  options: {
+    readonly method?: 'POST' | 'PUT';
+    readonly timeoutMs?: number;
+    readonly headers?: Readonly<Record<string, string>>;
+  } = {},
 ): Promise<unknown> {
   const response = await fetch(url, {
     method: options.method ?? 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...options.headers },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(options.timeoutMs ?? 120_000),
   });

@@ -20,7 +20,9 @@ import { restateVersion, startRestate, type RestateSystem } from './peers/restat
 import { measureRecovery, type RecoveryResult } from './recovery.js';
 import { openLoop, type BenchOrder, type LoadTarget, type StepResult } from './load.js';
 import { SagaOutcomes, type HopFigures } from './outcomes.js';
-import { markdown, median, svgChart, type ScenarioResult } from './report.js';
+import { stepCounts } from './steps/domain.js';
+import { startSteps } from './steps/start.js';
+import { lengthGrowth, markdown, median, svgChart, type ScenarioResult } from './report.js';
 
 const require = createRequire(import.meta.url);
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -71,15 +73,25 @@ const settings = {
   rates: quick ? [2, 8, 32, 128] : [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
   stepMs: quick ? 4_000 : 10_000,
   drainMs: quick ? 15_000 : 30_000,
+  /**
+   * After the saturation search, the longest wait for the backlog of its overload step to clear
+   * before latency is measured at 50% and 90% (a latency step must not start behind it).
+   */
+  settleMs: quick ? 20_000 : 90_000,
   /** Recovery: steady load before and after a SIGKILL of the inventory participant. */
   recovery: quick
-    ? { ratePerSec: 2, beforeMs: 6_000, afterMs: 14_000 }
+    ? { ratePerSec: 2, beforeMs: 5_000, afterMs: 12_000 }
     : { ratePerSec: 2, beforeMs: 20_000, afterMs: 40_000 },
   /**
    * Growth: the choreography again with these partition counts, and with two processes per
    * service (`choreography-x2`), one run each (not in --quick).
    */
   growthPartitions: quick ? [] : [1, 6],
+  /**
+   * Growth by saga length: a workflow of this many steps (each one durable state change) on
+   * sagaflow's orchestration, Restate and DBOS, one run each.
+   */
+  growthSteps: quick ? [4] : [...stepCounts],
   /** One order in ten is refused for credit: its saga takes the compensation path. */
   compensationShare: 0.1,
   partitions: 3,
@@ -182,6 +194,7 @@ async function scenario(
     const system = await launch(start);
     try {
       let n = 0;
+      const placed: string[] = [];
       const step = (ratePerSec: number, durationMs: number) =>
         openLoop({
           target: system.target,
@@ -189,6 +202,7 @@ async function scenario(
           durationMs,
           drainMs: settings.drainMs,
           order: () => nthOrder((n += 1)),
+          onPlaced: (id) => placed.push(id),
         });
       const steps: StepResult[] = [];
       for (const rate of settings.rates) {
@@ -204,6 +218,7 @@ async function scenario(
       }
       const saturationPerSec = Math.max(...steps.map((s) => s.throughputPerSec));
       measured.push({ steps, saturationPerSec });
+      await system.target.outcomes.waitFor(placed, settings.settleMs);
       for (const [share, into] of [
         [0.5, at50],
         [0.9, at90],
@@ -274,7 +289,7 @@ const medianHops = (all: readonly HopFigures[]): HopFigures => ({
   ),
 });
 
-/** Peers: the same workflow on another engine. */
+/** Peers: the same workflow on another engine (or the N-step workflow of `steps` steps). */
 const peerSystem =
   (
     start: (o: {
@@ -282,11 +297,12 @@ const peerSystem =
       stock: Record<string, number>;
       credit: Record<string, number>;
     }) => Promise<RestateSystem | DbosSystem>,
+    steps?: number,
   ) =>
   async (): Promise<Started> => {
     const system = await start({ logRoot, stock: stockOf(), credit: creditOf() });
     return {
-      target: system,
+      target: steps === undefined ? system : system.steps(steps),
       rss: () => childrenRssMiB(system.children),
       stop: () => system.stop(),
     };
@@ -326,11 +342,9 @@ const sagaflowSystem =
           }),
         );
       }
-      await outcomes.start({
-        shipments: eventsTopic(names.shipment),
-        orders: eventsTopic(names.order),
-        others: [eventsTopic(names.reservation), eventsTopic(names.customer)],
-      });
+      await outcomes.start(
+        [names.shipment, names.order, names.reservation, names.customer].map(eventsTopic),
+      );
       for (const [sku, available] of Object.entries(stockOf()))
         await first.client.setStock(sku, available);
       for (const [customerId, limit] of Object.entries(creditOf()))
@@ -362,6 +376,19 @@ const sagaflowSystem =
           ),
         ),
       stop: stopAll,
+    };
+  };
+
+/** The N-step workflow on sagaflow's orchestration: a participant and an orchestrator. */
+const stepsSystem =
+  (where: Awaited<ReturnType<typeof servers>>, steps: number) => async (): Promise<Started> => {
+    const system = await startSteps({ ...where, partitions: settings.partitions, logRoot });
+    return {
+      target: system.target(steps),
+      hops: system.outcomes,
+      pids: () => system.children.map((c) => c.process.pid),
+      rss: () => childrenRssMiB(system.children),
+      stop: () => system.stop(),
     };
   };
 
@@ -415,6 +442,14 @@ const plan: [string, () => Promise<Started>, number][] = [
         ],
       ]),
 ];
+// Growth by saga length, one run each: sagaflow's orchestration, Restate, DBOS.
+for (const steps of settings.growthSteps) {
+  plan.push(
+    [`orchestration-steps-${steps}`, stepsSystem(where, steps), 1],
+    [`restate-steps-${steps}`, peerSystem(startRestate, steps), 1],
+    [`dbos-steps-${steps}`, peerSystem(startDbos, steps), 1],
+  );
+}
 const recoveryPlan: [string, () => Promise<Started>][] = [
   ['choreography', sagaflowSystem(where, 'choreography')],
   ['baseline', baselineSystem(where)],
@@ -502,6 +537,8 @@ const results = {
     p99VsRestate: ratio('orchestration', 'restate', 'p99Ms'),
     p99VsDbos: ratio('orchestration', 'dbos', 'p99Ms'),
   },
+  /** The N-step workflow by engine and length: steps per second, latency per step. */
+  growthBySteps: lengthGrowth(scenarios),
 };
 const resultsDir = args.out === undefined ? path.join(benchDir, 'results') : path.resolve(args.out);
 await mkdir(resultsDir, { recursive: true });

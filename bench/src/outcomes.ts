@@ -1,5 +1,7 @@
 import { headerNames } from '@sagaflow/core';
+import { waitFor } from '@sagaflow/testing/node';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import type { Child } from './children.js';
 
 /** Median hop times of a run (see {@link SagaOutcomes.hops}). */
 export interface HopFigures {
@@ -19,6 +21,8 @@ export class SagaOutcomes {
     string,
     { type: string; writtenAt: number; publishedAt: number }[]
   >();
+  /** The event type that completes a saga. */
+  #completedBy = 'ShipmentScheduled';
 
   constructor(brokers: readonly string[], groupId: string) {
     this.#consumer = new Kafka({
@@ -32,14 +36,20 @@ export class SagaOutcomes {
   }
 
   /**
-   * Follows the shipment topic (a completed saga) and the order topic (a rejected order), and
-   * the other topics of the flow for the time of each hop.
+   * Follows the topics of a flow: a saga ends with the first message keyed by its id whose event
+   * type `endings` names (by default the reference flow's: a shipment scheduled completes it, an
+   * order rejected compensates it); every event with a saga id adds to the time of each hop.
    */
-  async start(topics: {
-    shipments: string;
-    orders: string;
-    others?: readonly string[];
-  }): Promise<void> {
+  async start(
+    topics: readonly string[],
+    endings: Readonly<Record<string, 'completed' | 'compensated'>> = {
+      ShipmentScheduled: 'completed',
+      OrderRejected: 'compensated',
+    },
+  ): Promise<void> {
+    this.#completedBy =
+      Object.entries(endings).find(([, outcome]) => outcome === 'completed')?.[0] ??
+      this.#completedBy;
     // Listen for the join before running: the group must own its partitions before the first
     // order is placed (the consumer starts at the end of the topics).
     const joined = new Promise<void>((resolve, reject) => {
@@ -55,7 +65,7 @@ export class SagaOutcomes {
     });
     await this.#consumer.connect();
     await this.#consumer.subscribe({
-      topics: [topics.shipments, topics.orders, ...(topics.others ?? [])],
+      topics: [...topics],
       fromBeginning: false,
     });
     await this.#consumer.run({
@@ -68,13 +78,12 @@ export class SagaOutcomes {
           timeline.push({ type, writtenAt, publishedAt: Number(message.timestamp) });
           this.#timelines.set(sagaId, timeline);
         }
-        const orderId = message.key?.toString();
-        if (orderId === undefined || this.#ended.has(orderId)) return Promise.resolve();
-        if (type === 'ShipmentScheduled')
-          this.#ended.set(orderId, { at: Date.now(), outcome: 'completed' });
-        else if (type === 'OrderRejected')
-          this.#ended.set(orderId, { at: Date.now(), outcome: 'compensated' });
-        else return Promise.resolve();
+        const id = message.key?.toString();
+        const outcome = type === undefined ? undefined : endings[type];
+        if (id === undefined || outcome === undefined || this.#ended.has(id)) {
+          return Promise.resolve();
+        }
+        this.#ended.set(id, { at: Date.now(), outcome });
         for (const wake of this.#waiters) wake();
         return Promise.resolve();
       },
@@ -92,11 +101,12 @@ export class SagaOutcomes {
   }
 
   /**
-   * Hop times of the sagas that ended by `lastType`, median over them, in ms: `relay` from an
+   * Hop times of the sagas that completed (by the event type that completes them), median over them, in ms: `relay` from an
    * event's write to its publication, `pickup` from its publication to the write of the next
    * event (consumer, handler, state change), `hop` the two together; and each hop by its pair.
    */
-  hops(lastType = 'ShipmentScheduled'): HopFigures {
+  hops(): HopFigures {
+    const lastType = this.#completedBy;
     const relay: number[] = [];
     const pickup: number[] = [];
     const byPair = new Map<string, number[]>();
@@ -183,4 +193,38 @@ export class CallOutcomes {
     ]);
     clearTimeout(timer);
   }
+}
+
+/**
+ * Waits until every process of a system has printed its ready line, then follows the system's
+ * topics (see {@link SagaOutcomes.start}); on failure stops it all and names the log directory.
+ * `stop` stops the outcome consumer and the processes (those in `children` at the time).
+ */
+export async function followSystem(options: {
+  readonly children: readonly Child[];
+  readonly ready: (child: Child) => string;
+  readonly description: string;
+  readonly logDir: string;
+  readonly kafkaBrokers: readonly string[];
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  readonly endings?: Readonly<Record<string, 'completed' | 'compensated'>>;
+}): Promise<{ readonly outcomes: SagaOutcomes; readonly stop: () => Promise<void> }> {
+  const { children } = options;
+  const outcomes = new SagaOutcomes(options.kafkaBrokers, options.groupId);
+  const stop = async () => {
+    await outcomes.stop().catch(() => {});
+    await Promise.all(children.map((c) => c.stop()));
+  };
+  try {
+    await waitFor(
+      () => Promise.resolve(children.every((c) => c.output().includes(options.ready(c)))),
+      { description: options.description, timeoutMs: 90_000, intervalMs: 200 },
+    );
+    await outcomes.start(options.topics, options.endings);
+  } catch (error) {
+    await stop();
+    throw new Error(`${(error as Error).message} (logs in ${options.logDir})`);
+  }
+  return { outcomes, stop };
 }

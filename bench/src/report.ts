@@ -24,6 +24,55 @@ export interface ScenarioResult {
   }[];
 }
 
+/** Growth by saga length of one engine: its N-step scenarios, and how the cost per step moved. */
+export interface LengthGrowth {
+  readonly engine: string;
+  readonly lengths: readonly {
+    readonly steps: number;
+    readonly sagasPerSec: number;
+    /** Steps done per second at saturation: flat cost per step keeps this constant. */
+    readonly stepsPerSec: number;
+    readonly p50Ms: number;
+    readonly p99Ms: number;
+    /** Latency per step at 50% load (p50 ÷ steps). */
+    readonly p50PerStepMs: number;
+  }[];
+  /** Steps per second of the longest saga ÷ that of the shortest (1 = flat cost per step). */
+  readonly longVsShort: number | null;
+}
+
+/** The N-step scenarios (`<engine>-steps-<n>`) grouped by engine. */
+export function lengthGrowth(scenarios: readonly ScenarioResult[]): LengthGrowth[] {
+  const byEngine = new Map<string, LengthGrowth['lengths'][number][]>();
+  for (const s of scenarios) {
+    const match = /^(.+)-steps-(\d+)$/.exec(s.name);
+    if (match === null) continue;
+    const steps = Number(match[2]);
+    const lengths = byEngine.get(match[1]!) ?? [];
+    lengths.push({
+      steps,
+      sagasPerSec: s.throughputPerSec,
+      stepsPerSec: Number((s.throughputPerSec * steps).toFixed(2)),
+      p50Ms: s.p50Ms,
+      p99Ms: s.p99Ms,
+      p50PerStepMs: Number((s.p50Ms / steps).toFixed(1)),
+    });
+    byEngine.set(match[1]!, lengths);
+  }
+  return [...byEngine].map(([engine, lengths]) => {
+    const sorted = [...lengths].sort((a, b) => a.steps - b.steps);
+    const [short, long] = [sorted[0]!, sorted.at(-1)!];
+    return {
+      engine,
+      lengths: sorted,
+      longVsShort:
+        sorted.length < 2 || !(short.stepsPerSec > 0)
+          ? null
+          : Number((long.stepsPerSec / short.stepsPerSec).toFixed(3)),
+    };
+  });
+}
+
 export const median = (values: readonly number[]) => {
   const sorted = [...values].filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
   if (sorted.length === 0) return Number.NaN;
@@ -44,6 +93,7 @@ export function markdown(results: {
   readonly scenarios: readonly ScenarioResult[];
   readonly recovery: readonly (RecoveryResult & { readonly name: string })[];
   readonly ratios: Record<string, number | null>;
+  readonly growthBySteps: readonly LengthGrowth[];
 }): string {
   const table = (head: readonly string[], rows: readonly (readonly string[])[]) =>
     [
@@ -87,6 +137,28 @@ export function markdown(results: {
       .map(([k, v]) => `${k} ${v === null ? 'n/a' : v.toFixed(2)}`)
       .join(', ')}`,
   ];
+  if (results.growthBySteps.length > 0) {
+    parts.push(
+      '',
+      table(
+        ['growth by saga length', 'steps', 'sagas/s', 'steps/s', 'p50 ms @50%', 'p50 ms per step'],
+        results.growthBySteps.flatMap((g) =>
+          g.lengths.map((l) => [
+            g.engine,
+            String(l.steps),
+            round(l.sagasPerSec, 2),
+            round(l.stepsPerSec, 1),
+            ms(l.p50Ms),
+            round(l.p50PerStepMs, 1),
+          ]),
+        ),
+      ),
+      '',
+      `Steps/s of the longest saga ÷ of the shortest (1 = flat cost per step): ${results.growthBySteps
+        .map((g) => `${g.engine} ${g.longVsShort === null ? 'n/a' : g.longVsShort.toFixed(2)}`)
+        .join(', ')}`,
+    );
+  }
   if (results.recovery.length > 0) {
     parts.push(
       '',

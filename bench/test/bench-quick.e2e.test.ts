@@ -20,6 +20,7 @@ interface Results {
     runs: { steps: { failed: number; placed: number; ended: number }[] }[];
   }[];
   ratios: Record<string, number | null>;
+  growthBySteps: { engine: string; lengths: { steps: number; stepsPerSec: number }[] }[];
   recovery: { name: string; firstCompletedAfterKillMs: number; unfinished: number }[];
   machine: { cores: number };
 }
@@ -46,6 +47,9 @@ it('pnpm bench --quick runs every scenario end to end and writes its results', a
     'orchestration',
     'restate',
     'dbos',
+    'orchestration-steps-4',
+    'restate-steps-4',
+    'dbos-steps-4',
   ]);
   for (const s of results.scenarios) {
     expect(s.throughputPerSec, s.name).toBeGreaterThan(0);
@@ -57,6 +61,12 @@ it('pnpm bench --quick runs every scenario end to end and writes its results', a
   }
   for (const key of ['vsBaseline', 'vsRestate', 'vsDbos']) {
     expect(results.ratios[key], key).toBeGreaterThan(0);
+  }
+  // Growth by saga length: the N-step workflow on each engine (one length in --quick).
+  expect(results.growthBySteps.map((g) => g.engine)).toEqual(['orchestration', 'restate', 'dbos']);
+  for (const g of results.growthBySteps) {
+    expect(g.lengths.map((l) => l.steps)).toEqual([4]);
+    expect(g.lengths[0]!.stepsPerSec, g.engine).toBeGreaterThan(0);
   }
   expect(results.recovery.map((r) => r.name)).toEqual(['choreography', 'baseline']);
   for (const r of results.recovery) {

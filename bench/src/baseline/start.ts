@@ -4,10 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { freePort } from '@sagaflow/reference';
-import { waitFor } from '@sagaflow/testing/node';
-import { tsxChild, type Child } from '../children.js';
+import { tsxChild, type Child, type SystemPlace } from '../children.js';
 import type { BenchOrder, LoadTarget } from '../load.js';
-import { SagaOutcomes } from '../outcomes.js';
+import { followSystem, type SagaOutcomes } from '../outcomes.js';
 import { baselineRoles, baselineTopics, type BaselineRole } from './names.js';
 
 const participantModule = path.join(path.dirname(fileURLToPath(import.meta.url)), 'participant.ts');
@@ -26,14 +25,12 @@ export interface Baseline extends LoadTarget {
  * Starts the baseline on the given servers under a fresh namespace: creates its topics, seeds
  * stock and credit, starts the four participants and follows the sagas' ends on the topics.
  */
-export async function startBaseline(options: {
-  readonly kafkaBrokers: readonly string[];
-  readonly mongodbUrl: string;
-  readonly partitions: number;
-  readonly logRoot: string;
-  readonly stock: Readonly<Record<string, number>>;
-  readonly credit: Readonly<Record<string, number>>;
-}): Promise<Baseline> {
+export async function startBaseline(
+  options: SystemPlace & {
+    readonly stock: Readonly<Record<string, number>>;
+    readonly credit: Readonly<Record<string, number>>;
+  },
+): Promise<Baseline> {
   const namespace = `b${randomBytes(5).toString('hex')}`;
   const topics = baselineTopics(namespace);
   const kafka = new Kafka({
@@ -92,25 +89,15 @@ export async function startBaseline(options: {
       },
     });
   const children = baselineRoles.map(participant);
-  const outcomes = new SagaOutcomes(options.kafkaBrokers, `${namespace}-bench`);
-  const stop = async () => {
-    await outcomes.stop().catch(() => {});
-    await Promise.all(children.map((c) => c.stop()));
-  };
-  try {
-    await waitFor(
-      () => Promise.resolve(children.every((c) => c.output().includes(`baseline ${c.name} ready`))),
-      { description: 'the baseline participants starting', timeoutMs: 60_000, intervalMs: 200 },
-    );
-    await outcomes.start({
-      shipments: topics.shipments,
-      orders: topics.orders,
-      others: [topics.reservations, topics.payments],
-    });
-  } catch (error) {
-    await stop();
-    throw new Error(`${(error as Error).message} (logs in ${logDir})`);
-  }
+  const { outcomes, stop } = await followSystem({
+    children,
+    ready: (c) => `baseline ${c.name} ready`,
+    description: 'the baseline participants starting',
+    logDir,
+    kafkaBrokers: options.kafkaBrokers,
+    groupId: `${namespace}-bench`,
+    topics: [topics.shipments, topics.orders, topics.reservations, topics.payments],
+  });
   const url = `http://127.0.0.1:${port}/orders`;
   return {
     children,

@@ -3,6 +3,7 @@
  * durable state change (a conditional UPDATE or INSERT in PostgreSQL, idempotent by order),
  * checkpointed by DBOS in its system database; a refused payment releases the stock and
  * rejects the order. Started by `POST /orders`, which answers when the workflow has ended.
+ * And the N-step workflow of growth by saga length (`POST /steps {key, count}`).
  *
  * `node --import tsx dbos-app.ts` with DBOS_APP_PORT, DBOS_APP_DATABASE_URL (the order tables)
  * and DBOS_SYSTEM_DATABASE_URL.
@@ -24,6 +25,7 @@ await pool.query(`
   CREATE TABLE IF NOT EXISTS customers (id text PRIMARY KEY, credit_limit bigint NOT NULL, reserved bigint NOT NULL DEFAULT 0, orders jsonb NOT NULL DEFAULT '{}');
   CREATE TABLE IF NOT EXISTS orders (id text PRIMARY KEY, status text NOT NULL);
   CREATE TABLE IF NOT EXISTS shipments (id text PRIMARY KEY);
+  CREATE TABLE IF NOT EXISTS ledgers (id text PRIMARY KEY, recorded int NOT NULL);
 `);
 
 const hold = (input: WorkflowInput) =>
@@ -113,6 +115,26 @@ const orderFulfillment = DBOS.registerWorkflow(
   { name: 'orderFulfillment' },
 );
 
+/** Growth by saga length: `count` steps, each recording itself in the workflow's ledger row. */
+const steps = DBOS.registerWorkflow(
+  async (input: { key: string; count: number }): Promise<'completed'> => {
+    for (let step = 0; step < input.count; step++) {
+      await DBOS.runStep(
+        async () => {
+          await pool.query(
+            `INSERT INTO ledgers (id, recorded) VALUES ($1, $2 + 1)
+             ON CONFLICT (id) DO UPDATE SET recorded = $2 + 1 WHERE ledgers.recorded <= $2`,
+            [input.key, step],
+          );
+        },
+        { name: `step-${step + 1}` },
+      );
+    }
+    return 'completed';
+  },
+  { name: 'steps' },
+);
+
 DBOS.setConfig({
   name: 'sagaflow-bench',
   systemDatabaseUrl: env('DBOS_SYSTEM_DATABASE_URL'),
@@ -141,6 +163,12 @@ app.put('/customers/:id', (req, res, next) => {
 app.post('/orders', (req, res, next) => {
   const input = req.body as WorkflowInput;
   DBOS.startWorkflow(orderFulfillment, { workflowID: input.orderId })(input)
+    .then((handle) => handle.getResult())
+    .then((outcome) => res.json(outcome), next);
+});
+app.post('/steps', (req, res, next) => {
+  const input = req.body as { key: string; count: number };
+  DBOS.startWorkflow(steps, { workflowID: input.key })(input)
     .then((handle) => handle.getResult())
     .then((outcome) => res.json(outcome), next);
 });

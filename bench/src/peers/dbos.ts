@@ -7,7 +7,7 @@ import { freePort } from '@sagaflow/reference';
 import { waitFor } from '@sagaflow/testing/node';
 import { sendJson, tsxChild, type Child } from '../children.js';
 import type { LoadTarget } from '../load.js';
-import { callTarget } from './workflow-input.js';
+import { callTarget, keyedCallTarget } from './workflow-input.js';
 import { startPostgres } from './postgres.js';
 
 const require = createRequire(import.meta.url);
@@ -28,6 +28,8 @@ export const dbosVersion = (): string =>
 export interface DbosSystem extends LoadTarget {
   readonly children: readonly Child[];
   readonly postgresVersion: string;
+  /** Runs the N-step workflow of growth by saga length instead of the order workflow. */
+  steps(count: number): LoadTarget;
   stop(): Promise<void>;
 }
 
@@ -79,6 +81,7 @@ export async function startDbos(options: {
   }
   return {
     ...callTarget((input) => sendJson(`${base}/orders`, input)),
+    steps: (count) => keyedCallTarget('w', (key) => sendJson(`${base}/steps`, { key, count })),
     children: [postgres.child, app],
     postgresVersion: postgres.version,
     stop,

@@ -3,6 +3,7 @@
  * change of a keyed object (the stock of a SKU, the credit of a customer, the order, the
  * shipment), called from a workflow keyed by the order id; a refused payment releases the stock
  * and rejects the order. The same work as sagaflow's orchestration mode, in Restate's idiom.
+ * And the N-step workflow of growth by saga length (`steps`, see `../steps/domain.ts`).
  *
  * `node --import tsx restate-app.ts` with RESTATE_APP_PORT; the benchmark registers it.
  */
@@ -90,6 +91,27 @@ const shipment = restate.object({
   },
 });
 
+/** The N-step workflow's ledger: one durable state change per step, idempotent by step. */
+const ledger = restate.object({
+  name: 'ledger',
+  handlers: {
+    record: async (ctx: restate.ObjectContext, step: number) => {
+      if (((await ctx.get<number>('recorded')) ?? 0) <= step) ctx.set('recorded', step + 1);
+    },
+  },
+});
+
+/** Growth by saga length: `steps` steps, each recording itself in the workflow's ledger. */
+const steps = restate.workflow({
+  name: 'steps',
+  handlers: {
+    run: async (ctx: restate.WorkflowContext, count: number) => {
+      for (let step = 0; step < count; step++) await ctx.objectClient(ledger, ctx.key).record(step);
+      return 'completed';
+    },
+  },
+});
+
 const orderFulfillment = restate.workflow({
   name: 'orderFulfillment',
   handlers: {
@@ -125,5 +147,7 @@ await restate
   .bind(order)
   .bind(shipment)
   .bind(orderFulfillment)
+  .bind(ledger)
+  .bind(steps)
   .listen(port);
 process.stdout.write(`restate app ready on ${port}\n`);

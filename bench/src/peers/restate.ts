@@ -7,7 +7,7 @@ import { freePort } from '@sagaflow/reference';
 import { waitFor } from '@sagaflow/testing/node';
 import { sendJson, startChild, tsxChild, type Child } from '../children.js';
 import type { LoadTarget } from '../load.js';
-import { callTarget } from './workflow-input.js';
+import { callTarget, keyedCallTarget } from './workflow-input.js';
 
 const require = createRequire(import.meta.url);
 const appModule = path.join(path.dirname(fileURLToPath(import.meta.url)), 'restate-app.ts');
@@ -27,6 +27,8 @@ export const restateVersion = (): string =>
 /** Restate running: its server and the app endpoint. */
 export interface RestateSystem extends LoadTarget {
   readonly children: readonly Child[];
+  /** Runs the N-step workflow of growth by saga length instead of the order workflow. */
+  steps(count: number): LoadTarget;
   stop(): Promise<void>;
 }
 
@@ -102,6 +104,7 @@ export async function startRestate(options: {
   }
   return {
     ...callTarget((input) => call(`/orderFulfillment/${input.orderId}/run`, input)),
+    steps: (count) => keyedCallTarget('w', (key) => call(`/steps/${key}/run`, count)),
     children,
     stop,
   };

@@ -17,25 +17,35 @@ export interface WorkflowInput {
 export function callTarget(
   invoke: (input: WorkflowInput) => Promise<unknown>,
 ): LoadTarget & { readonly outcomes: CallOutcomes } {
+  return keyedCallTarget('o', (orderId, order) => {
+    const line = order.items[0]!;
+    return invoke({
+      orderId,
+      customerId: order.customerId,
+      sku: line.sku,
+      quantity: line.quantity,
+      amount: line.quantity * line.unitPrice,
+    });
+  });
+}
+
+/**
+ * A load target whose call answers (`completed` or `compensated`) when its workflow has ended:
+ * each call gets a fresh key, `<prefix>-<n>-<time>`, and is followed by a {@link CallOutcomes}.
+ */
+export function keyedCallTarget(
+  prefix: string,
+  invoke: (key: string, order: BenchOrder) => Promise<unknown>,
+): LoadTarget & { readonly outcomes: CallOutcomes } {
   const outcomes = new CallOutcomes();
   let n = 0;
   return {
     outcomes,
     place: (order: BenchOrder) => {
       n += 1;
-      const orderId = `o-${n}-${Date.now().toString(36)}`;
-      const line = order.items[0]!;
-      outcomes.track(
-        orderId,
-        invoke({
-          orderId,
-          customerId: order.customerId,
-          sku: line.sku,
-          quantity: line.quantity,
-          amount: line.quantity * line.unitPrice,
-        }) as Promise<'completed' | 'compensated'>,
-      );
-      return Promise.resolve(orderId);
+      const key = `${prefix}-${n}-${Date.now().toString(36)}`;
+      outcomes.track(key, invoke(key, order) as Promise<'completed' | 'compensated'>);
+      return Promise.resolve(key);
     },
   };
 }

@@ -51,8 +51,19 @@ export type AdapterFactory = (service: string, database: string) => Promise<Serv
 let catalog: Promise<SchemaCatalog> | undefined;
 const referenceCatalog = () => (catalog ??= loadSchemaCatalog(referenceSchemaDirs));
 
-/** Kafka, the schema registry and MongoDB (or FerretDB), as the configuration gives them. */
-export function realAdapters(servers: NonNullable<ServiceConfig['servers']>): AdapterFactory {
+/**
+ * Kafka, the schema registry and MongoDB (or FerretDB), as the configuration gives them.
+ * `schemaDirs` holds the `.avsc` files of the services' events and commands, sagaflow's own
+ * (`controlSchemasDir`) included. @default the reference system's schemas
+ */
+export function realAdapters(
+  servers: NonNullable<ServiceConfig['servers']>,
+  options: { readonly schemaDirs?: readonly string[] } = {},
+): AdapterFactory {
+  const schemas =
+    options.schemaDirs === undefined
+      ? referenceCatalog
+      : () => loadSchemaCatalog(options.schemaDirs!);
   return async (service, database) => {
     const client = new MongoClient(servers.mongodbUrl, { serverSelectionTimeoutMS: 5000 });
     const db = client.db(database);
@@ -68,7 +79,7 @@ export function realAdapters(servers: NonNullable<ServiceConfig['servers']>): Ad
       bus,
       serde: new AvroSerde({
         registryUrl: servers.schemaRegistryUrl,
-        catalog: await referenceCatalog(),
+        catalog: await schemas(),
       }),
       timers: new MongoTimerStore(db),
       views: new MongoSagaViewStore(db),
