@@ -2,7 +2,9 @@ import { LRUCache } from 'lru-cache';
 import {
   pageCursor,
   parsePageCursor,
+  viewRank,
   type CompensationRequest,
+  type RecordedEntry,
   type SagaQuery,
   type SagaView,
   type SagaViewStore,
@@ -25,7 +27,11 @@ interface RequestDocument extends CompensationRequest {
   _id: string;
 }
 
-type ViewDocument = Omit<SagaView, 'sagaId'> & { _id: string };
+type ViewDocument = Omit<SagaView, 'sagaId'> & {
+  _id: string;
+  /** The view's {@link viewRank}; absent on views written before it was kept. */
+  rank?: number;
+};
 
 /** The deadline of a running saga, kept apart so that finding overdue sagas scans only these. */
 interface DeadlineDocument {
@@ -39,7 +45,7 @@ const DEADLINES = 'sagaflow_saga_deadlines';
 /** Drops undefined fields, as the view's optional fields are absent rather than null. */
 const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
-const toView = ({ _id, ...rest }: ViewDocument): SagaView => ({
+const toView = ({ _id, rank: _rank, ...rest }: ViewDocument): SagaView => ({
   ...rest,
   sagaId: _id,
   type: rest.type ?? undefined,
@@ -60,6 +66,8 @@ export class MongoSagaViewStore implements SagaViewStore {
    * cached ones are a prefix of the timeline and only the slots after them are read.
    */
   readonly #known = new LRUCache<string, TimelineEntry[]>({ max: 5000 });
+  /** Compensation requests read: one is never changed or removed once made. */
+  readonly #requested = new LRUCache<string, CompensationRequest>({ max: 5000 });
 
   constructor(db: Db) {
     this.#db = db;
@@ -121,15 +129,17 @@ export class MongoSagaViewStore implements SagaViewStore {
     }
   }
 
-  async recordEntry(sagaId: string, entry: TimelineEntry): Promise<boolean> {
+  async recordEntry(sagaId: string, entry: TimelineEntry): Promise<RecordedEntry> {
     try {
       for (;;) {
         const slots = await this.#slots(sagaId);
-        if (slots.some((e) => e.eventId === entry.eventId)) return false;
+        if (slots.some((e) => e.eventId === entry.eventId))
+          return { recorded: false, entries: slots };
         try {
           await this.#entries.insertOne({ _id: slotId(sagaId, slots.length + 1), sagaId, entry });
-          this.#known.set(sagaId, [...slots, entry]);
-          return true;
+          const entries = [...slots, entry];
+          this.#known.set(sagaId, entries);
+          return { recorded: true, entries: [...entries] };
         } catch (error) {
           // Another event took the slot: read the timeline again (it may be this very event).
           if (!(error instanceof MongoServerError) || error.code !== 11000) throw error;
@@ -171,24 +181,43 @@ export class MongoSagaViewStore implements SagaViewStore {
   }
 
   async compensationRequest(sagaId: string): Promise<CompensationRequest | undefined> {
+    const known = this.#requested.get(sagaId);
+    if (known !== undefined) return { ...known };
     try {
       const doc = await this.#requests.findOne({ _id: sagaId });
-      return doc === null ? undefined : { at: doc.at, by: doc.by, reason: doc.reason };
+      if (doc === null) return undefined;
+      const request = { at: doc.at, by: doc.by, reason: doc.reason };
+      this.#requested.set(sagaId, request);
+      return { ...request };
     } catch (error) {
       throw unavailable('reading a compensation request', error);
     }
   }
 
-  async writeView(view: SagaView): Promise<void> {
+  async writeView(view: SagaView): Promise<boolean> {
     const { sagaId, ...rest } = plain(view);
+    const rank = viewRank(view);
     const due = rest.status === 'running' ? rest.deadlineAt : undefined;
     try {
-      // The deadline first: a view never runs with a deadline that overdue() cannot find.
+      // The deadline first: a view never runs with a deadline that overdue() cannot find. A view
+      // that is then not written leaves a stale hint, which overdue() checks against the view.
       if (due !== undefined) {
         await this.#deadlines.replaceOne({ _id: sagaId }, { deadlineAt: due }, { upsert: true });
       }
-      await this.#views.replaceOne({ _id: sagaId }, rest, { upsert: true });
+      // Replaces a view of lower or equal rank (or of none kept); if the stored one is of higher
+      // rank, the filter matches nothing and the upsert's insert meets the existing _id.
+      try {
+        await this.#views.replaceOne(
+          { _id: sagaId, rank: { $not: { $gt: rank } } },
+          { ...rest, rank },
+          { upsert: true },
+        );
+      } catch (error) {
+        if (error instanceof MongoServerError && error.code === 11000) return false;
+        throw error;
+      }
       if (due === undefined) await this.#deadlines.deleteOne({ _id: sagaId });
+      return true;
     } catch (error) {
       throw unavailable('writing a saga view', error);
     }

@@ -1,7 +1,9 @@
 import {
   pageCursor,
   parsePageCursor,
+  viewRank,
   type CompensationRequest,
+  type RecordedEntry,
   type SagaQuery,
   type SagaView,
   type SagaViewStore,
@@ -24,12 +26,12 @@ export class MemorySagaViewStore implements SagaViewStore {
     return Promise.resolve();
   }
 
-  recordEntry(sagaId: string, entry: TimelineEntry): Promise<boolean> {
+  recordEntry(sagaId: string, entry: TimelineEntry): Promise<RecordedEntry> {
     const entries = this.#entries.get(sagaId) ?? new Map<string, TimelineEntry>();
     this.#entries.set(sagaId, entries);
-    if (entries.has(entry.eventId)) return Promise.resolve(false);
-    entries.set(entry.eventId, structuredClone(entry));
-    return Promise.resolve(true);
+    const recorded = !entries.has(entry.eventId);
+    if (recorded) entries.set(entry.eventId, structuredClone(entry));
+    return Promise.resolve({ recorded, entries: structuredClone([...entries.values()]) });
   }
 
   entries(sagaId: string): Promise<TimelineEntry[]> {
@@ -47,9 +49,11 @@ export class MemorySagaViewStore implements SagaViewStore {
     return Promise.resolve(request === undefined ? undefined : { ...request });
   }
 
-  writeView(view: SagaView): Promise<void> {
+  writeView(view: SagaView): Promise<boolean> {
+    const stored = this.#views.get(view.sagaId);
+    if (stored !== undefined && viewRank(stored) > viewRank(view)) return Promise.resolve(false);
     this.#views.set(view.sagaId, structuredClone(view));
-    return Promise.resolve();
+    return Promise.resolve(true);
   }
 
   view(sagaId: string): Promise<SagaView | undefined> {

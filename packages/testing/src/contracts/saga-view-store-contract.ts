@@ -40,9 +40,18 @@ export function sagaViewStoreContract(
 
     it('records each event of a saga once', async () => {
       const { store, id } = await setup();
-      expect(await store.recordEntry(id, entry('e1', 1))).toBe(true);
-      expect(await store.recordEntry(id, entry('e1', 1))).toBe(false);
-      expect(await store.recordEntry(id, entry('e2', 2))).toBe(true);
+      expect(await store.recordEntry(id, entry('e1', 1))).toEqual({
+        recorded: true,
+        entries: [entry('e1', 1)],
+      });
+      expect(await store.recordEntry(id, entry('e1', 1))).toEqual({
+        recorded: false,
+        entries: [entry('e1', 1)],
+      });
+      const second = await store.recordEntry(id, entry('e2', 2));
+      expect(second.recorded).toBe(true);
+      // What recording read is the whole timeline, the new event included.
+      expect(second.entries.map((e) => e.eventId).sort()).toEqual(['e1', 'e2']);
       const entries = await store.entries(id);
       expect(entries.map((e) => e.eventId).sort()).toEqual(['e1', 'e2']);
       expect(entries.find((e) => e.eventId === 'e1')).toEqual(entry('e1', 1));
@@ -75,6 +84,45 @@ export function sagaViewStoreContract(
       const untyped = { ...view(`${id}-u`, '2026-01-01T00:00:00.000Z'), type: undefined };
       await store.writeView(untyped);
       expect(await store.view(`${id}-u`)).toEqual(untyped);
+    });
+
+    it('keeps the view derived from the most: more entries, or a compensation request', async () => {
+      const { store, id } = await setup();
+      const start = '2026-01-01T00:00:00.000Z';
+      const two = view(id, start, { timeline: [entry('e1', 1), entry('e2', 2)] });
+      expect(await store.writeView(two)).toBe(true);
+      // A writer that read the timeline before the second event comes late: its view stays out.
+      expect(await store.writeView(view(id, start, { timeline: [entry('e1', 1)] }))).toBe(false);
+      expect(await store.view(id)).toEqual(two);
+      // As many entries: the later view wins (a saga found stuck keeps its timeline).
+      const stuck = { ...two, status: 'stuck' as const };
+      expect(await store.writeView(stuck)).toBe(true);
+      expect(await store.view(id)).toEqual(stuck);
+      // With a compensation request it outranks the same timeline without one.
+      const request = { at: start, by: 'ops', reason: 'cancelled' };
+      const requested = { ...two, compensationRequest: request };
+      expect(await store.writeView(requested)).toBe(true);
+      expect(await store.writeView(two)).toBe(false);
+      expect(await store.view(id)).toEqual(requested);
+      const three = view(id, start, {
+        timeline: [entry('e1', 1), entry('e2', 2), entry('e3', 3)],
+      });
+      expect(await store.writeView(three)).toBe(true);
+      expect(await store.view(id)).toEqual(three);
+    });
+
+    it('ends on the view of the whole timeline when writers record and write at once', async () => {
+      const { store, id } = await setup();
+      const start = '2026-01-01T00:00:00.000Z';
+      // Each writer derives its view from what its own recording read, as the tracker does.
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, i) => {
+          const { entries } = await store.recordEntry(id, entry(`e${i}`, i));
+          await store.writeView(view(id, start, { timeline: entries }));
+        }),
+      );
+      expect((await store.view(id))?.timeline).toHaveLength(8);
+      expect(await store.entries(id)).toHaveLength(8);
     });
 
     it('finds running sagas past their deadline', async () => {
