@@ -10,7 +10,6 @@ import {
   defineCommandEndpoint,
   defineEntity,
   defineWorkflow,
-  workflowIdOf,
 } from '@sagaflow/core';
 
 /** Lengths the benchmark runs. */
@@ -73,7 +72,3 @@ export function stepsDomain(namespace: string) {
   );
   return { names, ledger, endpoint, workflows };
 }
-
-/** The id of the workflow started with a key (as the orchestrator derives it). */
-export const stepsWorkflowId = (steps: number, key: string) =>
-  workflowIdOf(stepsWorkflow(steps), key);

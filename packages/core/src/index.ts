@@ -91,7 +91,6 @@ export type {
 } from './saga-view.js';
 export { SagaTracker } from './saga-tracker.js';
 export type { SagaTrackerOptions } from './saga-tracker.js';
-export { viewRank } from './saga-view-store.js';
 export type { RecordedEntry, SagaQuery, SagaViewStore } from './saga-view-store.js';
 export { SagaflowService } from './sagaflow-service.js';
 export type {

@@ -145,21 +145,34 @@ export class SagaTracker {
 
   /**
    * Rewrites a saga's view from its timeline (read now, unless the caller has just read it) and
-   * its compensation request. Concurrent writers need no retry: the store keeps the view derived
-   * from the most, and whoever recorded the last entry, or the request, derives from everything
-   * recorded before it.
+   * its compensation request, until they stop changing under it, so that concurrent writers end
+   * on the view of the full timeline.
    */
-  async refresh(sagaId: string, entries?: readonly TimelineEntry[]): Promise<SagaView | undefined> {
+  async refresh(sagaId: string, known?: readonly TimelineEntry[]): Promise<SagaView | undefined> {
     const { views, definitions } = this.#options;
-    const timeline = entries ?? (await views.entries(sagaId));
-    if (timeline.length === 0) return undefined;
-    const request = await views.compensationRequest(sagaId);
-    const view = deriveSagaView(definitions, sagaId, timeline, {
-      now: this.#clock().toISOString(),
-      ...(request === undefined ? {} : { compensationRequest: request }),
-    });
-    await views.writeView(view);
-    return view;
+    let entries = known ?? (await views.entries(sagaId));
+    if (entries.length === 0) return undefined;
+    let request = await views.compensationRequest(sagaId);
+    for (;;) {
+      const view = deriveSagaView(definitions, sagaId, entries, {
+        now: this.#clock().toISOString(),
+        ...(request === undefined ? {} : { compensationRequest: request }),
+      });
+      await views.writeView(view);
+      // Timelines only grow and a request is set once, so equal sizes mean nothing changed.
+      const [after, afterRequest] = await Promise.all([
+        views.entries(sagaId),
+        views.compensationRequest(sagaId),
+      ]);
+      if (
+        after.length === entries.length &&
+        (afterRequest === undefined) === (request === undefined)
+      ) {
+        return view;
+      }
+      entries = after;
+      request = afterRequest;
+    }
   }
 
   /**

@@ -25,8 +25,7 @@ export interface RecordedEntry {
 
 /**
  * Port: where the saga tracker keeps timelines and views. Recording an entry is idempotent (one
- * per event id); a view is a function of the recorded entries (and compensation request),
- * written whole, and never replaced by a view derived from less.
+ * per event id); a view is a function of the recorded entries, written whole.
  */
 export interface SagaViewStore {
   prepare(): Promise<void>;
@@ -36,23 +35,10 @@ export interface SagaViewStore {
   /** Records the first compensation request of a saga; false when there was one. */
   requestCompensation(sagaId: string, request: CompensationRequest): Promise<boolean>;
   compensationRequest(sagaId: string): Promise<CompensationRequest | undefined>;
-  /**
-   * Writes a view unless the stored one was derived from more: from more timeline entries, or
-   * from as many with a compensation request where this one has none (see {@link viewRank}).
-   * A view of equal rank replaces the stored one (a later `now` may have made it stuck).
-   * Returns false when the stored view was kept.
-   */
-  writeView(view: SagaView): Promise<boolean>;
+  writeView(view: SagaView): Promise<void>;
   view(sagaId: string): Promise<SagaView | undefined>;
   /** Running sagas whose current step's deadline is at or before `now`. */
   overdue(now: string, limit: number): Promise<SagaView[]>;
   /** Views by filter, newest first, with the cursor of the next page. */
   query(query: SagaQuery): Promise<{ views: SagaView[]; next?: string }>;
 }
-
-/**
- * How much a view was derived from: twice its timeline's length, plus one with a compensation
- * request. Of two views of one saga, the one of higher rank saw everything the other saw.
- */
-export const viewRank = (view: Pick<SagaView, 'timeline' | 'compensationRequest'>): number =>
-  view.timeline.length * 2 + (view.compensationRequest === undefined ? 0 : 1);

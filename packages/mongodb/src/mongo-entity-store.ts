@@ -347,10 +347,10 @@ export class MongoEntityStore implements EntityStore, Pingable {
   ): Promise<void> {
     const outbox = this.#outbox(entityType);
     try {
-      if (commits.length === 0) return;
-      await outbox.deleteMany({
-        _id: { $in: commits.map((c) => documentId(c.entityId, c.version)) },
-      });
+      // One deleteOne each: on FerretDB a deleteMany with $in costs several times more.
+      await inParallel(commits, 10, (c) =>
+        outbox.deleteOne({ _id: documentId(c.entityId, c.version) }),
+      );
     } catch (error) {
       throw unavailable('marking published in', entityType, error);
     }

@@ -2,7 +2,6 @@ import { LRUCache } from 'lru-cache';
 import {
   pageCursor,
   parsePageCursor,
-  viewRank,
   type CompensationRequest,
   type RecordedEntry,
   type SagaQuery,
@@ -27,11 +26,7 @@ interface RequestDocument extends CompensationRequest {
   _id: string;
 }
 
-type ViewDocument = Omit<SagaView, 'sagaId'> & {
-  _id: string;
-  /** The view's {@link viewRank}; absent on views written before it was kept. */
-  rank?: number;
-};
+type ViewDocument = Omit<SagaView, 'sagaId'> & { _id: string };
 
 /** The deadline of a running saga, kept apart so that finding overdue sagas scans only these. */
 interface DeadlineDocument {
@@ -45,7 +40,7 @@ const DEADLINES = 'sagaflow_saga_deadlines';
 /** Drops undefined fields, as the view's optional fields are absent rather than null. */
 const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
-const toView = ({ _id, rank: _rank, ...rest }: ViewDocument): SagaView => ({
+const toView = ({ _id, ...rest }: ViewDocument): SagaView => ({
   ...rest,
   sagaId: _id,
   type: rest.type ?? undefined,
@@ -194,30 +189,17 @@ export class MongoSagaViewStore implements SagaViewStore {
     }
   }
 
-  async writeView(view: SagaView): Promise<boolean> {
+  async writeView(view: SagaView): Promise<void> {
     const { sagaId, ...rest } = plain(view);
-    const rank = viewRank(view);
     const due = rest.status === 'running' ? rest.deadlineAt : undefined;
     try {
-      // The deadline first: a view never runs with a deadline that overdue() cannot find. A view
-      // that is then not written leaves a stale hint, which overdue() checks against the view.
+      // The deadline first: a view never runs with a deadline that overdue() cannot find.
       if (due !== undefined) {
         await this.#deadlines.replaceOne({ _id: sagaId }, { deadlineAt: due }, { upsert: true });
       }
-      // Replaces a view of lower or equal rank (or of none kept); if the stored one is of higher
-      // rank, the filter matches nothing and the upsert's insert meets the existing _id.
-      try {
-        await this.#views.replaceOne(
-          { _id: sagaId, rank: { $not: { $gt: rank } } },
-          { ...rest, rank },
-          { upsert: true },
-        );
-      } catch (error) {
-        if (error instanceof MongoServerError && error.code === 11000) return false;
-        throw error;
-      }
+      // By _id alone: on FerretDB any other condition makes the replace (a scan) cost more.
+      await this.#views.replaceOne({ _id: sagaId }, rest, { upsert: true });
       if (due === undefined) await this.#deadlines.deleteOne({ _id: sagaId });
-      return true;
     } catch (error) {
       throw unavailable('writing a saga view', error);
     }

@@ -1,7 +1,6 @@
 import {
   pageCursor,
   parsePageCursor,
-  viewRank,
   type CompensationRequest,
   type RecordedEntry,
   type SagaQuery,
@@ -49,11 +48,9 @@ export class MemorySagaViewStore implements SagaViewStore {
     return Promise.resolve(request === undefined ? undefined : { ...request });
   }
 
-  writeView(view: SagaView): Promise<boolean> {
-    const stored = this.#views.get(view.sagaId);
-    if (stored !== undefined && viewRank(stored) > viewRank(view)) return Promise.resolve(false);
+  writeView(view: SagaView): Promise<void> {
     this.#views.set(view.sagaId, structuredClone(view));
-    return Promise.resolve(true);
+    return Promise.resolve();
   }
 
   view(sagaId: string): Promise<SagaView | undefined> {

@@ -86,45 +86,6 @@ export function sagaViewStoreContract(
       expect(await store.view(`${id}-u`)).toEqual(untyped);
     });
 
-    it('keeps the view derived from the most: more entries, or a compensation request', async () => {
-      const { store, id } = await setup();
-      const start = '2026-01-01T00:00:00.000Z';
-      const two = view(id, start, { timeline: [entry('e1', 1), entry('e2', 2)] });
-      expect(await store.writeView(two)).toBe(true);
-      // A writer that read the timeline before the second event comes late: its view stays out.
-      expect(await store.writeView(view(id, start, { timeline: [entry('e1', 1)] }))).toBe(false);
-      expect(await store.view(id)).toEqual(two);
-      // As many entries: the later view wins (a saga found stuck keeps its timeline).
-      const stuck = { ...two, status: 'stuck' as const };
-      expect(await store.writeView(stuck)).toBe(true);
-      expect(await store.view(id)).toEqual(stuck);
-      // With a compensation request it outranks the same timeline without one.
-      const request = { at: start, by: 'ops', reason: 'cancelled' };
-      const requested = { ...two, compensationRequest: request };
-      expect(await store.writeView(requested)).toBe(true);
-      expect(await store.writeView(two)).toBe(false);
-      expect(await store.view(id)).toEqual(requested);
-      const three = view(id, start, {
-        timeline: [entry('e1', 1), entry('e2', 2), entry('e3', 3)],
-      });
-      expect(await store.writeView(three)).toBe(true);
-      expect(await store.view(id)).toEqual(three);
-    });
-
-    it('ends on the view of the whole timeline when writers record and write at once', async () => {
-      const { store, id } = await setup();
-      const start = '2026-01-01T00:00:00.000Z';
-      // Each writer derives its view from what its own recording read, as the tracker does.
-      await Promise.all(
-        Array.from({ length: 8 }, async (_, i) => {
-          const { entries } = await store.recordEntry(id, entry(`e${i}`, i));
-          await store.writeView(view(id, start, { timeline: entries }));
-        }),
-      );
-      expect((await store.view(id))?.timeline).toHaveLength(8);
-      expect(await store.entries(id)).toHaveLength(8);
-    });
-
     it('finds running sagas past their deadline', async () => {
       const { store, id } = await setup();
       await store.writeView(
