@@ -12,12 +12,7 @@ import { DBOS } from '@dbos-inc/dbos-sdk';
 import express from 'express';
 import pg from 'pg';
 import type { WorkflowInput } from './workflow-input.js';
-
-const env = (name: string) => {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new Error(`${name} must be set`);
-  return value;
-};
+import { requiredEnv as env } from '../required-env.js';
 
 const pool = new pg.Pool({ connectionString: env('DBOS_APP_DATABASE_URL'), max: 20 });
 await pool.query(`

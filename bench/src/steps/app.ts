@@ -10,12 +10,7 @@ import { workflowRoutes } from '@sagaflow/admin';
 import { Orchestrator, SagaflowService } from '@sagaflow/core';
 import { listen, realAdapters, serviceApp, type ReferenceService } from '@sagaflow/reference';
 import { stepsDomain, stepsSchemaDirs } from './domain.js';
-
-const env = (name: string) => {
-  const value = process.env[name];
-  if (value === undefined || value === '') throw new Error(`${name} must be set`);
-  return value;
-};
+import { requiredEnv as env } from '../required-env.js';
 
 const role = env('STEPS_ROLE');
 if (role !== 'participant' && role !== 'orchestrator') {

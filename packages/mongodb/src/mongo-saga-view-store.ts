@@ -132,9 +132,10 @@ export class MongoSagaViewStore implements SagaViewStore {
           return { recorded: false, entries: slots };
         try {
           await this.#entries.insertOne({ _id: slotId(sagaId, slots.length + 1), sagaId, entry });
+          // A cached timeline is never changed in place (`#slots` copies it): hand out the same one.
           const entries = [...slots, entry];
           this.#known.set(sagaId, entries);
-          return { recorded: true, entries: [...entries] };
+          return { recorded: true, entries };
         } catch (error) {
           // Another event took the slot: read the timeline again (it may be this very event).
           if (!(error instanceof MongoServerError) || error.code !== 11000) throw error;

@@ -60,10 +60,11 @@ export function realAdapters(
   servers: NonNullable<ServiceConfig['servers']>,
   options: { readonly schemaDirs?: readonly string[] } = {},
 ): AdapterFactory {
+  const { schemaDirs } = options;
+  // Read once per factory, as the reference catalog is once per process, not once per service.
+  let own: Promise<SchemaCatalog> | undefined;
   const schemas =
-    options.schemaDirs === undefined
-      ? referenceCatalog
-      : () => loadSchemaCatalog(options.schemaDirs!);
+    schemaDirs === undefined ? referenceCatalog : () => (own ??= loadSchemaCatalog(schemaDirs));
   return async (service, database) => {
     const client = new MongoClient(servers.mongodbUrl, { serverSelectionTimeoutMS: 5000 });
     const db = client.db(database);
