@@ -9,3 +9,4 @@ export { MemoryEntityStore } from './memory-entity-store.js';
 export { MemorySagaViewStore } from './memory-saga-view-store.js';
 export { MemorySerde } from './memory-serde.js';
 export { MemoryTimerStore } from './memory-timer-store.js';
+export { seedSagaViews } from './saga-seed.js';

@@ -1,0 +1,63 @@
+/** Columns padded to their widest cell; a header line first. */
+export function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  if (rows.length === 0) return '(none)\n';
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return `${[line(head), ...rows.map(line)].join('\n')}\n`;
+}
+
+interface ViewForTimeline {
+  sagaId: string;
+  type?: string;
+  status: string;
+  businessKey?: string;
+  startedAt: string;
+  endedAt?: string;
+  error?: string;
+  steps: {
+    name: string;
+    participant: string;
+    status: string;
+    startedAt?: string;
+    endedAt?: string;
+  }[];
+  timeline: {
+    occurredAt: string;
+    type: string;
+    participant: string;
+    topic: string;
+    partition: number;
+    offset: string;
+  }[];
+}
+
+/** A saga in the terminal: its header, its steps, then its events in time order. */
+export function timeline(view: ViewForTimeline): string {
+  const start = Date.parse(view.startedAt);
+  const since = (at: string) => `+${Math.max(0, Date.parse(at) - start)} ms`;
+  const header = [
+    `${view.sagaId}  ${view.type ?? '(type unknown)'}  ${view.status.toUpperCase()}`,
+    ...(view.businessKey === undefined ? [] : [`key: ${view.businessKey}`]),
+    `started ${view.startedAt}${view.endedAt === undefined ? '' : `, ended ${view.endedAt} (${since(view.endedAt)})`}`,
+    ...(view.error === undefined ? [] : [`error: ${view.error}`]),
+    '',
+  ].join('\n');
+  const steps = table(
+    ['STEP', 'PARTICIPANT', 'STATUS'],
+    view.steps.map((s) => [s.name, s.participant, s.status]),
+  );
+  const events = table(
+    ['AT', 'EVENT', 'BY', 'WHERE'],
+    view.timeline.map((e) => [
+      since(e.occurredAt),
+      e.type,
+      e.participant,
+      `${e.topic}[${e.partition}]@${e.offset}`,
+    ]),
+  );
+  return `${header}\n${steps}\n${events}`;
+}

@@ -1,0 +1,101 @@
+import { execFile } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { createAdminApp } from '@sagaflow/admin';
+import { MemoryAuditLog, MemorySagaViewStore, seedSagaViews } from '@sagaflow/testing/memory';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/sagaflow.js');
+const TOKEN = 'cli-test-token';
+
+let url = '';
+let close = () => {};
+const compensations: string[] = [];
+
+beforeAll(async () => {
+  // Completed s-done, compensated s-comp, stuck s-stuck, running s-run.
+  const { views } = await seedSagaViews(new MemorySagaViewStore());
+  const app = createAdminApp({
+    views,
+    audit: new MemoryAuditLog(),
+    token: TOKEN,
+    readiness: () => Promise.resolve({ ready: true, checks: {} }),
+    requestCompensation: async (sagaId) => {
+      compensations.push(sagaId);
+      return views.view(sagaId);
+    },
+  });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  close = () => server.close();
+});
+afterAll(() => close());
+
+/** Runs the binary; resolves with its exit code and output whatever the code. */
+async function sagaflow(args: string[], env: Record<string, string> = { ADMIN_TOKEN: TOKEN }) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], {
+      env: { ...process.env, SAGAFLOW_ADMIN_URL: url, ADMIN_TOKEN: '', ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('sagaflow CLI', () => {
+  it('lists sagas as a table and as JSON, filtered by status', async () => {
+    const all = await sagaflow(['sagas', 'list']);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toMatch(/^SAGA\s+TYPE\s+STATUS/);
+    expect(all.stdout).toMatch(/s-done\s+order-placement\s+completed\s+order-s-done/);
+    expect(all.stdout).toMatch(/s-comp\s+order-placement\s+compensated/);
+    const json = await sagaflow(['--json', 'sagas', 'list', '--status', 'running']);
+    expect(json.code).toBe(0);
+    const ids = (JSON.parse(json.stdout) as { sagas: { sagaId: string }[] }).sagas.map(
+      (s) => s.sagaId,
+    );
+    expect(ids).toEqual(['s-run']);
+  });
+
+  it('shows a saga with its steps and timeline', async () => {
+    const shown = await sagaflow(['sagas', 'show', 's-done']);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/s-done\s+order-placement\s+COMPLETED/);
+    expect(shown.stdout).toMatch(/reserve-stock\s+inventory\s+done/);
+    expect(shown.stdout).toMatch(
+      /\+1000 ms\s+StockReserved\s+inventory-service\s+orders\.order\.events\[0\]@/,
+    );
+  });
+
+  it('asks for compensation with a reason', async () => {
+    const done = await sagaflow(['sagas', 'compensate', 's-run', '--reason', 'customer cancelled']);
+    expect(done.code, done.stderr).toBe(0);
+    expect(compensations).toEqual(['s-run']);
+    const ended = await sagaflow(['sagas', 'compensate', 's-done', '--reason', 'too late']);
+    expect(ended.code).toBe(1);
+    expect(ended.stderr).toMatch(/is completed: there is nothing to compensate \(SAGA_ENDED\)/);
+  });
+
+  it('exits with a code per failure kind, naming what was wrong', async () => {
+    const noToken = await sagaflow(['sagas', 'list'], {});
+    expect(noToken.code).toBe(4);
+    expect(noToken.stderr).toMatch(/--token or ADMIN_TOKEN/);
+    const missing = await sagaflow(['sagas', 'show', 'nope']);
+    expect(missing.code).toBe(5);
+    expect(missing.stderr).toMatch(/no saga 'nope'/);
+    const down = await sagaflow(['--url', 'http://127.0.0.1:1', 'sagas', 'list']);
+    expect(down.code).toBe(3);
+    expect(down.stderr).toMatch(/cannot reach the admin API at http:\/\/127\.0\.0\.1:1/);
+    const badStatus = await sagaflow(['sagas', 'list', '--status', 'bogus']);
+    expect(badStatus.code).toBe(2);
+    expect(badStatus.stderr).toMatch(/'bogus' is invalid/);
+    const noReason = await sagaflow(['sagas', 'retry', 's-run']);
+    expect(noReason.code).toBe(2);
+    expect(noReason.stderr).toMatch(/--reason/);
+  });
+});
