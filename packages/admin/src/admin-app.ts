@@ -13,7 +13,8 @@ import {
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Request } from 'express';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { watchSagas } from '@sagaflow/observability';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { z } from 'zod';
 import { requireToken } from './auth.js';
 import { errorHandler, HttpError, parseInput as parse } from './http-errors.js';
@@ -47,6 +48,12 @@ export interface AdminOptions {
   readonly workflowControl?: Pick<WorkflowControl, 'retry' | 'cancel'>;
   /** The dead-letter index and where replays are published; without them the routes answer 404. */
   readonly deadLetters?: { readonly store: DeadLetterStore; readonly publisher: MessagePublisher };
+  /**
+   * Where `GET /metrics` reads from; the saga gauges are added to it. Give the registry of the
+   * service's `PrometheusMetrics` so that one scrape has everything.
+   * @default a registry of its own, with the process metrics prefixed `sagaflow_admin_`
+   */
+  readonly registry?: Registry;
 }
 
 /** The admin web page's files. */
@@ -140,26 +147,11 @@ export function createAdminApp(options: AdminOptions): express.Express {
   app.disable('x-powered-by');
   app.use(express.json({ limit: '16kb' }));
 
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'sagaflow_admin_' });
-  new Gauge({
-    name: 'sagaflow_sagas',
-    help: 'Sagas by type and status, as the tracker sees them',
-    labelNames: ['type', 'status'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      const counts = new Map<string, number>();
-      for (const view of await allViews(options.views)) {
-        const key = `${view.type ?? 'unknown'}\u0000${view.status}`;
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-      }
-      for (const [key, count] of counts) {
-        const [type, status] = key.split('\u0000');
-        this.set({ type: type!, status: status! }, count);
-      }
-    },
-  });
+  const registry = options.registry ?? new Registry();
+  if (options.registry === undefined) {
+    collectDefaultMetrics({ register: registry, prefix: 'sagaflow_admin_' });
+  }
+  watchSagas(registry, options.views);
 
   // The page itself is public; everything it shows comes from the API, behind the token.
   app.use('/ui', express.static(uiDir, { index: 'index.html' }));

@@ -11,7 +11,9 @@ import {
 import type { EntityStore } from './entity-store.js';
 import { invalidArgument, SagaflowError } from './errors.js';
 import { eventIdOf, newId } from './ids.js';
-import { childTraceparent } from './trace-context.js';
+import { commandsTopic, eventsTopic } from './envelope.js';
+import { noMetrics, type CommandOutcome, type SagaflowMetrics } from './instrumentation.js';
+import { inSpan, producedSpan, spanAttributes, SpanKind } from './telemetry.js';
 import { COMMAND_ACCEPTED, COMMAND_REJECTED } from './command-message.js';
 
 /** Options of {@link EntityService}. */
@@ -38,6 +40,8 @@ export interface EntityServiceOptions {
    * the commit exists, so that a crash in between never loses it. @default none
    */
   readonly beforeAppend?: (commit: Commit) => Promise<void>;
+  /** Counts and times the commands handled. @default none */
+  readonly metrics?: SagaflowMetrics;
 }
 
 /** Where a command comes from: what makes it unique, and the saga it belongs to. */
@@ -96,6 +100,7 @@ export class EntityService {
   readonly #onCommitted: ((commit: Commit) => void) | undefined;
   readonly #checkEvent: ((eventType: string, payload: unknown) => void) | undefined;
   readonly #beforeAppend: ((commit: Commit) => Promise<void>) | undefined;
+  readonly #metrics: SagaflowMetrics;
 
   constructor(options: EntityServiceOptions) {
     if (typeof options.service !== 'string' || options.service.trim() === '') {
@@ -111,6 +116,7 @@ export class EntityService {
     this.#backoff = options.backoff ?? defaultBackoff;
     this.#clock = options.clock ?? (() => new Date());
     this.#onCommitted = options.onCommitted;
+    this.#metrics = options.metrics ?? noMetrics;
     this.#checkEvent = options.checkEvent;
     this.#beforeAppend = options.beforeAppend;
   }
@@ -124,8 +130,59 @@ export class EntityService {
     return snapshot ?? { state: definition.initialState(), version: 0 };
   }
 
-  /** Sends a command to one entity. */
+  /**
+   * Sends a command to one entity, in a span of its own (a child of the active span, or of the
+   * origin's `traceparent`); each event it commits gets a producer span and that span's
+   * `traceparent`.
+   */
   async execute<
+    S,
+    C extends Record<string, object>,
+    E extends Record<string, object>,
+    K extends keyof C & string,
+  >(
+    definition: EntityDefinition<S, C, E>,
+    entityId: string,
+    name: K,
+    command: C[K],
+    origin: CommandOrigin = {},
+  ): Promise<CommandResult<S>> {
+    const started = performance.now();
+    let outcome: CommandOutcome = 'failed';
+    try {
+      const result = await inSpan(
+        `${definition.type} ${name}`,
+        {
+          kind: SpanKind.INTERNAL,
+          traceparent: origin.traceparent,
+          attributes: {
+            [spanAttributes.service]: this.#service,
+            [spanAttributes.entityType]: definition.type,
+            [spanAttributes.entityId]: String(entityId),
+            [spanAttributes.command]: name,
+            ...(origin.sagaId === undefined ? {} : { [spanAttributes.sagaId]: origin.sagaId }),
+          },
+        },
+        async (span) => {
+          const handled = await this.#execute(definition, entityId, name, command, origin);
+          span.setAttribute(spanAttributes.outcome, handled.status);
+          if (handled.status === 'committed' || handled.status === 'duplicate') {
+            span.setAttribute(spanAttributes.sagaId, handled.sagaId);
+          }
+          return handled;
+        },
+      );
+      outcome = result.status;
+      return result;
+    } finally {
+      this.#metrics.commandHandled(
+        { entityType: definition.type, command: name, outcome },
+        (performance.now() - started) / 1000,
+      );
+    }
+  }
+
+  async #execute<
     S,
     C extends Record<string, object>,
     E extends Record<string, object>,
@@ -146,7 +203,6 @@ export class EntityService {
     const handler = commandHandler(definition, name);
     const causationKey = origin.causationKey ?? newId();
     const causationId = origin.causationId ?? causationKey;
-    const traceparent = childTraceparent(origin.traceparent);
     for (let attempt = 1; ; attempt += 1) {
       const snapshot = await this.#store.load<S>(definition.type, entityId);
       const version = snapshot?.version ?? 0;
@@ -212,7 +268,20 @@ export class EntityService {
             sagaId,
             causationId,
             service: this.#service,
-            traceparent,
+            traceparent: producedSpan(
+              `${event.command === undefined ? eventsTopic(definition.type) : commandsTopic(event.command.entityType)} publish`,
+              {
+                [spanAttributes.service]: this.#service,
+                [spanAttributes.eventType]: event.type,
+                [spanAttributes.eventId]: eventIdOf(definition.type, entityId, next, index),
+                [spanAttributes.entityType]: definition.type,
+                [spanAttributes.entityId]: entityId,
+                [spanAttributes.sagaId]: sagaId,
+                [spanAttributes.system]: 'kafka',
+                [spanAttributes.operation]: 'create',
+              },
+              origin.traceparent,
+            ),
           },
           occurredAt: now,
         };

@@ -25,6 +25,11 @@ export interface EntityStore {
    * that publishing them in this order keeps each entity's events in order.
    */
   unpublished(entityType: string, limit: number): Promise<Commit[]>;
+  /**
+   * How many commits wait to be published, and since when the oldest of them does (absent when
+   * none does): what the outbox backlog metrics report.
+   */
+  outboxBacklog(entityType: string): Promise<OutboxBacklog>;
   /** Marks commits as published (idempotent). */
   markPublished(
     entityType: string,
@@ -53,6 +58,13 @@ export interface EntityStore {
     relayId: string,
     only?: { readonly instance: string; readonly sequence: number },
   ): Promise<void>;
+}
+
+/** The unpublished commits of an entity type. */
+export interface OutboxBacklog {
+  readonly pending: number;
+  /** ISO-8601 time at which the oldest pending commit was recorded. */
+  readonly oldestAt?: string;
 }
 
 /** A reference to one commit. */

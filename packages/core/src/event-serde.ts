@@ -15,4 +15,9 @@ export interface EventSerde {
   encode(eventType: string, payload: Readonly<Record<string, unknown>>): Promise<EncodedPayload>;
   /** Decodes into the reader's (current) schema of the event type. */
   decode(eventType: string, value: Buffer): Promise<Record<string, unknown>>;
+  /**
+   * A copy of the payload fit for logs, with the fields its schema marks sensitive replaced by
+   * `[REDACTED]`. Without it, payloads are never logged. @default absent
+   */
+  redact?(eventType: string, payload: Readonly<Record<string, unknown>>): Record<string, unknown>;
 }

@@ -54,7 +54,28 @@ export type {
 export type { DurableTimer, TimerStore } from './timer-store.js';
 export { EntityService } from './entity-service.js';
 export type { CommandOrigin, CommandResult, EntityServiceOptions } from './entity-service.js';
-export type { AppendOutcome, CommitRef, EntityStore, RelayBatch } from './entity-store.js';
+export type {
+  AppendOutcome,
+  CommitRef,
+  EntityStore,
+  OutboxBacklog,
+  RelayBatch,
+} from './entity-store.js';
+export { noMetrics, silentLogger } from './instrumentation.js';
+export type {
+  CommandOutcome,
+  MessageOutcome,
+  SagaflowLogger,
+  SagaflowMetrics,
+} from './instrumentation.js';
+export {
+  contextOf,
+  inSpan,
+  linkTo,
+  producedSpan,
+  spanAttributes,
+  traceparentOf,
+} from './telemetry.js';
 export { invalidArgument, isSagaflowError, SagaflowError } from './errors.js';
 export type { MessageOrigin, SagaflowErrorCode, SagaflowErrorContext } from './errors.js';
 export { commandsTopic, eventMessage, eventsTopic, headerNames, readEnvelope } from './envelope.js';
@@ -90,14 +111,15 @@ export type {
   TimelineEntry,
 } from './saga-view.js';
 export { SagaTracker } from './saga-tracker.js';
-export type { SagaTrackerOptions } from './saga-tracker.js';
-export type { RecordedEntry, SagaQuery, SagaViewStore } from './saga-view-store.js';
+export type { SagaMetrics, SagaTrackerOptions } from './saga-tracker.js';
+export type { RecordedEntry, SagaCount, SagaQuery, SagaViewStore } from './saga-view-store.js';
 export { SagaflowService } from './sagaflow-service.js';
 export type {
   AnyEntityDefinition,
   Readiness,
   SagaflowServiceOptions,
   ServiceBus,
+  ServiceStats,
 } from './sagaflow-service.js';
 export type { OutboxRelayOptions } from './outbox-relay.js';
 export {
@@ -106,6 +128,7 @@ export {
   deadLetterTopic,
   defineCommandEndpoint,
   defineProcessor,
+  messageLogFields,
   processorGroupId,
   ProcessorRuntime,
   serviceDeadLetterTopics,

@@ -48,6 +48,8 @@ export interface OffsetReader {
    * partitions without a committed offset are absent.
    */
   committedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, bigint>>;
+  /** The end offset (the offset the next message will get) per partition of the topic. */
+  endOffsets(topic: string): Promise<ReadonlyMap<number, bigint>>;
 }
 
 /** A message received from a topic partition. */
@@ -68,6 +70,8 @@ export interface SubscribeOptions {
   readonly topics: readonly string[];
   /** Where a new group starts. @default 'earliest' */
   readonly start?: 'earliest' | 'latest';
+  /** Told when the consumer crashed and the bus restarted it. @default ignore */
+  readonly onRestart?: (error: unknown) => void;
 }
 
 /**

@@ -48,7 +48,7 @@ export type OrchestratorFaultPoint =
 /** Options of {@link Orchestrator}. */
 export interface OrchestratorOptions extends Pick<
   SagaflowServiceOptions,
-  'partitions' | 'relay' | 'compaction' | 'processing' | 'onError' | 'serde'
+  'partitions' | 'relay' | 'compaction' | 'processing' | 'onError' | 'serde' | 'metrics' | 'logger'
 > {
   /** The service name, e.g. `orchestrator-service`: names its groups and relay. */
   readonly name: string;
@@ -213,6 +213,8 @@ export class Orchestrator {
       ...(options.relay === undefined ? {} : { relay: options.relay }),
       ...(options.compaction === undefined ? {} : { compaction: options.compaction }),
       ...(options.processing === undefined ? {} : { processing: options.processing }),
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
       onError,
       beforeAppend: (commit) => this.#scheduleTimer(commit),
       onCommitted: (commit) => {

@@ -8,6 +8,8 @@ import { invalidArgument } from './errors.js';
 import type { EventSerde } from './event-serde.js';
 import { newId } from './ids.js';
 import type { MessagePublisher } from './message-bus.js';
+import { noMetrics, type SagaflowMetrics } from './instrumentation.js';
+import { inSpan, linkTo, spanAttributes, SpanKind } from './telemetry.js';
 
 /** Options of {@link OutboxRelay}. */
 export interface OutboxRelayOptions {
@@ -38,6 +40,8 @@ export interface OutboxRelayOptions {
    * checkpoint covers. For fault-injection tests. @default none
    */
   readonly afterPublish?: (commits: readonly Commit[]) => Promise<void> | void;
+  /** Counts the events published. @default none */
+  readonly metrics?: SagaflowMetrics;
 }
 
 /**
@@ -51,8 +55,9 @@ export interface OutboxRelayOptions {
  * entity are published in commit order.
  */
 export class OutboxRelay {
-  readonly #options: Required<Omit<OutboxRelayOptions, 'afterPublish'>> &
+  readonly #options: Required<Omit<OutboxRelayOptions, 'afterPublish' | 'metrics'>> &
     Pick<OutboxRelayOptions, 'afterPublish'>;
+  readonly #metrics: SagaflowMetrics;
   readonly #instance = newId();
   #sequence = 0;
   #recovered = false;
@@ -79,6 +84,7 @@ export class OutboxRelay {
       ...options,
       batchSize,
     };
+    this.#metrics = options.metrics ?? noMetrics;
     // A full batch may leave more behind: go on at once. A smaller one emptied the outbox as far
     // as this process knows: a commit made meanwhile wakes the loop (see `notify`), and commits
     // of other processes wait for `idleMs`. That spares a read of every outbox after each batch.
@@ -150,9 +156,29 @@ export class OutboxRelay {
       }));
       const sequence = ++this.#sequence;
       await store.saveRelayBatch({ relayId, instance: this.#instance, sequence, commits: refs });
-      await publisher.publish(messages, {
-        checkpoint: { relayId, value: { sequence, instance: this.#instance } },
-      });
+      // The batch's span links to each event's producer span (at most 128 links).
+      const links = messages
+        .slice(0, 128)
+        .map((m) => linkTo(m.headers['traceparent']))
+        .filter((link) => link !== undefined);
+      await inSpan(
+        `${relayId} publish`,
+        {
+          kind: SpanKind.PRODUCER,
+          remote: true,
+          links,
+          attributes: {
+            [spanAttributes.system]: 'kafka',
+            [spanAttributes.operation]: 'send',
+            [spanAttributes.batchSize]: messages.length,
+          },
+        },
+        () =>
+          publisher.publish(messages, {
+            checkpoint: { relayId, value: { sequence, instance: this.#instance } },
+          }),
+      );
+      this.#metrics.published(commits.flatMap((c) => c.events.map((e) => e.type)));
       await this.#options.afterPublish?.(commits);
       await this.#mark(refs);
       await store.deleteRelayBatches(relayId, { instance: this.#instance, sequence });

@@ -5,11 +5,25 @@ import type { CommandResult, EntityService } from './entity-service.js';
 import {
   commandsTopic,
   eventMessage,
+  headerNames,
   readEnvelope,
   type BusMessage,
   type EventEnvelope,
 } from './envelope.js';
-import { readCommandEnvelope, type CommandEnvelope } from './command-message.js';
+import {
+  commandHeaderNames,
+  readCommandEnvelope,
+  type CommandEnvelope,
+} from './command-message.js';
+import {
+  noMetrics,
+  silentLogger,
+  type MessageOutcome,
+  type SagaflowLogger,
+  type SagaflowMetrics,
+} from './instrumentation.js';
+import { inSpan, spanAttributes, SpanKind } from './telemetry.js';
+import { traceIdOf } from './trace-context.js';
 import { invalidArgument, SagaflowError, type SagaflowErrorCode } from './errors.js';
 import type { EventSerde } from './event-serde.js';
 import type {
@@ -213,6 +227,36 @@ export interface ProcessorRuntimeOptions {
   readonly onDeadLetter?: (message: BusMessage) => void;
   /** Told about retries and infrastructure errors. @default ignore */
   readonly onError?: (error: unknown, message: ReceivedMessage) => void;
+  /** Counts and times the messages handled. @default none */
+  readonly metrics?: SagaflowMetrics;
+  /**
+   * Where lines about messages go (debug: handled, with the payload redacted by the serde if it
+   * can; warn: retried; error: dead-lettered), each with saga id, event id, service and trace
+   * id. @default none
+   */
+  readonly logger?: SagaflowLogger;
+}
+
+/** The fields every log line about a message carries. */
+export function messageLogFields(
+  service: string,
+  groupId: string,
+  message: ReceivedMessage,
+): Record<string, unknown> {
+  const h = message.headers;
+  const traceparent = h[headerNames.traceparent];
+  return {
+    service,
+    group: groupId,
+    sagaId: h[headerNames.sagaId],
+    eventId: h[commandHeaderNames.commandId] ?? h[headerNames.eventId],
+    type: h[commandHeaderNames.commandType] ?? h[headerNames.eventType],
+    entityId: h[headerNames.entityId],
+    traceId: traceparent === undefined ? undefined : traceIdOf(traceparent),
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset,
+  };
 }
 
 /** Errors that mean "the infrastructure is away": wait for it, never dead-letter. */
@@ -239,6 +283,8 @@ export class ProcessorRuntime {
   readonly #options: ProcessorRuntimeOptions;
   readonly #maxAttempts: number;
   readonly #backoff: BackoffPolicy;
+  readonly #metrics: SagaflowMetrics;
+  readonly #logger: SagaflowLogger;
   #stopping = false;
 
   constructor(options: ProcessorRuntimeOptions) {
@@ -249,6 +295,8 @@ export class ProcessorRuntime {
     this.#options = options;
     this.#maxAttempts = maxAttempts;
     this.#backoff = options.backoff ?? defaultBackoff;
+    this.#metrics = options.metrics ?? noMetrics;
+    this.#logger = options.logger ?? silentLogger;
   }
 
   /** The consumer group of a processor. */
@@ -260,8 +308,10 @@ export class ProcessorRuntime {
   start(definition: AnyProcessorDefinition): Promise<Subscription> {
     this.#stopping = false;
     const groupId = this.groupOf(definition);
-    return this.#options.subscriber.subscribe({ groupId, topics: definition.topics }, (message) =>
-      this.#handle(groupId, message, () => this.#attempt(definition, groupId, message)),
+    return this.#options.subscriber.subscribe(
+      { groupId, topics: definition.topics, onRestart: (error) => this.#restarted(groupId, error) },
+      (message) =>
+        this.#handle(groupId, message, () => this.#attempt(definition, groupId, message)),
     );
   }
 
@@ -275,7 +325,11 @@ export class ProcessorRuntime {
     this.#stopping = false;
     const groupId = this.commandGroupOf(endpoint);
     return this.#options.subscriber.subscribe(
-      { groupId, topics: [commandsTopic(endpoint.entity.type)] },
+      {
+        groupId,
+        topics: [commandsTopic(endpoint.entity.type)],
+        onRestart: (error) => this.#restarted(groupId, error),
+      },
       (message) => this.#handle(groupId, message, () => this.#command(endpoint, groupId, message)),
     );
   }
@@ -311,6 +365,7 @@ export class ProcessorRuntime {
     }
     if (message.value === null) throw new DeadLetter('the command has no value', 'SERDE_FAILED');
     const payload = await this.#decode(command.type, message.value);
+    this.#logPayload(groupId, message, command.type, payload);
     const result = await this.#options.entities.execute(
       endpoint.entity,
       command.entityId,
@@ -354,22 +409,127 @@ export class ProcessorRuntime {
     }
   }
 
+  /** A debug line with the payload, only where the serde can redact it. */
+  #logPayload(
+    groupId: string,
+    message: ReceivedMessage,
+    type: string,
+    payload: Record<string, unknown>,
+  ): void {
+    const { serde } = this.#options;
+    if (serde.redact === undefined || this.#logger.isLevelEnabled?.('debug') !== true) return;
+    this.#logger.debug(
+      {
+        ...messageLogFields(this.#options.service, groupId, message),
+        payload: serde.redact(type, payload),
+      },
+      `${type} received`,
+    );
+  }
+
   /** Makes handlers waiting on an outage give up, so that subscriptions can stop. */
   stopping(): void {
     this.#stopping = true;
   }
 
-  async #handle(groupId: string, message: ReceivedMessage, attempt: () => Promise<void>) {
+  #restarted(groupId: string, error: unknown): void {
+    this.#metrics.consumerRestarted({ group: groupId });
+    this.#logger.warn(
+      { service: this.#options.service, group: groupId, err: error },
+      'consumer restarted after a crash',
+    );
+  }
+
+  /**
+   * Handles one message in a consumer span whose parent is the message's `traceparent` (the
+   * producer's span in the sending service), timed and counted by outcome.
+   */
+  async #handle(
+    groupId: string,
+    message: ReceivedMessage,
+    attempt: () => Promise<void | 'skipped'>,
+  ): Promise<void> {
+    const h = message.headers;
+    const type = h[commandHeaderNames.commandType] ?? h[headerNames.eventType] ?? 'unknown';
+    const started = performance.now();
+    let outcome: MessageOutcome = 'failed';
+    try {
+      outcome = await inSpan(
+        `${message.topic} process`,
+        {
+          kind: SpanKind.CONSUMER,
+          traceparent: h[headerNames.traceparent],
+          remote: true,
+          attributes: {
+            [spanAttributes.service]: this.#options.service,
+            [spanAttributes.system]: 'kafka',
+            [spanAttributes.operation]: 'process',
+            [spanAttributes.destination]: message.topic,
+            [spanAttributes.partition]: String(message.partition),
+            [spanAttributes.offset]: message.offset,
+            [spanAttributes.group]: groupId,
+            [spanAttributes.eventType]: type,
+            ...(message.key === null ? {} : { [spanAttributes.messageKey]: message.key }),
+            ...(h[headerNames.sagaId] === undefined
+              ? {}
+              : { [spanAttributes.sagaId]: h[headerNames.sagaId] }),
+            ...(h[headerNames.entityId] === undefined
+              ? {}
+              : { [spanAttributes.entityId]: h[headerNames.entityId] }),
+            ...((h[commandHeaderNames.commandId] ?? h[headerNames.eventId]) === undefined
+              ? {}
+              : {
+                  [spanAttributes.messageId]:
+                    h[commandHeaderNames.commandId] ?? h[headerNames.eventId],
+                }),
+          },
+        },
+        async (span) => {
+          const result = await this.#attempts(groupId, message, type, attempt);
+          span.setAttribute(spanAttributes.outcome, result);
+          return result;
+        },
+      );
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      this.#metrics.messageHandled(
+        { group: groupId, topic: message.topic, type, outcome },
+        seconds,
+      );
+      if (outcome !== 'failed' && this.#logger.isLevelEnabled?.('debug') !== false) {
+        this.#logger.debug(
+          {
+            ...messageLogFields(this.#options.service, groupId, message),
+            outcome,
+            ms: Math.round(seconds * 1000),
+          },
+          `${type} ${outcome}`,
+        );
+      }
+    }
+  }
+
+  async #attempts(
+    groupId: string,
+    message: ReceivedMessage,
+    type: string,
+    attempt: () => Promise<void | 'skipped'>,
+  ): Promise<MessageOutcome> {
     let attempts = 0;
     for (;;) {
       attempts += 1;
+      let skipped = false;
       const outcome = await attempt().then(
-        () => undefined,
+        (result) => {
+          skipped = result === 'skipped';
+          return undefined;
+        },
         (error: unknown) => error,
       );
-      if (outcome === undefined) return;
+      if (outcome === undefined) return skipped ? 'skipped' : 'handled';
       if (outcome instanceof DeadLetter) {
-        return this.#deadLetter(groupId, message, outcome.reason, outcome.code, attempts);
+        await this.#deadLetter(groupId, message, outcome.reason, outcome.code, attempts);
+        return 'dead-lettered';
       }
       const error = outcome;
       const code = error instanceof SagaflowError ? error.code : 'HANDLER_FAILED';
@@ -377,9 +537,15 @@ export class ProcessorRuntime {
       const retriable = blocking || !(error instanceof SagaflowError) || error.retriable;
       const reason = error instanceof Error ? error.message : JSON.stringify(error);
       if (!retriable || (!blocking && attempts >= this.#maxAttempts)) {
-        return this.#deadLetter(groupId, message, reason, code, attempts);
+        await this.#deadLetter(groupId, message, reason, code, attempts);
+        return 'dead-lettered';
       }
       this.#options.onError?.(error, message);
+      this.#metrics.messageRetried({ group: groupId, type });
+      this.#logger.warn(
+        { ...messageLogFields(this.#options.service, groupId, message), attempts, code, reason },
+        `${type} failed, retrying`,
+      );
       if (this.#stopping) {
         throw new SagaflowError('PUBLISH_FAILED', `stopping while retrying: ${reason}`, {
           retriable: true,
@@ -393,21 +559,21 @@ export class ProcessorRuntime {
     definition: AnyProcessorDefinition,
     groupId: string,
     message: ReceivedMessage,
-  ): Promise<void> {
+  ): Promise<void | 'skipped'> {
     let envelope: EventEnvelope;
     try {
       envelope = readEnvelope(message.headers);
     } catch (error) {
       throw new DeadLetter(`malformed envelope: ${(error as Error).message}`, 'SERDE_FAILED');
     }
-    if (definition.filter !== undefined && !definition.filter(envelope)) return;
+    if (definition.filter !== undefined && !definition.filter(envelope)) return 'skipped';
     const handler = Object.hasOwn(definition.handlers, envelope.type)
       ? (definition.handlers[envelope.type] as EventHandler | undefined)
       : definition.ignore?.includes(envelope.type) === true
         ? undefined
         : definition.fallback;
     if (handler === undefined) {
-      if (definition.ignore?.includes(envelope.type) === true) return;
+      if (definition.ignore?.includes(envelope.type) === true) return 'skipped';
       throw new DeadLetter(
         `no handler for the event type '${envelope.type}' (handled: ${Object.keys(definition.handlers).join(', ')}; ignored: ${definition.ignore?.join(', ') || 'none'})`,
         'UNKNOWN_EVENT_TYPE',
@@ -417,6 +583,7 @@ export class ProcessorRuntime {
       throw new DeadLetter('the message has no value', 'SERDE_FAILED');
     }
     const payload = await this.#decode(envelope.type, message.value);
+    this.#logPayload(groupId, message, envelope.type, payload);
     let sent = 0;
     const context: ProcessorContext = {
       load: (entity, entityId) => this.#options.entities.load(entity, entityId),
@@ -473,6 +640,15 @@ export class ProcessorRuntime {
     };
     // If this fails the handler throws, the offset is not committed, and the message comes back.
     await this.#options.publisher.publish([letter]);
+    const type =
+      message.headers[commandHeaderNames.commandType] ??
+      message.headers[headerNames.eventType] ??
+      'unknown';
+    this.#metrics.deadLettered({ group: groupId, type, code });
+    this.#logger.error(
+      { ...messageLogFields(this.#options.service, groupId, message), attempts, code, reason },
+      `${type} dead-lettered to ${letter.topic}`,
+    );
     this.#options.onDeadLetter?.(letter);
   }
 }

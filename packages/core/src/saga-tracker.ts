@@ -12,6 +12,7 @@ import {
 } from './saga-control.js';
 import {
   deriveSagaView,
+  isEnded,
   type CompensationRequest,
   type SagaView,
   type TimelineEntry,
@@ -38,12 +39,20 @@ export interface SagaTrackerOptions {
   /** Clock, for tests. @default () => new Date() */
   readonly clock?: () => Date;
   readonly onError?: (error: unknown) => void;
+  /** Told when a saga ends, with its duration (see `PrometheusMetrics.sagaEnded`). @default none */
+  readonly metrics?: SagaMetrics;
   /**
    * Publishes a compensation request to the participants, e.g. by executing
    * `RequestCompensation` on the {@link sagaControl} entity of a service (its outbox publishes it
    * exactly once). Without it, a request is only recorded and shown. @default none
    */
   readonly publishCompensation?: (request: SagaCompensationRequested) => Promise<void>;
+}
+
+/** Port: the tracker's saga figures. */
+export interface SagaMetrics {
+  /** A saga reached an ending status (once, when the event that ended it is recorded). */
+  sagaEnded(labels: { readonly type: string; readonly status: string }, seconds: number): void;
 }
 
 const scalar = (value: unknown): value is string | number | boolean | null =>
@@ -139,8 +148,21 @@ export class SagaTracker {
       occurredAt: envelope.occurredAt,
       keyFields,
     };
-    const { entries } = await this.#options.views.recordEntry(envelope.sagaId, entry);
-    await this.refresh(envelope.sagaId, entries);
+    const { recorded, entries } = await this.#options.views.recordEntry(envelope.sagaId, entry);
+    const view = await this.refresh(envelope.sagaId, entries);
+    if (
+      recorded &&
+      view !== undefined &&
+      isEnded(view.status) &&
+      view.endedAt === entry.occurredAt &&
+      this.#options.metrics !== undefined
+    ) {
+      const seconds = (Date.parse(view.endedAt) - Date.parse(view.startedAt)) / 1000;
+      this.#options.metrics.sagaEnded(
+        { type: view.type ?? 'unknown', status: view.status },
+        Math.max(0, seconds),
+      );
+    }
   }
 
   /**

@@ -15,6 +15,13 @@ export interface SagaQuery {
   readonly limit: number;
 }
 
+/** The number of sagas of one type in one status. */
+export interface SagaCount {
+  readonly type: string;
+  readonly status: SagaStatus;
+  readonly count: number;
+}
+
 /** What {@link SagaViewStore.recordEntry} did. */
 export interface RecordedEntry {
   /** False when the event was recorded already. */
@@ -39,6 +46,8 @@ export interface SagaViewStore {
   view(sagaId: string): Promise<SagaView | undefined>;
   /** Running sagas whose current step's deadline is at or before `now`. */
   overdue(now: string, limit: number): Promise<SagaView[]>;
+  /** How many sagas there are of each type and status (what the saga gauges report). */
+  counts(): Promise<readonly SagaCount[]>;
   /** Views by filter, newest first, with the cursor of the next page. */
   query(query: SagaQuery): Promise<{ views: SagaView[]; next?: string }>;
 }

@@ -17,6 +17,12 @@ import type {
 } from './message-bus.js';
 import { OutboxRelay } from './outbox-relay.js';
 import {
+  noMetrics,
+  silentLogger,
+  type SagaflowLogger,
+  type SagaflowMetrics,
+} from './instrumentation.js';
+import {
   ProcessorRuntime,
   serviceDeadLetterTopics,
   type AnyProcessorDefinition,
@@ -80,6 +86,30 @@ export interface SagaflowServiceOptions {
   readonly afterPublish?: (commits: readonly Commit[]) => Promise<void> | void;
   /** Told about background failures (relay, compaction, retries). @default ignore */
   readonly onError?: (error: unknown, where: string) => void;
+  /**
+   * Counts and times commands, messages, publications, dead letters and restarts (see
+   * `PrometheusMetrics` in `@sagaflow/observability`). @default none
+   */
+  readonly metrics?: SagaflowMetrics;
+  /** Lines about messages (see the processor runtime) and background failures. @default none */
+  readonly logger?: SagaflowLogger;
+}
+
+/** What a service has left to do, read on demand (for gauges). */
+export interface ServiceStats {
+  /** Unpublished commits per entity type, and since when the oldest waits. */
+  readonly outbox: readonly {
+    readonly entityType: string;
+    readonly pending: number;
+    readonly oldestAgeSeconds: number;
+  }[];
+  /** Messages not yet handled per consumer group, topic and partition (end − committed). */
+  readonly lag: readonly {
+    readonly group: string;
+    readonly topic: string;
+    readonly partition: number;
+    readonly lag: number;
+  }[];
 }
 
 /** What readiness found. */
@@ -124,7 +154,13 @@ export class SagaflowService {
     if (sameName !== undefined)
       throw invalidArgument('processors', `name the processor '${sameName}' twice`);
     this.#options = options;
-    const onError = options.onError ?? (() => {});
+    const metrics = options.metrics ?? noMetrics;
+    const logger = options.logger ?? silentLogger;
+    const onError = (error: unknown, where: string) => {
+      if (where !== 'processing') metrics.loopRestarted(where);
+      logger.warn({ service: options.name, where, err: error }, `${where} failed; retrying`);
+      options.onError?.(error, where);
+    };
     this.#relay =
       types.length === 0
         ? undefined
@@ -136,11 +172,13 @@ export class SagaflowService {
             entityTypes: types,
             ...options.relay,
             ...(options.afterPublish === undefined ? {} : { afterPublish: options.afterPublish }),
+            metrics,
             onError: (error) => onError(error, 'relay'),
           });
     this.commands = new EntityService({
       store: options.store,
       service: options.name,
+      metrics,
       onCommitted: (commit) => {
         this.#relay?.notify();
         options.onCommitted?.(commit);
@@ -167,7 +205,9 @@ export class SagaflowService {
       serde: options.serde,
       entities: this.commands,
       ...options.processing,
-      onError: (error) => onError(error, 'processing'),
+      metrics,
+      logger,
+      onError: (error) => options.onError?.(error, 'processing'),
     });
   }
 
@@ -240,6 +280,61 @@ export class SagaflowService {
       );
     }
     return this.commands.execute(definition, entityId, command, payload, origin);
+  }
+
+  /**
+   * The outbox backlog of each entity type and the lag of each consumer group of this service,
+   * read from the store and the bus now.
+   */
+  async stats(): Promise<ServiceStats> {
+    const { store, bus, entities } = this.#options;
+    const now = Date.now();
+    const outbox = await Promise.all(
+      entities.map(async ({ type }) => {
+        const backlog = await store.outboxBacklog(type);
+        const oldest = backlog.oldestAt === undefined ? now : Date.parse(backlog.oldestAt);
+        return {
+          entityType: type,
+          pending: backlog.pending,
+          oldestAgeSeconds: Math.max(0, (now - oldest) / 1000),
+        };
+      }),
+    );
+    const groups = [
+      ...(this.#options.processors ?? []).map((p) => ({
+        group: this.#runtime.groupOf(p),
+        topics: p.topics,
+      })),
+      ...(this.#options.commandEndpoints ?? []).map((e) => ({
+        group: this.#runtime.commandGroupOf(e),
+        topics: [commandsTopic(e.entity.type)],
+      })),
+    ];
+    const ends = new Map<string, Promise<ReadonlyMap<number, bigint>>>();
+    const endsOf = (topic: string) => {
+      let found = ends.get(topic);
+      if (found === undefined) ends.set(topic, (found = bus.endOffsets(topic)));
+      return found;
+    };
+    const lag = (
+      await Promise.all(
+        groups.flatMap(({ group, topics }) =>
+          topics.map(async (topic) => {
+            const [end, committed] = await Promise.all([
+              endsOf(topic),
+              bus.committedOffsets(group, topic),
+            ]);
+            return [...end].map(([partition, last]) => ({
+              group,
+              topic,
+              partition,
+              lag: Number(last - (committed.get(partition) ?? 0n)),
+            }));
+          }),
+        ),
+      )
+    ).flat();
+    return { outbox, lag };
   }
 
   /** Ready when started and both the database and Kafka answer. */

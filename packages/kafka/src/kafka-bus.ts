@@ -252,6 +252,17 @@ export class KafkaBus
     }
   }
 
+  async endOffsets(topic: string): Promise<ReadonlyMap<number, bigint>> {
+    const admin = this.#kafka.admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return new Map(offsets.map(({ partition, high }) => [partition, BigInt(high)]));
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   #checkpointTopic: Promise<void> | undefined;
 
   #ensureCheckpointTopic(): Promise<void> {
@@ -319,6 +330,10 @@ export class KafkaBus
       joined = resolve;
     });
     consumer.on(consumer.events.GROUP_JOIN, () => joined());
+    consumer.on(consumer.events.CRASH, (event) => {
+      // kafkajs restarts a consumer after a retriable crash; say so.
+      if (event.payload.restart) options.onRestart?.(event.payload.error);
+    });
     await consumer.connect();
     for (const topic of options.topics) {
       await consumer.subscribe({

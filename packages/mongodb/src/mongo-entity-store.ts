@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type {
+  OutboxBacklog,
   AppendOutcome,
   Commit,
   EntitySnapshot,
@@ -336,6 +337,24 @@ export class MongoEntityStore implements EntityStore, Pingable {
         }
       }
       return commits;
+    } catch (error) {
+      throw unavailable('reading the outbox of', entityType, error);
+    }
+  }
+
+  async outboxBacklog(entityType: string): Promise<OutboxBacklog> {
+    try {
+      const outbox = this.#outbox(entityType);
+      // The outbox holds only markers of unpublished commits: small, read whole.
+      const [pending, oldest] = await Promise.all([
+        outbox.countDocuments({}),
+        outbox
+          .find({}, { projection: { at: 1 } })
+          .sort({ at: 1 })
+          .limit(1)
+          .next(),
+      ]);
+      return { pending, ...(oldest === null ? {} : { oldestAt: oldest.at }) };
     } catch (error) {
       throw unavailable('reading the outbox of', entityType, error);
     }

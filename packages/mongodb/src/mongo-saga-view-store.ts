@@ -4,6 +4,8 @@ import {
   parsePageCursor,
   type CompensationRequest,
   type RecordedEntry,
+  type SagaCount,
+  type SagaStatus,
   type SagaQuery,
   type SagaView,
   type SagaViewStore,
@@ -241,6 +243,23 @@ export class MongoSagaViewStore implements SagaViewStore {
       return views;
     } catch (error) {
       throw unavailable('looking for overdue sagas', error);
+    }
+  }
+
+  async counts(): Promise<SagaCount[]> {
+    try {
+      const groups = await this.#views
+        .aggregate<{ _id: { type?: string | null; status: SagaStatus }; count: number }>([
+          { $group: { _id: { type: '$type', status: '$status' }, count: { $sum: 1 } } },
+        ])
+        .toArray();
+      return groups.map(({ _id, count }) => ({
+        type: _id.type ?? 'unknown',
+        status: _id.status,
+        count,
+      }));
+    } catch (error) {
+      throw unavailable('counting saga views', error);
     }
   }
 

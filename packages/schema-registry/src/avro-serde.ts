@@ -12,6 +12,7 @@ import {
   type SchemaRef,
 } from '@sagaflow/core';
 import type { CatalogEntry, SchemaCatalog } from './schema-catalog.js';
+import { redactPayload } from './redact.js';
 
 /** Options of {@link AvroSerde}. */
 export interface AvroSerdeOptions {
@@ -166,6 +167,11 @@ export class AvroSerde implements EventSerde {
   }
 
   /** Throws a terminal SERDE_FAILED naming the fields of the payload that do not fit. */
+  /** The payload with the fields its schema marks `"sensitive": true` redacted, for logs. */
+  redact(eventType: string, payload: Readonly<Record<string, unknown>>): Record<string, unknown> {
+    return redactPayload(this.#catalog.get(eventType).definition, payload);
+  }
+
   check(eventType: string, payload: unknown): void {
     checkPayload(this.#catalog, eventType, payload);
   }

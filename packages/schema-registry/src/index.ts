@@ -17,3 +17,4 @@ export type { AvroSerdeOptions } from './avro-serde.js';
 export { catalogEntry, loadSchemaCatalog, SchemaCatalog } from './schema-catalog.js';
 export type { CatalogEntry } from './schema-catalog.js';
 export { generateTypeScript } from './typescript-types.js';
+export { hasSensitiveFields, REDACTED, redactPayload } from './redact.js';

@@ -104,6 +104,14 @@ export class MemoryBus
     return Promise.resolve(checkpoint === undefined ? undefined : { ...checkpoint });
   }
 
+  endOffsets(topic: string): Promise<ReadonlyMap<number, bigint>> {
+    const ends = new Map<number, bigint>();
+    (this.#topics.get(topic) ?? []).forEach((log, partition) => {
+      ends.set(partition, BigInt(log.length));
+    });
+    return Promise.resolve(ends);
+  }
+
   committedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, bigint>> {
     const committed = new Map<number, bigint>();
     for (const [key, offset] of this.#groups.get(groupId)?.committed ?? []) {
@@ -251,6 +259,10 @@ export class MemoryBusClient
 
   committedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, bigint>> {
     return this.#bus.committedOffsets(groupId, topic);
+  }
+
+  endOffsets(topic: string): Promise<ReadonlyMap<number, bigint>> {
+    return this.#bus.endOffsets(topic);
   }
 
   async subscribe(

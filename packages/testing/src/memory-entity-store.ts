@@ -1,4 +1,5 @@
 import type {
+  OutboxBacklog,
   AppendOutcome,
   Commit,
   EntitySnapshot,
@@ -66,6 +67,17 @@ export class MemoryEntityStore implements EntityStore {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .flatMap(([, history]) => history.filter((s) => !s.published).map((s) => s.commit));
     return Promise.resolve(structuredClone(pending.slice(0, limit)));
+  }
+
+  outboxBacklog(entityType: string): Promise<OutboxBacklog> {
+    const pending = [...this.#entities(entityType).values()].flatMap((history) =>
+      history.filter((s) => !s.published).map((s) => s.commit.committedAt),
+    );
+    const oldestAt = pending.sort()[0];
+    return Promise.resolve({
+      pending: pending.length,
+      ...(oldestAt === undefined ? {} : { oldestAt }),
+    });
   }
 
   markPublished(

@@ -3,6 +3,7 @@ import {
   parsePageCursor,
   type CompensationRequest,
   type RecordedEntry,
+  type SagaCount,
   type SagaQuery,
   type SagaView,
   type SagaViewStore,
@@ -63,6 +64,15 @@ export class MemorySagaViewStore implements SagaViewStore {
       (v) => v.status === 'running' && v.deadlineAt !== undefined && v.deadlineAt <= now,
     );
     return Promise.resolve(structuredClone(due.slice(0, limit)));
+  }
+
+  counts(): Promise<SagaCount[]> {
+    const counts = new Map<string, SagaCount>();
+    for (const { type = 'unknown', status } of this.#views.values()) {
+      const key = `${type}\u0000${status}`;
+      counts.set(key, { type, status, count: (counts.get(key)?.count ?? 0) + 1 });
+    }
+    return Promise.resolve([...counts.values()]);
   }
 
   // eslint-disable-next-line @typescript-eslint/require-await -- errors must arrive as rejections

@@ -1,6 +1,7 @@
 import { SagaflowError, type EncodedPayload, type EventSerde } from '@sagaflow/core';
 import {
   checkPayload,
+  redactPayload,
   readSchemaId,
   type CatalogEntry,
   type SchemaCatalog,
@@ -18,6 +19,11 @@ export class MemorySerde implements EventSerde {
   constructor(catalog: SchemaCatalog) {
     this.#catalog = catalog;
     this.#byId = catalog.entries();
+  }
+
+  /** The payload with the fields its schema marks `"sensitive": true` redacted, for logs. */
+  redact(eventType: string, payload: Readonly<Record<string, unknown>>): Record<string, unknown> {
+    return redactPayload(this.#catalog.get(eventType).definition, payload);
   }
 
   check(eventType: string, payload: unknown): void {

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
-import { pino, type Logger } from 'pino';
+import { createLogger, startTracing } from '@sagaflow/observability';
+import type { Logger } from 'pino';
 import { buildReferenceService, type ReferenceService } from './services.js';
 import { memoryAdapters, realAdapters } from './runtime/adapters.js';
 import { loadServiceConfig, type ServiceConfig } from './runtime/config.js';
@@ -46,7 +47,7 @@ export async function listen(
 
 /** The logger of a service process: JSON lines on stdout. */
 export const serviceLogger = (service: string, level: ServiceConfig['logLevel']): Logger =>
-  pino({ name: service, level, base: { service } });
+  createLogger({ service, level });
 
 /**
  * Runs one reference service as its own process, configured from the environment (see
@@ -62,6 +63,15 @@ export async function runServiceProcess(serviceName: string): Promise<void> {
     process.exit(2);
   }
   const log = serviceLogger(`${serviceName}-service`, config.logLevel);
+  let tracing: ReturnType<typeof startTracing>;
+  try {
+    // Off unless OTEL_EXPORTER_OTLP_ENDPOINT (or …_TRACES_ENDPOINT) is set.
+    tracing = startTracing({ serviceName: `${serviceName}-service` });
+  } catch (error) {
+    process.stderr.write(`${serviceName}-service: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+  if (tracing.enabled) log.info('tracing: spans exported by OTLP');
   const adapters = config.servers === undefined ? memoryAdapters() : realAdapters(config.servers);
   if (config.servers === undefined) {
     log.warn(
@@ -70,9 +80,8 @@ export async function runServiceProcess(serviceName: string): Promise<void> {
   }
   let running: RunningService;
   try {
-    const service = await buildReferenceService(config, adapters, {
-      onError: (error, where) => log.warn({ err: error, where }, 'background failure (retried)'),
-    });
+    // The framework logs its background failures (retried) and its lines about messages itself.
+    const service = await buildReferenceService(config, adapters, { logger: log });
     running = await listen(service, config);
   } catch (error) {
     log.fatal({ err: error }, 'could not start');
@@ -87,16 +96,19 @@ export async function runServiceProcess(serviceName: string): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    running.stop().then(
-      () => {
-        log.info('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        log.error({ err: error }, 'stopped with an error');
-        process.exit(1);
-      },
-    );
+    running
+      .stop()
+      .then(() => tracing.shutdown())
+      .then(
+        () => {
+          log.info('stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          log.error({ err: error }, 'stopped with an error');
+          process.exit(1);
+        },
+      );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

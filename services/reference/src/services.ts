@@ -10,8 +10,12 @@ import {
   serviceDeadLetterTopics,
   WorkflowControl,
   workflowTopics,
+  type SagaflowLogger,
   type SagaflowServiceOptions,
+  type ServiceStats,
 } from '@sagaflow/core';
+import { PrometheusMetrics, watchService } from '@sagaflow/observability';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Express } from 'express';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -93,6 +97,8 @@ export async function buildReferenceService(
   options: {
     onError?: (error: unknown, where: string) => void;
     readCredit?: (id: string) => Promise<CreditView>;
+    /** Lines about messages and background failures. @default none */
+    logger?: SagaflowLogger;
   } = {},
 ): Promise<ReferenceService> {
   const readCredit =
@@ -102,7 +108,17 @@ export async function buildReferenceService(
   const ports = await adapters(name, domain.names.database(config.service));
   const onError = options.onError ?? (() => {});
   const builder = builders[config.service];
-  return builder({ config, domain, name, ports, onError });
+  const registry = new Registry();
+  return builder({
+    config,
+    domain,
+    name,
+    ports,
+    onError,
+    registry,
+    metrics: new PrometheusMetrics(registry),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
 }
 
 interface BuildContext {
@@ -111,6 +127,24 @@ interface BuildContext {
   readonly name: string;
   readonly ports: ServiceAdapters;
   readonly onError: (error: unknown, where: string) => void;
+  /** The service's metrics registry, scraped at `GET /metrics`. */
+  readonly registry: Registry;
+  readonly metrics: PrometheusMetrics;
+  readonly logger?: SagaflowLogger;
+}
+
+/** What every service gives the framework: metrics, logger, error hook. */
+function instruments(context: BuildContext) {
+  return {
+    onError: context.onError,
+    metrics: context.metrics,
+    ...(context.logger === undefined ? {} : { logger: context.logger }),
+  };
+}
+
+/** The gauges read at each scrape: outbox backlog and consumer lag of the service. */
+function watch(context: BuildContext, stats: () => Promise<ServiceStats>): void {
+  watchService(context.registry, stats);
 }
 
 type EntityServiceName = Exclude<ServiceName, 'orchestrator' | 'admin'>;
@@ -157,7 +191,7 @@ function entityService(
   service: EntityServiceName,
   routes: (app: Express, service: SagaflowService) => void,
 ): ReferenceService {
-  const { config, name, ports, onError, domain } = context;
+  const { config, name, ports, domain, registry } = context;
   const parts = entityServiceParts(domain)[service];
   const sagaflow = new SagaflowService({
     name,
@@ -166,11 +200,17 @@ function entityService(
     serde: ports.serde,
     partitions: config.partitions,
     compaction: COMPACTION,
-    onError,
+    ...instruments(context),
     ...parts,
   });
+  watch(context, () => sagaflow.stats());
   const readiness = () => sagaflow.readiness();
-  const { app } = serviceApp({ service: name, readiness, routes: (a) => routes(a, sagaflow) });
+  const { app } = serviceApp({
+    service: name,
+    readiness,
+    registry,
+    routes: (a) => routes(a, sagaflow),
+  });
   return {
     name,
     app,
@@ -332,7 +372,8 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
     });
   },
 
-  orchestrator: ({ config, domain, name, ports, onError }) => {
+  orchestrator: (context) => {
+    const { config, domain, name, ports, registry } = context;
     const orchestrator = new Orchestrator({
       name,
       store: ports.store,
@@ -344,12 +385,14 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
       triggers: [domain.trigger],
       partitions: config.partitions,
       compaction: COMPACTION,
-      onError,
+      ...instruments(context),
     });
+    watch(context, () => orchestrator.service.stats());
     const readiness = () => orchestrator.readiness();
     const { app } = serviceApp({
       service: name,
       readiness,
+      registry,
       routes: (a) => {
         a.use(
           workflowRoutes(
@@ -371,7 +414,8 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
     };
   },
 
-  admin: ({ config, domain, name, ports, onError }) => {
+  admin: (context) => {
+    const { config, domain, name, ports, onError, registry, metrics } = context;
     const { names } = domain;
     const control = new SagaflowService({
       name,
@@ -380,7 +424,7 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
       serde: ports.serde,
       entities: [sagaControl],
       partitions: config.partitions,
-      onError,
+      ...instruments(context),
       topics: [...domain.saga.topics, ...workflowTopics(names.workflow, [domain.workflow])],
     });
     const tracker = new SagaTracker({
@@ -390,6 +434,7 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
       subscriber: ports.bus,
       serde: ports.serde,
       views: ports.views,
+      metrics,
       onError: (error) => onError(error, 'tracker'),
       publishCompensation: async (request) => {
         await control.commands.execute(
@@ -421,8 +466,12 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
             topics: deadLetterTopics,
             groupId: `${name}.dead-letters`,
           });
+    watch(context, () => control.stats());
+    registry.setDefaultLabels({ service: name });
+    collectDefaultMetrics({ register: registry });
     const readiness = () => control.readiness();
     const admin = createAdminApp({
+      registry,
       views: ports.views,
       audit: ports.audit,
       token: config.adminToken,

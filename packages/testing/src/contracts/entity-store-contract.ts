@@ -172,6 +172,9 @@ export function entityStoreContract(
       ]);
       expect(mine[0]).toEqual(commitOf(a, 1, 'a1'));
       expect(await store.unpublished(counter.type, 2)).toHaveLength(2);
+      const backlog = await store.outboxBacklog(counter.type);
+      expect(backlog.pending).toBeGreaterThanOrEqual(6);
+      expect(Date.parse(backlog.oldestAt ?? 'none')).toBeLessThanOrEqual(Date.now());
 
       await store.markPublished(counter.type, [
         { entityId: a, version: 1 },
@@ -183,6 +186,7 @@ export function entityStoreContract(
         (c) => c.entityId === a || c.entityId === b,
       );
       expect(left.map((c) => `${c.entityId.slice(-1)}${c.version}`)).toEqual(['a3', 'b2', 'b3']);
+      expect((await store.outboxBacklog(counter.type)).pending).toBe(backlog.pending - 3);
     });
 
     it('offers published commits that are not the latest for compaction, and forgets them', async () => {

@@ -98,6 +98,13 @@ export function messageBusContract(
       await first.subscription.stop();
       const committed = await bus.committedOffsets(groupId, topic);
       expect([...committed.values()].reduce((a, b) => a + b, 0n)).toBe(5n);
+      // Read committed: the end offsets of a transactional topic also count commit markers.
+      const ends = await bus.endOffsets(topic);
+      expect(ends.size).toBeGreaterThan(0);
+      for (const [partition, end] of ends) {
+        expect(end).toBeGreaterThanOrEqual(committed.get(partition) ?? 0n);
+      }
+      expect([...ends.values()].reduce((a, b) => a + b, 0n)).toBeGreaterThanOrEqual(5n);
 
       await bus.publish([5, 6].map((n) => message(topic, 'k', n)));
       const second = await consume(bus, groupId, topic);

@@ -155,6 +155,11 @@ export function sagaViewStoreContract(
           ).views,
         ),
       ).toEqual(['2', '1']);
+      const counts = (await store.counts()).filter((c) => c.type === type);
+      expect(counts.sort((a, b) => a.status.localeCompare(b.status))).toEqual([
+        { type, status: 'completed', count: 3 },
+        { type, status: 'stuck', count: 2 },
+      ]);
       expect(ids((await store.query({ q: `order-${id}-2`, limit: 10 })).views)).toEqual(['2']);
       expect(ids((await store.query({ q: `${id}-3`, limit: 10 })).views)).toEqual(['3']);
       await expect(store.query({ type, limit: 2, after: 'garbage' })).rejects.toThrow(

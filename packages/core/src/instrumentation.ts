@@ -1,0 +1,77 @@
+/**
+ * Ports through which the framework reports what it does: metrics (see the Prometheus adapter
+ * in `@sagaflow/observability`) and log lines (pino's `Logger` fits). Both default to nothing.
+ */
+
+/** How handling one command ended. */
+export type CommandOutcome = 'committed' | 'duplicate' | 'rejected' | 'unchanged' | 'failed';
+
+/** How handling one consumed message ended. */
+export type MessageOutcome = 'handled' | 'skipped' | 'dead-lettered' | 'failed';
+
+/** Port: the framework's counters and timings. Every method must be cheap and never throw. */
+export interface SagaflowMetrics {
+  /** A command ran against an entity, with how long it took (load, decide, append). */
+  commandHandled(
+    labels: {
+      readonly entityType: string;
+      readonly command: string;
+      readonly outcome: CommandOutcome;
+    },
+    seconds: number,
+  ): void;
+  /** A consumed message was handled (retries included in the time). */
+  messageHandled(
+    labels: {
+      readonly group: string;
+      readonly topic: string;
+      readonly type: string;
+      readonly outcome: MessageOutcome;
+    },
+    seconds: number,
+  ): void;
+  /** A handler failed and will be tried again. */
+  messageRetried(labels: { readonly group: string; readonly type: string }): void;
+  /** A message went to a dead-letter topic. */
+  deadLettered(labels: {
+    readonly group: string;
+    readonly type: string;
+    readonly code: string;
+  }): void;
+  /** The relay published events (and outbox commands) of these types. */
+  published(types: readonly string[]): void;
+  /** A background loop (relay, compaction, timers) failed a round and will start again. */
+  loopRestarted(loop: string): void;
+  /** A consumer crashed and was restarted by the bus. */
+  consumerRestarted(labels: { readonly group: string }): void;
+}
+
+/** Metrics that go nowhere. */
+export const noMetrics: SagaflowMetrics = {
+  commandHandled: () => {},
+  messageHandled: () => {},
+  messageRetried: () => {},
+  deadLettered: () => {},
+  published: () => {},
+  loopRestarted: () => {},
+  consumerRestarted: () => {},
+};
+
+/** Port: structured log lines, `(fields, message)` as pino takes them. */
+export interface SagaflowLogger {
+  debug(fields: Record<string, unknown>, message: string): void;
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+  /** Whether a level is written, so that costly fields are only built when they are. */
+  isLevelEnabled?(level: 'debug' | 'info' | 'warn' | 'error'): boolean;
+}
+
+/** A logger that writes nothing. */
+export const silentLogger: SagaflowLogger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+  isLevelEnabled: () => false,
+};

@@ -1,0 +1,263 @@
+import type {
+  CommandOutcome,
+  MessageOutcome,
+  SagaflowMetrics,
+  SagaMetrics,
+  SagaViewStore,
+  ServiceStats,
+} from '@sagaflow/core';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const SAGA_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+
+/**
+ * The framework's figures as Prometheus metrics in a prom-client registry: give it to a
+ * `SagaflowService` (or `Orchestrator`) as `metrics`, and to a `SagaTracker` as `metrics`.
+ *
+ * | metric | type | labels |
+ * | --- | --- | --- |
+ * | `sagaflow_commands_total`, `sagaflow_command_duration_seconds` | counter, histogram | entity_type, command, outcome |
+ * | `sagaflow_events_consumed_total`, `sagaflow_handler_duration_seconds` | counter, histogram | group, topic, type, outcome |
+ * | `sagaflow_handler_retries_total` | counter | group, type |
+ * | `sagaflow_events_dead_lettered_total` | counter | group, type, code |
+ * | `sagaflow_events_published_total` | counter | type |
+ * | `sagaflow_loop_restarts_total` | counter | loop (relay, compaction, timers) |
+ * | `sagaflow_consumer_restarts_total` | counter | group |
+ * | `sagaflow_saga_duration_seconds` | histogram | type, status |
+ */
+export class PrometheusMetrics implements SagaflowMetrics, SagaMetrics {
+  readonly #commands: Counter<'entity_type' | 'command' | 'outcome'>;
+  readonly #commandSeconds: Histogram<'entity_type' | 'command' | 'outcome'>;
+  readonly #consumed: Counter<'group' | 'topic' | 'type' | 'outcome'>;
+  readonly #handlerSeconds: Histogram<'group' | 'topic' | 'type' | 'outcome'>;
+  readonly #retries: Counter<'group' | 'type'>;
+  readonly #deadLettered: Counter<'group' | 'type' | 'code'>;
+  readonly #published: Counter<'type'>;
+  readonly #loopRestarts: Counter<'loop'>;
+  readonly #consumerRestarts: Counter<'group'>;
+  readonly #sagaSeconds: Histogram<'type' | 'status'>;
+
+  constructor(readonly registry: Registry) {
+    const registers = [registry];
+    this.#commands = new Counter({
+      name: 'sagaflow_commands_total',
+      help: 'Commands handled by entities, by outcome.',
+      labelNames: ['entity_type', 'command', 'outcome'],
+      registers,
+    });
+    this.#commandSeconds = new Histogram({
+      name: 'sagaflow_command_duration_seconds',
+      help: 'Time to handle a command: load, decide, append.',
+      labelNames: ['entity_type', 'command', 'outcome'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.#consumed = new Counter({
+      name: 'sagaflow_events_consumed_total',
+      help: 'Messages (events and commands) consumed, by consumer group, type and outcome.',
+      labelNames: ['group', 'topic', 'type', 'outcome'],
+      registers,
+    });
+    this.#handlerSeconds = new Histogram({
+      name: 'sagaflow_handler_duration_seconds',
+      help: 'Time to handle a consumed message, retries included.',
+      labelNames: ['group', 'topic', 'type', 'outcome'],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.#retries = new Counter({
+      name: 'sagaflow_handler_retries_total',
+      help: 'Handler attempts that failed and were retried.',
+      labelNames: ['group', 'type'],
+      registers,
+    });
+    this.#deadLettered = new Counter({
+      name: 'sagaflow_events_dead_lettered_total',
+      help: 'Messages sent to a dead-letter topic, by group, type and error code.',
+      labelNames: ['group', 'type', 'code'],
+      registers,
+    });
+    this.#published = new Counter({
+      name: 'sagaflow_events_published_total',
+      help: 'Events and outbox commands published by the relay, by type.',
+      labelNames: ['type'],
+      registers,
+    });
+    this.#loopRestarts = new Counter({
+      name: 'sagaflow_loop_restarts_total',
+      help: 'Rounds of a background loop (relay, compaction, timers) that failed and were started again.',
+      labelNames: ['loop'],
+      registers,
+    });
+    this.#consumerRestarts = new Counter({
+      name: 'sagaflow_consumer_restarts_total',
+      help: 'Consumers that crashed and were restarted, by group.',
+      labelNames: ['group'],
+      registers,
+    });
+    this.#sagaSeconds = new Histogram({
+      name: 'sagaflow_saga_duration_seconds',
+      help: 'Time from the first to the ending event of a saga, by type and ending status.',
+      labelNames: ['type', 'status'],
+      buckets: SAGA_BUCKETS,
+      registers,
+    });
+  }
+
+  commandHandled(
+    labels: { entityType: string; command: string; outcome: CommandOutcome },
+    seconds: number,
+  ): void {
+    const l = { entity_type: labels.entityType, command: labels.command, outcome: labels.outcome };
+    this.#commands.inc(l);
+    this.#commandSeconds.observe(l, seconds);
+  }
+
+  messageHandled(
+    labels: { group: string; topic: string; type: string; outcome: MessageOutcome },
+    seconds: number,
+  ): void {
+    this.#consumed.inc(labels);
+    this.#handlerSeconds.observe(labels, seconds);
+  }
+
+  messageRetried(labels: { group: string; type: string }): void {
+    this.#retries.inc(labels);
+  }
+
+  deadLettered(labels: { group: string; type: string; code: string }): void {
+    this.#deadLettered.inc(labels);
+  }
+
+  published(types: readonly string[]): void {
+    const counts = new Map<string, number>();
+    for (const type of types) counts.set(type, (counts.get(type) ?? 0) + 1);
+    for (const [type, count] of counts) this.#published.inc({ type }, count);
+  }
+
+  loopRestarted(loop: string): void {
+    this.#loopRestarts.inc({ loop });
+  }
+
+  consumerRestarted(labels: { group: string }): void {
+    this.#consumerRestarts.inc(labels);
+  }
+
+  sagaEnded(labels: { type: string; status: string }, seconds: number): void {
+    this.#sagaSeconds.observe(labels, seconds);
+  }
+}
+
+/**
+ * Gauges read at each scrape from a service: `sagaflow_outbox_pending` and
+ * `sagaflow_outbox_oldest_pending_age_seconds` per entity type, `sagaflow_consumer_lag` per
+ * group, topic and partition. A failed read leaves the gauges as they were and counts
+ * `sagaflow_scrape_errors_total` (the scrape itself still answers).
+ */
+export function watchService(registry: Registry, stats: () => Promise<ServiceStats>): void {
+  const registers = [registry];
+  const errors = scrapeErrors(registry);
+  let latest: Promise<ServiceStats | undefined> | undefined;
+  // The three gauges are collected one after the other in one scrape: read the stats once.
+  const read = () =>
+    (latest ??= stats()
+      .catch(() => {
+        errors.inc({ source: 'service' });
+        return undefined;
+      })
+      .finally(() => setTimeout(() => (latest = undefined), 0)));
+  new Gauge({
+    name: 'sagaflow_outbox_pending',
+    help: 'Commits waiting for the relay, by entity type.',
+    labelNames: ['entity_type'],
+    registers,
+    async collect() {
+      const found = await read();
+      if (found === undefined) return;
+      this.reset();
+      for (const o of found.outbox) this.set({ entity_type: o.entityType }, o.pending);
+    },
+  });
+  new Gauge({
+    name: 'sagaflow_outbox_oldest_pending_age_seconds',
+    help: 'How long the oldest unpublished commit has waited, by entity type (0 when none).',
+    labelNames: ['entity_type'],
+    registers,
+    async collect() {
+      const found = await read();
+      if (found === undefined) return;
+      this.reset();
+      for (const o of found.outbox) this.set({ entity_type: o.entityType }, o.oldestAgeSeconds);
+    },
+  });
+  new Gauge({
+    name: 'sagaflow_consumer_lag',
+    help: 'Messages not yet consumed (end offset minus committed offset), by group, topic and partition.',
+    labelNames: ['group', 'topic', 'partition'],
+    registers,
+    async collect() {
+      const found = await read();
+      if (found === undefined) return;
+      this.reset();
+      for (const l of found.lag) {
+        this.set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag);
+      }
+    },
+  });
+}
+
+/**
+ * Gauges read at each scrape from the saga views: `sagaflow_sagas` by saga type and status, and
+ * `sagaflow_sagas_stuck` by saga type (label `type`).
+ */
+export function watchSagas(registry: Registry, views: Pick<SagaViewStore, 'counts'>): void {
+  const registers = [registry];
+  const errors = scrapeErrors(registry);
+  let latest: Promise<Awaited<ReturnType<SagaViewStore['counts']>> | undefined> | undefined;
+  const read = () =>
+    (latest ??= views
+      .counts()
+      .catch(() => {
+        errors.inc({ source: 'sagas' });
+        return undefined;
+      })
+      .finally(() => setTimeout(() => (latest = undefined), 0)));
+  new Gauge({
+    name: 'sagaflow_sagas',
+    help: 'Sagas known to the tracker, by type and status.',
+    labelNames: ['type', 'status'],
+    registers,
+    async collect() {
+      const counts = await read();
+      if (counts === undefined) return;
+      this.reset();
+      for (const c of counts) this.set({ type: c.type, status: c.status }, c.count);
+    },
+  });
+  new Gauge({
+    name: 'sagaflow_sagas_stuck',
+    help: 'Sagas past the deadline of their current step, by type.',
+    labelNames: ['type'],
+    registers,
+    async collect() {
+      const counts = await read();
+      if (counts === undefined) return;
+      this.reset();
+      for (const c of counts) if (c.status === 'stuck') this.set({ type: c.type }, c.count);
+    },
+  });
+}
+
+function scrapeErrors(registry: Registry): Counter<'source'> {
+  const existing = registry.getSingleMetric('sagaflow_scrape_errors_total');
+  return (
+    (existing as Counter<'source'> | undefined) ??
+    new Counter({
+      name: 'sagaflow_scrape_errors_total',
+      help: 'Reads behind the gauges that failed during a scrape (database or broker away).',
+      labelNames: ['source'],
+      registers: [registry],
+    })
+  );
+}
