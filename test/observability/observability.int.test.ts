@@ -1,0 +1,253 @@
+import { Writable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { spanAttributes } from '@sagaflow/core';
+import { createLogger, startTracing, type Tracing } from '@sagaflow/observability';
+import {
+  buildReferenceService,
+  listen,
+  loadServiceConfig,
+  realAdapters,
+  ReferenceClient,
+  type RunningService,
+  type ServiceName,
+} from '@sagaflow/reference';
+import { testEnv, waitFor } from '@sagaflow/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * The reference services (without the orchestrator) in this process on the real servers, with
+ * tracing to an in-memory exporter and debug logs to memory: one choreography saga must make one
+ * connected trace through the services, move the metrics of each service, and log lines that
+ * carry its ids with the sensitive fields redacted.
+ */
+const exporter = new InMemorySpanExporter();
+const lines: Record<string, unknown>[] = [];
+const sink = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line));
+    done();
+  },
+});
+let tracing: Tracing;
+const running: RunningService[] = [];
+const urls = {} as Record<ServiceName, string>;
+const token = randomBytes(12).toString('hex');
+
+beforeAll(async () => {
+  tracing = startTracing({ serviceName: 'sagaflow-observability-test', exporter });
+  const { kafkaBrokers, schemaRegistryUrl, mongodbUrl } = testEnv();
+  const namespace = `obs${randomBytes(6).toString('hex')}`;
+  for (const name of ['payment', 'order', 'inventory', 'shipping', 'admin'] as const) {
+    const config = loadServiceConfig(name, {
+      KAFKA_BROKERS: kafkaBrokers.join(','),
+      SCHEMA_REGISTRY_URL: schemaRegistryUrl,
+      MONGODB_URL: mongodbUrl,
+      SAGAFLOW_NAMESPACE: namespace,
+      ADMIN_TOKEN: token,
+      PORT: '0',
+      ...(urls.payment === undefined ? {} : { PAYMENT_URL: urls.payment }),
+    });
+    const logger = createLogger({ service: `${name}-service`, level: 'debug', destination: sink });
+    const service = await buildReferenceService(config, realAdapters(config.servers!), { logger });
+    const started = await listen(service, config);
+    running.push(started);
+    urls[name] = `http://127.0.0.1:${started.port}`;
+  }
+}, 180_000);
+
+afterAll(async () => {
+  for (const r of running.reverse()) await r.stop();
+  await tracing?.shutdown();
+});
+
+/** The sum of a metric's samples whose labels include `labels`. */
+function sample(text: string, name: string, labels: Record<string, string | RegExp> = {}): number {
+  let sum = 0;
+  let found = false;
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (match === null || match[1] !== name) continue;
+    const have = Object.fromEntries(
+      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    );
+    const fits = Object.entries(labels).every(([k, v]) =>
+      typeof v === 'string' ? have[k] === v : v.test(have[k] ?? ''),
+    );
+    if (!fits) continue;
+    found = true;
+    sum += Number(match[3]);
+  }
+  return found ? sum : Number.NaN;
+}
+
+const scrape = async (service: ServiceName) => {
+  const response = await fetch(`${urls[service]}/metrics`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  expect(response.status).toBe(200);
+  return response.text();
+};
+
+describe('observability of a saga through the reference services', () => {
+  let sagaId: string;
+  let orderId: string;
+  const customer = `c-${randomBytes(4).toString('hex')}`;
+
+  beforeAll(async () => {
+    const client = new ReferenceClient(urls);
+    await client.setStock('obs-sku', 100);
+    await client.setCredit(customer, 1_000);
+    const placed = await client.placeOrder({
+      customerId: customer,
+      items: [{ sku: 'obs-sku', quantity: 2, unitPrice: 10 }],
+      mode: 'choreography',
+    });
+    sagaId = placed.sagaId;
+    orderId = placed.orderId;
+    await waitFor(async () => (await client.order(orderId)).status === 'APPROVED', {
+      timeoutMs: 60_000,
+      description: `order ${orderId} to be approved`,
+    });
+  }, 90_000);
+
+  it('makes one connected trace, with consumer spans in three services', async () => {
+    const root = await waitFor(
+      () =>
+        exporter
+          .getFinishedSpans()
+          .find(
+            (s) =>
+              s.attributes[spanAttributes.sagaId] === sagaId &&
+              s.attributes[spanAttributes.command] === 'Place',
+          ),
+      { timeoutMs: 10_000, description: 'the span of the Place command' },
+    );
+    const traceId = root.spanContext().traceId;
+    const inTrace = (): ReadableSpan[] =>
+      exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
+    // Consumer spans that handled a message (not the ones that skipped a type they ignore).
+    const consumersIn = (spans: ReadableSpan[]) =>
+      new Set(
+        spans
+          .filter(
+            (s) =>
+              s.kind === 4 /* CONSUMER */ && s.attributes[spanAttributes.outcome] === 'handled',
+          )
+          .map((s) => s.attributes[spanAttributes.service]),
+      );
+    const connected = (spans: ReadableSpan[]) => {
+      const ids = new Set(spans.map((s) => s.spanContext().spanId));
+      return spans.every((s) => s === root || ids.has(s.parentSpanContext?.spanId ?? 'none'));
+    };
+    // Spans are exported when they end: wait until the last step's spans are all in.
+    const spans = await waitFor(
+      () => {
+        const found = inTrace();
+        return consumersIn(found).size >= 4 && connected(found) ? found : undefined;
+      },
+      { timeoutMs: 20_000, description: 'a connected trace through four services' },
+    );
+    const services = consumersIn(spans);
+    expect([...services].sort()).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/inventory-service$/),
+        expect.stringMatching(/payment-service$/),
+        expect.stringMatching(/shipping-service$/),
+        expect.stringMatching(/order-service$/),
+      ]),
+    );
+    // Connected: one root (the command of the HTTP request), every other span's parent is here.
+    const ids = new Set(spans.map((s) => s.spanContext().spanId));
+    const roots = spans.filter((s) => s.parentSpanContext === undefined);
+    expect(roots.map((s) => s.spanContext().spanId)).toEqual([root.spanContext().spanId]);
+    for (const span of spans) {
+      if (span === root) continue;
+      expect(ids.has(span.parentSpanContext!.spanId), `parent of ${span.name}`).toBe(true);
+    }
+    // A consumer span says where the message came from, and its parent is a producer span.
+    const consumer = spans.find((s) => s.kind === 4)!;
+    expect(consumer.attributes).toMatchObject({
+      [spanAttributes.system]: 'kafka',
+      [spanAttributes.sagaId]: sagaId,
+    });
+    expect(consumer.attributes[spanAttributes.destination]).toEqual(expect.any(String));
+    expect(consumer.attributes[spanAttributes.partition]).toEqual(expect.any(String));
+    expect(consumer.attributes[spanAttributes.offset]).toEqual(expect.any(String));
+    const parent = spans.find(
+      (s) => s.spanContext().spanId === consumer.parentSpanContext!.spanId,
+    )!;
+    expect(parent.kind).toBe(3 /* PRODUCER */);
+    expect(
+      spans.some((s) => s.kind === 0 && s.attributes[spanAttributes.entityId] !== undefined),
+    ).toBe(true);
+  });
+
+  it('moves the metrics of every service', async () => {
+    const order = await scrape('order');
+    expect(
+      sample(order, 'sagaflow_commands_total', { command: 'Place', outcome: 'committed' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(order, 'sagaflow_events_published_total', { type: 'OrderCreated' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(sample(order, 'sagaflow_outbox_pending')).toBeGreaterThanOrEqual(0);
+    expect(sample(order, 'sagaflow_outbox_oldest_pending_age_seconds')).toBeGreaterThanOrEqual(0);
+    expect(
+      sample(order, 'sagaflow_consumer_lag', { group: /order-service/ }),
+    ).toBeGreaterThanOrEqual(0);
+    expect(sample(order, 'sagaflow_loop_restarts_total')).toBeNaN(); // none so far: no sample
+
+    const inventory = await scrape('inventory');
+    expect(
+      sample(inventory, 'sagaflow_events_consumed_total', {
+        type: 'OrderCreated',
+        outcome: 'handled',
+      }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(inventory, 'sagaflow_handler_duration_seconds_count', { type: 'OrderCreated' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(sample(inventory, 'sagaflow_events_published_total')).toBeGreaterThanOrEqual(1);
+
+    // The admin's tracker: the saga counted as completed, with its duration.
+    await waitFor(
+      async () =>
+        sample(await scrape('admin'), 'sagaflow_saga_duration_seconds_count', {
+          status: 'completed',
+        }) >= 1,
+      { timeoutMs: 30_000, description: 'the saga duration in the admin metrics' },
+    );
+    const admin = await scrape('admin');
+    expect(sample(admin, 'sagaflow_sagas', { status: 'completed' })).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(admin, 'sagaflow_saga_duration_seconds_sum', { status: 'completed' }),
+    ).toBeGreaterThan(0);
+    expect(sample(admin, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+  });
+
+  it('logs lines about its messages with saga, event and trace ids, and redacts sensitive fields', async () => {
+    const about = await waitFor(
+      () => {
+        const found = lines.filter(
+          (l) => l['sagaId'] === sagaId && l['msg'] === 'OrderCreated received',
+        );
+        return found.length > 0 ? found : undefined;
+      },
+      { timeoutMs: 10_000, description: 'a log line about the OrderCreated event' },
+    );
+    const line = about[0]!;
+    expect(line).toMatchObject({
+      service: expect.stringMatching(/-service$/),
+      eventId: expect.any(String),
+      traceId: expect.stringMatching(/^[0-9a-f]{32}$/),
+      level: 20,
+    });
+    // customerId is "sensitive": true in OrderCreated.avsc.
+    expect(line['payload']).toMatchObject({ customerId: '[REDACTED]', orderId });
+    // No payload of any line shows the customer id (it appears only as the customer entity's id).
+    expect(JSON.stringify(lines.map((l) => l['payload']))).not.toContain(customer);
+    const handled = lines.find((l) => l['sagaId'] === sagaId && l['outcome'] === 'handled');
+    expect(handled).toMatchObject({ group: expect.any(String), topic: expect.any(String) });
+  });
+});
