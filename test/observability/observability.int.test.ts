@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import { SpanKind } from '@opentelemetry/api';
 import { spanAttributes } from '@sagaflow/core';
 import { createLogger, startTracing, type Tracing } from '@sagaflow/observability';
 import {
@@ -25,7 +26,9 @@ const exporter = new InMemorySpanExporter();
 const lines: Record<string, unknown>[] = [];
 const sink = new Writable({
   write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line));
+    for (const line of chunk.toString().split('\n')) {
+      if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+    }
     done();
   },
 });
@@ -68,8 +71,11 @@ function sample(text: string, name: string, labels: Record<string, string | RegE
   for (const line of text.split('\n')) {
     const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (match === null || match[1] !== name) continue;
-    const have = Object.fromEntries(
-      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
+    const have: Record<string, string> = Object.fromEntries(
+      [...(match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m): [string, string] => [
+        m[1]!,
+        m[2]!,
+      ]),
     );
     const fits = Object.entries(labels).every(([k, v]) =>
       typeof v === 'string' ? have[k] === v : v.test(have[k] ?? ''),
@@ -132,7 +138,7 @@ describe('observability of a saga through the reference services', () => {
         spans
           .filter(
             (s) =>
-              s.kind === 4 /* CONSUMER */ && s.attributes[spanAttributes.outcome] === 'handled',
+              s.kind === SpanKind.CONSUMER && s.attributes[spanAttributes.outcome] === 'handled',
           )
           .map((s) => s.attributes[spanAttributes.service]),
       );
@@ -166,7 +172,7 @@ describe('observability of a saga through the reference services', () => {
       expect(ids.has(span.parentSpanContext!.spanId), `parent of ${span.name}`).toBe(true);
     }
     // A consumer span says where the message came from, and its parent is a producer span.
-    const consumer = spans.find((s) => s.kind === 4)!;
+    const consumer = spans.find((s) => s.kind === SpanKind.CONSUMER)!;
     expect(consumer.attributes).toMatchObject({
       [spanAttributes.system]: 'kafka',
       [spanAttributes.sagaId]: sagaId,
@@ -177,9 +183,11 @@ describe('observability of a saga through the reference services', () => {
     const parent = spans.find(
       (s) => s.spanContext().spanId === consumer.parentSpanContext!.spanId,
     )!;
-    expect(parent.kind).toBe(3 /* PRODUCER */);
+    expect(parent.kind).toBe(SpanKind.PRODUCER);
     expect(
-      spans.some((s) => s.kind === 0 && s.attributes[spanAttributes.entityId] !== undefined),
+      spans.some(
+        (s) => s.kind === SpanKind.INTERNAL && s.attributes[spanAttributes.entityId] !== undefined,
+      ),
     ).toBe(true);
   });
 
@@ -237,17 +245,16 @@ describe('observability of a saga through the reference services', () => {
       { timeoutMs: 10_000, description: 'a log line about the OrderCreated event' },
     );
     const line = about[0]!;
-    expect(line).toMatchObject({
-      service: expect.stringMatching(/-service$/),
-      eventId: expect.any(String),
-      traceId: expect.stringMatching(/^[0-9a-f]{32}$/),
-      level: 20,
-    });
+    expect(line['service']).toMatch(/-service$/);
+    expect(line['eventId']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(line['traceId']).toMatch(/^[0-9a-f]{32}$/);
+    expect(line['level']).toBe(20);
     // customerId is "sensitive": true in OrderCreated.avsc.
     expect(line['payload']).toMatchObject({ customerId: '[REDACTED]', orderId });
     // No payload of any line shows the customer id (it appears only as the customer entity's id).
     expect(JSON.stringify(lines.map((l) => l['payload']))).not.toContain(customer);
     const handled = lines.find((l) => l['sagaId'] === sagaId && l['outcome'] === 'handled');
-    expect(handled).toMatchObject({ group: expect.any(String), topic: expect.any(String) });
+    expect(handled?.['group']).toMatch(/-service\.orders$|-service\.\w+$/);
+    expect(handled?.['topic']).toMatch(/\.events$/);
   });
 });

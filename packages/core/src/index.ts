@@ -74,6 +74,7 @@ export {
   linkTo,
   producedSpan,
   spanAttributes,
+  SpanKind,
   traceparentOf,
 } from './telemetry.js';
 export { invalidArgument, isSagaflowError, SagaflowError } from './errors.js';

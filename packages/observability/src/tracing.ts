@@ -33,25 +33,32 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-/** The OTLP traces address from the options or the standard environment variables. */
+/**
+ * The OTLP traces address: `given`, else `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, else
+ * `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`; undefined when none is set. A value that is not
+ * an http(s) URL throws INVALID_ARGUMENT naming where it came from.
+ */
 export function otlpTracesUrl(env: NodeJS.ProcessEnv, given?: string): string | undefined {
-  const url =
-    given ??
-    (env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] ||
-      (env['OTEL_EXPORTER_OTLP_ENDPOINT']
-        ? `${env['OTEL_EXPORTER_OTLP_ENDPOINT'].replace(/\/+$/, '')}/v1/traces`
-        : undefined));
-  if (url === undefined || url === '') return undefined;
+  const source: [string, string, string] | undefined =
+    given !== undefined
+      ? ['otlpUrl', given, '']
+      : env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']
+        ? ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'], '']
+        : env['OTEL_EXPORTER_OTLP_ENDPOINT']
+          ? ['OTEL_EXPORTER_OTLP_ENDPOINT', env['OTEL_EXPORTER_OTLP_ENDPOINT'], '/v1/traces']
+          : undefined;
+  if (source === undefined) return undefined;
+  const [name, value, suffix] = source;
+  let parsed: URL | undefined;
   try {
-    const parsed = new URL(url);
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('protocol');
+    parsed = new URL(value);
   } catch {
-    throw invalidArgument(
-      given === undefined ? 'OTEL_EXPORTER_OTLP_ENDPOINT' : 'otlpUrl',
-      `must be an http(s) URL (got '${url}')`,
-    );
+    parsed = undefined;
   }
-  return url;
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw invalidArgument(name, `must be an http(s) URL (got '${value}')`);
+  }
+  return `${value.replace(/\/+$/, '')}${suffix}`;
 }
 
 /**

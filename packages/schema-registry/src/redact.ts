@@ -22,25 +22,33 @@ export function hasSensitiveFields(definition: Readonly<Record<string, unknown>>
   return JSON.stringify(definition).includes('"sensitive":true');
 }
 
-function collectNames(schema: Schema, named: Map<string, Schema>): void {
+/** Named types by short and full name; an inline type inherits the enclosing namespace. */
+function collectNames(schema: Schema, named: Map<string, Schema>, namespace = ''): void {
   if (Array.isArray(schema)) {
-    for (const branch of schema) collectNames(branch, named);
+    for (const branch of schema) collectNames(branch, named, namespace);
     return;
   }
   if (typeof schema !== 'object' || schema === null) return;
   const s = schema as Record<string, unknown>;
-  if (
-    typeof s['name'] === 'string' &&
-    (s['type'] === 'record' || s['type'] === 'enum' || s['type'] === 'fixed')
-  ) {
-    named.set(s['name'], s);
-    if (typeof s['namespace'] === 'string') named.set(`${s['namespace']}.${s['name']}`, s);
+  let inner = namespace;
+  if (typeof s['name'] === 'string' && ['record', 'enum', 'fixed'].includes(s['type'] as string)) {
+    const name = s['name'];
+    const space = name.includes('.')
+      ? name.slice(0, name.lastIndexOf('.'))
+      : typeof s['namespace'] === 'string'
+        ? s['namespace']
+        : namespace;
+    const short = name.slice(name.lastIndexOf('.') + 1);
+    named.set(short, s);
+    named.set(space === '' ? short : `${space}.${short}`, s);
+    inner = space;
   }
-  if (Array.isArray(s['fields']))
-    for (const f of s['fields'] as { type: Schema }[]) collectNames(f.type, named);
-  if (s['items'] !== undefined) collectNames(s['items'], named);
-  if (s['values'] !== undefined) collectNames(s['values'], named);
-  if (typeof s['type'] === 'object') collectNames(s['type'], named);
+  if (Array.isArray(s['fields'])) {
+    for (const f of s['fields'] as { type: Schema }[]) collectNames(f.type, named, inner);
+  }
+  if (s['items'] !== undefined) collectNames(s['items'], named, inner);
+  if (s['values'] !== undefined) collectNames(s['values'], named, inner);
+  if (typeof s['type'] === 'object') collectNames(s['type'], named, inner);
 }
 
 function redact(schema: Schema, value: unknown, named: Map<string, Schema>): unknown {
