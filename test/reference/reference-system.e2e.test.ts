@@ -9,6 +9,8 @@ import {
   type NewOrder,
   type OrderView,
 } from '@sagaflow/reference';
+import { runSagaflowBinary } from '@sagaflow/cli';
+import { repoRoot } from '@sagaflow/infra-local';
 import { testEnv, waitFor } from '@sagaflow/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -245,8 +247,85 @@ describe('the HTTP contract', () => {
         headers: { authorization: `Bearer ${system.adminToken}` },
       });
       expect(metrics.status).toBe(200);
-      expect(await metrics.text()).toMatch(/process_resident_memory_bytes/);
+      const text = await metrics.text();
+      expect(text).toMatch(/process_resident_memory_bytes/);
+      // Every service reports its outbox and its consumer groups' lag.
+      expect(text).toMatch(/^sagaflow_outbox_pending\{/m);
+      expect(text).toMatch(/^sagaflow_consumer_lag\{/m);
     }
+  });
+});
+
+describe('the sagaflow CLI against the running system', () => {
+  const env = () => ({
+    SAGAFLOW_ADMIN_URL: system.client.urls.admin,
+    ADMIN_TOKEN: system.adminToken,
+    KAFKA_BROKERS: testEnv().kafkaBrokers.join(','),
+    SCHEMA_REGISTRY_URL: testEnv().schemaRegistryUrl,
+  });
+
+  it('lists and shows a completed saga, describes its topics with lag, and checks the schemas', async () => {
+    const sku = fresh('sku');
+    const customer = fresh('cust');
+    await system.client.setStock(sku, 5);
+    await system.client.setCredit(customer, 1_000);
+    const placed = await system.client.placeOrder({
+      customerId: customer,
+      items: [{ sku, quantity: 1, unitPrice: 100 }],
+      mode: 'choreography',
+    });
+    await settled(placed.orderId);
+    await sagaView(placed.sagaId, 'completed');
+
+    const list = await runSagaflowBinary(
+      ['--json', 'sagas', 'list', '--status', 'completed', '--key', placed.sagaId],
+      env(),
+    );
+    expect(list.code, list.stderr).toBe(0);
+    const page = JSON.parse(list.stdout) as { sagas: { sagaId: string; status: string }[] };
+    expect(page.sagas).toEqual([
+      expect.objectContaining({ sagaId: placed.sagaId, status: 'completed' }),
+    ]);
+
+    const show = await runSagaflowBinary(['sagas', 'show', placed.sagaId], env());
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).toContain(`${placed.sagaId}  order-placement  COMPLETED`);
+    expect(show.stdout).toMatch(/reserve-stock\s+\S+\s+done/);
+    expect(show.stdout).toMatch(/OrderCreated/);
+    expect(show.stdout).toMatch(/OrderApproved/);
+
+    // The order's events topic: its partitions, and the groups reading it with their lag.
+    const topic = `${system.namespace}.orders.order.events`;
+    const described = await runSagaflowBinary(['--json', 'topics', 'describe', topic], env());
+    expect(described.code, described.stderr).toBe(0);
+    const [info] = JSON.parse(described.stdout) as {
+      topic: string;
+      partitions: { partition: number; end: string }[];
+      groups: { group: string; lag: number }[];
+    }[];
+    expect(info?.topic).toBe(topic);
+    expect(info?.partitions).toHaveLength(3);
+    expect(info?.partitions.reduce((sum, p) => sum + Number(p.end), 0)).toBeGreaterThan(0);
+    const inventory = info?.groups.find((g) => g.group.endsWith('inventory-service.inventory'));
+    expect(inventory?.lag).toBeGreaterThanOrEqual(0);
+    const table = await runSagaflowBinary(
+      ['topics', 'describe', '--prefix', system.namespace],
+      env(),
+    );
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^TOPIC\s+PARTITIONS\s+END\s+GROUP\s+LAG/);
+    expect(table.stdout).toContain(topic);
+    const missing = await runSagaflowBinary(['topics', 'describe', `${topic}-none`], env());
+    expect(missing.code).toBe(5);
+    expect(missing.stderr).toContain(`no topic '${topic}-none'`);
+
+    // The services registered the schemas at start: checking them again finds them compatible.
+    const check = await runSagaflowBinary(['schemas', 'check', '--schemas', 'schemas'], env(), {
+      cwd: repoRoot,
+    });
+    expect(check.code, check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/io\.sagaflow\.reference\.orders\.OrderCreated\s+compatible/);
+    expect(check.stdout).not.toMatch(/incompatible/);
   });
 });
 

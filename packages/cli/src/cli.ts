@@ -1,6 +1,48 @@
+import path from 'node:path';
+import { isSagaflowError } from '@sagaflow/core';
+import { describeTopics } from '@sagaflow/kafka';
+import {
+  AvroSerde,
+  checkCompatibility,
+  loadSchemaCatalog,
+  type Compatibility,
+} from '@sagaflow/schema-registry';
 import { Command, CommanderError, Option } from 'commander';
 import { AdminClient, CliError, exitCodes } from './admin-client.js';
 import { table, timeline } from './output.js';
+
+/** Variables the options read (commander reads them from process.env). */
+const ENV_OPTIONS = ['SAGAFLOW_ADMIN_URL', 'ADMIN_TOKEN', 'SCHEMA_REGISTRY_URL', 'KAFKA_BROKERS'];
+
+/** The brokers of `--brokers`, checked. */
+function brokerList(value: string): string[] {
+  const brokers = value
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
+  const bad = brokers.find((b) => !/^[\w.-]+:\d{1,5}$/.test(b));
+  if (brokers.length === 0 || bad !== undefined) {
+    throw new CliError(
+      `--brokers must be host:port[,host:port…] (got '${value}')`,
+      exitCodes.usage,
+    );
+  }
+  return brokers;
+}
+
+/** The registry address of `--registry`, checked. */
+function registryUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new CliError(`--registry must be an http(s) URL (got '${value}')`, exitCodes.usage);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new CliError(`--registry must be an http(s) URL (got '${value}')`, exitCodes.usage);
+  }
+  return value.replace(/\/+$/, '');
+}
 
 /** Where the CLI writes and what it reads, so that tests can run it in process too. */
 export interface CliIo {
@@ -31,7 +73,9 @@ const STATUSES = ['running', 'completed', 'compensating', 'compensated', 'failed
 /** Runs the `sagaflow` command line; resolves with the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const program = new Command('sagaflow')
-    .description('Inspect and operate sagas through the sagaflow admin API.')
+    .description(
+      'Inspect and operate sagas through the sagaflow admin API; check and register schemas; describe topics.',
+    )
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .addOption(
@@ -44,9 +88,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .option('--json', 'print JSON instead of tables', false);
   // Commander reads env from process.env: hand it the given environment.
   for (const [name, value] of Object.entries(io.env)) {
-    if (value !== undefined && (name === 'SAGAFLOW_ADMIN_URL' || name === 'ADMIN_TOKEN')) {
-      process.env[name] = value;
-    }
+    if (value !== undefined && ENV_OPTIONS.includes(name)) process.env[name] = value;
   }
   const client = () => {
     const o = program.opts<GlobalOptions>();
@@ -178,6 +220,103 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       print(json, results, () => `replayed ${ids.length} dead letter(s)\n`);
     });
 
+  const schemas = program
+    .command('schemas')
+    .description('check and register the Avro schemas (.avsc) with the schema registry');
+  const schemaOptions = (command: Command) =>
+    command
+      .option('--schemas <dir>', 'folder of .avsc files, searched with its subfolders', 'schemas')
+      .addOption(
+        new Option('--registry <url>', 'Confluent-compatible API of the registry')
+          .env('SCHEMA_REGISTRY_URL')
+          .default('http://127.0.0.1:8081/apis/ccompat/v7'),
+      );
+  schemaOptions(
+    schemas
+      .command('check')
+      .description(
+        'whether each schema may be registered (BACKWARD compatible with the latest version); exit 1 if one may not',
+      ),
+  ).action(async (o: { schemas: string; registry: string }) => {
+    const url = registryUrl(o.registry);
+    const catalog = await loadSchemaCatalog(path.resolve(o.schemas));
+    const verdicts: { subject: string; type: string; file: string; verdict: Compatibility }[] = [];
+    for (const entry of catalog.entries()) {
+      verdicts.push({
+        subject: entry.fullName,
+        type: entry.type,
+        file: path.relative(process.cwd(), entry.file),
+        verdict: await checkCompatibility(url, entry),
+      });
+    }
+    print(program.opts<GlobalOptions>().json, verdicts, () =>
+      table(
+        ['SUBJECT', 'VERDICT', 'FILE'],
+        verdicts.map((v) => [v.subject, v.verdict, v.file]),
+      ),
+    );
+    const refused = verdicts.filter((v) => v.verdict === 'incompatible');
+    if (refused.length > 0) {
+      throw new CliError(
+        `not BACKWARD compatible with the registered version: ${refused.map((v) => `${v.subject} (${v.file})`).join(', ')}`,
+        exitCodes.failed,
+      );
+    }
+  });
+  schemaOptions(
+    schemas
+      .command('register')
+      .description(
+        'register every schema under BACKWARD compatibility (a known one keeps its version)',
+      ),
+  ).action(async (o: { schemas: string; registry: string }) => {
+    const serde = new AvroSerde({
+      registryUrl: registryUrl(o.registry),
+      catalog: await loadSchemaCatalog(path.resolve(o.schemas)),
+    });
+    const registered = await serde.registerAll();
+    print(program.opts<GlobalOptions>().json, registered, () =>
+      table(
+        ['SUBJECT', 'VERSION', 'ID'],
+        registered.map((r) => [r.subject, String(r.version), String(r.id)]),
+      ),
+    );
+  });
+
+  program
+    .command('topics')
+    .description('Kafka topics')
+    .command('describe')
+    .description('partitions, end offsets and the lag of each consumer group, per topic')
+    .argument('[topics...]', 'only these topics (default: all but the internal ones)')
+    .option('--prefix <prefix>', 'only the topics whose name starts with it')
+    .addOption(
+      new Option('--brokers <list>', 'Kafka bootstrap servers, host:port[,host:port…]')
+        .env('KAFKA_BROKERS')
+        .default('127.0.0.1:9092'),
+    )
+    .action(async (topics: string[], o: { prefix?: string; brokers: string }) => {
+      const described = await describeTopics({
+        brokers: brokerList(o.brokers),
+        ...(topics.length === 0 ? {} : { topics }),
+        ...(o.prefix === undefined ? {} : { prefix: o.prefix }),
+      });
+      print(program.opts<GlobalOptions>().json, described, () => {
+        const rows = described.flatMap((t) => {
+          const end = t.partitions.reduce((sum, p) => sum + BigInt(p.end), 0n);
+          const head = [t.topic, String(t.partitions.length), String(end)];
+          return t.groups.length === 0
+            ? [[...head, '-', '-']]
+            : t.groups.map((g, i) => [
+                ...(i === 0 ? head : ['', '', '']),
+                g.group,
+                `${g.lag} (${g.partitions.map((p) => p.lag).join('/')})`,
+              ]);
+        });
+        return table(['TOPIC', 'PARTITIONS', 'END', 'GROUP', 'LAG (PER PARTITION)'], rows);
+      });
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCodes.ok;
@@ -189,6 +328,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (error instanceof CliError) {
       io.err(`sagaflow: ${error.message}\n`);
       return error.exitCode;
+    }
+    if (isSagaflowError(error)) {
+      io.err(`sagaflow: ${error.message}\n`);
+      if (error.code === 'NOT_FOUND') return exitCodes.notFound;
+      if (error.code === 'INVALID_ARGUMENT') return exitCodes.usage;
+      return error.retriable ? exitCodes.unreachable : exitCodes.failed;
     }
     io.err(`sagaflow: ${error instanceof Error ? error.message : String(error)}\n`);
     return exitCodes.failed;

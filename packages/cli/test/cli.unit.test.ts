@@ -1,13 +1,14 @@
-import { execFile } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { createAdminApp } from '@sagaflow/admin';
 import { MemoryAuditLog, MemorySagaViewStore, seedSagaViews } from '@sagaflow/testing/memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runSagaflowBinary } from '../src/binary.js';
 
-const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/sagaflow.js');
+/** The reference schemas of the repository. */
+const schemasDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../schemas');
+
 const TOKEN = 'cli-test-token';
 
 let url = '';
@@ -34,18 +35,9 @@ beforeAll(async () => {
 });
 afterAll(() => close());
 
-/** Runs the binary; resolves with its exit code and output whatever the code. */
-async function sagaflow(args: string[], env: Record<string, string> = { ADMIN_TOKEN: TOKEN }) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [bin, ...args], {
-      env: { ...process.env, SAGAFLOW_ADMIN_URL: url, ADMIN_TOKEN: '', ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+/** Runs the binary against the test's admin API. */
+const sagaflow = (args: string[], env: Record<string, string> = { ADMIN_TOKEN: TOKEN }) =>
+  runSagaflowBinary(args, { SAGAFLOW_ADMIN_URL: url, ADMIN_TOKEN: '', ...env });
 
 describe('sagaflow CLI', () => {
   it('lists sagas as a table and as JSON, filtered by status', async () => {
@@ -97,5 +89,32 @@ describe('sagaflow CLI', () => {
     const noReason = await sagaflow(['sagas', 'retry', 's-run']);
     expect(noReason.code).toBe(2);
     expect(noReason.stderr).toMatch(/--reason/);
+  });
+
+  it('names a bad registry or broker address, and tells an unreachable one apart', async () => {
+    const badRegistry = await sagaflow(['schemas', 'check', '--registry', 'registry:8081']);
+    expect(badRegistry.code).toBe(2);
+    expect(badRegistry.stderr).toMatch(
+      /--registry must be an http\(s\) URL \(got 'registry:8081'\)/,
+    );
+    const registryDown = await sagaflow([
+      'schemas',
+      'check',
+      '--schemas',
+      schemasDir,
+      '--registry',
+      'http://127.0.0.1:1',
+    ]);
+    expect(registryDown.code).toBe(3);
+    expect(registryDown.stderr).toMatch(/the registry at http:\/\/127\.0\.0\.1:1 does not answer/);
+    const noSchemas = await sagaflow(['schemas', 'check', '--schemas', `${schemasDir}-none`]);
+    expect(noSchemas.code).not.toBe(0);
+    expect(noSchemas.stderr).toContain(`${schemasDir}-none`);
+    const badBrokers = await sagaflow(['topics', 'describe', '--brokers', 'kafka']);
+    expect(badBrokers.code).toBe(2);
+    expect(badBrokers.stderr).toMatch(/--brokers must be host:port\[,host:port…\] \(got 'kafka'\)/);
+    const kafkaDown = await sagaflow(['topics', 'describe', '--brokers', '127.0.0.1:1']);
+    expect(kafkaDown.code).toBe(3);
+    expect(kafkaDown.stderr).toMatch(/Kafka does not answer at 127\.0\.0\.1:1/);
   });
 });

@@ -13,3 +13,10 @@
  */
 export { CHECKPOINT_TOPIC, KafkaBus } from './kafka-bus.js';
 export type { KafkaBusOptions } from './kafka-bus.js';
+export { describeTopics } from './topic-inspector.js';
+export type {
+  DescribeTopicsOptions,
+  GroupLag,
+  PartitionDescription,
+  TopicDescription,
+} from './topic-inspector.js';

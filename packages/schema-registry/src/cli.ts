@@ -3,7 +3,8 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
 import { AvroSerde } from './avro-serde.js';
-import { loadSchemaCatalog, type CatalogEntry } from './schema-catalog.js';
+import { checkCompatibility } from './compatibility.js';
+import { loadSchemaCatalog } from './schema-catalog.js';
 import { generateTypeScript } from './typescript-types.js';
 
 const HEADER = '// Generated from the .avsc files by `pnpm schemas:generate`. Do not edit.';
@@ -16,26 +17,6 @@ function registryUrl(option: string | undefined): string {
     );
   }
   return url.replace(/\/+$/, '');
-}
-
-/** What the registry says of one schema: compatible with the latest registered version, or not. */
-async function compatibility(
-  url: string,
-  entry: CatalogEntry,
-): Promise<'compatible' | 'new' | 'incompatible'> {
-  const response = await fetch(
-    `${url}/compatibility/subjects/${encodeURIComponent(entry.fullName)}/versions/latest`,
-    {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/vnd.schemaregistry.v1+json' },
-      body: JSON.stringify({ schema: entry.schema }),
-    },
-  );
-  if (response.status === 404) return 'new';
-  if (!response.ok)
-    throw new Error(`checking ${entry.fullName}: the registry answered ${response.status}`);
-  const body = (await response.json()) as { is_compatible?: boolean };
-  return body.is_compatible === true ? 'compatible' : 'incompatible';
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -76,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
       const url = registryUrl(options.registry);
       const catalog = await loadSchemaCatalog(options.schemas);
       for (const entry of catalog.entries()) {
-        const verdict = await compatibility(url, entry);
+        const verdict = await checkCompatibility(url, entry);
         process.stdout.write(`${verdict.padEnd(12)} ${entry.fullName} (${entry.file})\n`);
         if (verdict === 'incompatible') exitCode = 1;
       }

@@ -17,4 +17,6 @@ export type { AvroSerdeOptions } from './avro-serde.js';
 export { catalogEntry, loadSchemaCatalog, SchemaCatalog } from './schema-catalog.js';
 export type { CatalogEntry } from './schema-catalog.js';
 export { generateTypeScript } from './typescript-types.js';
+export { checkCompatibility } from './compatibility.js';
+export type { Compatibility } from './compatibility.js';
 export { hasSensitiveFields, REDACTED, redactPayload } from './redact.js';
