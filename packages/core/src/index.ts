@@ -114,7 +114,7 @@ export type {
 export { SagaTracker } from './saga-tracker.js';
 export type { SagaMetrics, SagaTrackerOptions } from './saga-tracker.js';
 export type { RecordedEntry, SagaCount, SagaQuery, SagaViewStore } from './saga-view-store.js';
-export { SagaflowService } from './sagaflow-service.js';
+export { consumerLag, SagaflowService } from './sagaflow-service.js';
 export type {
   AnyEntityDefinition,
   Readiness,

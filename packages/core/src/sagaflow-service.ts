@@ -112,6 +112,42 @@ export interface ServiceStats {
   }[];
 }
 
+/**
+ * How many messages each consumer group has not consumed yet, per topic and partition: the end
+ * offset minus the committed one (a partition without a committed offset counts from 0; the end
+ * offsets of transactional topics include commit markers, so a caught-up group may show a small
+ * lag until its next commit).
+ */
+export async function consumerLag(
+  offsets: OffsetReader,
+  groups: readonly { readonly group: string; readonly topics: readonly string[] }[],
+): Promise<ServiceStats['lag']> {
+  const ends = new Map<string, Promise<ReadonlyMap<number, bigint>>>();
+  const endsOf = (topic: string) => {
+    let found = ends.get(topic);
+    if (found === undefined) ends.set(topic, (found = offsets.endOffsets(topic)));
+    return found;
+  };
+  return (
+    await Promise.all(
+      groups.flatMap(({ group, topics }) =>
+        topics.map(async (topic) => {
+          const [end, committed] = await Promise.all([
+            endsOf(topic),
+            offsets.committedOffsets(group, topic),
+          ]);
+          return [...end].map(([partition, last]) => ({
+            group,
+            topic,
+            partition,
+            lag: Number(last - (committed.get(partition) ?? 0n)),
+          }));
+        }),
+      ),
+    )
+  ).flat();
+}
+
 /** What readiness found. */
 export interface Readiness {
   readonly ready: boolean;
@@ -310,30 +346,7 @@ export class SagaflowService {
         topics: [commandsTopic(e.entity.type)],
       })),
     ];
-    const ends = new Map<string, Promise<ReadonlyMap<number, bigint>>>();
-    const endsOf = (topic: string) => {
-      let found = ends.get(topic);
-      if (found === undefined) ends.set(topic, (found = bus.endOffsets(topic)));
-      return found;
-    };
-    const lag = (
-      await Promise.all(
-        groups.flatMap(({ group, topics }) =>
-          topics.map(async (topic) => {
-            const [end, committed] = await Promise.all([
-              endsOf(topic),
-              bus.committedOffsets(group, topic),
-            ]);
-            return [...end].map(([partition, last]) => ({
-              group,
-              topic,
-              partition,
-              lag: Number(last - (committed.get(partition) ?? 0n)),
-            }));
-          }),
-        ),
-      )
-    ).flat();
+    const lag = await consumerLag(bus, groups);
     return { outbox, lag };
   }
 

@@ -83,20 +83,26 @@ export async function describeTopics(options: DescribeTopicsOptions): Promise<To
     if (names.length === 0) return [];
     const { topics: metadata } = await admin.fetchTopicMetadata({ topics: names });
     const groups = (await admin.listGroups()).groups.map((g) => g.groupId).sort();
-    // One offsets request per group, for all the topics at once.
+    // One offsets request per group, for all the topics at once, ten groups at a time.
     const committedByGroup = new Map<string, Map<string, Map<number, string>>>();
-    for (const group of groups) {
-      const byTopic = new Map<string, Map<number, string>>();
-      for (const { topic, partitions } of await admin.fetchOffsets({
-        groupId: group,
-        topics: names,
-      })) {
-        const committed = new Map<number, string>();
-        for (const p of partitions) if (Number(p.offset) >= 0) committed.set(p.partition, p.offset);
-        if (committed.size > 0) byTopic.set(topic, committed);
+    const queue = [...groups];
+    const worker = async () => {
+      for (let group = queue.shift(); group !== undefined; group = queue.shift()) {
+        const byTopic = new Map<string, Map<number, string>>();
+        for (const { topic, partitions } of await admin.fetchOffsets({
+          groupId: group,
+          topics: names,
+        })) {
+          const committed = new Map<number, string>();
+          for (const p of partitions) {
+            if (Number(p.offset) >= 0) committed.set(p.partition, p.offset);
+          }
+          if (committed.size > 0) byTopic.set(topic, committed);
+        }
+        committedByGroup.set(group, byTopic);
       }
-      committedByGroup.set(group, byTopic);
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(10, groups.length) }, worker));
     const described: TopicDescription[] = [];
     for (const name of names) {
       const ends = new Map(

@@ -1,5 +1,6 @@
 import { createAdminApp, HttpError, parseInput, workflowRoutes } from '@sagaflow/admin';
 import {
+  consumerLag,
   DeadLetterIndexer,
   eventsTopic,
   newId,
@@ -466,7 +467,17 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
             topics: deadLetterTopics,
             groupId: `${name}.dead-letters`,
           });
-    watch(context, () => control.stats());
+    // The control service's outbox, and the lag of the tracker and of the dead-letter index.
+    watch(context, async () => {
+      const stats = await control.stats();
+      const readers = [
+        { group: tracker.groupId, topics: tracker.topics() },
+        ...(indexer === undefined
+          ? []
+          : [{ group: `${name}.dead-letters`, topics: deadLetterTopics }]),
+      ];
+      return { ...stats, lag: [...stats.lag, ...(await consumerLag(ports.bus, readers))] };
+    });
     registry.setDefaultLabels({ service: name });
     collectDefaultMetrics({ register: registry });
     const readiness = () => control.readiness();
