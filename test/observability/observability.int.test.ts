@@ -99,16 +99,26 @@ describe('observability of a saga through the reference services', () => {
   let sagaId: string;
   let orderId: string;
   const customer = `c-${randomBytes(4).toString('hex')}`;
+  const callerTrace = randomBytes(16).toString('hex');
+  const callerSpan = randomBytes(8).toString('hex');
+  const caller = `00-${callerTrace}-${callerSpan}-01`;
 
   beforeAll(async () => {
     const client = new ReferenceClient(urls);
     await client.setStock('obs-sku', 100);
     await client.setCredit(customer, 1_000);
-    const placed = await client.placeOrder({
-      customerId: customer,
-      items: [{ sku: 'obs-sku', quantity: 2, unitPrice: 10 }],
-      mode: 'choreography',
+    // The caller is traced too: its traceparent header makes the saga part of its trace.
+    const response = await fetch(`${urls.order}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: caller },
+      body: JSON.stringify({
+        customerId: customer,
+        items: [{ sku: 'obs-sku', quantity: 2, unitPrice: 10 }],
+        mode: 'choreography',
+      }),
     });
+    expect(response.status).toBe(202);
+    const placed = (await response.json()) as { orderId: string; sagaId: string };
     sagaId = placed.sagaId;
     orderId = placed.orderId;
     await waitFor(async () => (await client.order(orderId)).status === 'APPROVED', {
@@ -117,8 +127,8 @@ describe('observability of a saga through the reference services', () => {
     });
   }, 90_000);
 
-  it('makes one connected trace, with consumer spans in three services', async () => {
-    const root = await waitFor(
+  it("makes one connected trace from the caller's request, with consumer spans in four services", async () => {
+    const place = await waitFor(
       () =>
         exporter
           .getFinishedSpans()
@@ -129,7 +139,8 @@ describe('observability of a saga through the reference services', () => {
           ),
       { timeoutMs: 10_000, description: 'the span of the Place command' },
     );
-    const traceId = root.spanContext().traceId;
+    const traceId = place.spanContext().traceId;
+    expect(traceId).toBe(callerTrace);
     const inTrace = (): ReadableSpan[] =>
       exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
     // Consumer spans that handled a message (not the ones that skipped a type they ignore).
@@ -144,7 +155,11 @@ describe('observability of a saga through the reference services', () => {
       );
     const connected = (spans: ReadableSpan[]) => {
       const ids = new Set(spans.map((s) => s.spanContext().spanId));
-      return spans.every((s) => s === root || ids.has(s.parentSpanContext?.spanId ?? 'none'));
+      return spans.every(
+        (s) =>
+          ids.has(s.parentSpanContext?.spanId ?? 'none') ||
+          s.parentSpanContext?.spanId === callerSpan,
+      );
     };
     // Spans are exported when they end: wait until the last step's spans are all in.
     const spans = await waitFor(
@@ -163,14 +178,17 @@ describe('observability of a saga through the reference services', () => {
         expect.stringMatching(/order-service$/),
       ]),
     );
-    // Connected: one root (the command of the HTTP request), every other span's parent is here.
+    // Connected: one span starts from the caller's (the HTTP request's server span), every other
+    // span's parent is in the trace, the Place command's being the request's.
     const ids = new Set(spans.map((s) => s.spanContext().spanId));
-    const roots = spans.filter((s) => s.parentSpanContext === undefined);
-    expect(roots.map((s) => s.spanContext().spanId)).toEqual([root.spanContext().spanId]);
-    for (const span of spans) {
-      if (span === root) continue;
-      expect(ids.has(span.parentSpanContext!.spanId), `parent of ${span.name}`).toBe(true);
-    }
+    const roots = spans.filter((s) => !ids.has(s.parentSpanContext?.spanId ?? 'none'));
+    expect(roots).toHaveLength(1);
+    const request = roots[0]!;
+    expect(request.parentSpanContext?.spanId).toBe(callerSpan);
+    expect(request.kind).toBe(SpanKind.SERVER);
+    expect(request.name).toBe('POST /orders');
+    expect(request.attributes['http.response.status_code']).toBe(202);
+    expect(place.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
     // A consumer span says where the message came from, and its parent is a producer span.
     const consumer = spans.find((s) => s.kind === SpanKind.CONSUMER)!;
     expect(consumer.attributes).toMatchObject({

@@ -39,7 +39,8 @@ afterAll(() => close());
 const sagaflow = (args: string[], env: Record<string, string> = { ADMIN_TOKEN: TOKEN }) =>
   runSagaflowBinary(args, { SAGAFLOW_ADMIN_URL: url, ADMIN_TOKEN: '', ...env });
 
-describe('sagaflow CLI', () => {
+// Each test starts the binary several times (node + tsx, about a second each on a busy machine).
+describe('sagaflow CLI', { timeout: 60_000 }, () => {
   it('lists sagas as a table and as JSON, filtered by status', async () => {
     const all = await sagaflow(['sagas', 'list']);
     expect(all.code, all.stderr).toBe(0);

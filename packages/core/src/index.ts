@@ -61,7 +61,7 @@ export type {
   OutboxBacklog,
   RelayBatch,
 } from './entity-store.js';
-export { noMetrics, silentLogger } from './instrumentation.js';
+export { backgroundReporter, noMetrics, silentLogger } from './instrumentation.js';
 export type {
   CommandOutcome,
   MessageOutcome,

@@ -75,3 +75,23 @@ export const silentLogger: SagaflowLogger = {
   error: () => {},
   isLevelEnabled: () => false,
 };
+
+/**
+ * What a service does with a failed round of a background loop (relay, compaction, timers,
+ * tracker) that it will retry: counts it in `sagaflow_loop_restarts_total`, logs a warning with
+ * the service and the loop, and tells `onError`.
+ */
+export function backgroundReporter(options: {
+  readonly service: string;
+  readonly metrics?: SagaflowMetrics | undefined;
+  readonly logger?: SagaflowLogger | undefined;
+  readonly onError?: ((error: unknown, where: string) => void) | undefined;
+}): (error: unknown, where: string) => void {
+  const metrics = options.metrics ?? noMetrics;
+  const logger = options.logger ?? silentLogger;
+  return (error, where) => {
+    metrics.loopRestarted(where);
+    logger.warn({ service: options.service, where, err: error }, `${where} failed; retrying`);
+    options.onError?.(error, where);
+  };
+}

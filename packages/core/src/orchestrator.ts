@@ -1,4 +1,5 @@
 import { BackgroundLoop } from './background-loop.js';
+import { backgroundReporter } from './instrumentation.js';
 import { defaultBackoff } from './backoff.js';
 import type { Commit } from './commit.js';
 import type { EntityStore } from './entity-store.js';
@@ -137,7 +138,13 @@ export class Orchestrator {
     };
     const entityType = options.entityType ?? 'sagaflow.workflow';
     this.entity = workflowEntity(entityType, (type, version) => this.definition(type, version));
-    const onError = options.onError ?? (() => {});
+    // Timer rounds are this class's own loop: counted, logged and told like the service's loops.
+    const onError = backgroundReporter({
+      service: options.name,
+      metrics: options.metrics,
+      logger: options.logger,
+      onError: options.onError,
+    });
     this.#onError = onError;
     this.#timerLoop = new BackgroundLoop(() => this.fireDueTimers(), {
       idleMs: interval,
@@ -215,7 +222,7 @@ export class Orchestrator {
       ...(options.processing === undefined ? {} : { processing: options.processing }),
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
-      onError,
+      ...(options.onError === undefined ? {} : { onError: options.onError }),
       beforeAppend: (commit) => this.#scheduleTimer(commit),
       onCommitted: (commit) => {
         const { timer, supersededTimer } = commit.state as WorkflowState;

@@ -17,6 +17,7 @@ import type {
 } from './message-bus.js';
 import { OutboxRelay } from './outbox-relay.js';
 import {
+  backgroundReporter,
   noMetrics,
   silentLogger,
   type SagaflowLogger,
@@ -192,11 +193,12 @@ export class SagaflowService {
     this.#options = options;
     const metrics = options.metrics ?? noMetrics;
     const logger = options.logger ?? silentLogger;
-    const onError = (error: unknown, where: string) => {
-      if (where !== 'processing') metrics.loopRestarted(where);
-      logger.warn({ service: options.name, where, err: error }, `${where} failed; retrying`);
-      options.onError?.(error, where);
-    };
+    const onError = backgroundReporter({
+      service: options.name,
+      metrics,
+      logger,
+      onError: options.onError,
+    });
     this.#relay =
       types.length === 0
         ? undefined

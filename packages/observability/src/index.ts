@@ -4,6 +4,7 @@
  * {@link watchSagas}) and structured logs ({@link createLogger}).
  * @module
  */
+export { httpTracing } from './http-tracing.js';
 export { createLogger, logLevels } from './logger.js';
 export type { LoggerOptions, LogLevel } from './logger.js';
 export { PrometheusMetrics, watchSagas, watchService } from './metrics.js';

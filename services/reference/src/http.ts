@@ -1,4 +1,5 @@
 import { errorHandler } from '@sagaflow/admin';
+import { httpTracing } from '@sagaflow/observability';
 import express, { type Express } from 'express';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
@@ -11,7 +12,8 @@ export interface ReadinessReport {
 /**
  * The HTTP app every reference service starts from: JSON bodies, `GET /healthz` (the process
  * answers), `GET /readyz` (503 until the service and its servers are ready), `GET /metrics`
- * (Prometheus: the process's figures and the HTTP requests by route and status). Routes are added
+ * (Prometheus: the process's figures and the HTTP requests by route and status), and a server
+span per request (the child of the caller's `traceparent`, when tracing is on). Routes are added
  * by `routes`; errors become `{ error: { code, message, field? } }` with their status.
  */
 export function serviceApp(options: {
@@ -38,6 +40,7 @@ export function serviceApp(options: {
   });
   const app = express();
   app.disable('x-powered-by');
+  app.use(httpTracing(options.service));
   app.use((req, res, next) => {
     const end = durations.startTimer();
     res.on('finish', () => {

@@ -1,5 +1,6 @@
 import { createAdminApp, HttpError, parseInput, workflowRoutes } from '@sagaflow/admin';
 import {
+  backgroundReporter,
   consumerLag,
   DeadLetterIndexer,
   eventsTopic,
@@ -416,8 +417,9 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
   },
 
   admin: (context) => {
-    const { config, domain, name, ports, onError, registry, metrics } = context;
+    const { config, domain, name, ports, onError, registry, metrics, logger } = context;
     const { names } = domain;
+    const tracked = backgroundReporter({ service: name, metrics, logger, onError });
     const control = new SagaflowService({
       name,
       store: ports.store,
@@ -436,7 +438,7 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
       serde: ports.serde,
       views: ports.views,
       metrics,
-      onError: (error) => onError(error, 'tracker'),
+      onError: (error) => tracked(error, 'tracker'),
       publishCompensation: async (request) => {
         await control.commands.execute(
           sagaControl,
