@@ -2,6 +2,7 @@ import type {
   CommandOutcome,
   MessageOutcome,
   SagaflowMetrics,
+  SagaCount,
   SagaMetrics,
   SagaViewStore,
   ServiceStats,
@@ -149,104 +150,111 @@ export class PrometheusMetrics implements SagaflowMetrics, SagaMetrics {
   }
 }
 
+/** One gauge filled at scrape time from what `read` found (left as it was when nothing). */
+interface ScrapedGauge<T, L extends string> {
+  readonly name: string;
+  readonly help: string;
+  readonly labelNames: readonly L[];
+  readonly fill: (found: T, set: (labels: Record<L, string>, value: number) => void) => void;
+}
+
+/**
+ * Registers gauges that share one read per scrape (prom-client collects them one after the
+ * other): a failed read counts `sagaflow_scrape_errors_total{source}` and leaves them as they were.
+ */
+function scraped<T>(
+  registry: Registry,
+  source: string,
+  read: () => Promise<T>,
+  gauges: readonly ScrapedGauge<T, string>[],
+): void {
+  const errors = scrapeErrors(registry);
+  let latest: Promise<T | undefined> | undefined;
+  const once = () =>
+    (latest ??= read()
+      .catch(() => {
+        errors.inc({ source });
+        return undefined;
+      })
+      .finally(() => setTimeout(() => (latest = undefined), 0)));
+  for (const gauge of gauges) {
+    new Gauge({
+      name: gauge.name,
+      help: gauge.help,
+      labelNames: gauge.labelNames,
+      registers: [registry],
+      async collect() {
+        const found = await once();
+        if (found === undefined) return;
+        this.reset();
+        gauge.fill(found, (labels, value) => this.set(labels, value));
+      },
+    });
+  }
+}
+
 /**
  * Gauges read at each scrape from a service: `sagaflow_outbox_pending` and
  * `sagaflow_outbox_oldest_pending_age_seconds` per entity type, `sagaflow_consumer_lag` per
  * group, topic and partition. A failed read leaves the gauges as they were and counts
- * `sagaflow_scrape_errors_total` (the scrape itself still answers).
+ * `sagaflow_scrape_errors_total{source="service"}` (the scrape itself still answers; the count
+ * shows from the next scrape).
  */
 export function watchService(registry: Registry, stats: () => Promise<ServiceStats>): void {
-  const registers = [registry];
-  const errors = scrapeErrors(registry);
-  let latest: Promise<ServiceStats | undefined> | undefined;
-  // The three gauges are collected one after the other in one scrape: read the stats once.
-  const read = () =>
-    (latest ??= stats()
-      .catch(() => {
-        errors.inc({ source: 'service' });
-        return undefined;
-      })
-      .finally(() => setTimeout(() => (latest = undefined), 0)));
-  new Gauge({
-    name: 'sagaflow_outbox_pending',
-    help: 'Commits waiting for the relay, by entity type.',
-    labelNames: ['entity_type'],
-    registers,
-    async collect() {
-      const found = await read();
-      if (found === undefined) return;
-      this.reset();
-      for (const o of found.outbox) this.set({ entity_type: o.entityType }, o.pending);
+  scraped<ServiceStats>(registry, 'service', stats, [
+    {
+      name: 'sagaflow_outbox_pending',
+      help: 'Commits waiting for the relay, by entity type.',
+      labelNames: ['entity_type'],
+      fill: (found, set) => {
+        for (const o of found.outbox) set({ entity_type: o.entityType }, o.pending);
+      },
     },
-  });
-  new Gauge({
-    name: 'sagaflow_outbox_oldest_pending_age_seconds',
-    help: 'How long the oldest unpublished commit has waited, by entity type (0 when none).',
-    labelNames: ['entity_type'],
-    registers,
-    async collect() {
-      const found = await read();
-      if (found === undefined) return;
-      this.reset();
-      for (const o of found.outbox) this.set({ entity_type: o.entityType }, o.oldestAgeSeconds);
+    {
+      name: 'sagaflow_outbox_oldest_pending_age_seconds',
+      help: 'How long the oldest unpublished commit has waited, by entity type (0 when none).',
+      labelNames: ['entity_type'],
+      fill: (found, set) => {
+        for (const o of found.outbox) set({ entity_type: o.entityType }, o.oldestAgeSeconds);
+      },
     },
-  });
-  new Gauge({
-    name: 'sagaflow_consumer_lag',
-    help: 'Messages not yet consumed (end offset minus committed offset), by group, topic and partition.',
-    labelNames: ['group', 'topic', 'partition'],
-    registers,
-    async collect() {
-      const found = await read();
-      if (found === undefined) return;
-      this.reset();
-      for (const l of found.lag) {
-        this.set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag);
-      }
+    {
+      name: 'sagaflow_consumer_lag',
+      help: 'Messages not yet consumed (end offset minus committed offset), by group, topic and partition.',
+      labelNames: ['group', 'topic', 'partition'],
+      fill: (found, set) => {
+        for (const l of found.lag) {
+          set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag);
+        }
+      },
     },
-  });
+  ]);
 }
 
 /**
  * Gauges read at each scrape from the saga views: `sagaflow_sagas` by saga type and status, and
- * `sagaflow_sagas_stuck` by saga type (label `type`).
+ * `sagaflow_sagas_stuck` by saga type (label `type`); a failed read counts
+ * `sagaflow_scrape_errors_total{source="sagas"}`.
  */
 export function watchSagas(registry: Registry, views: Pick<SagaViewStore, 'counts'>): void {
-  const registers = [registry];
-  const errors = scrapeErrors(registry);
-  let latest: Promise<Awaited<ReturnType<SagaViewStore['counts']>> | undefined> | undefined;
-  const read = () =>
-    (latest ??= views
-      .counts()
-      .catch(() => {
-        errors.inc({ source: 'sagas' });
-        return undefined;
-      })
-      .finally(() => setTimeout(() => (latest = undefined), 0)));
-  new Gauge({
-    name: 'sagaflow_sagas',
-    help: 'Sagas known to the tracker, by type and status.',
-    labelNames: ['type', 'status'],
-    registers,
-    async collect() {
-      const counts = await read();
-      if (counts === undefined) return;
-      this.reset();
-      for (const c of counts) this.set({ type: c.type, status: c.status }, c.count);
+  scraped<readonly SagaCount[]>(registry, 'sagas', () => views.counts(), [
+    {
+      name: 'sagaflow_sagas',
+      help: 'Sagas known to the tracker, by type and status.',
+      labelNames: ['type', 'status'],
+      fill: (counts, set) => {
+        for (const c of counts) set({ type: c.type, status: c.status }, c.count);
+      },
     },
-  });
-  new Gauge({
-    name: 'sagaflow_sagas_stuck',
-    help: 'Sagas past the deadline of their current step, by type.',
-    labelNames: ['type'],
-    registers,
-    async collect() {
-      const counts = await read();
-      if (counts === undefined) return;
-      this.reset();
-      for (const c of counts) if (c.status === 'stuck') this.set({ type: c.type }, c.count);
+    {
+      name: 'sagaflow_sagas_stuck',
+      help: 'Sagas past the deadline of their current step, by type.',
+      labelNames: ['type'],
+      fill: (counts, set) => {
+        for (const c of counts) if (c.status === 'stuck') set({ type: c.type }, c.count);
+      },
     },
-  });
+  ]);
 }
 
 function scrapeErrors(registry: Registry): Counter<'source'> {
