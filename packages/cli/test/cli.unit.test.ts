@@ -2,7 +2,13 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAdminApp } from '@sagaflow/admin';
-import { MemoryAuditLog, MemorySagaViewStore, seedSagaViews } from '@sagaflow/testing/memory';
+import {
+  MemoryAuditLog,
+  MemoryBus,
+  MemoryDeadLetterStore,
+  MemorySagaViewStore,
+  seedSagaViews,
+} from '@sagaflow/testing/memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSagaflowBinary } from '../src/binary.js';
 
@@ -14,11 +20,33 @@ const TOKEN = 'cli-test-token';
 let url = '';
 let close = () => {};
 const compensations: string[] = [];
+const bus = new MemoryBus();
+const letters = new MemoryDeadLetterStore();
+const letterIds = [1, 2, 3].map((offset) => `svc.p/shop.order.events/0/${offset}`);
 
 beforeAll(async () => {
   // Completed s-done, compensated s-comp, stuck s-stuck, running s-run.
   const { views } = await seedSagaViews(new MemorySagaViewStore());
+  for (const [i, id] of letterIds.entries()) {
+    await letters.record({
+      id,
+      group: 'svc.p',
+      sourceTopic: 'shop.order.events',
+      sourcePartition: 0,
+      sourceOffset: String(i + 1),
+      reason: `cannot decode OrderPlaced #${i + 1}`,
+      errorCode: 'SERDE_FAILED',
+      attempts: 1,
+      failedAt: `2026-03-01T00:00:0${i}.000Z`,
+      eventType: 'OrderPlaced',
+      key: `o-${i}`,
+      value: Buffer.from(`payload ${i}`).toString('base64'),
+      headers: { 'sagaflow-event-type': 'OrderPlaced' },
+      replays: [],
+    });
+  }
   const app = createAdminApp({
+    deadLetters: { store: letters, publisher: bus.client() },
     views,
     audit: new MemoryAuditLog(),
     token: TOKEN,
@@ -117,5 +145,30 @@ describe('sagaflow CLI', { timeout: 60_000 }, () => {
     const kafkaDown = await sagaflow(['topics', 'describe', '--brokers', '127.0.0.1:1']);
     expect(kafkaDown.code).toBe(3);
     expect(kafkaDown.stderr).toMatch(/Kafka does not answer at 127\.0\.0\.1:1/);
+  });
+
+  it('lists dead letters and replays several with progress on stderr', async () => {
+    const list = await sagaflow(['dlq', 'list', '--topic', 'shop.order.events']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(/^ID\s+TOPIC\s+FAILED\s+REPLAYS\s+REASON/);
+    expect(list.stdout).toMatch(
+      /svc\.p\/shop\.order\.events\/0\/3\s+shop\.order\.events\s+\S+\s+0\s+cannot decode OrderPlaced #3/,
+    );
+    const replay = await sagaflow(['--operator', 'ops-jane', 'dlq', 'replay', ...letterIds]);
+    expect(replay.code, replay.stderr).toBe(0);
+    expect(replay.stdout).toBe('replayed 3 dead letter(s)\n');
+    expect(replay.stderr).toContain('replayed 1/3');
+    expect(replay.stderr).toContain('replayed 3/3');
+    // The originals are on their source topic again, and each letter says who replayed it.
+    const ends = await bus.endOffsets('shop.order.events');
+    expect([...ends.values()].reduce((a, b) => a + b, 0n)).toBe(3n);
+    for (const id of letterIds) {
+      expect((await letters.get(id))?.replays).toEqual([
+        { by: 'ops-jane', at: expect.any(String) as string },
+      ]);
+    }
+    const unknown = await sagaflow(['dlq', 'replay', 'svc.p/none/0/9']);
+    expect(unknown.code).toBe(5);
+    expect(unknown.stderr).toMatch(/no dead letter 'svc\.p\/none\/0\/9'/);
   });
 });

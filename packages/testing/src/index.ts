@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+export { deadLetterStoreContract } from './contracts/dead-letter-store-contract.js';
 export { entityStoreContract } from './contracts/entity-store-contract.js';
 export { eventSerdeContract } from './contracts/event-serde-contract.js';
 export type { ContractSerde } from './contracts/event-serde-contract.js';
@@ -24,6 +25,7 @@ export type { ContractBus } from './contracts/message-bus-contract.js';
 export { waitForConsumerToJoinGroup } from './kafka-helpers.js';
 export { MemoryAuditLog } from './memory-audit-log.js';
 export { MemoryBus, MemoryBusClient } from './memory-bus.js';
+export { MemoryDeadLetterStore } from './memory-dead-letter-store.js';
 export { MemoryEntityStore } from './memory-entity-store.js';
 export { MemorySagaViewStore } from './memory-saga-view-store.js';
 export { MemorySerde } from './memory-serde.js';

@@ -5,6 +5,7 @@
  */
 export { MemoryAuditLog } from './memory-audit-log.js';
 export { MemoryBus, MemoryBusClient } from './memory-bus.js';
+export { MemoryDeadLetterStore } from './memory-dead-letter-store.js';
 export { MemoryEntityStore } from './memory-entity-store.js';
 export { MemorySagaViewStore } from './memory-saga-view-store.js';
 export { MemorySerde } from './memory-serde.js';

@@ -20,6 +20,7 @@ import { AvroSerde, loadSchemaCatalog, type SchemaCatalog } from '@sagaflow/sche
 import {
   MemoryAuditLog,
   MemoryBus,
+  MemoryDeadLetterStore,
   MemoryEntityStore,
   MemorySagaViewStore,
   MemorySerde,
@@ -40,7 +41,7 @@ export interface ServiceAdapters {
   readonly timers: TimerStore;
   readonly views: SagaViewStore;
   readonly audit: AuditLog;
-  /** Absent on the in-memory adapters. */
+  /** The dead-letter index the admin service keeps. @default none (no dead-letter routes) */
   readonly deadLetters?: DeadLetterStore;
   close(): Promise<void>;
 }
@@ -108,6 +109,7 @@ export function memoryAdapters(): AdapterFactory {
       timers: new MemoryTimerStore(),
       views: new MemorySagaViewStore(),
       audit: new MemoryAuditLog(),
+      deadLetters: new MemoryDeadLetterStore(),
       close: () => client.close(),
     };
   };

@@ -1,0 +1,3 @@
+import { deadLetterStoreContract, MemoryDeadLetterStore } from '../src/index.js';
+
+deadLetterStoreContract('MemoryDeadLetterStore', () => new MemoryDeadLetterStore());
