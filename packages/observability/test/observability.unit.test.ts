@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
@@ -72,6 +74,39 @@ describe('tracing', () => {
     // After shutdown spans are no-ops again, and a traceparent is still made up.
     expect(trace.getActiveSpan()).toBeUndefined();
     expect(producedSpan('x', {}, undefined)).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  });
+
+  it('exports spans by OTLP/HTTP when an address is configured', async () => {
+    const bodies: string[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        bodies.push(`${req.method} ${req.url} ${body}`);
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as AddressInfo;
+    const tracing = startTracing({
+      serviceName: 'otlp-svc',
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` },
+    });
+    try {
+      expect(tracing.enabled).toBe(true);
+      await inSpan('exported-span', { kind: SpanKind.INTERNAL, attributes: {} }, () =>
+        Promise.resolve(),
+      );
+      await tracing.forceFlush();
+      expect(bodies).toHaveLength(1);
+      expect(bodies[0]).toMatch(/^POST \/v1\/traces /);
+      expect(bodies[0]).toContain('exported-span');
+      expect(bodies[0]).toContain('otlp-svc');
+    } finally {
+      await tracing.shutdown();
+      server.close();
+    }
   });
 
   it('marks a span failed when its work throws, and rethrows', async () => {
