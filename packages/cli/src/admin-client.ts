@@ -23,6 +23,20 @@ export class CliError extends Error {
   }
 }
 
+/** The value of an address option, checked to be an http(s) URL, without a trailing '/'. */
+export function httpUrl(option: string, value: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new CliError(`${option} must be an http(s) URL (got '${value}')`, exitCodes.usage);
+  }
+  return value.replace(/\/+$/, '');
+}
+
 /** Options of {@link AdminClient}. */
 export interface AdminClientOptions {
   /** e.g. `http://127.0.0.1:8080`. */
@@ -40,16 +54,7 @@ export class AdminClient {
   readonly #options: AdminClientOptions;
 
   constructor(options: AdminClientOptions) {
-    let url: URL;
-    try {
-      url = new URL(options.url);
-    } catch {
-      throw new CliError(`--url must be an http(s) URL (got '${options.url}')`, exitCodes.usage);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new CliError(`--url must be an http(s) URL (got '${options.url}')`, exitCodes.usage);
-    }
-    this.#options = { ...options, url: options.url.replace(/\/+$/, '') };
+    this.#options = { ...options, url: httpUrl('--url', options.url) };
   }
 
   get<T>(path: string, query: Readonly<Record<string, string | undefined>> = {}): Promise<T> {

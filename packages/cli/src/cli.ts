@@ -8,7 +8,7 @@ import {
   type Compatibility,
 } from '@sagaflow/schema-registry';
 import { Command, CommanderError, Option } from 'commander';
-import { AdminClient, CliError, exitCodes } from './admin-client.js';
+import { AdminClient, CliError, exitCodes, httpUrl } from './admin-client.js';
 import { table, timeline } from './output.js';
 
 /** Variables the options read (commander reads them from process.env). */
@@ -28,20 +28,6 @@ function brokerList(value: string): string[] {
     );
   }
   return brokers;
-}
-
-/** The registry address of `--registry`, checked. */
-function registryUrl(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new CliError(`--registry must be an http(s) URL (got '${value}')`, exitCodes.usage);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new CliError(`--registry must be an http(s) URL (got '${value}')`, exitCodes.usage);
-  }
-  return value.replace(/\/+$/, '');
 }
 
 /** Where the CLI writes and what it reads, so that tests can run it in process too. */
@@ -238,7 +224,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         'whether each schema may be registered (BACKWARD compatible with the latest version); exit 1 if one may not',
       ),
   ).action(async (o: { schemas: string; registry: string }) => {
-    const url = registryUrl(o.registry);
+    const url = httpUrl('--registry', o.registry);
     const catalog = await loadSchemaCatalog(path.resolve(o.schemas));
     const verdicts: { subject: string; type: string; file: string; verdict: Compatibility }[] = [];
     for (const entry of catalog.entries()) {
@@ -271,7 +257,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       ),
   ).action(async (o: { schemas: string; registry: string }) => {
     const serde = new AvroSerde({
-      registryUrl: registryUrl(o.registry),
+      registryUrl: httpUrl('--registry', o.registry),
       catalog: await loadSchemaCatalog(path.resolve(o.schemas)),
     });
     const registered = await serde.registerAll();

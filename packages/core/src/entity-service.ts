@@ -155,13 +155,13 @@ export class EntityService {
         {
           kind: SpanKind.INTERNAL,
           traceparent: origin.traceparent,
-          attributes: {
+          attributes: () => ({
             [spanAttributes.service]: this.#service,
             [spanAttributes.entityType]: definition.type,
             [spanAttributes.entityId]: String(entityId),
             [spanAttributes.command]: name,
             ...(origin.sagaId === undefined ? {} : { [spanAttributes.sagaId]: origin.sagaId }),
-          },
+          }),
         },
         async (span) => {
           const handled = await this.#execute(definition, entityId, name, command, origin);
@@ -255,9 +255,10 @@ export class EntityService {
         ) {
           newState = definition.evolve(newState, event as EventOf<E>);
         }
+        const eventId = eventIdOf(definition.type, entityId, next, index);
         return {
           ...(event.command === undefined ? {} : { command: event.command }),
-          eventId: eventIdOf(definition.type, entityId, next, index),
+          eventId,
           type: event.type,
           entityType: definition.type,
           entityId,
@@ -270,16 +271,16 @@ export class EntityService {
             service: this.#service,
             traceparent: producedSpan(
               `${event.command === undefined ? eventsTopic(definition.type) : commandsTopic(event.command.entityType)} publish`,
-              {
+              () => ({
                 [spanAttributes.service]: this.#service,
                 [spanAttributes.eventType]: event.type,
-                [spanAttributes.eventId]: eventIdOf(definition.type, entityId, next, index),
+                [spanAttributes.eventId]: eventId,
                 [spanAttributes.entityType]: definition.type,
                 [spanAttributes.entityId]: entityId,
                 [spanAttributes.sagaId]: sagaId,
                 [spanAttributes.system]: 'kafka',
                 [spanAttributes.operation]: 'create',
-              },
+              }),
               origin.traceparent,
             ),
           },

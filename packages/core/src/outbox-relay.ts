@@ -3,7 +3,7 @@ import { BackgroundLoop } from './background-loop.js';
 import type { Commit } from './commit.js';
 import type { CommitRef, EntityStore } from './entity-store.js';
 import { commandMessage } from './command-message.js';
-import { eventMessage, type BusMessage } from './envelope.js';
+import { eventMessage, headerNames, type BusMessage } from './envelope.js';
 import { invalidArgument } from './errors.js';
 import type { EventSerde } from './event-serde.js';
 import { newId } from './ids.js';
@@ -156,22 +156,22 @@ export class OutboxRelay {
       }));
       const sequence = ++this.#sequence;
       await store.saveRelayBatch({ relayId, instance: this.#instance, sequence, commits: refs });
-      // The batch's span links to each event's producer span (at most 128 links).
-      const links = messages
-        .slice(0, 128)
-        .map((m) => linkTo(m.headers['traceparent']))
-        .filter((link) => link !== undefined);
       await inSpan(
         `${relayId} publish`,
         {
           kind: SpanKind.PRODUCER,
           remote: true,
-          links,
-          attributes: {
+          // The batch's span links to each event's producer span (at most 128 links).
+          links: () =>
+            messages
+              .slice(0, 128)
+              .map((m) => linkTo(m.headers[headerNames.traceparent]))
+              .filter((link) => link !== undefined),
+          attributes: () => ({
             [spanAttributes.system]: 'kafka',
             [spanAttributes.operation]: 'send',
             [spanAttributes.batchSize]: messages.length,
-          },
+          }),
         },
         () =>
           publisher.publish(messages, {

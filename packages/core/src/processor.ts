@@ -237,6 +237,14 @@ export interface ProcessorRuntimeOptions {
   readonly logger?: SagaflowLogger;
 }
 
+/** The type of a consumed message: its command type, else its event type. */
+const messageTypeOf = (h: Readonly<Record<string, string>>) =>
+  h[commandHeaderNames.commandType] ?? h[headerNames.eventType] ?? 'unknown';
+
+/** The id of a consumed message: its command id, else its event id. */
+const messageIdOf = (h: Readonly<Record<string, string>>) =>
+  h[commandHeaderNames.commandId] ?? h[headerNames.eventId];
+
 /** The fields every log line about a message carries. */
 export function messageLogFields(
   service: string,
@@ -249,8 +257,8 @@ export function messageLogFields(
     service,
     group: groupId,
     sagaId: h[headerNames.sagaId],
-    eventId: h[commandHeaderNames.commandId] ?? h[headerNames.eventId],
-    type: h[commandHeaderNames.commandType] ?? h[headerNames.eventType],
+    eventId: messageIdOf(h),
+    type: messageTypeOf(h),
     entityId: h[headerNames.entityId],
     traceId: traceparent === undefined ? undefined : traceIdOf(traceparent),
     topic: message.topic,
@@ -450,7 +458,7 @@ export class ProcessorRuntime {
     attempt: () => Promise<void | 'skipped'>,
   ): Promise<void> {
     const h = message.headers;
-    const type = h[commandHeaderNames.commandType] ?? h[headerNames.eventType] ?? 'unknown';
+    const type = messageTypeOf(h);
     const started = performance.now();
     let outcome: MessageOutcome = 'failed';
     try {
@@ -460,28 +468,26 @@ export class ProcessorRuntime {
           kind: SpanKind.CONSUMER,
           traceparent: h[headerNames.traceparent],
           remote: true,
-          attributes: {
-            [spanAttributes.service]: this.#options.service,
-            [spanAttributes.system]: 'kafka',
-            [spanAttributes.operation]: 'process',
-            [spanAttributes.destination]: message.topic,
-            [spanAttributes.partition]: String(message.partition),
-            [spanAttributes.offset]: message.offset,
-            [spanAttributes.group]: groupId,
-            [spanAttributes.eventType]: type,
-            ...(message.key === null ? {} : { [spanAttributes.messageKey]: message.key }),
-            ...(h[headerNames.sagaId] === undefined
-              ? {}
-              : { [spanAttributes.sagaId]: h[headerNames.sagaId] }),
-            ...(h[headerNames.entityId] === undefined
-              ? {}
-              : { [spanAttributes.entityId]: h[headerNames.entityId] }),
-            ...((h[commandHeaderNames.commandId] ?? h[headerNames.eventId]) === undefined
-              ? {}
-              : {
-                  [spanAttributes.messageId]:
-                    h[commandHeaderNames.commandId] ?? h[headerNames.eventId],
-                }),
+          attributes: () => {
+            const id = messageIdOf(h);
+            return {
+              [spanAttributes.service]: this.#options.service,
+              [spanAttributes.system]: 'kafka',
+              [spanAttributes.operation]: 'process',
+              [spanAttributes.destination]: message.topic,
+              [spanAttributes.partition]: String(message.partition),
+              [spanAttributes.offset]: message.offset,
+              [spanAttributes.group]: groupId,
+              [spanAttributes.eventType]: type,
+              ...(message.key === null ? {} : { [spanAttributes.messageKey]: message.key }),
+              ...(h[headerNames.sagaId] === undefined
+                ? {}
+                : { [spanAttributes.sagaId]: h[headerNames.sagaId] }),
+              ...(h[headerNames.entityId] === undefined
+                ? {}
+                : { [spanAttributes.entityId]: h[headerNames.entityId] }),
+              ...(id === undefined ? {} : { [spanAttributes.messageId]: id }),
+            };
           },
         },
         async (span) => {
@@ -528,7 +534,7 @@ export class ProcessorRuntime {
       );
       if (outcome === undefined) return skipped ? 'skipped' : 'handled';
       if (outcome instanceof DeadLetter) {
-        await this.#deadLetter(groupId, message, outcome.reason, outcome.code, attempts);
+        await this.#deadLetter(groupId, message, type, outcome.reason, outcome.code, attempts);
         return 'dead-lettered';
       }
       const error = outcome;
@@ -537,7 +543,7 @@ export class ProcessorRuntime {
       const retriable = blocking || !(error instanceof SagaflowError) || error.retriable;
       const reason = error instanceof Error ? error.message : JSON.stringify(error);
       if (!retriable || (!blocking && attempts >= this.#maxAttempts)) {
-        await this.#deadLetter(groupId, message, reason, code, attempts);
+        await this.#deadLetter(groupId, message, type, reason, code, attempts);
         return 'dead-lettered';
       }
       this.#options.onError?.(error, message);
@@ -617,6 +623,7 @@ export class ProcessorRuntime {
   async #deadLetter(
     groupId: string,
     message: ReceivedMessage,
+    type: string,
     reason: string,
     code: string,
     attempts: number,
@@ -640,10 +647,6 @@ export class ProcessorRuntime {
     };
     // If this fails the handler throws, the offset is not committed, and the message comes back.
     await this.#options.publisher.publish([letter]);
-    const type =
-      message.headers[commandHeaderNames.commandType] ??
-      message.headers[headerNames.eventType] ??
-      'unknown';
     this.#metrics.deadLettered({ group: groupId, type, code });
     this.#logger.error(
       { ...messageLogFields(this.#options.service, groupId, message), attempts, code, reason },

@@ -10,7 +10,7 @@ import {
   type Link,
   type Span,
 } from '@opentelemetry/api';
-import { childTraceparent } from './trace-context.js';
+import { childTraceparent, parseTraceparent } from './trace-context.js';
 
 /**
  * Tracing, logging and metrics hooks of the framework. Tracing goes through the OpenTelemetry
@@ -21,16 +21,14 @@ import { childTraceparent } from './trace-context.js';
  */
 const tracer = () => trace.getTracer('@sagaflow/core');
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
-
 /** The context of a remote parent given as a W3C `traceparent`, or the root context. */
 export function contextOf(traceparent: string | undefined): Context {
-  const match = traceparent === undefined ? null : TRACEPARENT.exec(traceparent);
-  if (match === null) return ROOT_CONTEXT;
+  const parsed = parseTraceparent(traceparent);
+  if (parsed === undefined) return ROOT_CONTEXT;
   return trace.setSpanContext(ROOT_CONTEXT, {
-    traceId: match[1]!,
-    spanId: match[2]!,
-    traceFlags: parseInt(match[3]!, 16),
+    traceId: parsed.traceId,
+    spanId: parsed.spanId,
+    traceFlags: parseInt(parsed.flags, 16),
     isRemote: true,
   });
 }
@@ -51,40 +49,37 @@ export function traceparentOf(span: Span, fallbackParent: string | undefined): s
 /** The parent of a span: the active span if there is one, else the remote `traceparent`. */
 function parentContext(traceparent: string | undefined): Context {
   const active = context.active();
-  return trace.getSpan(active)?.spanContext() !== undefined &&
-    trace.isSpanContextValid(trace.getSpan(active)!.spanContext())
+  const spanContext = trace.getSpanContext(active);
+  return spanContext !== undefined && trace.isSpanContextValid(spanContext)
     ? active
     : contextOf(traceparent);
 }
 
 /**
  * Runs `work` inside a new span and ends it with the outcome; a thrown error marks the span as
- * failed and is rethrown.
+ * failed and is rethrown. Attributes and links are built only when the span records (an SDK is
+ * registered), so that a message costs no allocation for them when tracing is off.
  */
 export async function inSpan<T>(
   name: string,
   options: {
     readonly kind: SpanKind;
-    readonly attributes: Attributes;
+    readonly attributes: () => Attributes;
     /** The remote parent, used when no span is active. */
     readonly traceparent?: string | undefined;
     /** Start from this parent even when a span is active (a message from another process). */
     readonly remote?: boolean;
-    readonly links?: Link[];
+    readonly links?: () => Link[];
   },
   work: (span: Span) => Promise<T>,
 ): Promise<T> {
   const parent =
     options.remote === true ? contextOf(options.traceparent) : parentContext(options.traceparent);
-  const span = tracer().startSpan(
-    name,
-    {
-      kind: options.kind,
-      attributes: options.attributes,
-      ...(options.links === undefined ? {} : { links: options.links }),
-    },
-    parent,
-  );
+  const span = tracer().startSpan(name, { kind: options.kind }, parent);
+  if (span.isRecording()) {
+    span.setAttributes(options.attributes());
+    if (options.links !== undefined) span.addLinks(options.links());
+  }
   try {
     return await context.with(trace.setSpan(parent, span), () => work(span));
   } catch (error) {
@@ -105,14 +100,11 @@ export async function inSpan<T>(
  */
 export function producedSpan(
   name: string,
-  attributes: Attributes,
+  attributes: () => Attributes,
   fallbackParent: string | undefined,
 ): string {
-  const span = tracer().startSpan(
-    name,
-    { kind: SpanKind.PRODUCER, attributes },
-    parentContext(fallbackParent),
-  );
+  const span = tracer().startSpan(name, { kind: SpanKind.PRODUCER }, parentContext(fallbackParent));
+  if (span.isRecording()) span.setAttributes(attributes());
   const traceparent = traceparentOf(span, fallbackParent);
   span.end();
   return traceparent;

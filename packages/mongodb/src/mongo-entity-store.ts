@@ -345,16 +345,11 @@ export class MongoEntityStore implements EntityStore, Pingable {
   async outboxBacklog(entityType: string): Promise<OutboxBacklog> {
     try {
       const outbox = this.#outbox(entityType);
-      // The outbox holds only markers of unpublished commits: small, read whole.
-      const [pending, oldest] = await Promise.all([
-        outbox.countDocuments({}),
-        outbox
-          .find({}, { projection: { at: 1 } })
-          .sort({ at: 1 })
-          .limit(1)
-          .next(),
-      ]);
-      return { pending, ...(oldest === null ? {} : { oldestAt: oldest.at }) };
+      // The outbox holds only markers of unpublished commits: small, read whole in one query.
+      const markers = await outbox.find({}, { projection: { at: 1 } }).toArray();
+      let oldestAt: string | undefined;
+      for (const { at } of markers) if (oldestAt === undefined || at < oldestAt) oldestAt = at;
+      return { pending: markers.length, ...(oldestAt === undefined ? {} : { oldestAt }) };
     } catch (error) {
       throw unavailable('reading the outbox of', entityType, error);
     }

@@ -45,15 +45,19 @@ describe('tracing', () => {
     const tracing = startTracing({ serviceName: 'svc', exporter });
     try {
       let traceparent = '';
-      await inSpan('command', { kind: SpanKind.INTERNAL, attributes: {} }, async () => {
-        traceparent = producedSpan('topic publish', { [spanAttributes.eventType]: 'E' }, undefined);
+      await inSpan('command', { kind: SpanKind.INTERNAL, attributes: () => ({}) }, async () => {
+        traceparent = producedSpan(
+          'topic publish',
+          () => ({ [spanAttributes.eventType]: 'E' }),
+          undefined,
+        );
         await Promise.resolve();
       });
       expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
       // Another process: the consumer span starts from the header, not from what is active.
       await inSpan(
         'topic process',
-        { kind: SpanKind.CONSUMER, attributes: {}, traceparent, remote: true },
+        { kind: SpanKind.CONSUMER, attributes: () => ({}), traceparent, remote: true },
         async (span) => {
           expect(span.spanContext().traceId).toBe(traceparent.slice(3, 35));
           await Promise.resolve();
@@ -73,7 +77,7 @@ describe('tracing', () => {
     }
     // After shutdown spans are no-ops again, and a traceparent is still made up.
     expect(trace.getActiveSpan()).toBeUndefined();
-    expect(producedSpan('x', {}, undefined)).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(producedSpan('x', () => ({}), undefined)).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
   });
 
   it('exports spans by OTLP/HTTP when an address is configured', async () => {
@@ -95,7 +99,7 @@ describe('tracing', () => {
     });
     try {
       expect(tracing.enabled).toBe(true);
-      await inSpan('exported-span', { kind: SpanKind.INTERNAL, attributes: {} }, () =>
+      await inSpan('exported-span', { kind: SpanKind.INTERNAL, attributes: () => ({}) }, () =>
         Promise.resolve(),
       );
       await tracing.forceFlush();
@@ -114,7 +118,7 @@ describe('tracing', () => {
     const tracing = startTracing({ serviceName: 'svc', exporter });
     try {
       await expect(
-        inSpan('failing', { kind: SpanKind.INTERNAL, attributes: {} }, () =>
+        inSpan('failing', { kind: SpanKind.INTERNAL, attributes: () => ({}) }, () =>
           Promise.reject(new Error('boom')),
         ),
       ).rejects.toThrow('boom');

@@ -14,7 +14,6 @@ import {
   workflowTopics,
   type SagaflowLogger,
   type SagaflowServiceOptions,
-  type ServiceStats,
 } from '@sagaflow/core';
 import { PrometheusMetrics, watchService } from '@sagaflow/observability';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -144,11 +143,6 @@ function instruments(context: BuildContext) {
   };
 }
 
-/** The gauges read at each scrape: outbox backlog and consumer lag of the service. */
-function watch(context: BuildContext, stats: () => Promise<ServiceStats>): void {
-  watchService(context.registry, stats);
-}
-
 type EntityServiceName = Exclude<ServiceName, 'orchestrator' | 'admin'>;
 type ServiceParts = Pick<
   SagaflowServiceOptions,
@@ -205,7 +199,7 @@ function entityService(
     ...instruments(context),
     ...parts,
   });
-  watch(context, () => sagaflow.stats());
+  watchService(context.registry, () => sagaflow.stats());
   const readiness = () => sagaflow.readiness();
   const { app } = serviceApp({
     service: name,
@@ -389,7 +383,7 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
       compaction: COMPACTION,
       ...instruments(context),
     });
-    watch(context, () => orchestrator.service.stats());
+    watchService(context.registry, () => orchestrator.service.stats());
     const readiness = () => orchestrator.readiness();
     const { app } = serviceApp({
       service: name,
@@ -470,7 +464,7 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
             groupId: `${name}.dead-letters`,
           });
     // The control service's outbox, and the lag of the tracker and of the dead-letter index.
-    watch(context, async () => {
+    watchService(context.registry, async () => {
       const stats = await control.stats();
       const readers = [
         { group: tracker.groupId, topics: tracker.topics() },
