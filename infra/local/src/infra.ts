@@ -244,20 +244,24 @@ export function infraEnvLines(config: InfraConfig): InfraUpResult['env'] {
 /**
  * Installs (on first use), starts and health-checks the three servers. Running it again is
  * harmless: servers already running are only checked.
+ * @param options.servers Only these servers (a test that restarts the database needs only a
+ *   database of its own). @default all three
  */
 export async function infraUp(
   config: InfraConfig,
   log: InfraLog = () => {},
+  options: { readonly servers?: readonly ServerName[] } = {},
 ): Promise<InfraUpResult> {
+  const chosen = localServers.filter(
+    (server) => options.servers === undefined || options.servers.includes(server.name),
+  );
   return withLock(config, async () => {
-    const installs = await Promise.allSettled(
-      localServers.map((server) => install(config, server, log)),
-    );
+    const installs = await Promise.allSettled(chosen.map((server) => install(config, server, log)));
     const installFailure = installs.find((r) => r.status === 'rejected');
     if (installFailure !== undefined) throw installFailure.reason;
     const started: ServerName[] = [];
     const results = await Promise.allSettled(
-      localServers.map(async (server) => {
+      chosen.map(async (server) => {
         if (await startOne(config, server, log)) started.push(server.name);
       }),
     );
@@ -265,7 +269,7 @@ export async function infraUp(
     if (failures.length > 0) {
       // Leave nothing half-started behind: stop what this call started.
       await Promise.all(
-        localServers
+        chosen
           .filter((server) => started.includes(server.name))
           .map((server) => stopOne(config, server, log)),
       );

@@ -28,6 +28,11 @@ export interface AdminOptions {
     sagaId: string,
     request: { at: string; by: string; reason: string },
   ) => Promise<SagaView | undefined>;
+  /**
+   * Whether the process is still alive; `GET /healthz` answers 503 once it is not (the runtime's
+   * liveness watchdog). @default always alive
+   */
+  readonly liveness?: () => { readonly alive: boolean; readonly reason?: string };
   /** Readiness of what the admin service depends on. */
   readonly readiness: () => Promise<
     Readiness | { ready: boolean; checks: Record<string, unknown> }
@@ -158,7 +163,9 @@ export function createAdminApp(options: AdminOptions): express.Express {
   app.get('/', (_req, res) => res.redirect('/ui/'));
 
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    const liveness = options.liveness?.() ?? { alive: true };
+    if (liveness.alive) res.json({ status: 'ok' });
+    else res.status(503).json({ status: 'dead', reason: liveness.reason });
   });
   app.get('/readyz', async (_req, res) => {
     const readiness = await options.readiness();

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ReferenceClient } from './client.js';
 import { serviceNames, type ServiceName } from './domain/names.js';
-import { listen, type RunningService } from './run-service.js';
+import { listen, type RunningService } from '@sagaflow/runtime';
 import { memoryAdapters } from './runtime/adapters.js';
 import { loadServiceConfig } from './runtime/config.js';
 import { buildReferenceService } from './services.js';

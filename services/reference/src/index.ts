@@ -16,13 +16,13 @@ export type { ReferenceNames, ServiceName } from './domain/names.js';
 export { reserveOrder, referenceProcessors, isWorkflowSaga } from './domain/processors.js';
 export { buildReferenceService } from './services.js';
 export type { ReferenceService } from './services.js';
-export { listen, runServiceProcess, serviceLogger } from './run-service.js';
-export type { RunningService } from './run-service.js';
+export { runServiceProcess, serviceLogger } from './run-service.js';
+export { listen, serviceApp } from '@sagaflow/runtime';
+export type { RunningService } from '@sagaflow/runtime';
 export { loadServiceConfig, defaultPorts } from './runtime/config.js';
 export type { ServiceConfig } from './runtime/config.js';
 export { memoryAdapters, realAdapters } from './runtime/adapters.js';
 export type { AdapterFactory, ServiceAdapters } from './runtime/adapters.js';
-export { serviceApp } from './http.js';
 export { ReferenceClient, HttpStatusError } from './client.js';
 export type { NewOrder, OrderView } from './client.js';
 export {

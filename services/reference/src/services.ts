@@ -24,19 +24,12 @@ import { referenceDomain, type CreditView, type ReferenceDomain } from './domain
 import type { ServiceName } from './domain/names.js';
 import { referenceProcessors } from './domain/processors.js';
 import { reservedOf, type StockState } from './domain/inventory.js';
-import { serviceApp, type ReadinessReport } from './http.js';
+import { serviceApp, type LivenessReport, type ServiceProcess } from '@sagaflow/runtime';
 import type { AdapterFactory, ServiceAdapters } from './runtime/adapters.js';
 import type { ServiceConfig } from './runtime/config.js';
 
 /** One reference service: its HTTP app and the framework parts behind it. */
-export interface ReferenceService {
-  /** e.g. `order-service`. */
-  readonly name: string;
-  readonly app: Express;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  readiness(): Promise<ReadinessReport>;
-}
+export type ReferenceService = ServiceProcess;
 
 /**
  * Commits are kept a week (the framework's default); looking for expired ones every ten minutes
@@ -100,6 +93,8 @@ export async function buildReferenceService(
     readCredit?: (id: string) => Promise<CreditView>;
     /** Lines about messages and background failures. @default none */
     logger?: SagaflowLogger;
+    /** The process's liveness, for `GET /healthz`. @default always alive */
+    liveness?: () => LivenessReport;
   } = {},
 ): Promise<ReferenceService> {
   const readCredit =
@@ -119,6 +114,7 @@ export async function buildReferenceService(
     registry,
     metrics: new PrometheusMetrics(registry),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
+    ...(options.liveness === undefined ? {} : { liveness: options.liveness }),
   });
 }
 
@@ -132,6 +128,7 @@ interface BuildContext {
   readonly registry: Registry;
   readonly metrics: PrometheusMetrics;
   readonly logger?: SagaflowLogger;
+  readonly liveness?: () => LivenessReport;
 }
 
 /** What every service gives the framework: metrics, logger, error hook. */
@@ -205,6 +202,7 @@ function entityService(
     service: name,
     readiness,
     registry,
+    ...(context.liveness === undefined ? {} : { liveness: context.liveness }),
     routes: (a) => routes(a, sagaflow),
   });
   return {
@@ -389,6 +387,7 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
       service: name,
       readiness,
       registry,
+      ...(context.liveness === undefined ? {} : { liveness: context.liveness }),
       routes: (a) => {
         a.use(
           workflowRoutes(
@@ -484,6 +483,7 @@ const builders: Record<ServiceName, (context: BuildContext) => ReferenceService>
       token: config.adminToken,
       requestCompensation: (sagaId, request) => tracker.requestCompensation(sagaId, request),
       readiness,
+      ...(context.liveness === undefined ? {} : { liveness: context.liveness }),
       workflowControl: new WorkflowControl({
         publisher: ports.bus,
         serde: ports.serde,

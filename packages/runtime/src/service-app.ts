@@ -9,9 +9,17 @@ export interface ReadinessReport {
   readonly checks: Readonly<Record<string, unknown>>;
 }
 
+/** What `GET /healthz` reports: false once the process should be replaced. */
+export interface LivenessReport {
+  readonly alive: boolean;
+  /** Why not, when not. */
+  readonly reason?: string;
+}
+
 /**
- * The HTTP app every reference service starts from: JSON bodies, `GET /healthz` (the process
- * answers), `GET /readyz` (503 until the service and its servers are ready), `GET /metrics`
+ * The HTTP app every service starts from: JSON bodies, `GET /healthz` (200 while the process is
+ * alive; 503 once its liveness says it should be replaced, for Kubernetes' liveness probe),
+ * `GET /readyz` (503 until the service and its servers are ready), `GET /metrics`
  * (Prometheus: the process's figures and the HTTP requests by route and status), and a server
 span per request (the child of the caller's `traceparent`, when tracing is on). Routes are added
  * by `routes`; errors become `{ error: { code, message, field? } }` with their status.
@@ -21,6 +29,8 @@ export function serviceApp(options: {
   readonly readiness: () => Promise<ReadinessReport>;
   readonly routes: (app: Express) => void;
   readonly registry?: Registry;
+  /** Whether the process is still alive (see `LivenessWatchdog`). @default always alive */
+  readonly liveness?: () => LivenessReport;
 }): { app: Express; registry: Registry } {
   const registry = options.registry ?? new Registry();
   registry.setDefaultLabels({ service: options.service });
@@ -52,7 +62,10 @@ export function serviceApp(options: {
   });
   app.use(express.json({ limit: '64kb' }));
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', service: options.service });
+    const liveness = options.liveness?.() ?? { alive: true };
+    if (liveness.alive) res.json({ status: 'ok', service: options.service });
+    else
+      res.status(503).json({ status: 'dead', service: options.service, reason: liveness.reason });
   });
   app.get('/readyz', async (_req, res) => {
     const report = await options.readiness().catch((error: unknown): ReadinessReport => ({

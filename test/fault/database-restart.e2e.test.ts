@@ -1,0 +1,107 @@
+import { rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { infraDown, infraUp, loadInfraConfig, type InfraConfig } from '@sagaflow/infra-local';
+import {
+  checkInvariants,
+  freePort,
+  mixedBatch,
+  placeAll,
+  seed,
+  summarize,
+  waitUntilTerminal,
+} from '@sagaflow/reference';
+import { testEnv, waitFor } from '@sagaflow/testing';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import {
+  startReferenceProcesses,
+  type ReferenceProcesses,
+} from '../fixtures/reference-processes.js';
+
+const ORDERS = 60;
+
+/*
+ * A database of this test's own (FerretDB on a free port, fresh data), so that restarting it
+ * disturbs no other test; Kafka and the registry are the shared ones.
+ */
+let config: InfraConfig;
+let system: ReferenceProcesses | undefined;
+const log: string[] = [];
+const note = (line: string) => log.push(`${new Date().toISOString().slice(11, 23)} ${line}`);
+
+beforeAll(async () => {
+  config = loadInfraConfig({
+    ...process.env,
+    SAGAFLOW_INFRA_STATE_DIR: path.join(
+      os.tmpdir(),
+      `sagaflow-db-restart-${process.pid}-${Date.now().toString(36)}`,
+    ),
+    SAGAFLOW_MONGODB_PORT: String(await freePort()),
+  });
+  const up = await infraUp(config, () => {}, { servers: ['database'] });
+  const env = testEnv();
+  system = await startReferenceProcesses(
+    {
+      kafkaBrokers: env.kafkaBrokers,
+      schemaRegistryUrl: env.schemaRegistryUrl,
+      mongodbUrl: up.env.MONGODB_URL,
+    },
+    { onEvent: note },
+  );
+}, 240_000);
+
+afterAll(async () => {
+  await system?.stop();
+  if (config !== undefined) {
+    await infraDown(config, { wipe: true, servers: ['database'] });
+    await rm(config.stateDir, { recursive: true, force: true });
+  }
+  if (log.length > 0) console.log(`database restart log:\n  ${log.join('\n  ')}`);
+}, 120_000);
+
+it(`finishes every workflow of ${ORDERS} orchestrated orders when the database restarts while the orchestrator is busy`, async () => {
+  const sys = system!;
+  const batch = mixedBatch(ORDERS, { seed: 5, prefix: 'dbr-' });
+  const orders = batch.orders.map((o) => ({ ...o, mode: 'orchestration' as const }));
+  await seed(sys.client, batch.starting);
+  let placed = 0;
+  const placing = placeAll(sys.client, orders, {
+    keyPrefix: `dbr-${sys.namespace}`,
+    concurrency: 4,
+    onPlaced: (n) => {
+      placed = n;
+    },
+  });
+  // Restart once workflows are under way, and again while they recover.
+  await waitFor(() => placed >= 15, {
+    timeoutMs: 60_000,
+    intervalMs: 100,
+    description: '15 orders placed',
+  });
+  for (const pauseMs of [2_000, 6_000]) {
+    note('database: stopping');
+    await infraDown(config, { servers: ['database'] });
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    await infraUp(config, () => {}, { servers: ['database'] });
+    note(`database: up again after ${pauseMs} ms down`);
+  }
+  const lastFault = Date.now();
+  const ids = await placing;
+  const { orders: views, quiet } = await waitUntilTerminal(sys.client, ids, {
+    timeoutMs: 300_000,
+  });
+  const violations = await checkInvariants(sys.client, batch.starting, [...views.values()]);
+  note(
+    `all ${ORDERS} orders terminal ${((Date.now() - lastFault) / 1000).toFixed(1)} s after the last restart: ${summarize(
+      [...views.values()],
+    )
+      .map(([r, n]) => `${n} ${r}`)
+      .join(
+        '; ',
+      )}; restarts by the supervisor: ${JSON.stringify(Object.fromEntries(sys.supervisor.restarts))}`,
+  );
+  expect(quiet).toBe(true);
+  expect(violations).toEqual([]);
+  // Every service answers again, alive and ready.
+  expect(await sys.client.ready()).toBe(true);
+}, 600_000);
