@@ -28,7 +28,8 @@ export default defineConfig({
           name: 'e2e',
           include: ['**/*.e2e.test.ts'],
           exclude: ['**/node_modules/**', '.sagaflow/**'],
-          globalSetup: realServers,
+          // Chromium and PostgreSQL from Debian's packages, installed when missing (as root).
+          globalSetup: ['./packages/testing/src/machine-setup.ts', ...realServers],
           testTimeout: 120_000,
           hookTimeout: 180_000,
         },

@@ -1,48 +1,24 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ensureDebianPackages, postgresqlBinDir, postgresqlNeed } from '@sagaflow/infra-local';
 import { freePort } from '@sagaflow/reference';
 import { waitFor } from '@sagaflow/testing/node';
 import { startChild, type Child } from '../children.js';
 
-const LIB = '/usr/lib/postgresql';
-
 /** The newest PostgreSQL server installed from Debian's packages, installing it if need be. */
-function serverBinDir(install = true): string {
-  const find = () =>
-    existsSync(LIB)
-      ? readdirSync(LIB)
-          .filter((v) => existsSync(path.join(LIB, v, 'bin', 'postgres')))
-          .sort((a, b) => Number(b) - Number(a))[0]
-      : undefined;
-  let version = find();
-  if (version === undefined && install && process.getuid?.() === 0) {
-    const apt = (args: readonly string[]) =>
-      execFileSync('apt-get', [...args], {
-        stdio: 'ignore',
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      });
-    try {
-      apt(['install', '-y', '-q', 'postgresql']);
-    } catch {
-      apt(['update', '-q']);
-      apt(['install', '-y', '-q', 'postgresql']);
-    }
-    version = find();
-  }
-  if (version === undefined) {
-    throw new Error(
-      `no PostgreSQL server in ${LIB}: install Debian's 'postgresql' package (apt-get install postgresql)`,
-    );
-  }
-  return path.join(LIB, version, 'bin');
+async function serverBinDir(): Promise<string> {
+  await ensureDebianPackages([postgresqlNeed]);
+  return postgresqlBinDir()!;
 }
 
 /** The version of the PostgreSQL server the benchmark uses, or 'not installed'. */
 export function postgresVersion(): string {
+  const bin = postgresqlBinDir();
+  if (bin === undefined) return 'not installed';
   try {
-    return execFileSync(path.join(serverBinDir(false), 'postgres'), ['--version'], {
+    return execFileSync(path.join(bin, 'postgres'), ['--version'], {
       encoding: 'utf8',
     })
       .trim()
@@ -65,7 +41,7 @@ export interface Postgres {
  * server refuses root), with its defaults for durability (fsync, synchronous commit).
  */
 export async function startPostgres(logDir: string): Promise<Postgres> {
-  const bin = serverBinDir();
+  const bin = await serverBinDir();
   // The server refuses to run as root: as root, run it as Debian's `postgres` user.
   const user =
     process.getuid?.() === 0

@@ -13,6 +13,14 @@
  */
 export { infraEnvVars, loadInfraConfig, repoRoot } from './config.js';
 export type { InfraConfig } from './config.js';
+export {
+  chromiumNeed,
+  ensureDebianPackages,
+  installCommand,
+  postgresqlBinDir,
+  postgresqlNeed,
+} from './debian-packages.js';
+export type { DebianNeed } from './debian-packages.js';
 export { InfraError } from './errors.js';
 export type { InfraStep, ServerName } from './errors.js';
 export {

@@ -22,7 +22,7 @@
  * ```
  * @module
  */
-export type { AuditEntry, AuditLog } from './audit-log.js';
+export type { AuditEntry, AuditLog } from './saga/audit-log.js';
 export { backoffDelay, defaultBackoff } from './backoff.js';
 export {
   COMMAND_ACCEPTED,
@@ -30,8 +30,8 @@ export {
   commandHeaderNames,
   commandMessage,
   readCommandEnvelope,
-} from './command-message.js';
-export type { CommandEnvelope } from './command-message.js';
+} from './entity/command-message.js';
+export type { CommandEnvelope } from './entity/command-message.js';
 export type { BackoffPolicy } from './backoff.js';
 export type {
   Commit,
@@ -39,10 +39,10 @@ export type {
   EventMetadata,
   MessageSource,
   OutboxEvent,
-} from './commit.js';
-export { CommitCompactor } from './commit-compactor.js';
-export type { CommitCompactorOptions } from './commit-compactor.js';
-export { commandHandler, defineEntity, reject, Rejection, StateChange } from './entity.js';
+} from './entity/commit.js';
+export { CommitCompactor } from './entity/commit-compactor.js';
+export type { CommitCompactorOptions } from './entity/commit-compactor.js';
+export { commandHandler, defineEntity, reject, Rejection, StateChange } from './entity/entity.js';
 export type {
   CommandContext,
   CommandRoute,
@@ -50,24 +50,28 @@ export type {
   EntityDefinition,
   EventOf,
   OutboxCommand,
-} from './entity.js';
-export type { DurableTimer, TimerStore } from './timer-store.js';
-export { EntityService } from './entity-service.js';
-export type { CommandOrigin, CommandResult, EntityServiceOptions } from './entity-service.js';
+} from './entity/entity.js';
+export type { DurableTimer, TimerStore } from './workflow/timer-store.js';
+export { EntityService } from './entity/entity-service.js';
+export type {
+  CommandOrigin,
+  CommandResult,
+  EntityServiceOptions,
+} from './entity/entity-service.js';
 export type {
   AppendOutcome,
   CommitRef,
   EntityStore,
   OutboxBacklog,
   RelayBatch,
-} from './entity-store.js';
-export { backgroundReporter, noMetrics, silentLogger } from './instrumentation.js';
+} from './entity/entity-store.js';
+export { backgroundReporter, noMetrics, silentLogger } from './telemetry/instrumentation.js';
 export type {
   CommandOutcome,
   MessageOutcome,
   SagaflowLogger,
   SagaflowMetrics,
-} from './instrumentation.js';
+} from './telemetry/instrumentation.js';
 export {
   contextOf,
   inSpan,
@@ -76,16 +80,22 @@ export {
   spanAttributes,
   SpanKind,
   traceparentOf,
-} from './telemetry.js';
+} from './telemetry/telemetry.js';
 export { invalidArgument, isSagaflowError, SagaflowError } from './errors.js';
 export type { MessageOrigin, SagaflowErrorCode, SagaflowErrorContext } from './errors.js';
-export { commandsTopic, eventMessage, eventsTopic, headerNames, readEnvelope } from './envelope.js';
-export type { BusMessage, EventEnvelope, SchemaRef } from './envelope.js';
-export type { EncodedPayload, EventSerde } from './event-serde.js';
-export { DeadLetterIndexer, deadLetterRecordOf } from './dead-letters.js';
-export type { DeadLetterRecord, DeadLetterStore } from './dead-letters.js';
+export {
+  commandsTopic,
+  eventMessage,
+  eventsTopic,
+  headerNames,
+  readEnvelope,
+} from './messaging/envelope.js';
+export type { BusMessage, EventEnvelope, SchemaRef } from './messaging/envelope.js';
+export type { EncodedPayload, EventSerde } from './messaging/event-serde.js';
+export { DeadLetterIndexer, deadLetterRecordOf } from './processor/dead-letters.js';
+export type { DeadLetterRecord, DeadLetterStore } from './processor/dead-letters.js';
 export { deterministicUuid, eventIdOf, newId } from './ids.js';
-export { childTraceparent, traceIdOf } from './trace-context.js';
+export { childTraceparent, traceIdOf } from './telemetry/trace-context.js';
 export type {
   MessagePublisher,
   MessageSubscriber,
@@ -96,33 +106,33 @@ export type {
   SubscribeOptions,
   Subscription,
   TopicAdmin,
-} from './message-bus.js';
-export { OutboxRelay } from './outbox-relay.js';
+} from './messaging/message-bus.js';
+export { OutboxRelay } from './messaging/outbox-relay.js';
 export { pageCursor, parsePageCursor } from './page-cursor.js';
-export { COMPENSATION_REQUESTED, defineSaga, eventRoles } from './saga.js';
-export { controlSchemasDir, sagaControl, sagaControlTopic } from './saga-control.js';
-export type { CompletedStep, SagaCompensationRequested } from './saga-control.js';
-export type { EventRole, SagaDefinition, SagaStep } from './saga.js';
-export { deriveSagaView, isEnded, sagaTypeOf } from './saga-view.js';
+export { COMPENSATION_REQUESTED, defineSaga, eventRoles } from './saga/saga.js';
+export { controlSchemasDir, sagaControl, sagaControlTopic } from './saga/saga-control.js';
+export type { CompletedStep, SagaCompensationRequested } from './saga/saga-control.js';
+export type { EventRole, SagaDefinition, SagaStep } from './saga/saga.js';
+export { deriveSagaView, isEnded, sagaTypeOf } from './saga/saga-view.js';
 export type {
   CompensationRequest,
   SagaStatus,
   SagaView,
   StepView,
   TimelineEntry,
-} from './saga-view.js';
-export { SagaTracker } from './saga-tracker.js';
-export type { SagaMetrics, SagaTrackerOptions } from './saga-tracker.js';
-export type { RecordedEntry, SagaCount, SagaQuery, SagaViewStore } from './saga-view-store.js';
-export { consumerLag, SagaflowService } from './sagaflow-service.js';
+} from './saga/saga-view.js';
+export { SagaTracker } from './saga/saga-tracker.js';
+export type { SagaMetrics, SagaTrackerOptions } from './saga/saga-tracker.js';
+export type { RecordedEntry, SagaCount, SagaQuery, SagaViewStore } from './saga/saga-view-store.js';
+export { consumerLag, SagaflowService } from './service/sagaflow-service.js';
 export type {
   AnyEntityDefinition,
   Readiness,
   SagaflowServiceOptions,
   ServiceBus,
   ServiceStats,
-} from './sagaflow-service.js';
-export type { OutboxRelayOptions } from './outbox-relay.js';
+} from './service/sagaflow-service.js';
+export type { OutboxRelayOptions } from './messaging/outbox-relay.js';
 export {
   commandGroupId,
   deadLetterHeaders,
@@ -133,7 +143,7 @@ export {
   processorGroupId,
   ProcessorRuntime,
   serviceDeadLetterTopics,
-} from './processor.js';
+} from './processor/processor.js';
 export type {
   AnyProcessorDefinition,
   CommandEndpoint,
@@ -144,7 +154,7 @@ export type {
   ProcessorDefinition,
   ProcessorRuntimeOptions,
   ReceivedEvent,
-} from './processor.js';
+} from './processor/processor.js';
 export {
   COMPLETE,
   complete,
@@ -157,7 +167,7 @@ export {
   stepEntityTypes,
   workflowCommandId,
   workflowIdOf,
-} from './workflow.js';
+} from './workflow/workflow.js';
 export type {
   AnyWorkflowDefinition,
   RetryPolicy,
@@ -167,8 +177,12 @@ export type {
   WorkflowDefinition,
   WorkflowReply,
   WorkflowStep,
-} from './workflow.js';
-export { workflowControlCommands, workflowEntity, workflowEventTypes } from './workflow-entity.js';
+} from './workflow/workflow.js';
+export {
+  workflowControlCommands,
+  workflowEntity,
+  workflowEventTypes,
+} from './workflow/workflow-entity.js';
 export type {
   WorkflowCommands,
   WorkflowEvents,
@@ -177,21 +191,21 @@ export type {
   WorkflowState,
   WorkflowStatus,
   WorkflowTimerState,
-} from './workflow-entity.js';
-export { Orchestrator } from './orchestrator.js';
+} from './workflow/workflow-entity.js';
+export { Orchestrator } from './workflow/orchestrator.js';
 export type {
   OperatorRequest,
   OrchestratorFaultPoint,
   OrchestratorOptions,
   WorkflowStart,
   WorkflowTrigger,
-} from './orchestrator.js';
+} from './workflow/orchestrator.js';
 export {
   deriveWorkflowView,
   isWorkflowEvent,
   isWorkflowTimeline,
   WORKFLOW_STUCK_GRACE_MS,
   workflowTopics,
-} from './workflow-view.js';
-export { WorkflowControl } from './workflow-control.js';
-export type { WorkflowControlOptions, WorkflowTarget } from './workflow-control.js';
+} from './workflow/workflow-view.js';
+export { WorkflowControl } from './workflow/workflow-control.js';
+export type { WorkflowControlOptions, WorkflowTarget } from './workflow/workflow-control.js';

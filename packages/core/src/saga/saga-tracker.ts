@@ -1,9 +1,9 @@
-import { BackgroundLoop } from './background-loop.js';
-import { defaultBackoff } from './backoff.js';
-import { readEnvelope } from './envelope.js';
-import { invalidArgument } from './errors.js';
-import type { EventSerde } from './event-serde.js';
-import type { MessageSubscriber, ReceivedMessage, Subscription } from './message-bus.js';
+import { BackgroundLoop } from '../service/background-loop.js';
+import { defaultBackoff } from '../backoff.js';
+import { readEnvelope } from '../messaging/envelope.js';
+import { invalidArgument } from '../errors.js';
+import type { EventSerde } from '../messaging/event-serde.js';
+import type { MessageSubscriber, ReceivedMessage, Subscription } from '../messaging/message-bus.js';
 import { eventRoles, type SagaDefinition } from './saga.js';
 import {
   sagaControlTopic,
@@ -18,7 +18,7 @@ import {
   type TimelineEntry,
 } from './saga-view.js';
 import type { SagaViewStore } from './saga-view-store.js';
-import { isWorkflowEvent } from './workflow-view.js';
+import { isWorkflowEvent } from '../workflow/workflow-view.js';
 
 /** Options of {@link SagaTracker}. */
 export interface SagaTrackerOptions {

@@ -1,8 +1,8 @@
-import { commandMessage } from './command-message.js';
-import { invalidArgument } from './errors.js';
-import type { EventSerde } from './event-serde.js';
-import { newId } from './ids.js';
-import type { MessagePublisher } from './message-bus.js';
+import { commandMessage } from '../entity/command-message.js';
+import { invalidArgument } from '../errors.js';
+import type { EventSerde } from '../messaging/event-serde.js';
+import { newId } from '../ids.js';
+import type { MessagePublisher } from '../messaging/message-bus.js';
 import type { OperatorRequest } from './orchestrator.js';
 
 /** Options of {@link WorkflowControl}. */

@@ -1,12 +1,12 @@
-import type { BackoffPolicy } from './backoff.js';
-import { CommitCompactor } from './commit-compactor.js';
-import type { EntityDefinition } from './entity.js';
-import type { Commit } from './commit.js';
-import { EntityService, type CommandOrigin, type CommandResult } from './entity-service.js';
-import type { EntityStore } from './entity-store.js';
-import { eventsTopic } from './envelope.js';
-import { invalidArgument, SagaflowError } from './errors.js';
-import type { EventSerde } from './event-serde.js';
+import type { BackoffPolicy } from '../backoff.js';
+import { CommitCompactor } from '../entity/commit-compactor.js';
+import type { EntityDefinition } from '../entity/entity.js';
+import type { Commit } from '../entity/commit.js';
+import { EntityService, type CommandOrigin, type CommandResult } from '../entity/entity-service.js';
+import type { EntityStore } from '../entity/entity-store.js';
+import { eventsTopic } from '../messaging/envelope.js';
+import { invalidArgument, SagaflowError } from '../errors.js';
+import type { EventSerde } from '../messaging/event-serde.js';
 import type {
   MessagePublisher,
   MessageSubscriber,
@@ -14,22 +14,22 @@ import type {
   Pingable,
   Subscription,
   TopicAdmin,
-} from './message-bus.js';
-import { OutboxRelay } from './outbox-relay.js';
+} from '../messaging/message-bus.js';
+import { OutboxRelay } from '../messaging/outbox-relay.js';
 import {
   backgroundReporter,
   noMetrics,
   silentLogger,
   type SagaflowLogger,
   type SagaflowMetrics,
-} from './instrumentation.js';
+} from '../telemetry/instrumentation.js';
 import {
   ProcessorRuntime,
   serviceDeadLetterTopics,
   type AnyProcessorDefinition,
   type CommandEndpoint,
-} from './processor.js';
-import { commandsTopic } from './envelope.js';
+} from '../processor/processor.js';
+import { commandsTopic } from '../messaging/envelope.js';
 
 /** The bus a service needs: publish, subscribe, read offsets, create topics. */
 export type ServiceBus = MessagePublisher &

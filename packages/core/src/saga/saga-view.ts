@@ -1,5 +1,5 @@
 import { COMPENSATION_REQUESTED, eventRoles, type SagaDefinition } from './saga.js';
-import { deriveWorkflowView, isWorkflowTimeline } from './workflow-view.js';
+import { deriveWorkflowView, isWorkflowTimeline } from '../workflow/workflow-view.js';
 
 /** Status of a saga, as the tracker sees it. */
 export type SagaStatus =

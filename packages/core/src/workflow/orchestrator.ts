@@ -1,24 +1,24 @@
-import { BackgroundLoop } from './background-loop.js';
-import { backgroundReporter } from './instrumentation.js';
-import { defaultBackoff } from './backoff.js';
-import type { Commit } from './commit.js';
-import type { EntityStore } from './entity-store.js';
-import { commandsTopic, eventsTopic } from './envelope.js';
-import { invalidArgument, SagaflowError } from './errors.js';
-import { newId } from './ids.js';
-import type { Pingable } from './message-bus.js';
+import { BackgroundLoop } from '../service/background-loop.js';
+import { backgroundReporter } from '../telemetry/instrumentation.js';
+import { defaultBackoff } from '../backoff.js';
+import type { Commit } from '../entity/commit.js';
+import type { EntityStore } from '../entity/entity-store.js';
+import { commandsTopic, eventsTopic } from '../messaging/envelope.js';
+import { invalidArgument, SagaflowError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Pingable } from '../messaging/message-bus.js';
 import {
   defineCommandEndpoint,
   defineProcessor,
   type AnyProcessorDefinition,
   type ReceivedEvent,
-} from './processor.js';
+} from '../processor/processor.js';
 import {
   SagaflowService,
   type Readiness,
   type SagaflowServiceOptions,
   type ServiceBus,
-} from './sagaflow-service.js';
+} from '../service/sagaflow-service.js';
 import type { DurableTimer, TimerStore } from './timer-store.js';
 import {
   parseWorkflowCommandId,

@@ -1,4 +1,4 @@
-import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from '../backoff.js';
 import type { Commit, EntitySnapshot, MessageSource, OutboxEvent } from './commit.js';
 import {
   commandHandler,
@@ -9,11 +9,15 @@ import {
   type EventOf,
 } from './entity.js';
 import type { EntityStore } from './entity-store.js';
-import { invalidArgument, SagaflowError } from './errors.js';
-import { eventIdOf, newId } from './ids.js';
-import { commandsTopic, eventsTopic } from './envelope.js';
-import { noMetrics, type CommandOutcome, type SagaflowMetrics } from './instrumentation.js';
-import { inSpan, producedSpan, spanAttributes, SpanKind } from './telemetry.js';
+import { invalidArgument, SagaflowError } from '../errors.js';
+import { eventIdOf, newId } from '../ids.js';
+import { commandsTopic, eventsTopic } from '../messaging/envelope.js';
+import {
+  noMetrics,
+  type CommandOutcome,
+  type SagaflowMetrics,
+} from '../telemetry/instrumentation.js';
+import { inSpan, producedSpan, spanAttributes, SpanKind } from '../telemetry/telemetry.js';
 import { COMMAND_ACCEPTED, COMMAND_REJECTED } from './command-message.js';
 
 /** Options of {@link EntityService}. */

@@ -1,4 +1,4 @@
-import { invalidArgument } from './errors.js';
+import { invalidArgument } from '../errors.js';
 
 /** One step of a choreography saga: who reacts to what, and with which answers. */
 export interface SagaStep {

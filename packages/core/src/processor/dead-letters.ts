@@ -1,4 +1,4 @@
-import type { MessageSubscriber, ReceivedMessage, Subscription } from './message-bus.js';
+import type { MessageSubscriber, ReceivedMessage, Subscription } from '../messaging/message-bus.js';
 import { deadLetterHeaders } from './processor.js';
 
 /** A dead letter, as the admin API shows it: the original message and why it failed. */

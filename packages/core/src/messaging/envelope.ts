@@ -1,5 +1,5 @@
-import type { OutboxEvent } from './commit.js';
-import { SagaflowError } from './errors.js';
+import type { OutboxEvent } from '../entity/commit.js';
+import { SagaflowError } from '../errors.js';
 
 /** Kafka header names of the sagaflow event envelope. */
 export const headerNames = {

@@ -1,4 +1,4 @@
-import { invalidArgument, SagaflowError } from './errors.js';
+import { invalidArgument, SagaflowError } from '../errors.js';
 
 /** An event as a command handler returns it: its type and its payload. */
 export type EventOf<Events extends Record<string, object>> = {

@@ -1,4 +1,4 @@
-import { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, sleep, type BackoffPolicy } from '../backoff.js';
 
 /**
  * Runs a round again and again in the background: at once when the round says there is more to

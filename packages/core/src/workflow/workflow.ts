@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { invalidArgument } from './errors.js';
+import { invalidArgument } from '../errors.js';
 
 /** A command a workflow step sends to an entity of its step's entity type. */
 export interface WorkflowCommand {

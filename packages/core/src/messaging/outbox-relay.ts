@@ -1,15 +1,15 @@
-import { defaultBackoff, type BackoffPolicy } from './backoff.js';
-import { BackgroundLoop } from './background-loop.js';
-import type { Commit } from './commit.js';
-import type { CommitRef, EntityStore } from './entity-store.js';
-import { commandMessage } from './command-message.js';
+import { defaultBackoff, type BackoffPolicy } from '../backoff.js';
+import { BackgroundLoop } from '../service/background-loop.js';
+import type { Commit } from '../entity/commit.js';
+import type { CommitRef, EntityStore } from '../entity/entity-store.js';
+import { commandMessage } from '../entity/command-message.js';
 import { eventMessage, headerNames, type BusMessage } from './envelope.js';
-import { invalidArgument } from './errors.js';
+import { invalidArgument } from '../errors.js';
 import type { EventSerde } from './event-serde.js';
-import { newId } from './ids.js';
+import { newId } from '../ids.js';
 import type { MessagePublisher } from './message-bus.js';
-import { noMetrics, type SagaflowMetrics } from './instrumentation.js';
-import { inSpan, linkTo, spanAttributes, SpanKind } from './telemetry.js';
+import { noMetrics, type SagaflowMetrics } from '../telemetry/instrumentation.js';
+import { inSpan, linkTo, spanAttributes, SpanKind } from '../telemetry/telemetry.js';
 
 /** Options of {@link OutboxRelay}. */
 export interface OutboxRelayOptions {

@@ -1,12 +1,12 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defineEntity } from './entity.js';
-import { eventsTopic } from './envelope.js';
+import { defineEntity } from '../entity/entity.js';
+import { eventsTopic } from '../messaging/envelope.js';
 
 /** The schemas of sagaflow's own events; add this folder to every service's schema catalog. */
 export const controlSchemasDir = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
-  '../schemas',
+  '../../schemas',
 );
 
 /** A completed step to undo, with the entity that did it. */

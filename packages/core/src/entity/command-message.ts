@@ -1,6 +1,6 @@
-import type { BusMessage, SchemaRef } from './envelope.js';
-import { commandsTopic, headerNames } from './envelope.js';
-import { SagaflowError } from './errors.js';
+import type { BusMessage, SchemaRef } from '../messaging/envelope.js';
+import { commandsTopic, headerNames } from '../messaging/envelope.js';
+import { SagaflowError } from '../errors.js';
 
 /** Header names a command adds to the envelope's. */
 export const commandHeaderNames = {

@@ -1,7 +1,7 @@
-import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from './backoff.js';
-import type { EntitySnapshot } from './commit.js';
-import type { EntityDefinition } from './entity.js';
-import type { CommandResult, EntityService } from './entity-service.js';
+import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from '../backoff.js';
+import type { EntitySnapshot } from '../entity/commit.js';
+import type { EntityDefinition } from '../entity/entity.js';
+import type { CommandResult, EntityService } from '../entity/entity-service.js';
 import {
   commandsTopic,
   eventMessage,
@@ -9,29 +9,29 @@ import {
   readEnvelope,
   type BusMessage,
   type EventEnvelope,
-} from './envelope.js';
+} from '../messaging/envelope.js';
 import {
   commandHeaderNames,
   readCommandEnvelope,
   type CommandEnvelope,
-} from './command-message.js';
+} from '../entity/command-message.js';
 import {
   noMetrics,
   silentLogger,
   type MessageOutcome,
   type SagaflowLogger,
   type SagaflowMetrics,
-} from './instrumentation.js';
-import { inSpan, spanAttributes, SpanKind } from './telemetry.js';
-import { traceIdOf } from './trace-context.js';
-import { invalidArgument, SagaflowError, type SagaflowErrorCode } from './errors.js';
-import type { EventSerde } from './event-serde.js';
+} from '../telemetry/instrumentation.js';
+import { inSpan, spanAttributes, SpanKind } from '../telemetry/telemetry.js';
+import { traceIdOf } from '../telemetry/trace-context.js';
+import { invalidArgument, SagaflowError, type SagaflowErrorCode } from '../errors.js';
+import type { EventSerde } from '../messaging/event-serde.js';
 import type {
   MessagePublisher,
   MessageSubscriber,
   ReceivedMessage,
   Subscription,
-} from './message-bus.js';
+} from '../messaging/message-bus.js';
 
 /** An event as a processor handler receives it. */
 export interface ReceivedEvent<P = Record<string, unknown>> extends EventEnvelope {

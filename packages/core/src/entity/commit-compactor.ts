@@ -1,9 +1,9 @@
-import { defaultBackoff, type BackoffPolicy } from './backoff.js';
-import { BackgroundLoop } from './background-loop.js';
+import { defaultBackoff, type BackoffPolicy } from '../backoff.js';
+import { BackgroundLoop } from '../service/background-loop.js';
 import type { Commit } from './commit.js';
 import type { EntityStore } from './entity-store.js';
-import { invalidArgument } from './errors.js';
-import type { OffsetReader } from './message-bus.js';
+import { invalidArgument } from '../errors.js';
+import type { OffsetReader } from '../messaging/message-bus.js';
 
 /** Options of {@link CommitCompactor}. */
 export interface CommitCompactorOptions {

@@ -1,4 +1,4 @@
-import { COMMAND_ACCEPTED, COMMAND_REJECTED } from './command-message.js';
+import { COMMAND_ACCEPTED, COMMAND_REJECTED } from '../entity/command-message.js';
 import {
   defineEntity,
   reject,
@@ -6,8 +6,8 @@ import {
   type CommandContext,
   type EntityDefinition,
   type OutboxCommand,
-} from './entity.js';
-import { SagaflowError } from './errors.js';
+} from '../entity/entity.js';
+import { SagaflowError } from '../errors.js';
 import {
   defaultRetryPolicy,
   retryDelay,

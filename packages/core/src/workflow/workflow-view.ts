@@ -1,12 +1,12 @@
-import type { EventEnvelope } from './envelope.js';
-import { eventsTopic } from './envelope.js';
+import type { EventEnvelope } from '../messaging/envelope.js';
+import { eventsTopic } from '../messaging/envelope.js';
 import type {
   CompensationRequest,
   SagaStatus,
   SagaView,
   StepView,
   TimelineEntry,
-} from './saga-view.js';
+} from '../saga/saga-view.js';
 import { parseWorkflowCommandId, stepEntityTypes, type AnyWorkflowDefinition } from './workflow.js';
 import { workflowEventTypes } from './workflow-entity.js';
 
