@@ -1,3 +1,11 @@
-import { runServiceProcess } from '@sagaflow/reference';
+import { defaultPorts, referenceSchemaDirs } from '@sagaflow/reference-contracts';
+import { runServiceMain } from '@sagaflow/runtime';
+import { buildOrchestratorService, loadOrchestratorConfig } from './orchestrator-service.js';
 
-await runServiceProcess('orchestrator');
+await runServiceMain({
+  name: 'orchestrator-service',
+  defaultPort: defaultPorts.orchestrator,
+  schemaDirs: referenceSchemaDirs,
+  loadConfig: loadOrchestratorConfig,
+  build: buildOrchestratorService,
+});

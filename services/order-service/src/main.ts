@@ -1,3 +1,10 @@
-import { runServiceProcess } from '@sagaflow/reference';
+import { defaultPorts, referenceSchemaDirs } from '@sagaflow/reference-contracts';
+import { runServiceMain } from '@sagaflow/runtime';
+import { buildOrderService } from './order-service.js';
 
-await runServiceProcess('order');
+await runServiceMain({
+  name: 'order-service',
+  defaultPort: defaultPorts.order,
+  schemaDirs: referenceSchemaDirs,
+  build: buildOrderService,
+});

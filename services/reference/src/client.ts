@@ -1,4 +1,4 @@
-import type { ServiceName } from './domain/names.js';
+import type { ServiceName } from '@sagaflow/reference-contracts';
 
 /** An order as `GET /orders/:id` shows it. */
 export interface OrderView {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ReferenceClient } from './client.js';
 import { startEmbedded } from './embedded.js';
-import { defaultPorts } from './runtime/config.js';
+import { defaultPorts } from '@sagaflow/reference-contracts';
 import {
   checkInvariants,
   mixedBatch,

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { ReferenceClient } from './client.js';
-import { serviceNames, type ServiceName } from './domain/names.js';
+import { serviceNames, type ServiceName } from '@sagaflow/reference-contracts';
 import { listen, type RunningService } from '@sagaflow/runtime';
-import { memoryAdapters } from './runtime/adapters.js';
-import { loadServiceConfig } from './runtime/config.js';
+import { memoryAdapters } from './adapters.js';
+import { loadServiceConfig } from './config.js';
 import { buildReferenceService } from './services.js';
 
 /** The whole reference system in this process, on the in-memory adapters. */

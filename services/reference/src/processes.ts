@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ReferenceClient } from './client.js';
-import { serviceNames, type ServiceName } from './domain/names.js';
+import { serviceNames, type ServiceName } from '@sagaflow/reference-contracts';
 import { freePort, ServiceSupervisor } from './supervisor.js';
 
 /** The reference system as six processes on real servers, under a namespace of its own. */

@@ -3,7 +3,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ServiceName } from './domain/names.js';
+import type { ServiceName } from '@sagaflow/reference-contracts';
 
 const servicesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadServiceConfig } from '../src/runtime/config.js';
+import { loadServiceConfig } from '../src/config.js';
 
 const servers = {
   KAFKA_BROKERS: '127.0.0.1:9092',

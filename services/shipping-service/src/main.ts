@@ -1,3 +1,10 @@
-import { runServiceProcess } from '@sagaflow/reference';
+import { defaultPorts, referenceSchemaDirs } from '@sagaflow/reference-contracts';
+import { runServiceMain } from '@sagaflow/runtime';
+import { buildShippingService } from './shipping-service.js';
 
-await runServiceProcess('shipping');
+await runServiceMain({
+  name: 'shipping-service',
+  defaultPort: defaultPorts.shipping,
+  schemaDirs: referenceSchemaDirs,
+  build: buildShippingService,
+});

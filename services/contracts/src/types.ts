@@ -1,6 +1,16 @@
-import type { SchemaTypes } from '../../../../schemas/generated/types.js';
+import type { SagaCompensationRequested, WorkflowEvents } from '@sagaflow/core';
+import type { SchemaTypes } from '../../../schemas/generated/types.js';
 
 export type { SchemaTypes };
+
+/**
+ * Every payload a reference processor may read: the services' events and commands, the
+ * workflows' outcomes, and an operator's compensation request.
+ */
+export type ReferencePayloads = SchemaTypes &
+  Pick<WorkflowEvents, 'WorkflowCompensated' | 'WorkflowFailed'> & {
+    SagaCompensationRequested: SagaCompensationRequested;
+  };
 /** One line of an order. Prices are in minor units (cents). */
 export type OrderItem = SchemaTypes['OrderCreated']['items'][number];
 /** How an order's saga runs. */

@@ -1,5 +1,5 @@
 import { defineEntity } from '@sagaflow/core';
-import type { SchemaTypes } from './types.js';
+import type { SchemaTypes } from '@sagaflow/reference-contracts';
 
 /** What became of one order's payment at a customer: final once decided. */
 export interface CustomerOrder {

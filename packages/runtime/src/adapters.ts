@@ -27,8 +27,7 @@ import {
   MemoryTimerStore,
 } from '@sagaflow/testing/memory';
 import { MongoClient } from 'mongodb';
-import { referenceSchemaDirs } from '../domain/domain.js';
-import type { ServiceConfig } from './config.js';
+import type { ServerAddresses } from './process-config.js';
 
 /** What one service runs on: the adapters of the framework's ports. */
 export interface ServiceAdapters {
@@ -49,23 +48,18 @@ export interface ServiceAdapters {
 /** Builds the adapters of each service of a process. */
 export type AdapterFactory = (service: string, database: string) => Promise<ServiceAdapters>;
 
-let catalog: Promise<SchemaCatalog> | undefined;
-const referenceCatalog = () => (catalog ??= loadSchemaCatalog(referenceSchemaDirs));
-
 /**
  * Kafka, the schema registry and MongoDB (or FerretDB), as the configuration gives them.
  * `schemaDirs` holds the `.avsc` files of the services' events and commands, sagaflow's own
- * (`controlSchemasDir`) included. @default the reference system's schemas
+ * (`controlSchemasDir`) included.
  */
 export function realAdapters(
-  servers: NonNullable<ServiceConfig['servers']>,
-  options: { readonly schemaDirs?: readonly string[] } = {},
+  servers: ServerAddresses,
+  options: { readonly schemaDirs: readonly string[] },
 ): AdapterFactory {
-  const { schemaDirs } = options;
-  // Read once per factory, as the reference catalog is once per process, not once per service.
-  let own: Promise<SchemaCatalog> | undefined;
-  const schemas =
-    schemaDirs === undefined ? referenceCatalog : () => (own ??= loadSchemaCatalog(schemaDirs));
+  // Read once per factory, not once per service.
+  let catalog: Promise<SchemaCatalog> | undefined;
+  const schemas = () => (catalog ??= loadSchemaCatalog(options.schemaDirs));
   return async (service, database) => {
     const client = new MongoClient(servers.mongodbUrl, { serverSelectionTimeoutMS: 5000 });
     const db = client.db(database);
@@ -96,11 +90,14 @@ export function realAdapters(
 }
 
 /** The in-memory adapters: every service of the process on one in-memory bus. */
-export function memoryAdapters(): AdapterFactory {
+export function memoryAdapters(options: {
+  readonly schemaDirs: readonly string[];
+}): AdapterFactory {
   const bus = new MemoryBus();
+  let catalog: Promise<SchemaCatalog> | undefined;
   let serde: MemorySerde | undefined;
   return async () => {
-    serde ??= new MemorySerde(await referenceCatalog());
+    serde ??= new MemorySerde(await (catalog ??= loadSchemaCatalog(options.schemaDirs)));
     const client = bus.client();
     return {
       store: new MemoryEntityStore(),

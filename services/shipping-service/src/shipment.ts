@@ -1,5 +1,5 @@
 import { defineEntity } from '@sagaflow/core';
-import type { SchemaTypes } from './types.js';
+import type { SchemaTypes } from '@sagaflow/reference-contracts';
 
 /** The shipment of one order (its id is the order id): at most one per order. */
 export interface ShipmentState {

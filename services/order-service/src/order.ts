@@ -1,6 +1,6 @@
 import { defineEntity, reject } from '@sagaflow/core';
-import type { OrderItem, SagaMode, SchemaTypes } from './types.js';
-import { totalOf } from './types.js';
+import type { OrderItem, SagaMode, SchemaTypes } from '@sagaflow/reference-contracts';
+import { totalOf } from '@sagaflow/reference-contracts';
 
 export type OrderStatus = 'PENDING' | 'APPROVED' | 'REJECTED';
 

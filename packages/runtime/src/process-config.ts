@@ -1,0 +1,131 @@
+import { SagaflowError } from '@sagaflow/core';
+import { z } from 'zod';
+
+/** Where Kafka, the schema registry and MongoDB answer. */
+export interface ServerAddresses {
+  readonly kafkaBrokers: readonly string[];
+  readonly schemaRegistryUrl: string;
+  readonly mongodbUrl: string;
+}
+
+/** What every service process reads from its environment. */
+export interface ProcessConfig {
+  readonly port: number;
+  /** Address to listen on. @default '127.0.0.1' */
+  readonly host: string;
+  /** Real servers; absent: the in-memory adapters (one process only). */
+  readonly servers?: ServerAddresses;
+  /** Prefix of the service's names (`SAGAFLOW_NAMESPACE`). @default '' */
+  readonly namespace: string;
+  /** The bearer token of the admin and workflow routes (`ADMIN_TOKEN`). */
+  readonly adminToken: string | undefined;
+  /** Partitions of the topics a service creates. @default 3 */
+  readonly partitions: number;
+  /** pino-style level names: what the service logs. @default 'info' */
+  readonly logLevel: 'silent' | 'error' | 'warn' | 'info' | 'debug';
+}
+
+/** A bad setting: the framework's INVALID_ARGUMENT error, naming the variable. */
+export const badSetting = (variable: string, message: string) =>
+  new SagaflowError('INVALID_ARGUMENT', message, { context: { field: variable } });
+
+/** Parses one variable with a zod schema; a bad value throws {@link badSetting}. */
+export function parseSetting<T>(variable: string, schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw badSetting(variable, result.error.issues[0]?.message ?? `${variable} is invalid`);
+  }
+  return result.data;
+}
+
+const port = (name: string) =>
+  z.coerce
+    .number({ error: `${name} must be a port number` })
+    .int(`${name} must be an integer`)
+    .min(0, `${name} must be between 0 and 65535`)
+    .max(65535, `${name} must be between 0 and 65535`);
+
+const serverVars = ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'MONGODB_URL'] as const;
+
+/** The servers named by `KAFKA_BROKERS`, `SCHEMA_REGISTRY_URL` and `MONGODB_URL` (all or none). */
+export function serversFromEnv(env: NodeJS.ProcessEnv): ServerAddresses | undefined {
+  const given = serverVars.filter((v) => (env[v] ?? '') !== '');
+  if (given.length === 0) return undefined;
+  if (given.length < 3) {
+    const missing = serverVars.filter((v) => !given.includes(v));
+    throw badSetting(
+      missing[0]!,
+      `${missing.join(', ')} must be set too: give all three of ${serverVars.join(', ')}, or none for the in-memory adapters`,
+    );
+  }
+  return {
+    kafkaBrokers: parseSetting(
+      'KAFKA_BROKERS',
+      z
+        .string()
+        .regex(
+          /^[^\s,]+:\d+(,[^\s,]+:\d+)*$/,
+          `KAFKA_BROKERS must be host:port[,host:port…] (got '${env['KAFKA_BROKERS']}')`,
+        ),
+      env['KAFKA_BROKERS'],
+    ).split(','),
+    schemaRegistryUrl: parseSetting(
+      'SCHEMA_REGISTRY_URL',
+      z.url({ error: `SCHEMA_REGISTRY_URL must be a URL (got '${env['SCHEMA_REGISTRY_URL']}')` }),
+      env['SCHEMA_REGISTRY_URL'],
+    ),
+    mongodbUrl: parseSetting(
+      'MONGODB_URL',
+      z.string().regex(/^mongodb(\+srv)?:\/\//, `MONGODB_URL must be a mongodb:// URL`),
+      env['MONGODB_URL'],
+    ),
+  };
+}
+
+/**
+ * Reads what every service process is configured with: `PORT`, `HOST`, `KAFKA_BROKERS`,
+ * `SCHEMA_REGISTRY_URL`, `MONGODB_URL` (all three or none), `SAGAFLOW_NAMESPACE`, `ADMIN_TOKEN`,
+ * `SAGAFLOW_PARTITIONS`, `LOG_LEVEL`. A bad value throws an `INVALID_ARGUMENT` error naming it.
+ */
+export function loadProcessConfig(options: {
+  /** The port when `PORT` is not set. */
+  readonly defaultPort: number;
+  /** @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
+}): ProcessConfig {
+  const env = options.env ?? process.env;
+  const servers = serversFromEnv(env);
+  const token = env['ADMIN_TOKEN'];
+  return {
+    port: parseSetting('PORT', port('PORT'), env['PORT'] ?? options.defaultPort),
+    host: env['HOST'] ?? '127.0.0.1',
+    ...(servers === undefined ? {} : { servers }),
+    namespace: parseSetting(
+      'SAGAFLOW_NAMESPACE',
+      z
+        .string()
+        .regex(
+          /^([a-z][a-z0-9]{0,19})?$/,
+          `SAGAFLOW_NAMESPACE must be 1 to 20 lower-case letters and digits, starting with a letter (got '${env['SAGAFLOW_NAMESPACE']}')`,
+        ),
+      env['SAGAFLOW_NAMESPACE'] ?? '',
+    ),
+    adminToken: token === undefined || token === '' ? undefined : token,
+    partitions: parseSetting(
+      'SAGAFLOW_PARTITIONS',
+      z.coerce
+        .number({ error: 'SAGAFLOW_PARTITIONS must be a number' })
+        .int('SAGAFLOW_PARTITIONS must be an integer')
+        .min(1, 'SAGAFLOW_PARTITIONS must be at least 1')
+        .max(64, 'SAGAFLOW_PARTITIONS must be at most 64'),
+      env['SAGAFLOW_PARTITIONS'] ?? 3,
+    ),
+    logLevel: parseSetting(
+      'LOG_LEVEL',
+      z.enum(['silent', 'error', 'warn', 'info', 'debug'], {
+        error: `LOG_LEVEL must be one of silent, error, warn, info, debug (got '${env['LOG_LEVEL']}')`,
+      }),
+      env['LOG_LEVEL'] ?? 'info',
+    ),
+  };
+}

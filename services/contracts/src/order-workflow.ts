@@ -1,0 +1,128 @@
+import {
+  defineWorkflow,
+  done,
+  eventsTopic,
+  refuse,
+  workflowIdOf,
+  type WorkflowReply,
+  type WorkflowTrigger,
+} from '@sagaflow/core';
+import type { ReferenceNames } from './names.js';
+import type { OrderRequest } from './types.js';
+
+/** The orchestrated workflow's type. */
+export const ORDER_WORKFLOW = 'order-fulfillment';
+
+/** What a workflow step's read of the customer's credit returned. */
+export interface CreditView {
+  readonly customerId: string;
+  readonly known: boolean;
+  readonly creditLimit: number;
+  readonly creditReserved: number;
+}
+
+/** Options of {@link orderWorkflow}. */
+export interface OrderWorkflowOptions {
+  /**
+   * Reads the customer's credit view, for the workflow's first step. @default a view saying
+   * nothing is known (the payment step decides in any case)
+   */
+  readonly readCredit?: (customerId: string) => Promise<CreditView>;
+  /** Time a workflow step waits for its answer before it tries again. @default 60000 */
+  readonly stepTimeoutMs?: number;
+}
+
+const reasonOf = (reply: WorkflowReply) => String(reply.payload['reason']);
+
+/**
+ * The order fulfilment as an orchestrated workflow: the commands it sends to each participant's
+ * command topic, the replies it waits for, and the compensations.
+ */
+export function orderWorkflow(names: ReferenceNames, options: OrderWorkflowOptions = {}) {
+  const readCredit =
+    options.readCredit ??
+    ((customerId: string) =>
+      Promise.resolve({ customerId, known: false, creditLimit: 0, creditReserved: 0 }));
+  const step = { timeoutMs: options.stepTimeoutMs ?? 60_000, retry: { maxAttempts: 5 } };
+  return defineWorkflow<OrderRequest>({
+    type: ORDER_WORKFLOW,
+    businessKey: (input) => input.orderId,
+    steps: [
+      {
+        name: 'reserve-stock',
+        entity: names.reservation,
+        // The credit seen when the order started, kept with the workflow and shown in the admin.
+        read: ({ input }) => readCredit(input.customerId),
+        command: ({ input }) => ({
+          entityId: input.orderId,
+          type: 'ReserveStock',
+          payload: { ...input },
+        }),
+        replies: { StockReserved: done(), StockReservationFailed: (r) => refuse(reasonOf(r)) },
+        compensate: ({ input }) => ({
+          entityId: input.orderId,
+          type: 'ReleaseStock',
+          payload: { orderId: input.orderId, reason: 'the order workflow compensates' },
+        }),
+        ...step,
+      },
+      {
+        name: 'authorize-payment',
+        entity: names.customer,
+        command: ({ input }) => ({
+          entityId: input.customerId,
+          type: 'AuthorizePayment',
+          payload: { orderId: input.orderId, customerId: input.customerId, amount: input.total },
+        }),
+        replies: { PaymentAuthorized: done(), PaymentFailed: (r) => refuse(reasonOf(r)) },
+        compensate: ({ input }) => ({
+          entityId: input.customerId,
+          type: 'ReleasePayment',
+          payload: { orderId: input.orderId, customerId: input.customerId },
+        }),
+        ...step,
+      },
+      {
+        name: 'approve-order',
+        entity: names.order,
+        command: ({ input }) => ({
+          entityId: input.orderId,
+          type: 'ApproveOrder',
+          payload: { orderId: input.orderId },
+        }),
+        replies: { OrderApproved: done() },
+        ...step,
+      },
+      {
+        name: 'schedule-shipment',
+        entity: names.shipment,
+        command: ({ input }) => ({
+          entityId: input.orderId,
+          type: 'ScheduleShipment',
+          payload: { orderId: input.orderId },
+        }),
+        replies: { ShipmentScheduled: done() },
+        ...step,
+      },
+    ],
+  });
+}
+
+/** Starts the workflow of each order placed in orchestration mode (keyed by order id). */
+export function orderWorkflowTrigger(names: ReferenceNames): WorkflowTrigger {
+  return {
+    topic: eventsTopic(names.order),
+    eventType: 'OrderCreated',
+    workflow: ORDER_WORKFLOW,
+    when: (event) => event.payload['mode'] === 'ORCHESTRATION',
+    key: (event) => String(event.payload['orderId']),
+    input: (event) => {
+      const { orderId, customerId, items, total } = event.payload as unknown as OrderRequest;
+      return { orderId, customerId, items, total };
+    },
+  };
+}
+
+/** The saga id of an order: its workflow's id in orchestration mode. */
+export const sagaIdOf = (orderId: string, mode: 'CHOREOGRAPHY' | 'ORCHESTRATION') =>
+  mode === 'ORCHESTRATION' ? workflowIdOf(ORDER_WORKFLOW, orderId) : `saga-${orderId}`;

@@ -1,0 +1,70 @@
+import { defineProcessor, eventsTopic, sagaControlTopic } from '@sagaflow/core';
+import {
+  isWorkflowSaga,
+  quantitiesBySku,
+  type ReferenceNames,
+  type ReferencePayloads,
+} from '@sagaflow/reference-contracts';
+import { reserveOrder, unholdAll, type InventoryEntities } from './reserve-order.js';
+
+/**
+ * The inventory's part in both styles: reserves an order's stock when it is created (in a
+ * choreography) or when its reservation is requested (the workflow's `ReserveStock`), releases it
+ * when the payment is refused or an operator compensates, and frees the stock of a released
+ * reservation.
+ */
+export const inventoryProcessor = (names: ReferenceNames, entities: InventoryEntities) => {
+  const { stock, reservation } = entities;
+  return defineProcessor<ReferencePayloads>({
+    name: 'inventory',
+    topics: [
+      eventsTopic(names.order),
+      eventsTopic(names.customer),
+      eventsTopic(reservation.type),
+      sagaControlTopic,
+    ],
+    // Requests and releases of reservations come from both styles; the rest from choreographies.
+    filter: (e) =>
+      e.type === 'StockReservationRequested' ||
+      e.type === 'StockReleased' ||
+      !isWorkflowSaga(e.sagaId),
+    handlers: {
+      OrderCreated: ({ payload }, ctx) => reserveOrder(entities, ctx, payload),
+      StockReservationRequested: (event, ctx) =>
+        reserveOrder(entities, ctx, event.payload, { causationId: event.causationId }),
+      // Compensation: the payment was refused.
+      PaymentFailed: async ({ payload }, ctx) => {
+        await ctx.execute(reservation, payload.orderId, 'Release', {
+          orderId: payload.orderId,
+          reason: payload.reason,
+        });
+      },
+      // An operator asked to compensate the saga.
+      SagaCompensationRequested: async ({ payload }, ctx) => {
+        await ctx.execute(reservation, payload.businessKey, 'Release', {
+          orderId: payload.businessKey,
+          reason: `compensation requested: ${payload.reason}`,
+        });
+      },
+      // A released reservation frees its stock.
+      StockReleased: async ({ payload }, ctx) => {
+        const { state } = await ctx.load(reservation, payload.orderId);
+        await unholdAll(
+          stock,
+          ctx,
+          payload.orderId,
+          quantitiesBySku(state.items).map(([sku]) => sku),
+        );
+      },
+    },
+    ignore: [
+      'OrderApproved',
+      'OrderRejected',
+      'CustomerCreditSet',
+      'PaymentAuthorized',
+      'PaymentReleased',
+      'StockReserved',
+      'StockReservationFailed',
+    ],
+  });
+};
