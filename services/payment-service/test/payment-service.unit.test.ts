@@ -1,0 +1,67 @@
+import { referenceSchemaDirs } from '@sagaflow/reference-contracts';
+import { listen, loadProcessConfig, memoryAdapters, type RunningService } from '@sagaflow/runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { customerEntity } from '../src/customer.js';
+import { buildPaymentService } from '../src/payment-service.js';
+import type { EntityServiceProcess } from '@sagaflow/runtime';
+
+let running: RunningService<EntityServiceProcess>;
+let base: string;
+const customer = customerEntity('payment.customer');
+
+beforeAll(async () => {
+  const config = loadProcessConfig({ defaultPort: 0, env: {} });
+  const service = await buildPaymentService(
+    config,
+    memoryAdapters({ schemaDirs: referenceSchemaDirs }),
+  );
+  running = await listen(service, config);
+  base = `http://127.0.0.1:${running.port}`;
+});
+afterAll(() => running.stop());
+
+const put = (path: string, body: unknown) =>
+  fetch(`${base}${path}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+
+describe('payment service (in memory)', () => {
+  it('sets and reads a customer credit limit, refusing bad input with 400 naming the field', async () => {
+    expect((await put('/customers/c-1', { creditLimit: 1000 })).status).toBe(200);
+    const read = await fetch(`${base}/customers/c-1`);
+    expect(await read.json()).toEqual({ customerId: 'c-1', creditLimit: 1000, creditReserved: 0 });
+    const bad = await put('/customers/c-1', { creditLimit: -5 });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { field: string } }).error.field).toBe('creditLimit');
+    expect((await fetch(`${base}/customers/nobody`)).status).toBe(404);
+  });
+
+  it('authorizes within the credit, refuses beyond it, answers a repeated request alike and releases', async () => {
+    const { sagaflow } = running.service;
+    await sagaflow.commands.execute(customer, 'c-2', 'SetCredit', { creditLimit: 1000 });
+    const authorize = (orderId: string, amount: number) =>
+      sagaflow.commands.execute(customer, 'c-2', 'Authorize', {
+        orderId,
+        customerId: 'c-2',
+        amount,
+      });
+    const first = await authorize('o-1', 600);
+    expect(first.status === 'committed' && first.events.map((e) => e.type)).toEqual([
+      'PaymentAuthorized',
+    ]);
+    const over = await authorize('o-2', 600);
+    expect(over.status === 'committed' && over.state.orders['o-2']).toMatchObject({
+      status: 'FAILED',
+      reason: expect.stringMatching(/credit limit exceeded/) as string,
+    });
+    const again = await authorize('o-1', 600);
+    expect(again.status !== 'rejected' && again.state.creditReserved).toBe(600);
+    const released = await sagaflow.commands.execute(customer, 'c-2', 'Release', {
+      orderId: 'o-1',
+      customerId: 'c-2',
+    });
+    expect(released.status !== 'rejected' && released.state.creditReserved).toBe(0);
+  });
+});
