@@ -1,7 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
 const realServers = ['./packages/testing/src/global-setup.ts'];
+const exclude = ['**/node_modules/**', '.sagaflow/**'];
 
+/*
+ * The unit and integration tiers run first, side by side: integration tests mostly wait on the
+ * servers (group joins, commits), so three files at a time keep two cores busy. The end-to-end
+ * tier runs after them, two files at a time: each one runs several service processes (or servers
+ * of its own) and needs the cores for itself.
+ */
 export default defineConfig({
   test: {
     reporters: ['default', './packages/testing/src/summary-reporter.ts'],
@@ -10,28 +17,36 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['**/*.unit.test.ts'],
-          exclude: ['**/node_modules/**', '.sagaflow/**'],
+          exclude,
+          maxWorkers: 3,
+          sequence: { groupOrder: 0 },
         },
       },
       {
         test: {
           name: 'int',
           include: ['**/*.int.test.ts'],
-          exclude: ['**/node_modules/**', '.sagaflow/**'],
+          exclude,
           globalSetup: realServers,
           testTimeout: 60_000,
           hookTimeout: 120_000,
+          maxWorkers: 3,
+          sequence: { groupOrder: 0 },
         },
       },
       {
         test: {
           name: 'e2e',
           include: ['**/*.e2e.test.ts'],
-          exclude: ['**/node_modules/**', '.sagaflow/**'],
+          exclude,
           // Chromium and PostgreSQL from Debian's packages, installed when missing (as root).
           globalSetup: ['./packages/testing/src/machine-setup.ts', ...realServers],
           testTimeout: 120_000,
           hookTimeout: 180_000,
+          maxWorkers: 2,
+          // The kill points of the orchestrator crash test, three at a time.
+          maxConcurrency: 3,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

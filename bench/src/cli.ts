@@ -27,9 +27,11 @@ import { lengthGrowth, markdown, median, svgChart, type ScenarioResult } from '.
 const require = createRequire(import.meta.url);
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const repoRoot = path.resolve(benchDir, '..');
-const usage = `Usage: pnpm bench [--quick] [--runs N]
+const usage = `Usage: pnpm bench [--quick | --smoke] [--runs N]
 
   --quick   one short run per scenario (a few minutes): checks that the benchmark works
+  --smoke   --quick with the shortest steps that still run every scenario end to end (the
+            test suite's check of the benchmark; its figures mean little)
   --runs N  runs per scenario; figures are medians over them (default 3, 1 with --quick)
   --only A,B  only these scenarios (names as in the results, or 'recovery'); ratios need both
   --out DIR   write the results there instead of bench/results (and no latest.* copy)
@@ -48,6 +50,7 @@ try {
   args = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
+      smoke: { type: 'boolean', default: false },
       runs: { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
@@ -61,27 +64,30 @@ if (args.help) {
   process.stdout.write(`${usage}\n`);
   process.exit(0);
 }
-const runs = Number(args.runs ?? (args.quick ? 1 : 3));
+const smoke = args.smoke;
+const runs = Number(args.runs ?? (args.quick || smoke ? 1 : 3));
 if (!Number.isInteger(runs) || runs < 1 || runs > 20) {
   fail(`--runs must be an integer from 1 to 20 (got '${args.runs}')`);
 }
-const quick = args.quick;
+const quick = args.quick || smoke;
 const settings = {
   quick,
   runs,
   /** Offered rates of the saturation search, orders per second. */
-  rates: quick ? [2, 8, 32, 128] : [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
-  stepMs: quick ? 4_000 : 10_000,
-  drainMs: quick ? 15_000 : 30_000,
+  rates: smoke ? [2, 8] : quick ? [2, 8, 32, 128] : [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+  stepMs: smoke ? 2_000 : quick ? 4_000 : 10_000,
+  drainMs: smoke ? 8_000 : quick ? 15_000 : 30_000,
   /**
    * After the saturation search, the longest wait for the backlog of its overload step to clear
    * before latency is measured at 50% and 90% (a latency step must not start behind it).
    */
-  settleMs: quick ? 20_000 : 90_000,
+  settleMs: smoke ? 8_000 : quick ? 20_000 : 90_000,
   /** Recovery: steady load before and after a SIGKILL of the inventory participant. */
-  recovery: quick
-    ? { ratePerSec: 2, beforeMs: 5_000, afterMs: 12_000 }
-    : { ratePerSec: 2, beforeMs: 20_000, afterMs: 40_000 },
+  recovery: smoke
+    ? { ratePerSec: 2, beforeMs: 3_000, afterMs: 6_000 }
+    : quick
+      ? { ratePerSec: 2, beforeMs: 5_000, afterMs: 12_000 }
+      : { ratePerSec: 2, beforeMs: 20_000, afterMs: 40_000 },
   /**
    * Growth: the choreography again with these partition counts, and with two processes per
    * service (`choreography-x2`), one run each (not in --quick).

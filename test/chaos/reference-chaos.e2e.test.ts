@@ -151,6 +151,16 @@ it(`settles ${ORDERS} orders with every invariant intact while services, Kafka a
     ].join('\n'),
   );
   expect(quiet).toBe(true);
+  // The batch exercises every path: approvals and both refusals, in both modes.
+  const rows = summarize(views);
+  for (const mode of ['choreography', 'orchestration']) {
+    for (const outcome of ['APPROVED', 'REJECTED (stock)', 'REJECTED (credit)']) {
+      expect(
+        rows.some(([r, n]) => r === `${mode} ${outcome}` && n > 0),
+        `${mode} ${outcome}`,
+      ).toBe(true);
+    }
+  }
   expect(violations).toEqual([]);
   for (const service of SERVICES)
     expect(sys.supervisor.restarts.get(service) ?? 0).toBeGreaterThanOrEqual(2);

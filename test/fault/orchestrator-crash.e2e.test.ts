@@ -9,7 +9,7 @@ import {
 import { MongoEntityStore } from '@sagaflow/mongodb';
 import { testEnv, uniqueDatabase, waitFor } from '@sagaflow/testing';
 import { MongoClient } from 'mongodb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startChildService, type ChildService } from '../fixtures/child-service.js';
 import { uniqueDomain } from '../fixtures/pipeline.js';
 import { purchaseFlow, purchaseSchemaDirs, type StockState } from '../fixtures/purchase-flow.js';
@@ -33,18 +33,15 @@ const KILLS: readonly (readonly [OrchestratorFaultPoint, readonly number[]])[] =
 ];
 
 let client: MongoClient;
-const cleanup: { stop(): Promise<unknown> }[] = [];
+type Cleanup = { stop(): Promise<unknown> }[];
 beforeAll(async () => {
   client = await new MongoClient(testEnv().mongodbUrl).connect();
-});
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c.stop();
 });
 afterAll(async () => {
   await client.close();
 });
 
-async function participantsOf(domain: string) {
+async function participantsOf(domain: string, cleanup: Cleanup) {
   const flow = purchaseFlow(domain);
   const database = uniqueDatabase('crash-participants');
   const participants = await realService(testEnv(), {
@@ -68,7 +65,12 @@ async function participantsOf(domain: string) {
   return { flow, database, participants };
 }
 
-function orchestratorProcess(domain: string, database: string, killAt?: string): ChildService {
+function orchestratorProcess(
+  cleanup: Cleanup,
+  domain: string,
+  database: string,
+  killAt?: string,
+): ChildService {
   const child = startChildService(
     testEnv(),
     {
@@ -83,79 +85,87 @@ function orchestratorProcess(domain: string, database: string, killAt?: string):
   return child;
 }
 
-describe(`SIGKILL of the orchestrator at each point, ${WORKFLOWS} workflows each: every workflow completes, each effect applied once`, () => {
-  for (const [point, passages] of KILLS) {
-    it(`killed ${passages.length} times at ${point}`, { timeout: 540_000 }, async () => {
-      const began = Date.now();
-      const domain = uniqueDomain();
-      const { flow, database: participantsDb } = await participantsOf(domain);
-      const database = uniqueDatabase('crash-orchestrator');
-      for (const n of passages) {
-        const crashing = orchestratorProcess(domain, database, `${point}:${n}`);
-        expect(await crashing.exited).toEqual({ code: null, signal: 'SIGKILL' });
-        expect(crashing.lines).toContain(`killed at ${point} #${n}`);
-      }
-      const finishing = orchestratorProcess(domain, database);
-      const store = new MongoEntityStore(client.db(database));
-      const ids = Array.from({ length: WORKFLOWS }, (_, i) =>
-        workflowIdOf('purchase', `order-${i}`),
-      );
-      // Only the workflows not seen completed yet are looked at again.
-      const completed = new Map<string, WorkflowState>();
-      await waitFor(
-        async () => {
-          for (const id of ids) {
-            if (completed.has(id)) continue;
-            const snapshot = await store.load<WorkflowState>(`${domain}.workflow`, id);
-            if (snapshot?.state.status === 'completed') completed.set(id, snapshot.state);
-          }
-          return completed.size === WORKFLOWS;
-        },
-        {
-          timeoutMs: 360_000,
-          intervalMs: 3000,
-          description: `${WORKFLOWS} workflows completed`,
-        },
-      );
-      const states = [...completed.values()];
-      await finishing.stop();
-      for (const state of states) {
-        expect(state.completed).toEqual(['reserve-item', 'hold-funds', 'ship-parcel']);
-      }
-      // Each participant applied exactly one command per workflow, the first attempt's, and no
-      // command ever arrived that had nothing left to do.
-      const db = client.db(participantsDb);
-      for (const entity of [flow.stock, flow.wallet, flow.parcel]) {
-        const commits = await db
-          .collection<{ causationKey: string; events: { type: string }[] }>(
-            `${entity.type.replaceAll('.', '_')}_commits`,
-          )
-          .find({ causationKey: /^command:/ })
-          .toArray();
-        expect(commits).toHaveLength(WORKFLOWS);
-        expect(commits.every((c) => /:s\d\.1$/.test(c.causationKey))).toBe(true);
-        expect(commits.flatMap((c) => c.events).some((e) => e.type === COMMAND_ACCEPTED)).toBe(
-          false,
+describe.concurrent(
+  `SIGKILL of the orchestrator at each point, ${WORKFLOWS} workflows each: every workflow completes, each effect applied once`,
+  () => {
+    for (const [point, passages] of KILLS) {
+      it(`killed ${passages.length} times at ${point}`, { timeout: 540_000 }, async () => {
+        const began = Date.now();
+        // Each kill point has its own domain, databases and processes: the points run side by side.
+        const cleanup: Cleanup = [];
+        onTestFinished(async () => {
+          for (const c of cleanup.splice(0).reverse()) await c.stop();
+        });
+        const domain = uniqueDomain();
+        const { flow, database: participantsDb } = await participantsOf(domain, cleanup);
+        const database = uniqueDatabase('crash-orchestrator');
+        for (const n of passages) {
+          const crashing = orchestratorProcess(cleanup, domain, database, `${point}:${n}`);
+          expect(await crashing.exited).toEqual({ code: null, signal: 'SIGKILL' });
+          expect(crashing.lines).toContain(`killed at ${point} #${n}`);
+        }
+        const finishing = orchestratorProcess(cleanup, domain, database);
+        const store = new MongoEntityStore(client.db(database));
+        const ids = Array.from({ length: WORKFLOWS }, (_, i) =>
+          workflowIdOf('purchase', `order-${i}`),
         );
-      }
-      let reservations = 0;
-      for (let i = 0; i < SKUS; i += 1) {
-        const stock = await db
-          .collection<{ state: StockState; version: number }>(
-            `${flow.stock.type.replaceAll('.', '_')}_commits`,
-          )
-          .find({ entityId: `sku-${i}` })
-          .sort({ version: -1 })
-          .limit(1)
-          .next();
-        reservations += stock!.state.reservations;
-        expect(stock!.state.available + Object.keys(stock!.state.reserved).length).toBe(1000);
-      }
-      expect(reservations).toBe(WORKFLOWS);
-      console.log(
-        `orchestrator killed at ${point} #${passages.join(', #')}: ${WORKFLOWS} workflows completed, ` +
-          `${WORKFLOWS * 3} commands applied once each, in ${Math.round((Date.now() - began) / 1000)} s`,
-      );
-    });
-  }
-});
+        // Only the workflows not seen completed yet are looked at again.
+        const completed = new Map<string, WorkflowState>();
+        await waitFor(
+          async () => {
+            for (const id of ids) {
+              if (completed.has(id)) continue;
+              const snapshot = await store.load<WorkflowState>(`${domain}.workflow`, id);
+              if (snapshot?.state.status === 'completed') completed.set(id, snapshot.state);
+            }
+            return completed.size === WORKFLOWS;
+          },
+          {
+            timeoutMs: 360_000,
+            intervalMs: 3000,
+            description: `${WORKFLOWS} workflows completed`,
+          },
+        );
+        const states = [...completed.values()];
+        await finishing.stop();
+        for (const state of states) {
+          expect(state.completed).toEqual(['reserve-item', 'hold-funds', 'ship-parcel']);
+        }
+        // Each participant applied exactly one command per workflow, the first attempt's, and no
+        // command ever arrived that had nothing left to do.
+        const db = client.db(participantsDb);
+        for (const entity of [flow.stock, flow.wallet, flow.parcel]) {
+          const commits = await db
+            .collection<{ causationKey: string; events: { type: string }[] }>(
+              `${entity.type.replaceAll('.', '_')}_commits`,
+            )
+            .find({ causationKey: /^command:/ })
+            .toArray();
+          expect(commits).toHaveLength(WORKFLOWS);
+          expect(commits.every((c) => /:s\d\.1$/.test(c.causationKey))).toBe(true);
+          expect(commits.flatMap((c) => c.events).some((e) => e.type === COMMAND_ACCEPTED)).toBe(
+            false,
+          );
+        }
+        let reservations = 0;
+        for (let i = 0; i < SKUS; i += 1) {
+          const stock = await db
+            .collection<{ state: StockState; version: number }>(
+              `${flow.stock.type.replaceAll('.', '_')}_commits`,
+            )
+            .find({ entityId: `sku-${i}` })
+            .sort({ version: -1 })
+            .limit(1)
+            .next();
+          reservations += stock!.state.reservations;
+          expect(stock!.state.available + Object.keys(stock!.state.reserved).length).toBe(1000);
+        }
+        expect(reservations).toBe(WORKFLOWS);
+        console.log(
+          `orchestrator killed at ${point} #${passages.join(', #')}: ${WORKFLOWS} workflows completed, ` +
+            `${WORKFLOWS * 3} commands applied once each, in ${Math.round((Date.now() - began) / 1000)} s`,
+        );
+      });
+    }
+  },
+);

@@ -25,8 +25,9 @@ interface Results {
   machine: { cores: number };
 }
 
-it('pnpm bench --quick runs every scenario end to end and writes its results', async () => {
-  const { code, output } = await bench(['--quick', '--out', out]);
+// --smoke: --quick's scenarios with the shortest steps; the figures of a full run are its own.
+it('pnpm bench --smoke runs every scenario end to end and writes its results', async () => {
+  const { code, output } = await bench(['--smoke', '--out', out]);
   expect(output, output).toMatch(/Written: /);
   expect(code, output).toBe(0);
   const files = readdirSync(out);
@@ -62,7 +63,7 @@ it('pnpm bench --quick runs every scenario end to end and writes its results', a
   for (const key of ['vsBaseline', 'vsRestate', 'vsDbos']) {
     expect(results.ratios[key], key).toBeGreaterThan(0);
   }
-  // Growth by saga length: the N-step workflow on each engine (one length in --quick).
+  // Growth by saga length: the N-step workflow on each engine (one length in --quick and --smoke).
   expect(results.growthBySteps.map((g) => g.engine)).toEqual(['orchestration', 'restate', 'dbos']);
   for (const g of results.growthBySteps) {
     expect(g.lengths.map((l) => l.steps)).toEqual([4]);
