@@ -25,7 +25,7 @@ import {
   MemorySagaViewStore,
   MemorySerde,
   MemoryTimerStore,
-} from '@sagaflow/testing/memory';
+} from '@sagaflow/memory';
 import { MongoClient } from 'mongodb';
 import type { ServerAddresses } from './process-config.js';
 

@@ -17,19 +17,22 @@
 export { deadLetterStoreContract } from './contracts/dead-letter-store-contract.js';
 export { entityStoreContract } from './contracts/entity-store-contract.js';
 export { eventSerdeContract } from './contracts/event-serde-contract.js';
+export {
+  MemoryAuditLog,
+  MemoryBus,
+  MemoryBusClient,
+  MemoryDeadLetterStore,
+  MemoryEntityStore,
+  MemorySagaViewStore,
+  MemorySerde,
+  MemoryTimerStore,
+} from '@sagaflow/memory';
 export type { ContractSerde } from './contracts/event-serde-contract.js';
 export { messageBusContract } from './contracts/message-bus-contract.js';
 export { sagaViewStoreContract } from './contracts/saga-view-store-contract.js';
 export { timerStoreContract } from './contracts/timer-store-contract.js';
 export type { ContractBus } from './contracts/message-bus-contract.js';
 export { waitForConsumerToJoinGroup } from './kafka-helpers.js';
-export { MemoryAuditLog } from './memory-audit-log.js';
-export { MemoryBus, MemoryBusClient } from './memory-bus.js';
-export { MemoryDeadLetterStore } from './memory-dead-letter-store.js';
-export { MemoryEntityStore } from './memory-entity-store.js';
-export { MemorySagaViewStore } from './memory-saga-view-store.js';
-export { MemorySerde } from './memory-serde.js';
-export { MemoryTimerStore } from './memory-timer-store.js';
 export { uniqueDatabase, uniqueGroupId, uniqueName, uniqueTopic } from './names.js';
 export { testEnv } from './provided-env.js';
 export { containerImages, resolveServers } from './resolve-servers.js';

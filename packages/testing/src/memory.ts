@@ -1,13 +1,16 @@
 /**
- * The in-memory adapters alone, for processes that are not tests (the embedded demo): importing
- * them does not load vitest or testcontainers.
+ * The in-memory adapters (now `@sagaflow/memory`, which production code imports) and the seeded
+ * saga views, without vitest or testcontainers.
  * @module
  */
-export { MemoryAuditLog } from './memory-audit-log.js';
-export { MemoryBus, MemoryBusClient } from './memory-bus.js';
-export { MemoryDeadLetterStore } from './memory-dead-letter-store.js';
-export { MemoryEntityStore } from './memory-entity-store.js';
-export { MemorySagaViewStore } from './memory-saga-view-store.js';
-export { MemorySerde } from './memory-serde.js';
-export { MemoryTimerStore } from './memory-timer-store.js';
+export {
+  MemoryAuditLog,
+  MemoryBus,
+  MemoryBusClient,
+  MemoryDeadLetterStore,
+  MemoryEntityStore,
+  MemorySagaViewStore,
+  MemorySerde,
+  MemoryTimerStore,
+} from '@sagaflow/memory';
 export { seedSagaViews } from './saga-seed.js';

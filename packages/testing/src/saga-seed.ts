@@ -1,7 +1,6 @@
 import { defineSaga, SagaTracker, type SagaViewStore, type TimelineEntry } from '@sagaflow/core';
 import { SchemaCatalog } from '@sagaflow/schema-registry';
-import { MemoryBus } from './memory-bus.js';
-import { MemorySerde } from './memory-serde.js';
+import { MemoryBus, MemorySerde } from '@sagaflow/memory';
 
 const saga = defineSaga({
   type: 'order-placement',
