@@ -26,7 +26,11 @@ export interface SupervisorOptions {
   readonly logDir: string;
   /** Restart a service that exits while the supervisor runs. @default true */
   readonly restart?: boolean;
-  /** Pause before a restart. @default 250 */
+  /**
+   * Pause before a restart; it doubles (up to 5 s) while a service keeps dying within 10 s of
+   * its start, so that one that cannot start (its database is down) does not spin.
+   * @default 250
+   */
   readonly restartDelayMs?: number;
   /** Told about exits and restarts. @default ignore */
   readonly onEvent?: (message: string) => void;
@@ -45,6 +49,7 @@ interface Managed {
 export class ServiceSupervisor {
   readonly #options: SupervisorOptions;
   readonly #running = new Map<ServiceName, Managed>();
+  readonly #delays = new Map<ServiceName, number>();
   #stopping = false;
   /** Restarts after an unplanned exit, by service. */
   readonly restarts = new Map<ServiceName, number>();
@@ -59,6 +64,7 @@ export class ServiceSupervisor {
     const log = createWriteStream(path.join(this.#options.logDir, `${service}.log`), {
       flags: 'a',
     });
+    const startedAt = Date.now();
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: path.join(servicesDir, `${service}-service`),
       env: { ...this.#options.env, PORT: String(this.#options.ports[service]) },
@@ -77,9 +83,15 @@ export class ServiceSupervisor {
           `${service}-service exited (${signal ?? `code ${code}`}); restarting`,
         );
         this.restarts.set(service, (this.restarts.get(service) ?? 0) + 1);
+        const base = this.#options.restartDelayMs ?? 250;
+        const delay =
+          Date.now() - startedAt < 10_000
+            ? Math.min((this.#delays.get(service) ?? base / 2) * 2, Math.max(base, 5_000))
+            : base;
+        this.#delays.set(service, delay);
         setTimeout(() => {
           if (!this.#stopping && !this.#running.has(service)) this.start(service);
-        }, this.#options.restartDelayMs ?? 250);
+        }, delay);
       });
     });
     this.#running.set(service, { child, exited, log });
