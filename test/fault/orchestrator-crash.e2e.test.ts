@@ -15,7 +15,7 @@ import { uniqueDomain } from '../fixtures/pipeline.js';
 import { purchaseFlow, purchaseSchemaDirs, type StockState } from '../fixtures/purchase-flow.js';
 import { realService } from '../fixtures/real-service.js';
 
-const WORKFLOWS = 200;
+const WORKFLOWS = 100;
 const SKUS = 10;
 const script = path.join(
   path.dirname(fileURLToPath(import.meta.url)),
@@ -24,12 +24,12 @@ const script = path.join(
 
 /** Each kill point, and at which passages of it the orchestrator is killed in successive runs. */
 const KILLS: readonly (readonly [OrchestratorFaultPoint, readonly number[]])[] = [
-  ['after-start', [37, 121]],
-  ['timer-written', [90, 333]],
-  ['after-read', [30, 111]],
-  ['after-fire', [45, 130]],
-  ['after-reply', [61, 260]],
-  ['after-publish', [4, 19]],
+  ['after-start', [19, 61]],
+  ['timer-written', [45, 167]],
+  ['after-read', [15, 56]],
+  ['after-fire', [23, 65]],
+  ['after-reply', [31, 130]],
+  ['after-publish', [2, 10]],
 ];
 
 let client: MongoClient;
@@ -85,13 +85,13 @@ function orchestratorProcess(
   return child;
 }
 
+// Each kill point has its own domain, databases and processes: the points run side by side.
 describe.concurrent(
   `SIGKILL of the orchestrator at each point, ${WORKFLOWS} workflows each: every workflow completes, each effect applied once`,
   () => {
     for (const [point, passages] of KILLS) {
       it(`killed ${passages.length} times at ${point}`, { timeout: 540_000 }, async () => {
         const began = Date.now();
-        // Each kill point has its own domain, databases and processes: the points run side by side.
         const cleanup: Cleanup = [];
         onTestFinished(async () => {
           for (const c of cleanup.splice(0).reverse()) await c.stop();

@@ -52,6 +52,9 @@ export interface KafkaBusOptions {
  * transaction. Nothing is ever produced to the topic itself.
  */
 export const CHECKPOINT_TOPIC = 'sagaflow.relay-checkpoints';
+
+/** How long {@link KafkaBus.ensureTopics} waits out a broker whose metadata lags. */
+const ENSURE_TOPICS_TIMEOUT_MS = 30_000;
 const checkpointGroup = (relayId: string) => `${relayId}.checkpoint`;
 
 const LEVELS = {
@@ -103,6 +106,25 @@ export class KafkaBus
 
   /** Creates the topics that do not exist yet. */
   async ensureTopics(topics: readonly { topic: string; partitions?: number }[]): Promise<void> {
+    // Services that start together create the same topics at once, and a busy broker's metadata
+    // lags a creation: kafkajs then fails with a retriable error (`This server does not host this
+    // topic-partition`) that its own retries do not always outlast. Wait it out, bounded.
+    const deadline = Date.now() + ENSURE_TOPICS_TIMEOUT_MS;
+    for (let delay = 200; ; delay = Math.min(delay * 2, 2_000)) {
+      try {
+        await this.#createMissingTopics(topics);
+        return;
+      } catch (error) {
+        const retriable = (error as { retriable?: unknown }).retriable === true;
+        if (!retriable || Date.now() + delay > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  async #createMissingTopics(
+    topics: readonly { topic: string; partitions?: number }[],
+  ): Promise<void> {
     const admin = this.#kafka.admin();
     await admin.connect();
     try {
