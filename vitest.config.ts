@@ -44,6 +44,8 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 180_000,
           maxWorkers: 2,
+          // The kill points of the orchestrator crash test, three at a time.
+          maxConcurrency: 3,
           sequence: { groupOrder: 1 },
         },
       },

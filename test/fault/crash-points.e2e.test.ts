@@ -103,43 +103,49 @@ async function expectEachAppliedOnceInOrder(p: Pipeline) {
   expect(total).toBe((COMMANDS * (COMMANDS + 1)) / 2);
 }
 
-describe(`SIGKILL at named points, ${COMMANDS} commands each: nothing lost, nothing applied twice`, () => {
-  it('after the state write, before the publish', async () => {
-    const setup = fresh();
-    await writeWithCrashes(setup, ['after-state-write:57', 'after-state-write:64']);
-    const p = await observer(setup);
-    await expectEveryEventPublished(p);
-    await p.startProcessor(p.mirrorProcessor);
-    await expectEachAppliedOnceInOrder(p);
-  });
+// Each case runs a writer process three times (two kills, then to the end) beside an observer:
+// a few minutes when the other end-to-end files load the machine too.
+describe(
+  `SIGKILL at named points, ${COMMANDS} commands each: nothing lost, nothing applied twice`,
+  { timeout: 300_000 },
+  () => {
+    it('after the state write, before the publish', async () => {
+      const setup = fresh();
+      await writeWithCrashes(setup, ['after-state-write:57', 'after-state-write:64']);
+      const p = await observer(setup);
+      await expectEveryEventPublished(p);
+      await p.startProcessor(p.mirrorProcessor);
+      await expectEachAppliedOnceInOrder(p);
+    });
 
-  it('after the publish, before the mark', async () => {
-    const setup = fresh();
-    await writeWithCrashes(setup, ['after-publish:3', 'after-publish:2']);
-    const p = await observer(setup);
-    // The checkpoint published with each batch lets the restarted relay mark the batch it had
-    // published before dying: no event reaches the topic twice.
-    expect(await expectEveryEventPublished(p)).toBe(0);
-    await p.startProcessor(p.mirrorProcessor);
-    await expectEachAppliedOnceInOrder(p);
-  });
+    it('after the publish, before the mark', async () => {
+      const setup = fresh();
+      await writeWithCrashes(setup, ['after-publish:3', 'after-publish:2']);
+      const p = await observer(setup);
+      // The checkpoint published with each batch lets the restarted relay mark the batch it had
+      // published before dying: no event reaches the topic twice.
+      expect(await expectEveryEventPublished(p)).toBe(0);
+      await p.startProcessor(p.mirrorProcessor);
+      await expectEachAppliedOnceInOrder(p);
+    });
 
-  it('after handling, before the offset commit', async () => {
-    const setup = fresh();
-    await writeWithCrashes(setup, []);
-    for (const killAt of ['after-handle:37', 'after-handle:45', 'after-handle:60']) {
-      const crashing = child(setup, 'mirror', killAt);
-      expect(await crashing.exited).toEqual({ code: null, signal: 'SIGKILL' });
-    }
-    const mirror = child(setup, 'mirror');
-    await mirror.waitForLine(/^ready$/);
-    const p = await observer(setup);
-    await expectEachAppliedOnceInOrder(p);
-    await mirror.stop();
-    // The crashed runs really redelivered handled events, and they changed nothing.
-    const redelivered = cleanup
-      .flatMap((c) => ('lines' in c ? (c as ChildService).lines : []))
-      .filter((l) => l.startsWith('mirrored duplicate'));
-    expect(redelivered.length).toBeGreaterThan(0);
-  });
-});
+    it('after handling, before the offset commit', async () => {
+      const setup = fresh();
+      await writeWithCrashes(setup, []);
+      for (const killAt of ['after-handle:37', 'after-handle:45', 'after-handle:60']) {
+        const crashing = child(setup, 'mirror', killAt);
+        expect(await crashing.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      }
+      const mirror = child(setup, 'mirror');
+      await mirror.waitForLine(/^ready$/);
+      const p = await observer(setup);
+      await expectEachAppliedOnceInOrder(p);
+      await mirror.stop();
+      // The crashed runs really redelivered handled events, and they changed nothing.
+      const redelivered = cleanup
+        .flatMap((c) => ('lines' in c ? (c as ChildService).lines : []))
+        .filter((l) => l.startsWith('mirrored duplicate'));
+      expect(redelivered.length).toBeGreaterThan(0);
+    });
+  },
+);

@@ -56,13 +56,14 @@ describe('commit compaction keeps the dedupe records bounded, and exact', () => 
       entityTypes: [p.account.type, p.mirror.type],
       minRetentionMs: 0,
     });
+    // Only published commits are compactable: wait until the relay has published everything too
+    // (on a busy machine it may still hold some, which would come up as history later).
+    const settled = async (type: string) =>
+      (await p.store.outboxBacklog(type)).pending === 0 && (await history(type)).length === 0;
     await waitFor(
       async () => {
         await compactor.runOnce();
-        return (
-          (await history(p.mirror.type)).length === 0 &&
-          (await history(p.account.type)).length === 0
-        );
+        return (await settled(p.mirror.type)) && (await settled(p.account.type));
       },
       { timeoutMs: 30_000, description: 'the history to be compacted' },
     );
