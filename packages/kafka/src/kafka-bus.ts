@@ -139,6 +139,10 @@ export class KafkaBus
           })),
         });
       }
+      // A topic another client has just created is listed before its partitions' leaders
+      // serve it; producing to it or reading its offsets then fails with a retriable error.
+      // Return only once every partition answers an offset request.
+      await Promise.all(topics.map((t) => admin.fetchTopicOffsets(t.topic)));
     } finally {
       await admin.disconnect();
     }
