@@ -7,8 +7,10 @@ const exclude = ['**/node_modules/**', '.sagaflow/**'];
  * The unit and integration tiers run first, side by side: integration tests mostly wait on the
  * servers (group joins, commits), so three files at a time keep two cores busy. The end-to-end
  * tier runs after them, two files at a time: each one runs several service processes (or servers
- * of its own) and needs the cores for itself.
+ * of its own). The chaos test runs last and alone: it restarts servers of its own under 500
+ * orders and is the one test whose point is the load it makes.
  */
+const chaos = ['test/chaos/**/*.e2e.test.ts'];
 export default defineConfig({
   test: {
     reporters: ['default', './packages/testing/src/summary-reporter.ts'],
@@ -38,7 +40,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['**/*.e2e.test.ts'],
-          exclude,
+          exclude: [...exclude, ...chaos],
           // Chromium and PostgreSQL from Debian's packages, installed when missing (as root).
           globalSetup: ['./packages/testing/src/machine-setup.ts', ...realServers],
           testTimeout: 120_000,
@@ -47,6 +49,17 @@ export default defineConfig({
           // The kill points of the orchestrator crash test, three at a time.
           maxConcurrency: 3,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          name: 'e2e-chaos',
+          include: chaos,
+          exclude,
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+          maxWorkers: 1,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

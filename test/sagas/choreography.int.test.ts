@@ -104,18 +104,24 @@ async function participants(
   >;
 }
 
+/**
+ * Waits for a saga's view to reach `status` and, when `entries` is given, to hold that many
+ * timeline entries: the tracker reads each participant's topic on its own, so the outcome event
+ * (on the orders topic) can be recorded before the last compensation (on another topic).
+ */
 const waitForStatus = (
   views: MongoSagaViewStore,
   sagaId: string,
   status: SagaView['status'],
   timeoutMs = 60_000,
+  entries = 0,
 ) =>
   waitFor(
     async () => {
       const view = await views.view(sagaId);
-      return view?.status === status ? view : undefined;
+      return view?.status === status && view.timeline.length >= entries ? view : undefined;
     },
-    { timeoutMs, description: `saga ${sagaId} to be ${status}` },
+    { timeoutMs, description: `saga ${sagaId} to be ${status} with ${entries} entries or more` },
   );
 
 describe('a three-participant choreography, tracked on the real servers', () => {
@@ -149,7 +155,13 @@ describe('a three-participant choreography, tracked on the real servers', () => 
   });
 
   it('completes the happy path, every step done in order', async () => {
-    const view = await waitForStatus(tracked.views, await place('o-1', 'rich', 2), 'completed');
+    const view = await waitForStatus(
+      tracked.views,
+      await place('o-1', 'rich', 2),
+      'completed',
+      60_000,
+      5,
+    );
     expect(view).toMatchObject({ type: 'order-placement', businessKey: 'o-1' });
     expect(view.steps.map((s) => [s.name, s.status])).toEqual([
       ['reserve-stock', 'done'],
@@ -170,7 +182,13 @@ describe('a three-participant choreography, tracked on the real servers', () => 
   });
 
   it('compensates the completed steps in reverse order when the last participant refuses', async () => {
-    const view = await waitForStatus(tracked.views, await place('o-4', 'rich', 50), 'compensated');
+    const view = await waitForStatus(
+      tracked.views,
+      await place('o-4', 'rich', 50),
+      'compensated',
+      60_000,
+      7,
+    );
     expect(view.error).toBe('too valuable to ship uninsured');
     expect(view.steps.map((s) => [s.name, s.status])).toEqual([
       ['reserve-stock', 'compensated'],
@@ -196,7 +214,13 @@ describe('a three-participant choreography, tracked on the real servers', () => 
   });
 
   it('compensates the steps before a refused payment', async () => {
-    const view = await waitForStatus(tracked.views, await place('o-2', 'poor', 3), 'compensated');
+    const view = await waitForStatus(
+      tracked.views,
+      await place('o-2', 'poor', 3),
+      'compensated',
+      60_000,
+      5,
+    );
     expect(view.error).toBe('credit limit exceeded');
     expect(view.steps.map((s) => s.status)).toEqual([
       'compensated',
