@@ -10,7 +10,7 @@ import {
   type ServerName,
 } from '@sagaflow/infra-local';
 import {
-  checkInvariants,
+  settledInvariants,
   freePort,
   mixedBatch,
   placeAll,
@@ -136,7 +136,7 @@ it(`settles ${ORDERS} orders with every invariant intact while services, Kafka a
   const quietAfter = (Date.now() - lastFault) / 1000;
   const total = (Date.now() - started) / 1000;
   const views = [...orders.values()];
-  const violations = await checkInvariants(sys.client, batch.starting, views);
+  const violations = await settledInvariants(sys.client, batch.starting, views);
   const restarts = Object.fromEntries(sys.supervisor.restarts);
   console.log(
     [

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { infraDown, infraUp, loadInfraConfig, type InfraConfig } from '@sagaflow/infra-local';
 import {
-  checkInvariants,
+  settledInvariants,
   freePort,
   mixedBatch,
   placeAll,
@@ -90,7 +90,7 @@ it(`finishes every workflow of ${ORDERS} orchestrated orders when the database r
   const { orders: views, quiet } = await waitUntilTerminal(sys.client, ids, {
     timeoutMs: 300_000,
   });
-  const violations = await checkInvariants(sys.client, batch.starting, [...views.values()]);
+  const violations = await settledInvariants(sys.client, batch.starting, [...views.values()]);
   note(
     `all ${ORDERS} orders terminal ${((Date.now() - lastFault) / 1000).toFixed(1)} s after the last restart: ${summarize(
       [...views.values()],

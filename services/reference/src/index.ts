@@ -31,6 +31,7 @@ export {
   placeAll,
   seed,
   seededRandom,
+  settledInvariants,
   summarize,
   waitUntilTerminal,
 } from './scenario.js';

@@ -193,6 +193,27 @@ export async function checkInvariants(
   return violations;
 }
 
+/**
+ * {@link checkInvariants} again until they hold, or `timeoutMs` has passed (then the last
+ * violations). An order is terminal before all of its compensation is done: on `StockReleased`
+ * the order service rejects the order while the inventory frees the stock, each at its own pace,
+ * so a system whose orders are all terminal may still be freeing stock for a moment. What has
+ * not settled by the deadline is a violation.
+ */
+export async function settledInvariants(
+  client: ReferenceClient,
+  starting: Starting,
+  orders: readonly OrderView[],
+  options: { readonly timeoutMs?: number } = {},
+): Promise<string[]> {
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  for (;;) {
+    const violations = await checkInvariants(client, starting, orders);
+    if (violations.length === 0 || Date.now() > deadline) return violations;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+}
+
 /** Counts of a batch's outcomes, by mode and reason. */
 export function summarize(orders: readonly OrderView[]) {
   const rows = new Map<string, number>();
