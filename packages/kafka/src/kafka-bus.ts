@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import {
+  backoffDelay,
   invalidArgument,
   SagaflowError,
+  type BackoffPolicy,
   type BusMessage,
   type MessagePublisher,
   type MessageSubscriber,
@@ -55,6 +57,7 @@ export const CHECKPOINT_TOPIC = 'sagaflow.relay-checkpoints';
 
 /** How long {@link KafkaBus.ensureTopics} waits out a broker whose metadata lags. */
 const ENSURE_TOPICS_TIMEOUT_MS = 30_000;
+const ENSURE_TOPICS_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 2_000, multiplier: 2 };
 const checkpointGroup = (relayId: string) => `${relayId}.checkpoint`;
 
 const LEVELS = {
@@ -110,11 +113,12 @@ export class KafkaBus
     // lags a creation: kafkajs then fails with a retriable error (`This server does not host this
     // topic-partition`) that its own retries do not always outlast. Wait it out, bounded.
     const deadline = Date.now() + ENSURE_TOPICS_TIMEOUT_MS;
-    for (let delay = 200; ; delay = Math.min(delay * 2, 2_000)) {
+    for (let attempt = 1; ; attempt += 1) {
       try {
         await this.#createMissingTopics(topics);
         return;
       } catch (error) {
+        const delay = backoffDelay(ENSURE_TOPICS_BACKOFF, attempt);
         const retriable = (error as { retriable?: unknown }).retriable === true;
         if (!retriable || Date.now() + delay > deadline) throw error;
         await new Promise((resolve) => setTimeout(resolve, delay));

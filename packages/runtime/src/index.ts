@@ -43,5 +43,5 @@ export type {
   ServiceProcess,
   ServiceProcessOptions,
 } from './service-process.js';
-export { isTransientStartError, startWithRetries } from './start-with-retries.js';
+export { isTransientStartError, startBackoff, startWithRetries } from './start-with-retries.js';
 export type { StartRetryOptions } from './start-with-retries.js';

@@ -147,8 +147,10 @@ export async function runServiceProcess<S extends ServiceProcess>(
     stopping = true;
     log.info(reason, message);
     watchdog?.stop();
+    // A stop that fails or hangs is a failure, whatever the reason for stopping.
+    const failed = code === 0 ? 1 : code;
     // A service whose clients are stuck may not stop gracefully: do not wait for ever.
-    const forced = setTimeout(() => exit(code === 0 ? 1 : code), 15_000);
+    const forced = setTimeout(() => exit(failed), 15_000);
     forced.unref();
     running
       .stop()
@@ -162,7 +164,7 @@ export async function runServiceProcess<S extends ServiceProcess>(
         (error: unknown) => {
           clearTimeout(forced);
           log.error({ err: error }, 'stopped with an error');
-          exit(code === 0 ? 1 : code);
+          exit(failed);
         },
       );
   };

@@ -1,18 +1,19 @@
-import { isSagaflowError } from '@sagaflow/core';
+import { backoffDelay, isSagaflowError, type BackoffPolicy } from '@sagaflow/core';
 
 /** Options of {@link startWithRetries}. */
 export interface StartRetryOptions {
   /** Give up after this long (then the last error is thrown). @default 120_000 */
   readonly timeoutMs?: number;
-  /** First pause between attempts; it doubles up to `maxDelayMs`. @default 500 */
-  readonly initialDelayMs?: number;
-  /** @default 5_000 */
-  readonly maxDelayMs?: number;
+  /** Pauses between attempts. @default {@link startBackoff} */
+  readonly backoff?: BackoffPolicy;
   /** Told about each failed attempt that will be retried. */
   readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
   /** The clock. @default Date.now */
   readonly now?: () => number;
 }
+
+/** Pauses between start-up attempts: growing from 0.5 s to 5 s, with jitter. */
+export const startBackoff: BackoffPolicy = { initialMs: 500, maxMs: 5_000, multiplier: 2 };
 
 /**
  * True for an error that a later attempt may not meet: anything but a framework error marked
@@ -37,15 +38,14 @@ export async function startWithRetries<T>(
 ): Promise<T> {
   const now = options.now ?? Date.now;
   const deadline = now() + (options.timeoutMs ?? 120_000);
-  let delay = options.initialDelayMs ?? 500;
   for (let n = 1; ; n += 1) {
     try {
       return await attempt();
     } catch (error) {
+      const delay = backoffDelay(options.backoff ?? startBackoff, n);
       if (!isTransientStartError(error) || now() + delay > deadline) throw error;
       options.onRetry?.(error, n, delay);
       await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, options.maxDelayMs ?? 5_000);
     }
   }
 }

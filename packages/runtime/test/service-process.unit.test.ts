@@ -26,7 +26,7 @@ describe('runServiceProcess', () => {
     const running = await runServiceProcess({
       address: { host: '127.0.0.1', port: 0 },
       logger: silent,
-      startup: { initialDelayMs: 1 },
+      startup: { backoff: { initialMs: 1, maxMs: 1, multiplier: 1 } },
       deadAfterMs: 300,
       livenessIntervalMs: 50,
       exit: (code) => exits.push(code),

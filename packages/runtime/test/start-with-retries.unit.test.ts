@@ -2,7 +2,7 @@ import { SagaflowError } from '@sagaflow/core';
 import { describe, expect, it } from 'vitest';
 import { isTransientStartError, startWithRetries } from '../src/index.js';
 
-const fast = { initialDelayMs: 1, maxDelayMs: 2 };
+const fast = { backoff: { initialMs: 1, maxMs: 2, multiplier: 2 } };
 
 describe('startWithRetries', () => {
   it('retries transient failures (a Kafka metadata error, a refused connection) until it starts', async () => {

@@ -1,37 +1,28 @@
 import { referenceSchemaDirs } from '@sagaflow/reference-contracts';
-import {
-  listen,
-  loadProcessConfig,
-  memoryAdapters,
-  type EntityServiceProcess,
-  type RunningService,
-} from '@sagaflow/runtime';
-import { waitFor } from '@sagaflow/testing';
+import type { EntityServiceProcess } from '@sagaflow/runtime';
+import { startServiceInMemory, waitFor, type ServiceInMemory } from '@sagaflow/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildInventoryService } from '../src/inventory-service.js';
 import { reservationEntity } from '../src/reservation.js';
 
-let running: RunningService<EntityServiceProcess>;
-let base: string;
+let running: ServiceInMemory<EntityServiceProcess>;
 
 beforeAll(async () => {
-  const config = loadProcessConfig({ defaultPort: 0, env: {} });
-  running = await listen(
-    await buildInventoryService(config, memoryAdapters({ schemaDirs: referenceSchemaDirs })),
-    config,
-  );
-  base = `http://127.0.0.1:${running.port}`;
+  running = await startServiceInMemory(buildInventoryService, { schemaDirs: referenceSchemaDirs });
 });
 afterAll(() => running.stop());
 
 const setStock = (sku: string, available: number) =>
-  fetch(`${base}/stock/${sku}`, {
+  fetch(`${running.url}/stock/${sku}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ available }),
   });
 const stockOf = async (sku: string) =>
-  (await (await fetch(`${base}/stock/${sku}`)).json()) as { available: number; reserved: number };
+  (await (await fetch(`${running.url}/stock/${sku}`)).json()) as {
+    available: number;
+    reserved: number;
+  };
 
 describe('inventory service (in memory)', () => {
   it('reserves every line of a requested reservation, or none when one SKU is short', async () => {
@@ -74,6 +65,6 @@ describe('inventory service (in memory)', () => {
     const bad = await setStock('bolt', 1.5);
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { field: string } }).error.field).toBe('available');
-    expect((await fetch(`${base}/stock/none`)).status).toBe(404);
+    expect((await fetch(`${running.url}/stock/none`)).status).toBe(404);
   });
 });

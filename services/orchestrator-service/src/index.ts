@@ -4,5 +4,9 @@
  * @module
  */
 export { readCreditOver } from './credit-reader.js';
-export { buildOrchestratorService, loadOrchestratorConfig } from './orchestrator-service.js';
+export {
+  buildOrchestratorService,
+  loadOrchestratorConfig,
+  paymentUrlFrom,
+} from './orchestrator-service.js';
 export type { OrchestratorConfig } from './orchestrator-service.js';

@@ -27,10 +27,14 @@ export interface OrchestratorConfig extends ProcessConfig {
   readonly paymentUrl: string;
 }
 
+/** Where the payment service answers: `PAYMENT_URL`, or its default address. */
+export const paymentUrlFrom = (env: NodeJS.ProcessEnv): string =>
+  env['PAYMENT_URL'] ?? `http://127.0.0.1:${defaultPorts.payment}`;
+
 /** Reads the orchestrator's configuration: the process's, and `PAYMENT_URL`. */
 export const loadOrchestratorConfig = (env: NodeJS.ProcessEnv): OrchestratorConfig => ({
   ...loadProcessConfig({ defaultPort: defaultPorts.orchestrator, env }),
-  paymentUrl: env['PAYMENT_URL'] ?? `http://127.0.0.1:${defaultPorts.payment}`,
+  paymentUrl: paymentUrlFrom(env),
 });
 
 /**

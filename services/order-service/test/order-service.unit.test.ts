@@ -1,30 +1,19 @@
 import { referenceSchemaDirs } from '@sagaflow/reference-contracts';
-import {
-  listen,
-  loadProcessConfig,
-  memoryAdapters,
-  type EntityServiceProcess,
-  type RunningService,
-} from '@sagaflow/runtime';
+import type { EntityServiceProcess } from '@sagaflow/runtime';
+import { startServiceInMemory, type ServiceInMemory } from '@sagaflow/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderEntity } from '../src/order.js';
 import { buildOrderService } from '../src/order-service.js';
 
-let running: RunningService<EntityServiceProcess>;
-let base: string;
+let running: ServiceInMemory<EntityServiceProcess>;
 
 beforeAll(async () => {
-  const config = loadProcessConfig({ defaultPort: 0, env: {} });
-  running = await listen(
-    await buildOrderService(config, memoryAdapters({ schemaDirs: referenceSchemaDirs })),
-    config,
-  );
-  base = `http://127.0.0.1:${running.port}`;
+  running = await startServiceInMemory(buildOrderService, { schemaDirs: referenceSchemaDirs });
 });
 afterAll(() => running.stop());
 
 const place = (body: unknown, key?: string) =>
-  fetch(`${base}/orders`, {
+  fetch(`${running.url}/orders`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -47,7 +36,7 @@ describe('order service (in memory)', () => {
     const again = await place(order, 'key-1');
     expect(again.status).toBe(200);
     expect(await again.json()).toEqual(ids);
-    const read = await fetch(`${base}/orders/${ids.orderId}`);
+    const read = await fetch(`${running.url}/orders/${ids.orderId}`);
     expect(await read.json()).toMatchObject({
       orderId: ids.orderId,
       status: 'PENDING',
@@ -63,7 +52,7 @@ describe('order service (in memory)', () => {
     expect(((await bad.json()) as { error: { field: string } }).error.field).toBe('items');
     const badKey = await place(order, 'a key with spaces');
     expect(badKey.status).toBe(400);
-    expect((await fetch(`${base}/orders/ord-none`)).status).toBe(404);
+    expect((await fetch(`${running.url}/orders/ord-none`)).status).toBe(404);
   });
 
   it('approves a pending order once, and never rejects an approved one', async () => {
@@ -74,7 +63,8 @@ describe('order service (in memory)', () => {
     const rejected = await commands.execute(entity, orderId, 'Reject', { reason: 'late' });
     expect(rejected.status).toBe('unchanged');
     expect(
-      ((await (await fetch(`${base}/orders/${orderId}`)).json()) as { status: string }).status,
+      ((await (await fetch(`${running.url}/orders/${orderId}`)).json()) as { status: string })
+        .status,
     ).toBe('APPROVED');
   });
 });

@@ -1,27 +1,20 @@
 import { referenceSchemaDirs } from '@sagaflow/reference-contracts';
-import { listen, loadProcessConfig, memoryAdapters, type RunningService } from '@sagaflow/runtime';
+import type { EntityServiceProcess } from '@sagaflow/runtime';
+import { startServiceInMemory, type ServiceInMemory } from '@sagaflow/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customerEntity } from '../src/customer.js';
 import { buildPaymentService } from '../src/payment-service.js';
-import type { EntityServiceProcess } from '@sagaflow/runtime';
 
-let running: RunningService<EntityServiceProcess>;
-let base: string;
+let running: ServiceInMemory<EntityServiceProcess>;
 const customer = customerEntity('payment.customer');
 
 beforeAll(async () => {
-  const config = loadProcessConfig({ defaultPort: 0, env: {} });
-  const service = await buildPaymentService(
-    config,
-    memoryAdapters({ schemaDirs: referenceSchemaDirs }),
-  );
-  running = await listen(service, config);
-  base = `http://127.0.0.1:${running.port}`;
+  running = await startServiceInMemory(buildPaymentService, { schemaDirs: referenceSchemaDirs });
 });
 afterAll(() => running.stop());
 
 const put = (path: string, body: unknown) =>
-  fetch(`${base}${path}`, {
+  fetch(`${running.url}${path}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
@@ -30,12 +23,12 @@ const put = (path: string, body: unknown) =>
 describe('payment service (in memory)', () => {
   it('sets and reads a customer credit limit, refusing bad input with 400 naming the field', async () => {
     expect((await put('/customers/c-1', { creditLimit: 1000 })).status).toBe(200);
-    const read = await fetch(`${base}/customers/c-1`);
+    const read = await fetch(`${running.url}/customers/c-1`);
     expect(await read.json()).toEqual({ customerId: 'c-1', creditLimit: 1000, creditReserved: 0 });
     const bad = await put('/customers/c-1', { creditLimit: -5 });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { field: string } }).error.field).toBe('creditLimit');
-    expect((await fetch(`${base}/customers/nobody`)).status).toBe(404);
+    expect((await fetch(`${running.url}/customers/nobody`)).status).toBe(404);
   });
 
   it('authorizes within the credit, refuses beyond it, answers a repeated request alike and releases', async () => {

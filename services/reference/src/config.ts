@@ -1,5 +1,5 @@
 import { loadAdminConfig } from '@sagaflow/admin-service';
-import { loadOrchestratorConfig, type OrchestratorConfig } from '@sagaflow/orchestrator-service';
+import { paymentUrlFrom, type OrchestratorConfig } from '@sagaflow/orchestrator-service';
 import { defaultPorts, serviceNames, type ServiceName } from '@sagaflow/reference-contracts';
 import { badSetting, loadProcessConfig } from '@sagaflow/runtime';
 
@@ -28,5 +28,5 @@ export function loadServiceConfig(
     name === 'admin'
       ? loadAdminConfig(env)
       : loadProcessConfig({ defaultPort: defaultPorts[name], env });
-  return { ...base, paymentUrl: loadOrchestratorConfig(env).paymentUrl, service: name };
+  return { ...base, paymentUrl: paymentUrlFrom(env), service: name };
 }

@@ -3,6 +3,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { backoffDelay } from '@sagaflow/core';
 import type { ServiceName } from '@sagaflow/reference-contracts';
 
 const servicesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -27,8 +28,8 @@ export interface SupervisorOptions {
   /** Restart a service that exits while the supervisor runs. @default true */
   readonly restart?: boolean;
   /**
-   * Pause before a restart; it doubles (up to 5 s) while a service keeps dying within 10 s of
-   * its start, so that one that cannot start (its database is down) does not spin.
+   * Pause before a restart; it grows with a backoff (up to about 5 s) while a service keeps dying
+   * within 10 s of its start, so that one that cannot start (its database is down) does not spin.
    * @default 250
    */
   readonly restartDelayMs?: number;
@@ -49,7 +50,8 @@ interface Managed {
 export class ServiceSupervisor {
   readonly #options: SupervisorOptions;
   readonly #running = new Map<ServiceName, Managed>();
-  readonly #delays = new Map<ServiceName, number>();
+  /** Exits within 10 s of a start, in a row, by service. */
+  readonly #quickExits = new Map<ServiceName, number>();
   #stopping = false;
   /** Restarts after an unplanned exit, by service. */
   readonly restarts = new Map<ServiceName, number>();
@@ -84,11 +86,13 @@ export class ServiceSupervisor {
         );
         this.restarts.set(service, (this.restarts.get(service) ?? 0) + 1);
         const base = this.#options.restartDelayMs ?? 250;
+        const quick =
+          Date.now() - startedAt < 10_000 ? (this.#quickExits.get(service) ?? 0) + 1 : 0;
+        this.#quickExits.set(service, quick);
         const delay =
-          Date.now() - startedAt < 10_000
-            ? Math.min((this.#delays.get(service) ?? base / 2) * 2, Math.max(base, 5_000))
-            : base;
-        this.#delays.set(service, delay);
+          quick === 0
+            ? base
+            : base + backoffDelay({ initialMs: base, maxMs: 5_000, multiplier: 2 }, quick);
         setTimeout(() => {
           if (!this.#stopping && !this.#running.has(service)) this.start(service);
         }, delay);

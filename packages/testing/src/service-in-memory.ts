@@ -1,0 +1,37 @@
+import {
+  listen,
+  loadProcessConfig,
+  memoryAdapters,
+  type AdapterFactory,
+  type ProcessConfig,
+  type RunningService,
+  type ServiceProcess,
+} from '@sagaflow/runtime';
+
+/** A service started by {@link startServiceInMemory}. */
+export interface ServiceInMemory<S extends ServiceProcess> {
+  readonly service: S;
+  /** e.g. `http://127.0.0.1:41234`. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Builds a service with its own build function on the in-memory adapters (no server, default
+ * configuration) and listens on a free port: a service package's own tests.
+ */
+export async function startServiceInMemory<S extends ServiceProcess>(
+  build: (config: ProcessConfig, adapters: AdapterFactory) => Promise<S>,
+  options: { readonly schemaDirs: readonly string[] },
+): Promise<ServiceInMemory<S>> {
+  const config = loadProcessConfig({ defaultPort: 0, env: {} });
+  const running: RunningService<S> = await listen(
+    await build(config, memoryAdapters({ schemaDirs: options.schemaDirs })),
+    config,
+  );
+  return {
+    service: running.service,
+    url: `http://127.0.0.1:${running.port}`,
+    stop: () => running.stop(),
+  };
+}
