@@ -22,6 +22,7 @@ import { openLoop, type BenchOrder, type LoadTarget, type StepResult } from './l
 import { SagaOutcomes, type HopFigures } from './outcomes.js';
 import { stepCounts } from './steps/domain.js';
 import { startSteps } from './steps/start.js';
+import { perSaga, scrapeUsage, type UsagePerSaga } from './usage.js';
 import { lengthGrowth, markdown, median, svgChart, type ScenarioResult } from './report.js';
 
 const require = createRequire(import.meta.url);
@@ -134,6 +135,10 @@ interface Started {
   readonly rss?: () => Promise<Record<string, number>>;
   /** The saga's hops as seen on the topics. */
   readonly hops?: SagaOutcomes;
+  /** Base URLs of processes whose `/metrics` count round trips and CPU. @default none */
+  readonly metricsUrls?: () => Readonly<Record<string, string>>;
+  /** Bearer token for `/metrics` where asked (the admin's). @default none */
+  readonly metricsToken?: string;
   /** Processes to SIGKILL if the benchmark dies without stopping the system. @default none */
   readonly pids?: () => readonly (number | undefined)[];
   /** SIGKILLs the inventory participant, which is then restarted. */
@@ -196,6 +201,7 @@ async function scenario(
   const at90: StepResult[] = [];
   const rss: Record<string, number>[] = [];
   const hops: HopFigures[] = [];
+  const usage: UsagePerSaga[] = [];
   for (let run = 1; run <= runCount; run++) {
     const system = await launch(start);
     try {
@@ -211,18 +217,38 @@ async function scenario(
           onPlaced: (id) => placed.push(id),
         });
       const steps: StepResult[] = [];
+      const stepUsage: (UsagePerSaga | undefined)[] = [];
+      const scrape = async () =>
+        system.metricsUrls === undefined
+          ? undefined
+          : await scrapeUsage(system.metricsUrls(), system.metricsToken);
       for (const rate of settings.rates) {
         const sampling = system.rss === undefined ? undefined : sampleRss(system.rss);
+        const before = await scrape();
         const result = await step(rate, settings.stepMs);
+        const after = await scrape();
         const peak = await sampling?.stop();
         if (peak !== undefined) rss.push(peak);
         steps.push(result);
+        const used =
+          before === undefined || after === undefined
+            ? undefined
+            : perSaga(before, after, result.ended);
+        stepUsage.push(used);
+        const trips =
+          used === undefined
+            ? ''
+            : `; per saga ${used.roundTripsPerSaga.db} db + ${used.roundTripsPerSaga.kafka} kafka round trips`;
         say(
-          `  ${name} run ${run}: offered ${rate}/s → ${result.throughputPerSec.toFixed(2)} sagas/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms (${result.ended}/${result.placed} ended, ${result.failed} refused)`,
+          `  ${name} run ${run}: offered ${rate}/s → ${result.throughputPerSec.toFixed(2)} sagas/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms (${result.ended}/${result.placed} ended, ${result.failed} refused${trips})`,
         );
         if (result.throughputPerSec < 0.8 * rate) break;
       }
       const saturationPerSec = Math.max(...steps.map((s) => s.throughputPerSec));
+      // Cost per saga at saturation: over the step that ended the most sagas per second.
+      const atSaturation =
+        stepUsage[steps.findIndex((s) => s.throughputPerSec === saturationPerSec)];
+      if (atSaturation !== undefined) usage.push(atSaturation);
       measured.push({ steps, saturationPerSec });
       await system.target.outcomes.waitFor(placed, settings.settleMs);
       for (const [share, into] of [
@@ -254,6 +280,7 @@ async function scenario(
     },
     peakRssMiB: peakOf(rss),
     hopsAt50: hops.length === 0 ? undefined : medianHops(hops),
+    ...(usage.length === 0 ? {} : medianUsage(usage)),
     runs: measured,
   };
 }
@@ -282,6 +309,26 @@ const peakOf = (samples: readonly Record<string, number>[]) => {
     for (const [k, v] of Object.entries(s)) peak[k] = Math.max(peak[k] ?? 0, v);
   return peak;
 };
+
+const medianUsage = (all: readonly UsagePerSaga[]): UsagePerSaga => ({
+  roundTripsPerSaga: {
+    db: median(all.map((u) => u.roundTripsPerSaga.db)),
+    kafka: median(all.map((u) => u.roundTripsPerSaga.kafka)),
+    transactions: median(all.map((u) => u.roundTripsPerSaga.transactions)),
+  },
+  cpuMsPerSaga: Object.fromEntries(
+    Object.keys(all[0]?.cpuMsPerSaga ?? {}).map((p) => [
+      p,
+      median(all.map((u) => u.cpuMsPerSaga[p] ?? Number.NaN)),
+    ]),
+  ),
+  roundTripsByOperation: Object.fromEntries(
+    Object.keys(all[0]?.roundTripsByOperation ?? {}).map((k) => [
+      k,
+      median(all.map((u) => u.roundTripsByOperation[k] ?? 0)),
+    ]),
+  ),
+});
 
 const medianHops = (all: readonly HopFigures[]): HopFigures => ({
   relayP50Ms: median(all.map((h) => h.relayP50Ms)),
@@ -362,6 +409,13 @@ const sagaflowSystem =
     let next = 0;
     return {
       pids: () => sets.flatMap((set) => serviceNames.map((s) => set.supervisor.pid(s))),
+      metricsUrls: () =>
+        Object.fromEntries(
+          sets.flatMap((set, i) =>
+            serviceNames.map((s) => [i === 0 ? s : `${s}#${i + 1}`, set.urls[s]] as const),
+          ),
+        ),
+      metricsToken: first.adminToken,
       hops: outcomes,
       killInventory: () => first.supervisor.kill('inventory', 'SIGKILL'),
       target: {
@@ -392,6 +446,7 @@ const stepsSystem =
     return {
       target: system.target(steps),
       hops: system.outcomes,
+      metricsUrls: () => system.urls,
       pids: () => system.children.map((c) => c.process.pid),
       rss: () => childrenRssMiB(system.children),
       stop: () => system.stop(),

@@ -1,3 +1,4 @@
+import type { RoundTripsPerSaga } from './usage.js';
 import type { StepResult } from './load.js';
 import type { HopFigures } from './outcomes.js';
 import type { RecoveryResult } from './recovery.js';
@@ -17,6 +18,15 @@ export interface ScenarioResult {
   readonly peakRssMiB: Readonly<Record<string, number>>;
   /** Median hop times at 50% load, where the topics tell them. */
   readonly hopsAt50: HopFigures | undefined;
+  /**
+   * Round trips per saga of all the system's processes together, over the saturation step
+   * (median over runs), where the processes count them (sagaflow's).
+   */
+  readonly roundTripsPerSaga?: RoundTripsPerSaga;
+  /** CPU milliseconds per saga of each process over the saturation step (median over runs). */
+  readonly cpuMsPerSaga?: Readonly<Record<string, number>>;
+  /** Round trips per saga by `<system> <operation>` over the saturation step, most first. */
+  readonly roundTripsByOperation?: Readonly<Record<string, number>>;
   /** Every step of every run, as measured. */
   readonly runs: readonly {
     readonly steps: readonly StepResult[];
@@ -116,6 +126,8 @@ export function markdown(results: {
         'p50 ms @90%',
         'p99 ms @90%',
         'hop p50 ms',
+        'round trips per saga (db + kafka; transactions)',
+        'CPU ms per saga (all processes)',
         'peak RSS MiB (all processes)',
       ],
       results.scenarios.map((s) => [
@@ -129,9 +141,22 @@ export function markdown(results: {
         s.hopsAt50 === undefined
           ? 'n/a'
           : `${ms(s.hopsAt50.hopP50Ms)} (relay ${ms(s.hopsAt50.relayP50Ms)} + pickup ${ms(s.hopsAt50.pickupP50Ms)})`,
+        s.roundTripsPerSaga === undefined
+          ? 'n/a'
+          : `${s.roundTripsPerSaga.db} + ${s.roundTripsPerSaga.kafka}; ${s.roundTripsPerSaga.transactions}`,
+        s.cpuMsPerSaga === undefined ? 'n/a' : round(sum(s.cpuMsPerSaga), 0),
         `${round(sum(s.peakRssMiB), 0)}`,
       ]),
     ),
+    '',
+    ...results.scenarios
+      .filter((s) => s.cpuMsPerSaga !== undefined)
+      .map(
+        (s) =>
+          `- CPU ms per saga at saturation, ${s.name}: ${Object.entries(s.cpuMsPerSaga ?? {})
+            .map(([p, v]) => `${p} ${v}`)
+            .join(', ')}`,
+      ),
     '',
     `Ratios (sagaflow ÷ the other, same run): ${Object.entries(results.ratios)
       .map(([k, v]) => `${k} ${v === null ? 'n/a' : v.toFixed(2)}`)

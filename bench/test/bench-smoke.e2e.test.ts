@@ -18,6 +18,8 @@ interface Results {
     p50Ms: number;
     p99Ms: number;
     runs: { steps: { failed: number; placed: number; ended: number }[] }[];
+    roundTripsPerSaga?: { db: number; kafka: number; transactions: number };
+    cpuMsPerSaga?: Record<string, number>;
   }[];
   ratios: Record<string, number | null>;
   growthBySteps: { engine: string; lengths: { steps: number; stepsPerSec: number }[] }[];
@@ -60,6 +62,15 @@ it('pnpm bench --smoke runs every scenario end to end and writes its results', a
     for (const step of s.runs[0]!.steps) expect(step.failed, s.name).toBe(0);
     expect(s.runs[0]!.steps[0]!.ended, s.name).toBe(s.runs[0]!.steps[0]!.placed);
   }
+  // sagaflow's processes count their round trips and CPU; the others' are not counted.
+  for (const name of ['choreography', 'orchestration', 'orchestration-steps-4']) {
+    const s = results.scenarios.find((x) => x.name === name)!;
+    expect(s.roundTripsPerSaga?.db, name).toBeGreaterThan(0);
+    expect(s.roundTripsPerSaga?.kafka, name).toBeGreaterThan(0);
+    expect(s.roundTripsPerSaga?.transactions, name).toBeGreaterThan(0);
+    expect(Object.keys(s.cpuMsPerSaga ?? {}).length, name).toBeGreaterThanOrEqual(2);
+  }
+  expect(results.scenarios.find((x) => x.name === 'baseline')!.roundTripsPerSaga).toBeUndefined();
   for (const key of ['vsBaseline', 'vsRestate', 'vsDbos']) {
     expect(results.ratios[key], key).toBeGreaterThan(0);
   }

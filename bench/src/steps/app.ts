@@ -8,6 +8,8 @@
  */
 import { workflowRoutes } from '@sagaflow/admin';
 import { Orchestrator, SagaflowService } from '@sagaflow/core';
+import { PrometheusMetrics } from '@sagaflow/observability';
+import { Registry } from 'prom-client';
 import { listen, realAdapters, serviceApp, type ReferenceService } from '@sagaflow/reference';
 import { stepsDomain, stepsSchemaDirs } from './domain.js';
 import { requiredEnv as env } from '../required-env.js';
@@ -19,6 +21,9 @@ if (role !== 'participant' && role !== 'orchestrator') {
 const partitions = Number(env('STEPS_PARTITIONS'));
 const domain = stepsDomain(env('STEPS_NAMESPACE'));
 const name = domain.names.service(role);
+// The service's metrics, where the adapters count their round trips (the benchmark reads them).
+const registry = new Registry();
+const metrics = new PrometheusMetrics(registry);
 const ports = await realAdapters(
   {
     kafkaBrokers: env('KAFKA_BROKERS').split(','),
@@ -26,7 +31,7 @@ const ports = await realAdapters(
     mongodbUrl: env('MONGODB_URL'),
   },
   { schemaDirs: stepsSchemaDirs },
-)(name, domain.names.database);
+)(name, domain.names.database, metrics);
 const onError = (error: unknown, where: string) =>
   process.stderr.write(`${name} ${where}: ${String(error)}\n`);
 
@@ -66,7 +71,7 @@ const readiness = () => running.readiness();
 const service = await listen(
   {
     name,
-    app: serviceApp({ service: name, readiness, routes }).app,
+    app: serviceApp({ service: name, readiness, routes, registry }).app,
     start: () => running.start(),
     stop: async () => {
       await running.stop();

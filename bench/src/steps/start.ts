@@ -14,6 +14,8 @@ export interface StepsSystem {
   readonly children: readonly Child[];
   /** Its workflow and ledger events, for the end of each workflow and the time of each hop. */
   readonly outcomes: SagaOutcomes;
+  /** Each process's base URL (its `/metrics` counts round trips and CPU). */
+  readonly urls: Readonly<Record<'participant' | 'orchestrator', string>>;
   /** Starts workflows of `steps` steps; a workflow's id is its saga id. */
   target(steps: number): LoadTarget;
   stop(): Promise<void>;
@@ -45,7 +47,8 @@ export async function startSteps(
         MONGODB_URL: options.mongodbUrl,
       },
     });
-  const children = [child('participant', await freePort()), child('orchestrator', port)];
+  const participantPort = await freePort();
+  const children = [child('participant', participantPort), child('orchestrator', port)];
   const { outcomes, stop } = await followSystem({
     children,
     ready: (c) => `-steps-${c.name} ready`,
@@ -61,6 +64,10 @@ export async function startSteps(
   return {
     children,
     outcomes,
+    urls: {
+      participant: `http://127.0.0.1:${participantPort}`,
+      orchestrator: `http://127.0.0.1:${port}`,
+    },
     target: (steps) => ({
       outcomes,
       place: async () => {

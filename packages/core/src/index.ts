@@ -69,6 +69,8 @@ export { backgroundReporter, noMetrics, silentLogger } from './telemetry/instrum
 export type {
   CommandOutcome,
   MessageOutcome,
+  RoundTripListener,
+  RoundTripSystem,
   SagaflowLogger,
   SagaflowMetrics,
 } from './telemetry/instrumentation.js';

@@ -12,10 +12,19 @@ import {
   type TopicAdmin,
   type ReceivedMessage,
   type RelayCheckpoint,
+  type RoundTripListener,
   type SubscribeOptions,
   type Subscription,
 } from '@sagaflow/core';
-import { Kafka, logLevel, type Consumer, type IHeaders, type Producer } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type AdminConfig,
+  type Consumer,
+  type IHeaders,
+  type Producer,
+} from 'kafkajs';
 
 /** Options of {@link KafkaBus}. */
 export interface KafkaBusOptions {
@@ -46,6 +55,11 @@ export interface KafkaBusOptions {
   readonly maxWaitTimeMs?: number;
   /** @default 'warn' */
   readonly logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
+  /**
+   * Told the name of each request sent to a broker (`Produce`, `Fetch`, `EndTxn`, …) by this
+   * bus's producer, consumers and admin clients: how round trips are counted. @default none
+   */
+  readonly onRequest?: RoundTripListener;
 }
 
 /**
@@ -107,6 +121,21 @@ export class KafkaBus
     });
   }
 
+  /** Tells `onRequest` about each request the client sends. */
+  #counted<C extends Admin | Producer | Consumer>(client: C): C {
+    const listener = this.#options.onRequest;
+    if (listener !== undefined) {
+      (client as Admin).on((client as Admin).events.REQUEST, (event) =>
+        listener(event.payload.apiName),
+      );
+    }
+    return client;
+  }
+
+  #admin(config?: AdminConfig): Admin {
+    return this.#counted(this.#kafka.admin(config));
+  }
+
   /** Creates the topics that do not exist yet. */
   async ensureTopics(topics: readonly { topic: string; partitions?: number }[]): Promise<void> {
     // Services that start together create the same topics at once, and a busy broker's metadata
@@ -129,7 +158,7 @@ export class KafkaBus
   async #createMissingTopics(
     topics: readonly { topic: string; partitions?: number }[],
   ): Promise<void> {
-    const admin = this.#kafka.admin();
+    const admin = this.#admin();
     await admin.connect();
     try {
       const existing = new Set(await admin.listTopics());
@@ -154,7 +183,8 @@ export class KafkaBus
 
   #connectedProducer(): Promise<Producer> {
     this.#producer ??= (async () => {
-      const producer = this.#kafka.producer({
+      const producer = this.#counted(
+        this.#kafka.producer({
         idempotent: true,
         maxInFlightRequests: 1,
         // The broker answers CONCURRENT_TRANSACTIONS to a transaction begun while the markers of
@@ -163,7 +193,8 @@ export class KafkaBus
         retry: { retries: 10, initialRetryTime: 5, maxRetryTime: 5000 },
         transactionalId:
           this.#options.transactionalId ?? `${this.#options.clientId}-${randomUUID()}`,
-      });
+        }),
+      );
       await producer.connect();
       return producer;
     })().catch((error: unknown) => {
@@ -258,7 +289,7 @@ export class KafkaBus
 
   /** Resolves when a broker answers a metadata request. */
   async ping(): Promise<void> {
-    const admin = this.#kafka.admin({ retry: { retries: 0 } });
+    const admin = this.#admin({ retry: { retries: 0 } });
     try {
       await admin.connect();
       await admin.describeCluster();
@@ -268,7 +299,7 @@ export class KafkaBus
   }
 
   async committedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, bigint>> {
-    const admin = this.#kafka.admin();
+    const admin = this.#admin();
     await admin.connect();
     try {
       const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
@@ -283,7 +314,7 @@ export class KafkaBus
   }
 
   async endOffsets(topic: string): Promise<ReadonlyMap<number, bigint>> {
-    const admin = this.#kafka.admin();
+    const admin = this.#admin();
     await admin.connect();
     try {
       const offsets = await admin.fetchTopicOffsets(topic);
@@ -311,7 +342,7 @@ export class KafkaBus
       // Connecting the transactional producer fences an older instance with the same id and
       // settles its open transaction, so the offsets read next are final.
       await this.#connectedProducer();
-      const admin = this.#kafka.admin();
+      const admin = this.#admin();
       await admin.connect();
       try {
         const [offsets] = await admin.fetchOffsets({
@@ -347,13 +378,15 @@ export class KafkaBus
     options: SubscribeOptions,
     handle: (message: ReceivedMessage) => Promise<void>,
   ): Promise<Subscription> {
-    const consumer = this.#kafka.consumer({
+    const consumer = this.#counted(
+      this.#kafka.consumer({
       groupId: options.groupId,
       heartbeatInterval: Math.min(1000, Math.floor((this.#options.sessionTimeoutMs ?? 15_000) / 3)),
       sessionTimeout: this.#options.sessionTimeoutMs ?? 15_000,
       readUncommitted: false,
-      maxWaitTimeInMs: this.#options.maxWaitTimeMs ?? 100,
-    });
+        maxWaitTimeInMs: this.#options.maxWaitTimeMs ?? 100,
+      }),
+    );
     this.#consumers.add(consumer);
     let joined: () => void = () => {};
     const ready = new Promise<void>((resolve) => {

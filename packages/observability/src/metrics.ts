@@ -1,6 +1,7 @@
 import type {
   CommandOutcome,
   MessageOutcome,
+  RoundTripSystem,
   SagaflowMetrics,
   SagaCount,
   SagaMetrics,
@@ -26,6 +27,7 @@ const SAGA_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
  * | `sagaflow_loop_restarts_total` | counter | loop (relay, compaction, timers) |
  * | `sagaflow_consumer_restarts_total` | counter | group |
  * | `sagaflow_saga_duration_seconds` | histogram | type, status |
+ * | `sagaflow_round_trips_total` | counter | system (database, kafka), operation |
  */
 export class PrometheusMetrics implements SagaflowMetrics, SagaMetrics {
   readonly #commands: Counter<'entity_type' | 'command' | 'outcome'>;
@@ -38,6 +40,7 @@ export class PrometheusMetrics implements SagaflowMetrics, SagaMetrics {
   readonly #loopRestarts: Counter<'loop'>;
   readonly #consumerRestarts: Counter<'group'>;
   readonly #sagaSeconds: Histogram<'type' | 'status'>;
+  readonly #roundTrips: Counter<'system' | 'operation'>;
 
   constructor(readonly registry: Registry) {
     const registers = [registry];
@@ -104,6 +107,12 @@ export class PrometheusMetrics implements SagaflowMetrics, SagaMetrics {
       buckets: SAGA_BUCKETS,
       registers,
     });
+    this.#roundTrips = new Counter({
+      name: 'sagaflow_round_trips_total',
+      help: 'Requests sent to the database (commands) and to Kafka (requests), by operation.',
+      labelNames: ['system', 'operation'],
+      registers,
+    });
   }
 
   commandHandled(
@@ -143,6 +152,10 @@ export class PrometheusMetrics implements SagaflowMetrics, SagaMetrics {
 
   consumerRestarted(labels: { group: string }): void {
     this.#consumerRestarts.inc(labels);
+  }
+
+  roundTrip(labels: { system: RoundTripSystem; operation: string }): void {
+    this.#roundTrips.inc(labels);
   }
 
   sagaEnded(labels: { type: string; status: string }, seconds: number): void {

@@ -4,6 +4,7 @@ import {
   type EntityStore,
   type EventSerde,
   type Pingable,
+  type SagaflowMetrics,
   type SagaViewStore,
   type ServiceBus,
   type TimerStore,
@@ -45,8 +46,15 @@ export interface ServiceAdapters {
   close(): Promise<void>;
 }
 
-/** Builds the adapters of each service of a process. */
-export type AdapterFactory = (service: string, database: string) => Promise<ServiceAdapters>;
+/**
+ * Builds the adapters of each service of a process. Given `metrics`, the real adapters count
+ * their round trips to the servers in it ({@link SagaflowMetrics.roundTrip}).
+ */
+export type AdapterFactory = (
+  service: string,
+  database: string,
+  metrics?: SagaflowMetrics,
+) => Promise<ServiceAdapters>;
 
 /**
  * Kafka, the schema registry and MongoDB (or FerretDB), as the configuration gives them.
@@ -60,8 +68,17 @@ export function realAdapters(
   // Read once per factory, not once per service.
   let catalog: Promise<SchemaCatalog> | undefined;
   const schemas = () => (catalog ??= loadSchemaCatalog(options.schemaDirs));
-  return async (service, database) => {
-    const client = new MongoClient(servers.mongodbUrl, { serverSelectionTimeoutMS: 5000 });
+  return async (service, database, metrics) => {
+    const roundTrip = metrics?.roundTrip.bind(metrics);
+    const client = new MongoClient(servers.mongodbUrl, {
+      serverSelectionTimeoutMS: 5000,
+      monitorCommands: roundTrip !== undefined,
+    });
+    if (roundTrip !== undefined) {
+      client.on('commandStarted', (event) =>
+        roundTrip({ system: 'database', operation: event.commandName }),
+      );
+    }
     const db = client.db(database);
     const bus = new KafkaBus({
       brokers: servers.kafkaBrokers,
@@ -69,6 +86,9 @@ export function realAdapters(
       transactionalId: `${service}.relay`,
       sessionTimeoutMs: 10_000,
       logLevel: 'nothing',
+      ...(roundTrip === undefined
+        ? {}
+        : { onRequest: (operation) => roundTrip({ system: 'kafka', operation }) }),
     });
     return {
       store: new MongoEntityStore(db),

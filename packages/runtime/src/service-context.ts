@@ -38,12 +38,13 @@ export async function serviceContext<C extends ProcessConfig>(
   options: ServiceBuildOptions = {},
 ): Promise<ServiceContext<C>> {
   const registry = new Registry();
+  const metrics = new PrometheusMetrics(registry);
   return {
     name,
     config,
-    ports: await adapters(name, database),
+    ports: await adapters(name, database, metrics),
     registry,
-    metrics: new PrometheusMetrics(registry),
+    metrics,
     onError: options.onError ?? (() => {}),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
     ...(options.liveness === undefined ? {} : { liveness: options.liveness }),

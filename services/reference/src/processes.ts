@@ -11,6 +11,8 @@ export interface ReferenceProcesses {
   readonly namespace: string;
   readonly adminToken: string;
   readonly logDir: string;
+  /** Each service's base URL, e.g. `http://127.0.0.1:40123`. */
+  readonly urls: Readonly<Record<ServiceName, string>>;
   /** Calls the admin API with the token. */
   admin(pathAndQuery: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
@@ -82,6 +84,7 @@ export async function startReferenceProcesses(
     namespace,
     adminToken,
     logDir,
+    urls,
     admin: (pathAndQuery, init = {}) =>
       fetch(`${urls.admin}${pathAndQuery}`, {
         ...init,

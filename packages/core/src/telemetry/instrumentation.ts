@@ -44,7 +44,19 @@ export interface SagaflowMetrics {
   loopRestarted(loop: string): void;
   /** A consumer crashed and was restarted by the bus. */
   consumerRestarted(labels: { readonly group: string }): void;
+  /**
+   * An adapter sent one request to a server and waits for its answer: a database command
+   * (`find`, `insert`, …) or a Kafka request (`Produce`, `EndTxn`, …). What a saga costs is
+   * counted in these.
+   */
+  roundTrip(labels: { readonly system: RoundTripSystem; readonly operation: string }): void;
 }
+
+/** The servers whose round trips are counted. */
+export type RoundTripSystem = 'database' | 'kafka';
+
+/** Told about each request an adapter sends (see {@link SagaflowMetrics.roundTrip}). */
+export type RoundTripListener = (operation: string) => void;
 
 /** Metrics that go nowhere. */
 export const noMetrics: SagaflowMetrics = {
@@ -55,6 +67,7 @@ export const noMetrics: SagaflowMetrics = {
   published: () => {},
   loopRestarted: () => {},
   consumerRestarted: () => {},
+  roundTrip: () => {},
 };
 
 /** Port: structured log lines, `(fields, message)` as pino takes them. */

@@ -1,0 +1,134 @@
+/**
+ * What the processes of a sagaflow system spent, read from their `/metrics`: round trips to the
+ * database and to Kafka (`sagaflow_round_trips_total`, counted by the adapters themselves from
+ * the mongodb driver's command monitoring and kafkajs' request events) and CPU seconds
+ * (`process_cpu_seconds_total`).
+ */
+
+/** Counters of one process at one moment, or their difference over a step. */
+export interface ProcessUsage {
+  /** Database commands. */
+  readonly db: number;
+  /** Kafka requests of every kind (produce, fetch, transaction, group, metadata). */
+  readonly kafka: number;
+  /** Kafka transactions ended (`EndTxn` requests). */
+  readonly transactions: number;
+  readonly cpuSec: number;
+  /** Round trips by `<system> <operation>`, e.g. `database find`, `kafka Fetch`. */
+  readonly byOperation: Readonly<Record<string, number>>;
+}
+
+/** Round trips per saga, all processes of a system together. */
+export interface RoundTripsPerSaga {
+  readonly db: number;
+  readonly kafka: number;
+  readonly transactions: number;
+}
+
+/** What a step cost per saga: round trips of all processes, CPU seconds of each. */
+export interface UsagePerSaga {
+  readonly roundTripsPerSaga: RoundTripsPerSaga;
+  /** CPU milliseconds per saga of each process. */
+  readonly cpuMsPerSaga: Readonly<Record<string, number>>;
+  /** Round trips per saga by `<system> <operation>`, all processes together, most first. */
+  readonly roundTripsByOperation: Readonly<Record<string, number>>;
+}
+
+const SAMPLE = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/;
+
+/** Reads the counters from a Prometheus text exposition. */
+export function usageOf(exposition: string): ProcessUsage {
+  let db = 0;
+  let kafka = 0;
+  let transactions = 0;
+  let cpuSec = 0;
+  const byOperation: Record<string, number> = {};
+  for (const line of exposition.split('\n')) {
+    const match = SAMPLE.exec(line);
+    if (match === null) continue;
+    const [, name, labels = '', raw] = match;
+    const value = Number(raw);
+    if (!Number.isFinite(value)) continue;
+    if (name === 'sagaflow_round_trips_total') {
+      const system = /system="([^"]*)"/.exec(labels)?.[1] ?? '';
+      const operation = /operation="([^"]*)"/.exec(labels)?.[1] ?? '';
+      const key = `${system} ${operation}`;
+      byOperation[key] = (byOperation[key] ?? 0) + value;
+      if (labels.includes('system="database"')) db += value;
+      else if (labels.includes('system="kafka"')) {
+        kafka += value;
+        if (labels.includes('operation="EndTxn"')) transactions += value;
+      }
+    } else if (name !== undefined && name.endsWith('process_cpu_seconds_total')) {
+      cpuSec = value;
+    }
+  }
+  return { db, kafka, transactions, cpuSec, byOperation };
+}
+
+/**
+ * Reads each process's counters (a process that does not answer is left out), with the bearer
+ * token where `/metrics` asks for one (the admin's).
+ */
+export async function scrapeUsage(
+  urls: Readonly<Record<string, string>>,
+  token?: string,
+): Promise<Record<string, ProcessUsage>> {
+  const entries = await Promise.all(
+    Object.entries(urls).map(async ([name, url]) => {
+      try {
+        const response = await fetch(`${url}/metrics`, {
+          signal: AbortSignal.timeout(5000),
+          ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }),
+        });
+        if (!response.ok) return undefined;
+        return [name, usageOf(await response.text())] as const;
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  return Object.fromEntries(entries.filter((e) => e !== undefined));
+}
+
+const round = (n: number) => Number(n.toFixed(1));
+
+/** The difference between two readings, per saga ended in between. */
+export function perSaga(
+  before: Readonly<Record<string, ProcessUsage>>,
+  after: Readonly<Record<string, ProcessUsage>>,
+  sagas: number,
+): UsagePerSaga | undefined {
+  if (sagas <= 0) return undefined;
+  let db = 0;
+  let kafka = 0;
+  let transactions = 0;
+  const cpuMsPerSaga: Record<string, number> = {};
+  const operations: Record<string, number> = {};
+  for (const [name, end] of Object.entries(after)) {
+    const start = before[name];
+    // A process restarted in between starts its counters afresh: leave it out.
+    if (start === undefined || end.cpuSec < start.cpuSec) continue;
+    db += end.db - start.db;
+    kafka += end.kafka - start.kafka;
+    transactions += end.transactions - start.transactions;
+    cpuMsPerSaga[name] = round(((end.cpuSec - start.cpuSec) * 1000) / sagas);
+    for (const [key, count] of Object.entries(end.byOperation)) {
+      operations[key] = (operations[key] ?? 0) + count - (start.byOperation[key] ?? 0);
+    }
+  }
+  return {
+    roundTripsPerSaga: {
+      db: round(db / sagas),
+      kafka: round(kafka / sagas),
+      transactions: round(transactions / sagas),
+    },
+    cpuMsPerSaga,
+    roundTripsByOperation: Object.fromEntries(
+      Object.entries(operations)
+        .filter(([, count]) => count > 0)
+        .sort(([, a], [, b]) => b - a)
+        .map(([key, count]) => [key, round(count / sagas)]),
+    ),
+  };
+}
