@@ -53,6 +53,12 @@ export interface KafkaBusOptions {
    * more data arrives, so this bounds the latency of every hop of a saga. @default 100
    */
   readonly maxWaitTimeMs?: number;
+  /**
+   * How often a consumer commits the offsets of the messages it has handled. Handlers are
+   * idempotent, so a crash redelivers at most this much work, which is applied once; committing
+   * after every message would cost a round trip per message. @default 1000
+   */
+  readonly commitIntervalMs?: number;
   /** @default 'warn' */
   readonly logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
   /**
@@ -105,13 +111,18 @@ export class KafkaBus
   readonly #options: KafkaBusOptions;
   #producer: Promise<Producer> | undefined;
   #queue: Promise<unknown> = Promise.resolve();
-  readonly #consumers = new Set<Consumer>();
+  /** How to stop each running consumer (its handled offsets committed first). */
+  readonly #consumers = new Set<() => Promise<void>>();
 
   constructor(options: KafkaBusOptions) {
     if (options.brokers.length === 0)
       throw invalidArgument('brokers', 'must name at least one broker');
     if (options.clientId.trim() === '')
       throw invalidArgument('clientId', 'must be a non-empty string');
+    const interval = options.commitIntervalMs;
+    if (interval !== undefined && !(Number.isFinite(interval) && interval > 0)) {
+      throw invalidArgument('commitIntervalMs', `must be a positive number (got ${interval})`);
+    }
     this.#options = options;
     this.#kafka = new Kafka({
       clientId: options.clientId,
@@ -185,14 +196,14 @@ export class KafkaBus
     this.#producer ??= (async () => {
       const producer = this.#counted(
         this.#kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        // The broker answers CONCURRENT_TRANSACTIONS to a transaction begun while the markers of
-        // the previous one are still being written (a few ms): retried after the client's usual
-        // 100+ ms, every batch after a busy one waited that long. Retry soon, then back off.
-        retry: { retries: 10, initialRetryTime: 5, maxRetryTime: 5000 },
-        transactionalId:
-          this.#options.transactionalId ?? `${this.#options.clientId}-${randomUUID()}`,
+          idempotent: true,
+          maxInFlightRequests: 1,
+          // The broker answers CONCURRENT_TRANSACTIONS to a transaction begun while the markers of
+          // the previous one are still being written (a few ms): retried after the client's usual
+          // 100+ ms, every batch after a busy one waited that long. Retry soon, then back off.
+          retry: { retries: 10, initialRetryTime: 5, maxRetryTime: 5000 },
+          transactionalId:
+            this.#options.transactionalId ?? `${this.#options.clientId}-${randomUUID()}`,
         }),
       );
       await producer.connect();
@@ -380,14 +391,16 @@ export class KafkaBus
   ): Promise<Subscription> {
     const consumer = this.#counted(
       this.#kafka.consumer({
-      groupId: options.groupId,
-      heartbeatInterval: Math.min(1000, Math.floor((this.#options.sessionTimeoutMs ?? 15_000) / 3)),
-      sessionTimeout: this.#options.sessionTimeoutMs ?? 15_000,
-      readUncommitted: false,
+        groupId: options.groupId,
+        heartbeatInterval: Math.min(
+          1000,
+          Math.floor((this.#options.sessionTimeoutMs ?? 15_000) / 3),
+        ),
+        sessionTimeout: this.#options.sessionTimeoutMs ?? 15_000,
+        readUncommitted: false,
         maxWaitTimeInMs: this.#options.maxWaitTimeMs ?? 100,
       }),
     );
-    this.#consumers.add(consumer);
     let joined: () => void = () => {};
     const ready = new Promise<void>((resolve) => {
       joined = resolve;
@@ -404,7 +417,26 @@ export class KafkaBus
         fromBeginning: (options.start ?? 'earliest') === 'earliest',
       });
     }
+    // Offsets handled and not committed yet, by topic and partition: committed on a timer, at
+    // a rebalance and at the stop.
+    const handled = new Map<string, { topic: string; partition: number; offset: string }>();
+    const commit = async () => {
+      if (handled.size === 0) return;
+      const offsets = [...handled.values()];
+      handled.clear();
+      try {
+        await consumer.commitOffsets(offsets);
+      } catch {
+        // A partition given to another member meanwhile: it starts from the last commit and
+        // redelivers what this member handled since (applied once: handlers are idempotent).
+        // Otherwise the next commit carries a later offset of the same partition.
+      }
+    };
+    const committing = setInterval(() => void commit(), this.#options.commitIntervalMs ?? 1000);
+    committing.unref();
+    consumer.on(consumer.events.REBALANCING, () => void commit());
     await consumer.run({
+      autoCommit: false,
       partitionsConsumedConcurrently: this.#options.partitionsConsumedConcurrently ?? 3,
       eachMessage: async ({ topic, partition, message }) => {
         await handle({
@@ -415,19 +447,25 @@ export class KafkaBus
           value: message.value,
           headers: headersOf(message.headers),
         });
+        handled.set(`${topic}/${partition}`, {
+          topic,
+          partition,
+          offset: (BigInt(message.offset) + 1n).toString(),
+        });
       },
     });
-    return {
-      ready,
-      stop: async () => {
-        this.#consumers.delete(consumer);
-        await consumer.disconnect();
-      },
+    const stop = async () => {
+      this.#consumers.delete(stop);
+      clearInterval(committing);
+      await commit();
+      await consumer.disconnect();
     };
+    this.#consumers.add(stop);
+    return { ready, stop };
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#consumers].map((c) => c.disconnect().catch(() => {})));
+    await Promise.all([...this.#consumers].map((stop) => stop().catch(() => {})));
     this.#consumers.clear();
     const producer = this.#producer;
     this.#producer = undefined;
