@@ -111,8 +111,8 @@ function unavailable(action: string, entityType: string, cause: unknown): Sagafl
  * Conditional updates are not used for either: FerretDB v1 evaluates their condition and writes
  * in two steps, so they do not exclude a concurrent writer.
  *
- * The hot paths read documents by `_id` only, the one lookup that FerretDB v1 on SQLite does not
- * answer by scanning the whole collection: `load` starts from a head document (`<..>_heads`, a
+ * The hot paths read documents by `_id` only, the one lookup that FerretDB v1 answers from an index
+ * (on SQLite with the one-line patch `infra/local` builds it with; any other filter scans): `load` starts from a head document (`<..>_heads`, a
  * version written lately, moved every few versions: a hint that may lag) and probes the next versions by `_id`; the outbox is
  * a small collection of markers (`<..>_outbox`) written before each commit and deleted once it
  * is published, so that a commit document is never updated: published means without a marker.
