@@ -97,7 +97,9 @@ describe('commit compaction keeps the dedupe records bounded, and exact', () => 
       state: { balance: 0, applied: [] },
       causationKey: 'k2',
     });
-    await p.store.markPublished(p.mirror.type, [{ entityId: 'acc-ahead', version: 1 }]);
+    await p.store.markPublished(p.mirror.type, [
+      { entityId: 'acc-ahead', version: 1, causationKey: 'k1' },
+    ]);
     const compactor = new CommitCompactor({
       store: p.store,
       offsets: p.bus,

@@ -82,11 +82,13 @@ export class MemoryEntityStore implements EntityStore {
 
   markPublished(
     entityType: string,
-    commits: readonly Pick<Commit, 'entityId' | 'version'>[],
+    commits: readonly Pick<Commit, 'entityId' | 'version' | 'causationKey'>[],
   ): Promise<void> {
     const entities = this.#entities(entityType);
-    for (const { entityId, version } of commits) {
-      const stored = entities.get(entityId)?.find((s) => s.commit.version === version);
+    for (const { entityId, version, causationKey } of commits) {
+      const stored = entities
+        .get(entityId)
+        ?.find((s) => s.commit.version === version && s.commit.causationKey === causationKey);
       if (stored !== undefined) stored.published = true;
     }
     return Promise.resolve();
@@ -122,10 +124,8 @@ export class MemoryEntityStore implements EntityStore {
   }
 
   saveRelayBatch(batch: RelayBatch): Promise<void> {
-    this.#batches.set(
-      `${batch.relayId}/${batch.instance}/${batch.sequence}`,
-      structuredClone(batch),
-    );
+    // The latest batch of each relay process.
+    this.#batches.set(`${batch.relayId}/${batch.instance}`, structuredClone(batch));
     return Promise.resolve();
   }
 
@@ -134,8 +134,10 @@ export class MemoryEntityStore implements EntityStore {
     instance: string,
     sequence: number,
   ): Promise<RelayBatch | undefined> {
-    const batch = this.#batches.get(`${relayId}/${instance}/${sequence}`);
-    return Promise.resolve(batch === undefined ? undefined : structuredClone(batch));
+    const batch = this.#batches.get(`${relayId}/${instance}`);
+    return Promise.resolve(
+      batch === undefined || batch.sequence !== sequence ? undefined : structuredClone(batch),
+    );
   }
 
   deleteRelayBatches(

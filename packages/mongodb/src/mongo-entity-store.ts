@@ -9,7 +9,7 @@ import type {
   RelayBatch,
 } from '@sagaflow/core';
 import { invalidArgument, SagaflowError } from '@sagaflow/core';
-import { MongoServerError, type Collection, type Db } from 'mongodb';
+import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
 
 /** One commit, as stored: one document, written once by one insert. */
 interface CommitDocument {
@@ -33,18 +33,35 @@ interface HeadDocument {
   version: number;
 }
 
-/** A commit that may not be published yet, recorded before the commit is written. */
+/**
+ * A commit that may not be published yet, recorded by its writer before the commit is written.
+ * Each writer has its own marker (the causation key is part of the id), so a writer that loses
+ * the race for a version never touches the winner's marker: its own is deleted, by itself or by
+ * the relay, which sees that the commit of that version has another causation key.
+ */
 interface OutboxDocument {
-  /** The commit's `_id`. */
+  /** `<commit _id>#<causation key>`. */
   _id: string;
   entityId: string;
   version: number;
+  causationKey: string;
   /** ISO-8601 time at which it was recorded. */
   at: string;
 }
 
+const markerId = (entityId: string, version: number, causationKey: string) =>
+  `${documentId(entityId, version)}#${causationKey}`;
+
 /** How often a marker without its commit is looked at again. */
 const ORPHAN_RECHECK_MS = 5000;
+/**
+ * A marker whose commit has not appeared this long after it was recorded belongs to a writer that
+ * died between its two inserts (or whose command was a duplicate): it is deleted. Far beyond any
+ * write's time, so a slow writer's commit is never left without its marker.
+ */
+const ORPHAN_MAX_AGE_MS = 10 * 60_000;
+/** Markers without a commit tracked at once (each is looked at again every few seconds). */
+const ORPHANS_TRACKED = 10_000;
 /**
  * Appends move the head hint every this many versions (compaction moves it before it deletes):
  * a load in another process probes at most this many versions past it; the writing process
@@ -63,15 +80,37 @@ async function inParallel<T>(
   }
 }
 
-/** A relay batch, as recorded before it is published. */
+/**
+ * The latest relay batch of one relay process, as recorded before it is published: one document
+ * per relay process, replaced by each batch (a crash leaves at most the batch in hand to repair).
+ */
 interface RelayBatchDocument extends RelayBatch {
-  /** `<relayId>/<instance>/<sequence>`. */
+  /** `<relayId>/<instance>`. */
   _id: string;
 }
 
 const RELAY_BATCHES = 'sagaflow_relay_batches';
-const batchId = (relayId: string, instance: string, sequence: number) =>
-  `${relayId}/${instance}/${sequence}`;
+const batchId = (relayId: string, instance: string) => `${relayId}/${instance}`;
+
+/** An append waiting for the next write of its entity type. */
+interface QueuedAppend {
+  readonly commit: Commit;
+  readonly doc: CommitDocument;
+  readonly marker: OutboxDocument;
+  readonly done: (outcome: Promise<AppendOutcome<unknown>>) => void;
+}
+
+/** The duplicate-key errors of an insertMany, by the index of the refused document. */
+function refusedIndexes(error: unknown): Set<number> | undefined {
+  if (!(error instanceof MongoBulkWriteError)) return undefined;
+  const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+  const refused = new Set<number>();
+  for (const e of errors) {
+    if (e.code !== DUPLICATE_KEY) return undefined;
+    refused.add(e.index);
+  }
+  return refused;
+}
 
 const documentId = (entityId: string, version: number) =>
   `${entityId}@${String(version).padStart(10, '0')}`;
@@ -121,7 +160,10 @@ export class MongoEntityStore implements EntityStore, Pingable {
   readonly #db: Db;
   readonly #prepared = new Map<string, Promise<void>>();
   /** Outbox markers without a commit, and when they were last looked at. */
-  readonly #orphans = new Map<string, number>();
+  readonly #orphans = new LRUCache<string, number>({ max: ORPHANS_TRACKED });
+  /** Appends waiting for the write in flight of their entity type, and whether one is. */
+  readonly #queued = new Map<string, QueuedAppend[]>();
+  readonly #writing = new Set<string>();
   /**
    * Commits this process wrote or read lately. A commit is never changed once written, so a
    * cached one is what the database holds (or held, before compaction deleted an older one:
@@ -184,10 +226,23 @@ export class MongoEntityStore implements EntityStore, Pingable {
    * version this process has seen, whichever is higher. The hint is read in any case: a version
    * this process saw may have been compacted since, and compaction moves the hint first.
    */
-  async #latest(entityType: string, entityId: string): Promise<CommitDocument | undefined> {
+  async #latest(
+    entityType: string,
+    entityId: string,
+    mayBeStale = false,
+  ): Promise<CommitDocument | undefined> {
     const collection = this.#collection(entityType);
     const head = await this.#heads(entityType).findOne({ _id: entityId });
-    const hinted = Math.max(head?.version ?? 0, this.#known.get(`${entityType}/${entityId}`) ?? 0);
+    const known = this.#known.get(`${entityType}/${entityId}`) ?? 0;
+    // For a command, the version this process saw last is the latest as far as the head tells:
+    // start from it without probing further. A later version written by another process is found by the
+    // append, whose insert of the next version then conflicts (and forgets what was known): no
+    // later version can have been compacted, as compaction moves the head past it first.
+    if (mayBeStale && known > 0 && known >= (head?.version ?? 0)) {
+      const cached = this.#commits.get(`${entityType}/${documentId(entityId, known)}`);
+      if (cached !== undefined) return structuredClone(cached);
+    }
+    const hinted = Math.max(head?.version ?? 0, known);
     let version = hinted;
     let latest =
       version === 0 ? undefined : await this.#commit(entityType, documentId(entityId, version));
@@ -238,73 +293,145 @@ export class MongoEntityStore implements EntityStore, Pingable {
     return prepared;
   }
 
-  async load<S>(entityType: string, entityId: string): Promise<EntitySnapshot<S> | undefined> {
+  async load<S>(
+    entityType: string,
+    entityId: string,
+    options: { readonly mayBeStale?: boolean } = {},
+  ): Promise<EntitySnapshot<S> | undefined> {
     try {
-      const doc = await this.#latest(entityType, entityId);
+      const doc = await this.#latest(entityType, entityId, options.mayBeStale === true);
       return doc === undefined ? undefined : { state: doc.state as S, version: doc.version };
     } catch (error) {
       throw unavailable('loading', entityType, error);
     }
   }
 
-  async append<S>(commit: Commit<S>): Promise<AppendOutcome<S>> {
-    const collection = this.#collection(commit.entityType);
+  /**
+   * Appends made while a write of the same entity type is in flight wait for it and go together
+   * in the next one: one `insertMany` of their markers, then one of their commits, so that under
+   * load a round trip carries many commits.
+   */
+  append<S>(commit: Commit<S>): Promise<AppendOutcome<S>> {
     const id = documentId(commit.entityId, commit.version);
+    const doc: CommitDocument = {
+      _id: id,
+      entityId: commit.entityId,
+      version: commit.version,
+      state: commit.state,
+      events: commit.events,
+      causationKey: commit.causationKey,
+      ...(commit.source === undefined ? {} : { source: commit.source }),
+      committedAt: commit.committedAt,
+    };
+    const marker: OutboxDocument = {
+      _id: markerId(commit.entityId, commit.version, commit.causationKey),
+      entityId: commit.entityId,
+      version: commit.version,
+      causationKey: commit.causationKey,
+      at: new Date().toISOString(),
+    };
+    return new Promise<AppendOutcome<unknown>>((resolve, reject) => {
+      const queue = this.#queued.get(commit.entityType) ?? [];
+      queue.push({ commit, doc, marker, done: (outcome) => outcome.then(resolve, reject) });
+      this.#queued.set(commit.entityType, queue);
+      if (!this.#writing.has(commit.entityType)) void this.#write(commit.entityType);
+    }) as Promise<AppendOutcome<S>>;
+  }
+
+  /** Writes what is queued for an entity type, then what was queued meanwhile, until none is. */
+  async #write(entityType: string): Promise<void> {
+    this.#writing.add(entityType);
     try {
-      // The marker first: a crash after the commit must not leave it out of the outbox.
-      await this.#outbox(commit.entityType)
-        .insertOne({
-          _id: id,
-          entityId: commit.entityId,
-          version: commit.version,
-          at: new Date().toISOString(),
-        })
-        .catch((error: unknown) => {
-          if (!(error instanceof MongoServerError) || error.code !== DUPLICATE_KEY) throw error;
-        });
-      const doc: CommitDocument = {
-        _id: id,
-        entityId: commit.entityId,
-        version: commit.version,
-        state: commit.state,
-        events: commit.events,
-        causationKey: commit.causationKey,
-        ...(commit.source === undefined ? {} : { source: commit.source }),
-        committedAt: commit.committedAt,
-      };
-      await collection.insertOne(doc);
-      this.#commits.set(`${commit.entityType}/${id}`, structuredClone(doc));
-      this.#know(commit.entityType, commit.entityId, commit.version);
-      if (commit.version % HEAD_EVERY === 0) {
-        await this.#advanceHead(commit.entityType, commit.entityId, commit.version);
+      for (;;) {
+        const batch = this.#queued.get(entityType) ?? [];
+        if (batch.length === 0) return;
+        this.#queued.delete(entityType);
+        const outcomes = this.#appendAll(entityType, batch);
+        batch.forEach((queued, i) => queued.done(outcomes.then((all) => all[i]!)));
+        await outcomes.catch(() => {});
       }
-      return { status: 'appended' };
-    } catch (error) {
-      if (!(error instanceof MongoServerError) || error.code !== DUPLICATE_KEY) {
-        throw unavailable('appending to', commit.entityType, error);
-      }
-    }
-    // Which key was taken? The causation one means the message was applied already. FerretDB
-    // does not say which index refused the insert: a taken version is a conflict (a retry on the
-    // fresh state finds a duplicate, if it is one); a free version means the causation key.
-    try {
-      if ((await collection.findOne({ _id: id }, { projection: { _id: 1 } })) !== null) {
-        return { status: 'conflict' };
-      }
-      const existing = await collection.findOne({
-        entityId: commit.entityId,
-        causationKey: commit.causationKey,
-      });
-      return existing === null
-        ? { status: 'conflict' }
-        : { status: 'duplicate', existing: toCommit<S>(commit.entityType, existing) };
-    } catch (error) {
-      throw unavailable('appending to', commit.entityType, error);
+    } finally {
+      this.#writing.delete(entityType);
     }
   }
 
-  async unpublished(entityType: string, limit: number): Promise<Commit[]> {
+  async #appendAll(
+    entityType: string,
+    batch: readonly QueuedAppend[],
+  ): Promise<AppendOutcome<unknown>[]> {
+    const outbox = this.#outbox(entityType);
     const collection = this.#collection(entityType);
+    try {
+      // The markers first: a crash after the commits must not leave them out of the outbox. A
+      // marker that exists already is this writer's own (a retried append): keep it.
+      await outbox
+        .insertMany(
+          batch.map((q) => q.marker),
+          { ordered: false },
+        )
+        .catch((error: unknown) => {
+          if (refusedIndexes(error) === undefined) throw error;
+        });
+      let refused = new Set<number>();
+      await collection
+        .insertMany(
+          batch.map((q) => q.doc),
+          { ordered: false },
+        )
+        .catch((error: unknown) => {
+          const indexes = refusedIndexes(error);
+          if (indexes === undefined) throw error;
+          refused = indexes;
+        });
+      const heads: Promise<unknown>[] = [];
+      const outcomes = await Promise.all(
+        batch.map(async ({ commit, doc }, i): Promise<AppendOutcome<unknown>> => {
+          if (refused.has(i)) return this.#refused(commit);
+          this.#commits.set(`${entityType}/${doc._id}`, structuredClone(doc));
+          this.#know(entityType, commit.entityId, commit.version);
+          if (commit.version % HEAD_EVERY === 0) {
+            heads.push(this.#advanceHead(entityType, commit.entityId, commit.version));
+          }
+          return { status: 'appended' };
+        }),
+      );
+      // A writer that lost its version, or whose message was applied already, takes its marker
+      // back (should it die first, the relay deletes it: the commit it names has another key).
+      const lost = batch.filter((_, i) => refused.has(i)).map((q) => q.marker._id);
+      if (lost.length > 0) await outbox.deleteMany({ _id: { $in: lost } });
+      await Promise.all(heads);
+      return outcomes;
+    } catch (error) {
+      throw unavailable('appending to', entityType, error);
+    }
+  }
+
+  /** Which key refused an insert: a conflict (the version is taken) or a duplicate (the causation). */
+  async #refused(commit: Commit): Promise<AppendOutcome<unknown>> {
+    const collection = this.#collection(commit.entityType);
+    // Whatever this process knew of the entity is behind: the next load looks again.
+    this.#known.delete(`${commit.entityType}/${commit.entityId}`);
+    // FerretDB does not say which index refused the insert: a taken version is a conflict (a
+    // retry on the fresh state finds a duplicate, if it is one); a free version means the
+    // causation key.
+    if (
+      (await collection.findOne(
+        { _id: documentId(commit.entityId, commit.version) },
+        { projection: { _id: 1 } },
+      )) !== null
+    ) {
+      return { status: 'conflict' };
+    }
+    const existing = await collection.findOne({
+      entityId: commit.entityId,
+      causationKey: commit.causationKey,
+    });
+    return existing === null
+      ? { status: 'conflict' }
+      : { status: 'duplicate', existing: toCommit(commit.entityType, existing) };
+  }
+
+  async unpublished(entityType: string, limit: number): Promise<Commit[]> {
     const outbox = this.#outbox(entityType);
     try {
       const markers = (await outbox.find({}).toArray()).sort((a, b) =>
@@ -312,30 +439,38 @@ export class MongoEntityStore implements EntityStore, Pingable {
       );
       const commits: Commit[] = [];
       const now = Date.now();
+      const forget: string[] = [];
       for (const marker of markers) {
         if (commits.length >= limit) break;
-        const doc = await this.#commit(entityType, marker._id);
+        const doc = await this.#commit(entityType, documentId(marker.entityId, marker.version));
         if (doc !== undefined) {
-          commits.push(toCommit(entityType, doc));
+          this.#orphans.delete(marker._id);
+          // The commit of this version is another writer's: this marker's writer lost the race
+          // (or its message was a duplicate) and died before taking its marker back.
+          if (doc.causationKey === marker.causationKey) commits.push(toCommit(entityType, doc));
+          else forget.push(marker._id);
           continue;
         }
-        // No commit at this version: one in flight, one that lost its race or was a duplicate
-        // (the next commit of the entity will take the version and its marker), or one compacted
-        // after it was published. Only the last may be forgotten.
+        // No commit at this version: one in flight, one whose writer died between its two
+        // inserts or whose message was a duplicate, or one compacted after it was published.
         if ((this.#orphans.get(marker._id) ?? 0) > now - ORPHAN_RECHECK_MS) continue;
         this.#orphans.set(marker._id, now);
         const latest = await this.#latest(entityType, marker.entityId);
-        if ((latest?.version ?? 0) < marker.version) continue;
-        // The entity is past this version: the commit landed meanwhile, or was compacted.
-        const landed = await collection.findOne({ _id: marker._id });
-        if (landed !== null) {
-          this.#orphans.delete(marker._id);
+        const old = Date.parse(marker.at) < now - ORPHAN_MAX_AGE_MS;
+        if ((latest?.version ?? 0) < marker.version && !old) continue;
+        // The entity is past this version, or the marker is long dead: the commit landed
+        // meanwhile, was compacted, or will never come.
+        const landed = await this.#collection(entityType).findOne({
+          _id: documentId(marker.entityId, marker.version),
+        });
+        this.#orphans.delete(marker._id);
+        if (landed !== null && landed.causationKey === marker.causationKey) {
           commits.push(toCommit(entityType, landed));
         } else {
-          await outbox.deleteOne({ _id: marker._id });
-          this.#orphans.delete(marker._id);
+          forget.push(marker._id);
         }
       }
+      if (forget.length > 0) await outbox.deleteMany({ _id: { $in: forget } });
       return commits;
     } catch (error) {
       throw unavailable('reading the outbox of', entityType, error);
@@ -357,14 +492,14 @@ export class MongoEntityStore implements EntityStore, Pingable {
 
   async markPublished(
     entityType: string,
-    commits: readonly Pick<Commit, 'entityId' | 'version'>[],
+    commits: readonly Pick<Commit, 'entityId' | 'version' | 'causationKey'>[],
   ): Promise<void> {
-    const outbox = this.#outbox(entityType);
+    if (commits.length === 0) return;
     try {
-      // One deleteOne each: on FerretDB a deleteMany with $in costs several times more.
-      await inParallel(commits, 10, (c) =>
-        outbox.deleteOne({ _id: documentId(c.entityId, c.version) }),
-      );
+      // One deleteMany: the outbox holds only unpublished markers, so it is small.
+      await this.#outbox(entityType).deleteMany({
+        _id: { $in: commits.map((c) => markerId(c.entityId, c.version, c.causationKey)) },
+      });
     } catch (error) {
       throw unavailable('marking published in', entityType, error);
     }
@@ -377,9 +512,9 @@ export class MongoEntityStore implements EntityStore, Pingable {
       const pending = new Set(
         (
           await this.#outbox(entityType)
-            .find({}, { projection: { _id: 1 } })
+            .find({}, { projection: { entityId: 1, version: 1 } })
             .toArray()
-        ).map((m) => m._id),
+        ).map((m) => documentId(m.entityId, m.version)),
       );
       const docs = (
         await collection
@@ -422,13 +557,16 @@ export class MongoEntityStore implements EntityStore, Pingable {
 
   async saveRelayBatch(batch: RelayBatch): Promise<void> {
     try {
-      await this.#db.collection<RelayBatchDocument>(RELAY_BATCHES).insertOne({
-        _id: batchId(batch.relayId, batch.instance, batch.sequence),
-        relayId: batch.relayId,
-        instance: batch.instance,
-        sequence: batch.sequence,
-        commits: batch.commits,
-      });
+      await this.#db.collection<RelayBatchDocument>(RELAY_BATCHES).replaceOne(
+        { _id: batchId(batch.relayId, batch.instance) },
+        {
+          relayId: batch.relayId,
+          instance: batch.instance,
+          sequence: batch.sequence,
+          commits: batch.commits,
+        },
+        { upsert: true },
+      );
     } catch (error) {
       throw unavailable('recording a relay batch of', batch.relayId, error);
     }
@@ -442,8 +580,9 @@ export class MongoEntityStore implements EntityStore, Pingable {
     try {
       const doc = await this.#db
         .collection<RelayBatchDocument>(RELAY_BATCHES)
-        .findOne({ _id: batchId(relayId, instance, sequence) });
-      if (doc === null) return undefined;
+        .findOne({ _id: batchId(relayId, instance) });
+      // The record holds the relay process's latest batch: any other is long marked.
+      if (doc === null || doc.sequence !== sequence) return undefined;
       return {
         relayId: doc.relayId,
         instance: doc.instance,
@@ -460,13 +599,17 @@ export class MongoEntityStore implements EntityStore, Pingable {
     only?: { readonly instance: string; readonly sequence: number },
   ): Promise<void> {
     try {
-      await this.#db
-        .collection<RelayBatchDocument>(RELAY_BATCHES)
-        .deleteMany(
-          only === undefined
-            ? { relayId }
-            : { _id: batchId(relayId, only.instance, only.sequence) },
-        );
+      const batches = this.#db.collection<RelayBatchDocument>(RELAY_BATCHES);
+      if (only === undefined) {
+        await batches.deleteMany({ relayId });
+        return;
+      }
+      // The record is replaced by the process's next batch: delete it only if it is still this
+      // one (a read by _id, then a delete by _id, both indexed; no conditional write).
+      const doc = await batches.findOne({ _id: batchId(relayId, only.instance) });
+      if (doc?.sequence === only.sequence) {
+        await batches.deleteOne({ _id: batchId(relayId, only.instance) });
+      }
     } catch (error) {
       throw unavailable('forgetting relay batches of', relayId, error);
     }

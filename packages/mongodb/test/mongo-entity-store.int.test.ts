@@ -42,7 +42,7 @@ describe('MongoEntityStore, several processes on one database', () => {
     for (let v = 14; v <= 20; v += 1) await a.append(commitOf(id, v));
     await a.markPublished(
       TYPE,
-      Array.from({ length: 20 }, (_, i) => ({ entityId: id, version: i + 1 })),
+      Array.from({ length: 20 }, (_, i) => commitOf(id, i + 1)),
     );
     const old = await a.compactable(TYPE, '2030-01-01T00:00:00.000Z', 100);
     expect(old.filter((c) => c.entityId === id)).toHaveLength(19);

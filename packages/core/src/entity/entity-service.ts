@@ -208,7 +208,11 @@ export class EntityService {
     const causationKey = origin.causationKey ?? newId();
     const causationId = origin.causationId ?? causationKey;
     for (let attempt = 1; ; attempt += 1) {
-      const snapshot = await this.#store.load<S>(definition.type, entityId);
+      // The first attempt may start from what the store saw last: if another process wrote
+      // since, the append conflicts and the next attempt loads afresh.
+      const snapshot = await this.#store.load<S>(definition.type, entityId, {
+        mayBeStale: attempt === 1,
+      });
       const version = snapshot?.version ?? 0;
       const state = snapshot?.state ?? definition.initialState();
       const sagaId = origin.sagaId ?? newId();

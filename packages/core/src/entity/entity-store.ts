@@ -16,8 +16,17 @@ export type AppendOutcome<S> =
 export interface EntityStore {
   /** Prepares storage for an entity type (collections, indexes); safe to call again. */
   prepare(entityType: string): Promise<void>;
-  /** The latest state of the entity, or undefined when it has no commit. */
-  load<S>(entityType: string, entityId: string): Promise<EntitySnapshot<S> | undefined>;
+  /**
+   * The latest state of the entity, or undefined when it has no commit. With `mayBeStale`, a
+   * store may answer from what it saw last without asking the database (a version another process
+   * wrote since may be missing): for a command, whose append of the next version then conflicts
+   * and which is retried on a fresh load.
+   */
+  load<S>(
+    entityType: string,
+    entityId: string,
+    options?: { readonly mayBeStale?: boolean },
+  ): Promise<EntitySnapshot<S> | undefined>;
   /** Writes the commit in one atomic write, if its version and causation key are free. */
   append<S>(commit: Commit<S>): Promise<AppendOutcome<S>>;
   /**
@@ -33,7 +42,7 @@ export interface EntityStore {
   /** Marks commits as published (idempotent). */
   markPublished(
     entityType: string,
-    commits: readonly Pick<Commit, 'entityId' | 'version'>[],
+    commits: readonly Pick<Commit, 'entityId' | 'version' | 'causationKey'>[],
   ): Promise<void>;
   /**
    * Published commits made before the given time that are not the latest of their entity: what
@@ -45,9 +54,13 @@ export interface EntityStore {
     entityType: string,
     commits: readonly Pick<Commit, 'entityId' | 'version'>[],
   ): Promise<void>;
-  /** Records which commits a relay batch is about to publish, before it publishes them. */
+  /**
+   * Records which commits a relay batch is about to publish, before it publishes them. A relay
+   * process records its next batch only once the one before is marked published, so a store
+   * needs to keep only the latest batch of each relay process (`instance`).
+   */
   saveRelayBatch(batch: RelayBatch): Promise<void>;
-  /** A recorded relay batch, if still there. */
+  /** A recorded relay batch, if it is still the latest of its relay process. */
   loadRelayBatch(
     relayId: string,
     instance: string,
@@ -72,6 +85,8 @@ export interface CommitRef {
   readonly entityType: string;
   readonly entityId: string;
   readonly version: number;
+  /** Tells this commit from another writer's attempt at the same version. */
+  readonly causationKey: string;
 }
 
 /** The commits one relay batch publishes, recorded before it publishes them. */

@@ -11,6 +11,9 @@ import type { MessagePublisher } from './message-bus.js';
 import { noMetrics, type SagaflowMetrics } from '../telemetry/instrumentation.js';
 import { inSpan, linkTo, spanAttributes, SpanKind } from '../telemetry/telemetry.js';
 
+/** Entities whose latest published version a relay remembers. */
+const PUBLISHED_REMEMBERED = 10_000;
+
 /** Options of {@link OutboxRelay}. */
 export interface OutboxRelayOptions {
   /**
@@ -27,8 +30,10 @@ export interface OutboxRelayOptions {
   /** Commits read and published per batch. @default 200 */
   readonly batchSize?: number;
   /**
-   * Pause when the outbox is empty: a fallback, as a commit in this process wakes the relay at
-   * once (commits of other processes wait for it). @default 250
+   * How often the relay reads the outboxes from the store when it has nothing in hand: commits of
+   * this process are handed to it in memory (see {@link OutboxRelay.notify}) and published at
+   * once; those of other processes, and any left by a failure, are found by this read.
+   * @default 250
    */
   readonly idleMs?: number;
   /** Backoff after a failed round (database or broker unavailable). @default {@link defaultBackoff} */
@@ -62,6 +67,18 @@ export class OutboxRelay {
   #sequence = 0;
   #recovered = false;
   readonly #loop: BackgroundLoop;
+  /** Commits of this process handed over in memory, in commit order, not yet published. */
+  #handed: Commit[] = [];
+  /** When the outboxes were last read from the store (0: read them in the next round). */
+  #readAt = 0;
+  /** Which entity type is read first in the next read. */
+  #turn = -1;
+  /**
+   * The latest version of each entity this relay published (a bounded map, oldest entries
+   * dropped): a handed commit whose previous version is here, or which is the first, can go at
+   * once; another one waits for a read of the outboxes, which finds what precedes it.
+   */
+  readonly #published = new Map<string, number>();
 
   constructor(options: OutboxRelayOptions) {
     if (typeof options.relayId !== 'string' || !/^[A-Za-z0-9._-]{1,200}$/.test(options.relayId)) {
@@ -88,7 +105,10 @@ export class OutboxRelay {
     // A full batch may leave more behind: go on at once. A smaller one emptied the outbox as far
     // as this process knows: a commit made meanwhile wakes the loop (see `notify`), and commits
     // of other processes wait for `idleMs`. That spares a read of every outbox after each batch.
-    this.#loop = new BackgroundLoop(async () => (await this.runOnce()) >= batchSize, this.#options);
+    this.#loop = new BackgroundLoop(
+      async () => (await this.runOnce()) >= batchSize || this.#handed.length > 0,
+      this.#options,
+    );
   }
 
   /** Marks what the last checkpointed batch published, then forgets recorded batches. */
@@ -114,17 +134,96 @@ export class OutboxRelay {
       await this.#options.store.markPublished(entityType, refs);
   }
 
+  #wasPublished(commit: Pick<Commit, 'entityType' | 'entityId' | 'version'>): boolean {
+    const latest = this.#published.get(`${commit.entityType}/${commit.entityId}`);
+    return latest !== undefined && latest >= commit.version;
+  }
+
+  #remember(commits: readonly Commit[]): void {
+    for (const { entityType, entityId, version } of commits) {
+      const key = `${entityType}/${entityId}`;
+      this.#published.delete(key);
+      this.#published.set(key, version);
+    }
+    for (const key of this.#published.keys()) {
+      if (this.#published.size <= PUBLISHED_REMEMBERED) break;
+      this.#published.delete(key);
+    }
+  }
+
+  /**
+   * The next batch, at most `batchSize` commits: the handed commits, and what a read of the
+   * outboxes finds when one is due (after `idleMs`, after a failure, or when a handed commit's
+   * previous version is not known to be published). Each entity's commits go in version order
+   * and without a gap: a commit goes only after its previous version (published before, or
+   * earlier in the batch), or as the first of its entity that the read found (the store lists an
+   * entity's unpublished commits oldest first).
+   */
+  async #nextBatch(): Promise<Commit[]> {
+    const { store, entityTypes, batchSize, idleMs } = this.#options;
+    const keyOf = (c: Commit) => `${c.entityType}/${c.entityId}@${c.version}`;
+    const entityOf = (c: Commit) => `${c.entityType}/${c.entityId}`;
+    const handed = this.#handed.filter((c) => !this.#wasPublished(c));
+    const byKey = new Map(handed.map((c) => [keyOf(c), c]));
+    const inHand = new Set(byKey.keys());
+    const follows = (c: Commit) =>
+      c.version === 1 ||
+      this.#published.get(entityOf(c)) === c.version - 1 ||
+      inHand.has(`${entityOf(c)}@${c.version - 1}`);
+    /** The first commit of each entity that the read found. */
+    const firstRead = new Set<string>();
+    if (Date.now() - this.#readAt >= idleMs || !handed.every(follows)) {
+      this.#readAt = Date.now();
+      // The entity types take turns at being read first, so that a busy one cannot starve the rest.
+      this.#turn = (this.#turn + 1) % entityTypes.length;
+      const order = [...entityTypes.slice(this.#turn), ...entityTypes.slice(0, this.#turn)];
+      const seen = new Set<string>();
+      let read = 0;
+      for (const entityType of order) {
+        if (read >= batchSize) break;
+        for (const c of await store.unpublished(entityType, batchSize - read)) {
+          read += 1;
+          if (!seen.has(entityOf(c))) firstRead.add(keyOf(c));
+          seen.add(entityOf(c));
+          if (!this.#wasPublished(c)) byKey.set(keyOf(c), c);
+        }
+      }
+    }
+    // Entities in the order their commits came (handed ones first, oldest first), each one's
+    // commits by version.
+    const entities = new Map<string, Commit[]>();
+    for (const c of byKey.values()) {
+      const commits = entities.get(entityOf(c));
+      if (commits === undefined) entities.set(entityOf(c), [c]);
+      else commits.push(c);
+    }
+    const sorted = [...entities.values()].flatMap((commits) =>
+      commits.sort((a, b) => a.version - b.version),
+    );
+    const batch: Commit[] = [];
+    let previous: Commit | undefined;
+    for (const c of sorted) {
+      if (batch.length >= batchSize) break;
+      const chained =
+        previous !== undefined && entityOf(previous) === entityOf(c)
+          ? batch.at(-1) === previous && previous.version === c.version - 1
+          : follows(c) || firstRead.has(keyOf(c));
+      if (chained) batch.push(c);
+      previous = c;
+    }
+    return batch;
+  }
+
   /** Publishes one batch; returns the number of commits published. */
   async runOnce(): Promise<number> {
-    const { store, publisher, serde, relayId, entityTypes, batchSize } = this.#options;
+    const { store, publisher, serde, relayId } = this.#options;
     try {
       if (!this.#recovered) await this.#recover();
-      const commits: Commit[] = [];
-      for (const entityType of entityTypes) {
-        if (commits.length >= batchSize) break;
-        commits.push(...(await store.unpublished(entityType, batchSize - commits.length)));
+      const commits = await this.#nextBatch();
+      if (commits.length === 0) {
+        this.#handed = [];
+        return 0;
       }
-      if (commits.length === 0) return 0;
       const messages: BusMessage[] = [];
       for (const commit of commits) {
         for (const event of commit.events) {
@@ -149,10 +248,11 @@ export class OutboxRelay {
           );
         }
       }
-      const refs = commits.map(({ entityType, entityId, version }) => ({
+      const refs = commits.map(({ entityType, entityId, version, causationKey }) => ({
         entityType,
         entityId,
         version,
+        causationKey,
       }));
       const sequence = ++this.#sequence;
       await store.saveRelayBatch({ relayId, instance: this.#instance, sequence, commits: refs });
@@ -181,11 +281,15 @@ export class OutboxRelay {
       this.#metrics.published(commits.flatMap((c) => c.events.map((e) => e.type)));
       await this.#options.afterPublish?.(commits);
       await this.#mark(refs);
-      await store.deleteRelayBatches(relayId, { instance: this.#instance, sequence });
+      // The batch's record stays until the next batch replaces it: marking again is harmless.
+      this.#remember(commits);
+      this.#handed = this.#handed.filter((c) => !this.#wasPublished(c));
       return commits.length;
     } catch (error) {
-      // The outcome of the last publish may be unknown: recover before the next batch.
+      // The outcome of the last publish may be unknown: recover, and read the outboxes, before
+      // the next batch (the handed commits are there too).
       this.#recovered = false;
+      this.#readAt = 0;
       throw error;
     }
   }
@@ -195,8 +299,14 @@ export class OutboxRelay {
     this.#loop.start();
   }
 
-  /** Wakes an idle relay at once (after a commit). */
-  notify(): void {
+  /**
+   * Hands a commit of this process to the relay (a commit already in the store), which publishes
+   * it without reading the outbox; without one, only wakes the relay.
+   */
+  notify(commit?: Commit): void {
+    if (commit !== undefined && this.#options.entityTypes.includes(commit.entityType)) {
+      this.#handed.push(commit);
+    }
     this.#loop.wake();
   }
 

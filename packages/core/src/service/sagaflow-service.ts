@@ -218,7 +218,7 @@ export class SagaflowService {
       service: options.name,
       metrics,
       onCommitted: (commit) => {
-        this.#relay?.notify();
+        this.#relay?.notify(commit);
         options.onCommitted?.(commit);
       },
       ...(options.beforeAppend === undefined ? {} : { beforeAppend: options.beforeAppend }),

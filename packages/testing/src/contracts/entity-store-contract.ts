@@ -177,11 +177,11 @@ export function entityStoreContract(
       expect(Date.parse(backlog.oldestAt ?? 'none')).toBeLessThanOrEqual(Date.now());
 
       await store.markPublished(counter.type, [
-        { entityId: a, version: 1 },
-        { entityId: a, version: 2 },
-        { entityId: b, version: 1 },
+        commitOf(a, 1, 'a1'),
+        commitOf(a, 2, 'a2'),
+        commitOf(b, 1, 'b1'),
       ]);
-      await store.markPublished(counter.type, [{ entityId: a, version: 1 }]);
+      await store.markPublished(counter.type, [commitOf(a, 1, 'a1')]);
       const left = (await store.unpublished(counter.type, 100)).filter(
         (c) => c.entityId === a || c.entityId === b,
       );
@@ -197,9 +197,9 @@ export function entityStoreContract(
       await store.append(commitOf(b, 1, 'b1'));
       await store.markPublished(
         counter.type,
-        [1, 2, 3].map((version) => ({ entityId: a, version })),
+        [1, 2, 3].map((version) => commitOf(a, version, `a${version}`)),
       );
-      await store.markPublished(counter.type, [{ entityId: b, version: 1 }]);
+      await store.markPublished(counter.type, [commitOf(b, 1, 'b1')]);
       const later = '2030-01-01T00:00:00.000Z';
       const offered = (await store.compactable(counter.type, later, 100)).filter(
         (c) => c.entityId === a || c.entityId === b,
@@ -232,18 +232,18 @@ export function entityStoreContract(
         offset: '9007199254740993',
       };
       await store.append({ ...commitOf(id, 1, 'k1'), source });
-      await store.markPublished(counter.type, [{ entityId: id, version: 1 }]);
+      await store.markPublished(counter.type, [commitOf(id, 1, 'k1')]);
       await store.append(commitOf(id, 2, 'k2'));
       const [offered] = await store.compactable(counter.type, '2030-01-01T00:00:00.000Z', 100);
       expect(offered?.source).toEqual(source);
     });
 
-    it('records, finds and forgets relay batches', async () => {
+    it("records each relay process's latest batch, finds it and forgets it", async () => {
       const { store, id } = await setup();
       const relayId = `relay-${id}`;
       const commits = [
-        { entityType: counter.type, entityId: id, version: 1 },
-        { entityType: 'contract.other', entityId: id, version: 3 },
+        { entityType: counter.type, entityId: id, version: 1, causationKey: 'k1' },
+        { entityType: 'contract.other', entityId: id, version: 3, causationKey: 'k3' },
       ];
       for (const sequence of [1, 2]) {
         await store.saveRelayBatch({ relayId, instance: 'i1', sequence, commits });
@@ -256,13 +256,16 @@ export function entityStoreContract(
         sequence: 2,
         commits,
       });
+      // A relay records a batch only once the one before is marked: only the latest is kept.
       expect(await store.loadRelayBatch(relayId, 'i1', 3)).toBeUndefined();
+      expect(await store.loadRelayBatch(relayId, 'i2', 1)).toBeDefined();
 
+      await store.deleteRelayBatches(relayId, { instance: 'i1', sequence: 1 });
+      expect(await store.loadRelayBatch(relayId, 'i1', 2)).toBeDefined();
       await store.deleteRelayBatches(relayId, { instance: 'i1', sequence: 2 });
       expect(await store.loadRelayBatch(relayId, 'i1', 2)).toBeUndefined();
-      expect(await store.loadRelayBatch(relayId, 'i1', 1)).toBeDefined();
+      expect(await store.loadRelayBatch(relayId, 'i2', 1)).toBeDefined();
       await store.deleteRelayBatches(relayId);
-      expect(await store.loadRelayBatch(relayId, 'i1', 1)).toBeUndefined();
       expect(await store.loadRelayBatch(relayId, 'i2', 1)).toBeUndefined();
       expect(await store.loadRelayBatch(`${relayId}-x`, 'i1', 1)).toBeDefined();
     });
