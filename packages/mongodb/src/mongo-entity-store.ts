@@ -9,7 +9,7 @@ import type {
   RelayBatch,
 } from '@sagaflow/core';
 import { invalidArgument, SagaflowError } from '@sagaflow/core';
-import { MongoBulkWriteError, MongoServerError, type Collection, type Db } from 'mongodb';
+import { MongoBulkWriteError, type Collection, type Db } from 'mongodb';
 
 /** One commit, as stored: one document, written once by one insert. */
 interface CommitDocument {
@@ -103,10 +103,11 @@ interface QueuedAppend {
 /** The duplicate-key errors of an insertMany, by the index of the refused document. */
 function refusedIndexes(error: unknown): Set<number> | undefined {
   if (!(error instanceof MongoBulkWriteError)) return undefined;
-  const errors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+  const raw: unknown = error.writeErrors;
+  const errors = (Array.isArray(raw) ? raw : [raw]) as { code?: unknown; index?: unknown }[];
   const refused = new Set<number>();
   for (const e of errors) {
-    if (e.code !== DUPLICATE_KEY) return undefined;
+    if (e.code !== DUPLICATE_KEY || typeof e.index !== 'number') return undefined;
     refused.add(e.index);
   }
   return refused;
@@ -332,7 +333,14 @@ export class MongoEntityStore implements EntityStore, Pingable {
     };
     return new Promise<AppendOutcome<unknown>>((resolve, reject) => {
       const queue = this.#queued.get(commit.entityType) ?? [];
-      queue.push({ commit, doc, marker, done: (outcome) => outcome.then(resolve, reject) });
+      queue.push({
+        commit,
+        doc,
+        marker,
+        done: (outcome) => {
+          outcome.then(resolve, reject);
+        },
+      });
       this.#queued.set(commit.entityType, queue);
       if (!this.#writing.has(commit.entityType)) void this.#write(commit.entityType);
     }) as Promise<AppendOutcome<S>>;
