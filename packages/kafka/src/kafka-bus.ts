@@ -23,6 +23,7 @@ import {
   type AdminConfig,
   type Consumer,
   type IHeaders,
+  type KafkaMessage,
   type Producer,
 } from 'kafkajs';
 
@@ -66,6 +67,53 @@ export interface KafkaBusOptions {
    * bus's producer, consumers and admin clients: how round trips are counted. @default none
    */
   readonly onRequest?: RoundTripListener;
+}
+
+/** Keys of one fetch handled side by side at most. */
+const KEYS_AT_ONCE = 32;
+
+/**
+ * Handles a partition's messages, those of one key in order and up to {@link KEYS_AT_ONCE} keys
+ * side by side. `handleOne` answers false for a message it did not handle (stopping): the rest of
+ * that key waits. Returns the longest run of messages from the start that were all handled, and
+ * the first error.
+ */
+export async function handleByKey<M>(
+  messages: readonly M[],
+  keyOf: (message: M) => string,
+  handleOne: (message: M) => Promise<boolean>,
+): Promise<{ handled: M[]; error?: unknown }> {
+  const byKey = new Map<string, M[]>();
+  for (const message of messages) {
+    const key = keyOf(message);
+    const list = byKey.get(key);
+    if (list === undefined) byKey.set(key, [message]);
+    else list.push(message);
+  }
+  const finished = new Set<M>();
+  let error: unknown;
+  const queues = [...byKey.values()];
+  const worker = async () => {
+    for (let queue = queues.shift(); queue !== undefined; queue = queues.shift()) {
+      for (const message of queue) {
+        if (error !== undefined) return;
+        try {
+          if (!(await handleOne(message))) break;
+          finished.add(message);
+        } catch (failure) {
+          error ??= failure;
+          return;
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(KEYS_AT_ONCE, queues.length) }, worker));
+  const handled: M[] = [];
+  for (const message of messages) {
+    if (!finished.has(message)) break;
+    handled.push(message);
+  }
+  return error === undefined ? { handled } : { handled, error };
 }
 
 /**
@@ -435,25 +483,56 @@ export class KafkaBus
     const committing = setInterval(() => void commit(), this.#options.commitIntervalMs ?? 1000);
     committing.unref();
     consumer.on(consumer.events.REBALANCING, () => void commit());
-    await consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: this.#options.partitionsConsumedConcurrently ?? 3,
-      eachMessage: async ({ topic, partition, message }) => {
-        await handle({
-          topic,
-          partition,
-          offset: message.offset,
-          key: message.key?.toString() ?? null,
-          value: message.value,
-          headers: headersOf(message.headers),
-        });
-        handled.set(`${topic}/${partition}`, {
-          topic,
-          partition,
-          offset: (BigInt(message.offset) + 1n).toString(),
-        });
-      },
+    const markHandled = (topic: string, partition: number, offset: string) =>
+      handled.set(`${topic}/${partition}`, {
+        topic,
+        partition,
+        offset: (BigInt(offset) + 1n).toString(),
+      });
+    const received = (topic: string, partition: number, message: KafkaMessage) => ({
+      topic,
+      partition,
+      offset: message.offset,
+      key: message.key?.toString() ?? null,
+      value: message.value,
+      headers: headersOf(message.headers),
     });
+    if (options.ordering === 'key') {
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.#options.partitionsConsumedConcurrently ?? 3,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+          const { topic, partition } = batch;
+          const done = await handleByKey(
+            batch.messages,
+            (message) => message.key?.toString() ?? '',
+            async (message) => {
+              if (!isRunning() || isStale()) return false;
+              await handle(received(topic, partition, message));
+              await heartbeat();
+              return true;
+            },
+          );
+          // The offset moves past the handled messages up to the first one not handled.
+          const last = done.handled.at(-1);
+          if (last !== undefined) {
+            resolveOffset(last.offset);
+            markHandled(topic, partition, last.offset);
+          }
+          if (done.error !== undefined) throw done.error;
+        },
+      });
+    } else {
+      await consumer.run({
+        autoCommit: false,
+        partitionsConsumedConcurrently: this.#options.partitionsConsumedConcurrently ?? 3,
+        eachMessage: async ({ topic, partition, message }) => {
+          await handle(received(topic, partition, message));
+          markHandled(topic, partition, message.offset);
+        },
+      });
+    }
     const stop = async () => {
       this.#consumers.delete(stop);
       clearInterval(committing);

@@ -128,10 +128,14 @@ export class MongoSagaViewStore implements SagaViewStore {
 
   async recordEntry(sagaId: string, entry: TimelineEntry): Promise<RecordedEntry> {
     try {
+      // Straight into the slot after those this process knows (the first, for a saga it does not
+      // know): if the slot is free, no other process has recorded anything after the known ones,
+      // so the event is not recorded yet. A taken slot means reading on, then trying again.
+      let slots = [...(this.#known.get(sagaId) ?? [])];
       for (;;) {
-        const slots = await this.#slots(sagaId);
-        if (slots.some((e) => e.eventId === entry.eventId))
+        if (slots.some((e) => e.eventId === entry.eventId)) {
           return { recorded: false, entries: slots };
+        }
         try {
           await this.#entries.insertOne({ _id: slotId(sagaId, slots.length + 1), sagaId, entry });
           // A cached timeline is never changed in place (`#slots` copies it): hand out the same one.
@@ -139,9 +143,10 @@ export class MongoSagaViewStore implements SagaViewStore {
           this.#known.set(sagaId, entries);
           return { recorded: true, entries };
         } catch (error) {
-          // Another event took the slot: read the timeline again (it may be this very event).
+          // Another event took the slot: read the timeline on (it may be this very event).
           if (!(error instanceof MongoServerError) || error.code !== 11000) throw error;
         }
+        slots = await this.#slots(sagaId);
       }
     } catch (error) {
       throw unavailable('recording a saga event', error);

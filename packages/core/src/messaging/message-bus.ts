@@ -72,11 +72,19 @@ export interface SubscribeOptions {
   readonly start?: 'earliest' | 'latest';
   /** Told when the consumer crashed and the bus restarted it. @default ignore */
   readonly onRestart?: (error: unknown) => void;
+  /**
+   * What must be handled in order. `'partition'`: the messages of a partition one at a time.
+   * `'key'`: only those of one key (in partition order); a bus may handle the messages of a
+   * partition's fetch with other keys side by side (a bus may also stay with `'partition'`). The
+   * offset committed never passes a message not handled yet. @default 'partition'
+   */
+  readonly ordering?: 'partition' | 'key';
 }
 
 /**
  * Port: delivers the messages of a consumer group. Messages of one partition are handled one at a
- * time, in order; the offset is committed only after the handler resolved. A handler that throws
+ * time, in order (or only those of one key, see {@link SubscribeOptions.ordering}); the offset is
+ * committed only after the handler resolved. A handler that throws
  * stops the subscription (the processor runtime never lets one throw for a bad message).
  */
 export interface MessageSubscriber {

@@ -317,7 +317,13 @@ export class ProcessorRuntime {
     this.#stopping = false;
     const groupId = this.groupOf(definition);
     return this.#options.subscriber.subscribe(
-      { groupId, topics: definition.topics, onRestart: (error) => this.#restarted(groupId, error) },
+      {
+        groupId,
+        topics: definition.topics,
+        // Events of one entity in order; those of other entities side by side.
+        ordering: 'key',
+        onRestart: (error) => this.#restarted(groupId, error),
+      },
       (message) =>
         this.#handle(groupId, message, () => this.#attempt(definition, groupId, message)),
     );
@@ -336,6 +342,8 @@ export class ProcessorRuntime {
       {
         groupId,
         topics: [commandsTopic(endpoint.entity.type)],
+        // Commands of one entity in order; those of other entities side by side.
+        ordering: 'key',
         onRestart: (error) => this.#restarted(groupId, error),
       },
       (message) => this.#handle(groupId, message, () => this.#command(endpoint, groupId, message)),

@@ -105,7 +105,8 @@ export class SagaTracker {
   async start(): Promise<void> {
     await this.#options.views.prepare();
     this.#subscription = await this.#options.subscriber.subscribe(
-      { groupId: this.#groupId, topics: this.topics(), start: 'earliest' },
+      // Events of other entities side by side: a saga's timeline takes events in any order.
+      { groupId: this.#groupId, topics: this.topics(), start: 'earliest', ordering: 'key' },
       (message) => this.#record(message),
     );
     await this.#subscription.ready;
