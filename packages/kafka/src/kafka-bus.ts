@@ -502,25 +502,27 @@ export class KafkaBus
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: this.#options.partitionsConsumedConcurrently ?? 3,
-        eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-          const { topic, partition } = batch;
+        eachBatch: async (payload) => {
+          const { topic, partition } = payload.batch;
           const done = await handleByKey(
-            batch.messages,
+            payload.batch.messages,
             (message) => message.key?.toString() ?? '',
             async (message) => {
-              if (!isRunning() || isStale()) return false;
+              if (!payload.isRunning() || payload.isStale()) return false;
               await handle(received(topic, partition, message));
-              await heartbeat();
+              await payload.heartbeat();
               return true;
             },
           );
           // The offset moves past the handled messages up to the first one not handled.
           const last = done.handled.at(-1);
           if (last !== undefined) {
-            resolveOffset(last.offset);
+            payload.resolveOffset(last.offset);
             markHandled(topic, partition, last.offset);
           }
-          if (done.error !== undefined) throw done.error;
+          if (done.error !== undefined) {
+            throw done.error instanceof Error ? done.error : new Error(JSON.stringify(done.error));
+          }
         },
       });
     } else {

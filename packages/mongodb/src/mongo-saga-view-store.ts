@@ -63,6 +63,11 @@ export class MongoSagaViewStore implements SagaViewStore {
    * cached ones are a prefix of the timeline and only the slots after them are read.
    */
   readonly #known = new LRUCache<string, TimelineEntry[]>({ max: 5000 });
+  /**
+   * The deadline hint this process last wrote for a saga (`null`: it deleted it), so that a view
+   * whose deadline did not move does not write it again.
+   */
+  readonly #deadlineWritten = new LRUCache<string, string | { none: true }>({ max: 10_000 });
   /** Compensation requests read: one is never changed or removed once made. */
   readonly #requested = new LRUCache<string, CompensationRequest>({ max: 5000 });
 
@@ -201,13 +206,18 @@ export class MongoSagaViewStore implements SagaViewStore {
     const { sagaId, ...rest } = plain(view);
     const due = rest.status === 'running' ? rest.deadlineAt : undefined;
     try {
+      const written = this.#deadlineWritten.get(sagaId);
       // The deadline first: a view never runs with a deadline that overdue() cannot find.
-      if (due !== undefined) {
+      if (due !== undefined && written !== due) {
         await this.#deadlines.replaceOne({ _id: sagaId }, { deadlineAt: due }, { upsert: true });
+        this.#deadlineWritten.set(sagaId, due);
       }
       // By _id alone: on FerretDB any other condition makes the replace (a scan) cost more.
       await this.#views.replaceOne({ _id: sagaId }, rest, { upsert: true });
-      if (due === undefined) await this.#deadlines.deleteOne({ _id: sagaId });
+      if (due === undefined && (written === undefined || typeof written === 'string')) {
+        await this.#deadlines.deleteOne({ _id: sagaId });
+        this.#deadlineWritten.set(sagaId, { none: true });
+      }
     } catch (error) {
       throw unavailable('writing a saga view', error);
     }

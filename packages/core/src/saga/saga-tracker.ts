@@ -1,6 +1,6 @@
 import { BackgroundLoop } from '../service/background-loop.js';
 import { defaultBackoff } from '../backoff.js';
-import { readEnvelope } from '../messaging/envelope.js';
+import { headerNames, readEnvelope } from '../messaging/envelope.js';
 import { invalidArgument } from '../errors.js';
 import type { EventSerde } from '../messaging/event-serde.js';
 import type { MessageSubscriber, ReceivedMessage, Subscription } from '../messaging/message-bus.js';
@@ -55,6 +55,9 @@ export interface SagaMetrics {
   sagaEnded(labels: { readonly type: string; readonly status: string }, seconds: number): void;
 }
 
+/** Sagas whose compensation request (or its absence) the tracker remembers. */
+const REQUESTS_REMEMBERED = 10_000;
+
 const scalar = (value: unknown): value is string | number | boolean | null =>
   value === null || ['string', 'number', 'boolean'].includes(typeof value);
 
@@ -72,6 +75,13 @@ export class SagaTracker {
   readonly #tracked: ReadonlySet<string>;
   readonly #stuckLoop: BackgroundLoop;
   #subscription: Subscription | undefined;
+  /** The work in hand per saga: events of one saga are recorded one after the other. */
+  readonly #inHand = new Map<string, Promise<void>>();
+  /**
+   * What the last fresh read found of each recent saga's compensation request (`null`: none), so
+   * that a refresh starts from it; every refresh still reads it afresh before it returns.
+   */
+  readonly #requests = new Map<string, CompensationRequest | null>();
 
   constructor(options: SagaTrackerOptions) {
     if (options.definitions.length === 0 && (options.workflowTopics ?? []).length === 0)
@@ -107,7 +117,7 @@ export class SagaTracker {
     this.#subscription = await this.#options.subscriber.subscribe(
       // Events of other entities side by side: a saga's timeline takes events in any order.
       { groupId: this.#groupId, topics: this.topics(), start: 'earliest', ordering: 'key' },
-      (message) => this.#record(message),
+      (message) => this.#inOrder(message),
     );
     await this.#subscription.ready;
     this.#stuckLoop.start();
@@ -117,6 +127,32 @@ export class SagaTracker {
     await this.#stuckLoop.stop();
     await this.#subscription?.stop();
     this.#subscription = undefined;
+  }
+
+  /**
+   * Records events of one saga one at a time (they come from several partitions): concurrent
+   * writers of one view in this process would only make each other read again.
+   */
+  async #inOrder(message: ReceivedMessage): Promise<void> {
+    const sagaId = message.headers[headerNames.sagaId];
+    if (sagaId === undefined) return this.#record(message);
+    const before = this.#inHand.get(sagaId) ?? Promise.resolve();
+    const mine = before.then(() => this.#record(message));
+    const settled = mine.catch(() => {});
+    this.#inHand.set(sagaId, settled);
+    void settled.then(() => {
+      if (this.#inHand.get(sagaId) === settled) this.#inHand.delete(sagaId);
+    });
+    return mine;
+  }
+
+  #rememberRequest(sagaId: string, request: CompensationRequest | undefined): void {
+    this.#requests.delete(sagaId);
+    this.#requests.set(sagaId, request ?? null);
+    for (const key of this.#requests.keys()) {
+      if (this.#requests.size <= REQUESTS_REMEMBERED) break;
+      this.#requests.delete(key);
+    }
   }
 
   async #record(message: ReceivedMessage): Promise<void> {
@@ -175,7 +211,11 @@ export class SagaTracker {
     const { views, definitions } = this.#options;
     let entries = known ?? (await views.entries(sagaId));
     if (entries.length === 0) return undefined;
-    let request = await views.compensationRequest(sagaId);
+    const remembered = this.#requests.get(sagaId);
+    let request =
+      remembered === undefined
+        ? await views.compensationRequest(sagaId)
+        : (remembered ?? undefined);
     for (;;) {
       const view = deriveSagaView(definitions, sagaId, entries, {
         now: this.#clock().toISOString(),
@@ -187,6 +227,7 @@ export class SagaTracker {
         views.entries(sagaId),
         views.compensationRequest(sagaId),
       ]);
+      this.#rememberRequest(sagaId, afterRequest);
       if (
         after.length === entries.length &&
         (afterRequest === undefined) === (request === undefined)
@@ -231,6 +272,7 @@ export class SagaTracker {
     request: CompensationRequest,
   ): Promise<SagaView | undefined> {
     await this.#options.views.requestCompensation(sagaId, request);
+    this.#requests.delete(sagaId);
     const view = await this.refresh(sagaId);
     const definition = this.#options.definitions.find((d) => d.type === view?.type);
     const publish = this.#options.publishCompensation;
