@@ -2,6 +2,7 @@ import type {
   OutboxBacklog,
   AppendOutcome,
   Commit,
+  CommitRef,
   EntitySnapshot,
   EntityStore,
   RelayBatch,
@@ -78,6 +79,15 @@ export class MemoryEntityStore implements EntityStore {
       pending: pending.length,
       ...(oldestAt === undefined ? {} : { oldestAt }),
     });
+  }
+
+  isPublished(commit: CommitRef): Promise<boolean> {
+    const stored = this.#entities(commit.entityType)
+      .get(commit.entityId)
+      ?.find(
+        (s) => s.commit.version === commit.version && s.commit.causationKey === commit.causationKey,
+      );
+    return Promise.resolve(stored?.published ?? false);
   }
 
   markPublished(

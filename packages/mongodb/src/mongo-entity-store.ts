@@ -3,6 +3,7 @@ import type {
   OutboxBacklog,
   AppendOutcome,
   Commit,
+  CommitRef,
   EntitySnapshot,
   EntityStore,
   Pingable,
@@ -495,6 +496,17 @@ export class MongoEntityStore implements EntityStore, Pingable {
       return { pending: markers.length, ...(oldestAt === undefined ? {} : { oldestAt }) };
     } catch (error) {
       throw unavailable('reading the outbox of', entityType, error);
+    }
+  }
+
+  async isPublished(commit: CommitRef): Promise<boolean> {
+    try {
+      const marker = await this.#outbox(commit.entityType).findOne({
+        _id: markerId(commit.entityId, commit.version, commit.causationKey),
+      });
+      return marker === null;
+    } catch (error) {
+      throw unavailable('reading the outbox of', commit.entityType, error);
     }
   }
 

@@ -57,3 +57,58 @@ describe('MongoEntityStore, several processes on one database', () => {
     expect(await a.load(TYPE, id)).toEqual({ version: 21, state: { count: 21 } });
   });
 });
+
+describe('MongoEntityStore outbox: only the commit that won a version is published, once', () => {
+  const keyed = (entityId: string, version: number, causationKey: string) => ({
+    ...commitOf(entityId, version),
+    causationKey,
+  });
+
+  it('a writer that lost a version after the winner was published leaves nothing to publish again', async () => {
+    const db = freshDatabase();
+    const a = new MongoEntityStore(db);
+    const b = new MongoEntityStore(db);
+    await a.prepare(TYPE);
+    const id = uniqueName('entity');
+    expect(await a.append(keyed(id, 1, 'winner'))).toEqual({ status: 'appended' });
+    expect((await a.unpublished(TYPE, 10)).map((c) => c.causationKey)).toEqual(['winner']);
+    await a.markPublished(TYPE, [keyed(id, 1, 'winner')]);
+    expect(await a.isPublished(keyed(id, 1, 'winner'))).toBe(true);
+    // b loaded version 0 before a's commit and loses the race for version 1.
+    expect(await b.append(keyed(id, 1, 'loser'))).toEqual({ status: 'conflict' });
+    expect(await a.unpublished(TYPE, 10)).toEqual([]);
+    expect((await a.outboxBacklog(TYPE)).pending).toBe(0);
+  });
+
+  it("drops the marker of a writer that died after losing, not the winner's", async () => {
+    const db = freshDatabase();
+    const store = new MongoEntityStore(db);
+    await store.prepare(TYPE);
+    const id = uniqueName('entity');
+    expect(await store.append(keyed(id, 1, 'winner'))).toEqual({ status: 'appended' });
+    // The marker a losing writer recorded before it died, its commit never written.
+    await db.collection(`${TYPE.replaceAll('.', '_')}_outbox`).insertOne({
+      _id: `${id}@0000000001#loser` as never,
+      entityId: id,
+      version: 1,
+      causationKey: 'loser',
+      at: new Date().toISOString(),
+    });
+    expect((await store.outboxBacklog(TYPE)).pending).toBe(2);
+    const pending = await store.unpublished(TYPE, 10);
+    expect(pending.map((c) => `${c.version}:${c.causationKey}`)).toEqual(['1:winner']);
+    expect((await store.outboxBacklog(TYPE)).pending).toBe(1);
+  });
+
+  it('leaves no marker behind for a message applied already (a duplicate)', async () => {
+    const db = freshDatabase();
+    const store = new MongoEntityStore(db);
+    await store.prepare(TYPE);
+    const id = uniqueName('entity');
+    expect(await store.append(keyed(id, 1, 'k1'))).toEqual({ status: 'appended' });
+    await store.markPublished(TYPE, [keyed(id, 1, 'k1')]);
+    expect(await store.append(keyed(id, 2, 'k1'))).toMatchObject({ status: 'duplicate' });
+    expect((await store.outboxBacklog(TYPE)).pending).toBe(0);
+    expect(await store.unpublished(TYPE, 10)).toEqual([]);
+  });
+});

@@ -88,6 +88,8 @@ export type CommandResult<S> =
   | { readonly status: 'unchanged'; readonly version: number; readonly state: S };
 
 const KEY = /^\S{1,200}$/;
+/** Pauses between looks at whether a commit is published. */
+const PUBLISHED_POLL: BackoffPolicy = { initialMs: 20, maxMs: 1000, multiplier: 2 };
 
 /**
  * Runs commands against entities: loads the state, lets the handler decide, and appends the
@@ -123,6 +125,32 @@ export class EntityService {
     this.#metrics = options.metrics ?? noMetrics;
     this.#checkEvent = options.checkEvent;
     this.#beforeAppend = options.beforeAppend;
+  }
+
+  /**
+   * Resolves once a commit's events are published: at once when they are, else after looking
+   * again with growing pauses (the relay publishes a commit only after those before it).
+   */
+  async published(
+    entityType: string,
+    entityId: string,
+    version: number,
+    causationKey: string,
+    stopping: () => boolean = () => false,
+  ): Promise<void> {
+    const ref = { entityType, entityId, version, causationKey };
+    for (let attempt = 1; !(await this.#store.isPublished(ref)); attempt += 1) {
+      if (stopping()) {
+        throw new SagaflowError(
+          'PUBLISH_FAILED',
+          `stopping before ${entityId}@${version} was published`,
+          {
+            retriable: true,
+          },
+        );
+      }
+      await sleep(backoffDelay(PUBLISHED_POLL, attempt));
+    }
   }
 
   /** The current state of an entity: its initial state at version 0 when it has no commit. */

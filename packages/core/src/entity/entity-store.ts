@@ -39,6 +39,8 @@ export interface EntityStore {
    * none does): what the outbox backlog metrics report.
    */
   outboxBacklog(entityType: string): Promise<OutboxBacklog>;
+  /** Whether a commit is marked published (its events are out, in order after the ones before). */
+  isPublished(commit: CommitRef): Promise<boolean>;
   /** Marks commits as published (idempotent). */
   markPublished(
     entityType: string,

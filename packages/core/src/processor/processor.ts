@@ -403,7 +403,16 @@ export class ProcessorRuntime {
     );
     if (result.status === 'duplicate') {
       // A command sent again gets the same reply again: the same events, with the same ids, for
-      // the sender to drop if it has them already. Idempotent, so published outside the outbox.
+      // the sender to drop if it has them already. Idempotent, so published outside the outbox,
+      // but only once the relay has published the commit: a copy never overtakes the events of
+      // the entity's earlier versions (or the original).
+      await this.#options.entities.published(
+        endpoint.entity.type,
+        command.entityId,
+        result.version,
+        `command:${command.commandId}`,
+        () => this.#stopping,
+      );
       const replies: BusMessage[] = [];
       for (const event of result.events) {
         const encoded = await this.#options.serde.encode(event.type, event.payload);
