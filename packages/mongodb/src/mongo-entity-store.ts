@@ -172,7 +172,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
    * loads only ask for the version their head names, which compaction keeps).
    */
   readonly #commits: LRUCache<string, CommitDocument>;
-  /** The latest version of each entity this process has seen (wrote or read). */
+  /** The latest version of each entity this process has seen (wrote or read); -1: behind. */
   readonly #known: LRUCache<string, number>;
 
   /**
@@ -244,6 +244,10 @@ export class MongoEntityStore implements EntityStore, Pingable {
       const cached = this.#commits.get(`${entityType}/${documentId(entityId, known)}`);
       if (cached !== undefined) return structuredClone(cached);
     }
+    // Neither a head nor a version seen: most likely a new entity (the head moves every few
+    // versions, so one with its first few commits has none; the append of version 1 then
+    // conflicts and the command loads afresh).
+    if (mayBeStale && known === 0 && head === null) return undefined;
     const hinted = Math.max(head?.version ?? 0, known);
     let version = hinted;
     let latest =
@@ -418,8 +422,9 @@ export class MongoEntityStore implements EntityStore, Pingable {
   /** Which key refused an insert: a conflict (the version is taken) or a duplicate (the causation). */
   async #refused(commit: Commit): Promise<AppendOutcome<unknown>> {
     const collection = this.#collection(commit.entityType);
-    // Whatever this process knew of the entity is behind: the next load looks again.
-    this.#known.delete(`${commit.entityType}/${commit.entityId}`);
+    // Whatever this process knew of the entity is behind: the next load looks in the database
+    // (-1: known to be behind, so not taken for a new entity either).
+    this.#known.set(`${commit.entityType}/${commit.entityId}`, -1);
     // FerretDB does not say which index refused the insert: a taken version is a conflict (a
     // retry on the fresh state finds a duplicate, if it is one); a free version means the
     // causation key.

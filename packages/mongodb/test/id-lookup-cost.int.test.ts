@@ -17,7 +17,7 @@ interface Doc {
 }
 
 const SIZES = [100, 20_000] as const;
-const PROBES = 40;
+const PROBES = 60;
 
 async function fill(collection: Collection<Doc>, size: number): Promise<string[]> {
   const ids = Array.from({ length: size }, (_, i) => `entity-${i}@${String(i).padStart(10, '0')}`);
@@ -30,34 +30,47 @@ async function fill(collection: Collection<Doc>, size: number): Promise<string[]
   return Array.from({ length: PROBES }, (_, k) => ids[Math.floor((k * size) / PROBES)]!);
 }
 
-/** Median time of one operation, ms. */
-async function medianMs(ids: readonly string[], operation: (id: string) => Promise<unknown>) {
-  const times: number[] = [];
-  for (const id of ids) {
-    const started = performance.now();
-    await operation(id);
-    times.push(performance.now() - started);
+const median = (times: number[]) => times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+
+/**
+ * Median time of one operation on each collection, ms. The two are timed in turns, one call
+ * each, so that whatever else the machine does weighs on both alike.
+ */
+async function medianMsInTurns(
+  probes: Readonly<Record<number, readonly string[]>>,
+  operation: (size: number, id: string) => Promise<unknown>,
+): Promise<Record<number, number>> {
+  const times: Record<number, number[]> = Object.fromEntries(SIZES.map((size) => [size, []]));
+  for (let k = 0; k < PROBES; k += 1) {
+    for (const size of SIZES) {
+      const started = performance.now();
+      await operation(size, probes[size]![k]!);
+      times[size]!.push(performance.now() - started);
+    }
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  return Object.fromEntries(SIZES.map((size) => [size, median(times[size]!)]));
 }
 
 it('finds, replaces and deletes by _id at the same cost among 100 and among 20,000 documents', async () => {
   const db = freshDatabase();
-  const figures: Record<string, Record<number, number>> = { find: {}, replace: {}, delete: {} };
+  const collections = Object.fromEntries(
+    SIZES.map((size) => [size, db.collection<Doc>(`docs_${size}`)]),
+  );
+  const probes: Record<number, string[]> = {};
+  for (const size of SIZES) probes[size] = await fill(collections[size]!, size);
+  // Warm the connection and the statement caches before timing.
+  for (const size of SIZES) await collections[size]!.findOne({ _id: probes[size]![0]! });
+  const figures = {
+    find: await medianMsInTurns(probes, (size, id) => collections[size]!.findOne({ _id: id })),
+    replace: await medianMsInTurns(probes, (size, id) =>
+      collections[size]!.replaceOne({ _id: id }, { pad: 'y', n: -1 }),
+    ),
+    delete: await medianMsInTurns(probes, (size, id) => collections[size]!.deleteOne({ _id: id })),
+  };
   const plans: string[] = [];
   for (const size of SIZES) {
-    const collection = db.collection<Doc>(`docs_${size}`);
-    const ids = await fill(collection, size);
-    // Warm the connection and the statement caches before timing.
-    await collection.findOne({ _id: ids[0]! });
-    figures['find']![size] = await medianMs(ids, (id) => collection.findOne({ _id: id }));
-    figures['replace']![size] = await medianMs(ids, (id) =>
-      collection.replaceOne({ _id: id }, { pad: 'y', n: -1 }),
-    );
-    figures['delete']![size] = await medianMs(ids, (id) => collection.deleteOne({ _id: id }));
     const explained = await db.command({
-      explain: { find: collection.collectionName, filter: { _id: ids[1]! } },
+      explain: { find: collections[size]!.collectionName, filter: { _id: probes[size]![1]! } },
     });
     plans.push(`${size}: ${JSON.stringify(explained['queryPlanner'] ?? explained)}`);
   }

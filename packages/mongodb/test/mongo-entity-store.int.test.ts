@@ -56,6 +56,37 @@ describe('MongoEntityStore, several processes on one database', () => {
     expect(await c.append(commitOf(id, 21))).toEqual({ status: 'appended' });
     expect(await a.load(TYPE, id)).toEqual({ version: 21, state: { count: 21 } });
   });
+
+  it('starts a command from what it saw last, and a stale start conflicts instead of overwriting', async () => {
+    const db = freshDatabase();
+    const a = new MongoEntityStore(db);
+    const b = new MongoEntityStore(db);
+    await a.prepare(TYPE);
+    const id = uniqueName('entity');
+    for (let v = 1; v <= 3; v += 1) await a.append(commitOf(id, v));
+    expect(await b.load(TYPE, id)).toEqual({ version: 3, state: { count: 3 } });
+    await a.append(commitOf(id, 4));
+    // For a command, b may answer from what it saw (version 3): its append of 4 conflicts...
+    const stale = await b.load(TYPE, id, { mayBeStale: true });
+    expect(stale?.version).toBe(3);
+    expect(await b.append(commitOf(id, 4))).toEqual({ status: 'conflict' });
+    // ...after which it reads afresh, also for a command; a plain load always does.
+    expect(await b.load(TYPE, id, { mayBeStale: true })).toEqual({
+      version: 4,
+      state: { count: 4 },
+    });
+    await a.append(commitOf(id, 5));
+    expect(await b.load(TYPE, id)).toEqual({ version: 5, state: { count: 5 } });
+    // An entity never seen and without a head starts at nothing; if it has early commits, the
+    // append of version 1 conflicts.
+    const c = new MongoEntityStore(db);
+    expect(await c.load(TYPE, id, { mayBeStale: true })).toBeUndefined();
+    expect(await c.append(commitOf(id, 1))).toEqual({ status: 'conflict' });
+    expect(await c.load(TYPE, id, { mayBeStale: true })).toEqual({
+      version: 5,
+      state: { count: 5 },
+    });
+  });
 });
 
 describe('MongoEntityStore outbox: only the commit that won a version is published, once', () => {
