@@ -237,9 +237,10 @@ export class EntityService {
     const causationId = origin.causationId ?? causationKey;
     for (let attempt = 1; ; attempt += 1) {
       // The first attempt may start from what the store saw last: if another process wrote
-      // since, the append conflicts and the next attempt loads afresh.
+      // since, the append conflicts and the next attempt loads afresh. Not with a beforeAppend
+      // hook: what it records for a commit decided on a stale state would outlive the conflict.
       const snapshot = await this.#store.load<S>(definition.type, entityId, {
-        mayBeStale: attempt === 1,
+        mayBeStale: attempt === 1 && this.#beforeAppend === undefined,
       });
       const version = snapshot?.version ?? 0;
       const state = snapshot?.state ?? definition.initialState();
