@@ -126,6 +126,8 @@ export const CHECKPOINT_TOPIC = 'sagaflow.relay-checkpoints';
 /** How long {@link KafkaBus.ensureTopics} waits out a broker whose metadata lags. */
 const ENSURE_TOPICS_TIMEOUT_MS = 30_000;
 const ENSURE_TOPICS_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 2_000, multiplier: 2 };
+/** Pauses before a consumer that kafkajs left stopped is started afresh. */
+const CONSUMER_RESTART_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 10_000, multiplier: 2 };
 const checkpointGroup = (relayId: string) => `${relayId}.checkpoint`;
 
 const LEVELS = {
@@ -437,39 +439,18 @@ export class KafkaBus
     options: SubscribeOptions,
     handle: (message: ReceivedMessage) => Promise<void>,
   ): Promise<Subscription> {
-    const consumer = this.#counted(
-      this.#kafka.consumer({
-        groupId: options.groupId,
-        heartbeatInterval: Math.min(
-          1000,
-          Math.floor((this.#options.sessionTimeoutMs ?? 15_000) / 3),
-        ),
-        sessionTimeout: this.#options.sessionTimeoutMs ?? 15_000,
-        readUncommitted: false,
-        maxWaitTimeInMs: this.#options.maxWaitTimeMs ?? 100,
-      }),
-    );
     let joined: () => void = () => {};
     const ready = new Promise<void>((resolve) => {
       joined = resolve;
     });
-    consumer.on(consumer.events.GROUP_JOIN, () => joined());
-    consumer.on(consumer.events.CRASH, (event) => {
-      // kafkajs restarts a consumer after a retriable crash; say so.
-      if (event.payload.restart) options.onRestart?.(event.payload.error);
-    });
-    await consumer.connect();
-    for (const topic of options.topics) {
-      await consumer.subscribe({
-        topic,
-        fromBeginning: (options.start ?? 'earliest') === 'earliest',
-      });
-    }
+    let consumer: Consumer | undefined;
+    let stopped = false;
+    let restarting: NodeJS.Timeout | undefined;
     // Offsets handled and not committed yet, by topic and partition: committed on a timer, at
     // a rebalance and at the stop.
     const handled = new Map<string, { topic: string; partition: number; offset: string }>();
     const commit = async () => {
-      if (handled.size === 0) return;
+      if (handled.size === 0 || consumer === undefined) return;
       const offsets = [...handled.values()];
       handled.clear();
       try {
@@ -480,9 +461,6 @@ export class KafkaBus
         // Otherwise the next commit carries a later offset of the same partition.
       }
     };
-    const committing = setInterval(() => void commit(), this.#options.commitIntervalMs ?? 1000);
-    committing.unref();
-    consumer.on(consumer.events.REBALANCING, () => void commit());
     const markHandled = (topic: string, partition: number, offset: string) =>
       handled.set(`${topic}/${partition}`, {
         topic,
@@ -497,49 +475,112 @@ export class KafkaBus
       value: message.value,
       headers: headersOf(message.headers),
     });
-    if (options.ordering === 'key') {
-      await consumer.run({
+    // Messages of one key in order (or, by default, all of a partition's): see handleByKey.
+    const keyOf =
+      options.ordering === 'key'
+        ? (message: KafkaMessage) => message.key?.toString() ?? ''
+        : () => '';
+    let restarts = 0;
+    const start = async (): Promise<void> => {
+      const current = this.#counted(
+        this.#kafka.consumer({
+          groupId: options.groupId,
+          heartbeatInterval: Math.min(
+            1000,
+            Math.floor((this.#options.sessionTimeoutMs ?? 15_000) / 3),
+          ),
+          sessionTimeout: this.#options.sessionTimeoutMs ?? 15_000,
+          readUncommitted: false,
+          maxWaitTimeInMs: this.#options.maxWaitTimeMs ?? 100,
+        }),
+      );
+      consumer = current;
+      current.on(current.events.GROUP_JOIN, () => {
+        restarts = 0;
+        joined();
+      });
+      current.on(current.events.REBALANCING, () => void commit());
+      // A fetch of only transaction markers (or aborted records) is skipped by kafkajs, which
+      // still reports its last offset: the committed offset moves past it.
+      current.on(current.events.END_BATCH_PROCESS, ({ payload }) => {
+        if (payload.batchSize === 0) {
+          markHandled(payload.topic, payload.partition, payload.lastOffset);
+        }
+      });
+      current.on(current.events.CRASH, (event) => {
+        if (stopped) return;
+        options.onRestart?.(event.payload.error);
+        // kafkajs restarts a consumer after a crash it takes for retriable, and leaves it
+        // stopped after any other (an error whose first cause carries no 'retriable' flag):
+        // then a fresh consumer takes over, after a pause.
+        if (!event.payload.restart) restart();
+      });
+      await current.connect();
+      for (const topic of options.topics) {
+        await current.subscribe({
+          topic,
+          fromBeginning: (options.start ?? 'earliest') === 'earliest',
+        });
+      }
+      await current.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: this.#options.partitionsConsumedConcurrently ?? 3,
         eachBatch: async (payload) => {
-          const { topic, partition } = payload.batch;
-          const done = await handleByKey(
-            payload.batch.messages,
-            (message) => message.key?.toString() ?? '',
-            async (message) => {
-              if (!payload.isRunning() || payload.isStale()) return false;
-              await handle(received(topic, partition, message));
-              await payload.heartbeat();
-              return true;
-            },
-          );
-          // The offset moves past the handled messages up to the first one not handled.
-          const last = done.handled.at(-1);
+          const { topic, partition, messages } = payload.batch;
+          const done = await handleByKey(messages, keyOf, async (message) => {
+            if (!payload.isRunning() || payload.isStale()) return false;
+            await handle(received(topic, partition, message));
+            await payload.heartbeat();
+            return true;
+          });
+          // The offset moves past the handled messages up to the first one not handled; past
+          // the whole fetch (its transaction markers too) when all were.
+          const last =
+            done.handled.length === messages.length && messages.length > 0
+              ? payload.batch.lastOffset()
+              : done.handled.at(-1)?.offset;
           if (last !== undefined) {
-            payload.resolveOffset(last.offset);
-            markHandled(topic, partition, last.offset);
+            payload.resolveOffset(last);
+            markHandled(topic, partition, last);
           }
           if (done.error !== undefined) {
             throw done.error instanceof Error ? done.error : new Error(JSON.stringify(done.error));
           }
         },
       });
-    } else {
-      await consumer.run({
-        autoCommit: false,
-        partitionsConsumedConcurrently: this.#options.partitionsConsumedConcurrently ?? 3,
-        eachMessage: async ({ topic, partition, message }) => {
-          await handle(received(topic, partition, message));
-          markHandled(topic, partition, message.offset);
+    };
+    const restart = () => {
+      restarts += 1;
+      // What the stopped consumer handled and did not commit comes again to whoever gets it.
+      handled.clear();
+      const stale = consumer;
+      restarting = setTimeout(
+        () => {
+          restarting = undefined;
+          void (async () => {
+            await stale?.disconnect().catch(() => {});
+            if (stopped) return;
+            await start().catch((error: unknown) => {
+              if (stopped) return;
+              options.onRestart?.(error);
+              restart();
+            });
+          })();
         },
-      });
-    }
+        backoffDelay(CONSUMER_RESTART_BACKOFF, restarts),
+      );
+    };
+    await start();
+    const committing = setInterval(() => void commit(), this.#options.commitIntervalMs ?? 1000);
+    committing.unref();
     const stop = async () => {
+      stopped = true;
       this.#consumers.delete(stop);
       clearInterval(committing);
+      if (restarting !== undefined) clearTimeout(restarting);
       await commit();
-      await consumer.disconnect();
+      await consumer?.disconnect();
     };
     this.#consumers.add(stop);
     return { ready, stop };

@@ -415,6 +415,8 @@ export class MongoEntityStore implements EntityStore, Pingable {
       await Promise.all(heads);
       return outcomes;
     } catch (error) {
+      // Whether the commits were written is unknown: their entities are behind in this process.
+      for (const { commit } of batch) this.#known.set(`${entityType}/${commit.entityId}`, -1);
       throw unavailable('appending to', entityType, error);
     }
   }

@@ -239,9 +239,8 @@ export class EntityService {
       // The first attempt may start from what the store saw last: if another process wrote
       // since, the append conflicts and the next attempt loads afresh. Not with a beforeAppend
       // hook: what it records for a commit decided on a stale state would outlive the conflict.
-      const snapshot = await this.#store.load<S>(definition.type, entityId, {
-        mayBeStale: attempt === 1 && this.#beforeAppend === undefined,
-      });
+      const mayBeStale = attempt === 1 && this.#beforeAppend === undefined;
+      const snapshot = await this.#store.load<S>(definition.type, entityId, { mayBeStale });
       const version = snapshot?.version ?? 0;
       const state = snapshot?.state ?? definition.initialState();
       const sagaId = origin.sagaId ?? newId();
@@ -251,6 +250,11 @@ export class EntityService {
       const decision =
         direct === undefined ? (raw as Exclude<typeof raw, StateChange<S>>) : direct.entries;
       const reply = origin.replyToCommand;
+      // A decision that writes nothing is not checked by an append: make it on the fresh state.
+      const writesNothing =
+        (decision instanceof Rejection && reply === undefined) ||
+        (!(decision instanceof Rejection) && decision.length === 0 && reply === undefined);
+      if (writesNothing && mayBeStale) continue;
       if (decision instanceof Rejection && reply === undefined) {
         return { status: 'rejected', rejection: decision, version };
       }

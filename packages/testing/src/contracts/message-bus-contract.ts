@@ -97,14 +97,17 @@ export function messageBusContract(
       });
       await first.subscription.stop();
       const committed = await bus.committedOffsets(groupId, topic);
-      expect([...committed.values()].reduce((a, b) => a + b, 0n)).toBe(5n);
-      // Read committed: the end offsets of a transactional topic also count commit markers.
+      // Past the 5 messages; on a transactional topic, also past the commit marker after them
+      // (the end offsets count markers too), so that a group that has read everything has no lag.
+      const sum = (offsets: ReadonlyMap<number, bigint>) =>
+        [...offsets.values()].reduce((a, b) => a + b, 0n);
+      expect(sum(committed)).toBeGreaterThanOrEqual(5n);
       const ends = await bus.endOffsets(topic);
       expect(ends.size).toBeGreaterThan(0);
       for (const [partition, end] of ends) {
         expect(end).toBeGreaterThanOrEqual(committed.get(partition) ?? 0n);
       }
-      expect([...ends.values()].reduce((a, b) => a + b, 0n)).toBeGreaterThanOrEqual(5n);
+      expect(sum(ends)).toBe(sum(committed));
 
       await bus.publish([5, 6].map((n) => message(topic, 'k', n)));
       const second = await consume(bus, groupId, topic);
