@@ -10,6 +10,7 @@ import type {
   RelayBatch,
 } from '@sagaflow/core';
 import { invalidArgument, SagaflowError } from '@sagaflow/core';
+import { randomBytes } from 'node:crypto';
 import { MongoBulkWriteError, type Collection, type Db } from 'mongodb';
 
 /** One commit, as stored: one document, written once by one insert. */
@@ -23,6 +24,8 @@ interface CommitDocument {
   causationKey: string;
   source?: Commit['source'];
   committedAt: string;
+  /** The append that wrote it: the same on its outbox marker. */
+  writer?: string;
 }
 
 const DUPLICATE_KEY = 11000;
@@ -46,9 +49,20 @@ interface OutboxDocument {
   entityId: string;
   version: number;
   causationKey: string;
+  /**
+   * The append that recorded it, the same on the commit it wrote: a second attempt at the same
+   * version with the same causation key (a redelivered message decided on a stale state) records
+   * a marker of the same id once the first one's is gone, and must not have it published.
+   */
+  writer: string;
   /** ISO-8601 time at which it was recorded. */
   at: string;
 }
+
+/** Whether a marker's append is the one that wrote the commit of its version. */
+const wroteIt = (marker: OutboxDocument, doc: CommitDocument) =>
+  doc.causationKey === marker.causationKey &&
+  (doc.writer === undefined || marker.writer === undefined || doc.writer === marker.writer);
 
 const markerId = (entityId: string, version: number, causationKey: string) =>
   `${documentId(entityId, version)}#${causationKey}`;
@@ -319,6 +333,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
    */
   append<S>(commit: Commit<S>): Promise<AppendOutcome<S>> {
     const id = documentId(commit.entityId, commit.version);
+    const writer = randomBytes(8).toString('hex');
     const doc: CommitDocument = {
       _id: id,
       entityId: commit.entityId,
@@ -328,12 +343,14 @@ export class MongoEntityStore implements EntityStore, Pingable {
       causationKey: commit.causationKey,
       ...(commit.source === undefined ? {} : { source: commit.source }),
       committedAt: commit.committedAt,
+      writer,
     };
     const marker: OutboxDocument = {
       _id: markerId(commit.entityId, commit.version, commit.causationKey),
       entityId: commit.entityId,
       version: commit.version,
       causationKey: commit.causationKey,
+      writer,
       at: new Date().toISOString(),
     };
     return new Promise<AppendOutcome<unknown>>((resolve, reject) => {
@@ -410,8 +427,9 @@ export class MongoEntityStore implements EntityStore, Pingable {
       );
       // A writer that lost its version, or whose message was applied already, takes its marker
       // back (should it die first, the relay deletes it: the commit it names has another key).
-      const lost = batch.filter((_, i) => refused.has(i)).map((q) => q.marker._id);
-      if (lost.length > 0) await outbox.deleteMany({ _id: { $in: lost } });
+      // By writer: a marker of the same id may be the winner's (same version, same causation).
+      const lost = batch.filter((_, i) => refused.has(i)).map((q) => q.marker.writer);
+      if (lost.length > 0) await outbox.deleteMany({ writer: { $in: lost } });
       await Promise.all(heads);
       return outcomes;
     } catch (error) {
@@ -463,7 +481,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
           this.#orphans.delete(marker._id);
           // The commit of this version is another writer's: this marker's writer lost the race
           // (or its message was a duplicate) and died before taking its marker back.
-          if (doc.causationKey === marker.causationKey) commits.push(toCommit(entityType, doc));
+          if (wroteIt(marker, doc)) commits.push(toCommit(entityType, doc));
           else forget.push(marker._id);
           continue;
         }
@@ -480,7 +498,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
           _id: documentId(marker.entityId, marker.version),
         });
         this.#orphans.delete(marker._id);
-        if (landed !== null && landed.causationKey === marker.causationKey) {
+        if (landed !== null && wroteIt(marker, landed)) {
           commits.push(toCommit(entityType, landed));
         } else {
           forget.push(marker._id);

@@ -131,6 +131,37 @@ describe('MongoEntityStore outbox: only the commit that won a version is publish
     expect((await store.outboxBacklog(TYPE)).pending).toBe(1);
   });
 
+  it('a second attempt at a version with the same causation key neither republishes it nor drops its marker', async () => {
+    const db = freshDatabase();
+    const a = new MongoEntityStore(db);
+    const b = new MongoEntityStore(db);
+    await a.prepare(TYPE);
+    const id = uniqueName('entity');
+    // Two attempts at version 1 with one causation key (a message delivered twice) at once:
+    // one wins, and its marker stays until it is published.
+    const outcomes = await Promise.all([
+      a.append(keyed(id, 1, 'k1')),
+      b.append(keyed(id, 1, 'k1')),
+    ]);
+    expect(outcomes.filter((o) => o.status === 'appended')).toHaveLength(1);
+    expect((await a.unpublished(TYPE, 10)).map((c) => c.version)).toEqual([1]);
+    await a.markPublished(TYPE, [keyed(id, 1, 'k1')]);
+    // Once published, an attempt on a stale state records a marker of the same id: it is not
+    // published again, whether its writer takes it back or dies first.
+    expect(await b.append(keyed(id, 1, 'k1'))).not.toEqual({ status: 'appended' });
+    expect(await a.unpublished(TYPE, 10)).toEqual([]);
+    await db.collection(`${TYPE.replaceAll('.', '_')}_outbox`).insertOne({
+      _id: `${id}@0000000001#k1` as never,
+      entityId: id,
+      version: 1,
+      causationKey: 'k1',
+      writer: 'a-writer-that-died',
+      at: new Date().toISOString(),
+    });
+    expect(await a.unpublished(TYPE, 10)).toEqual([]);
+    expect((await a.outboxBacklog(TYPE)).pending).toBe(0);
+  });
+
   it('leaves no marker behind for a message applied already (a duplicate)', async () => {
     const db = freshDatabase();
     const store = new MongoEntityStore(db);
