@@ -81,24 +81,26 @@ export class MemoryEntityStore implements EntityStore {
     });
   }
 
+  /** The stored commit of a version written for a causation key. */
+  #stored(
+    entityType: string,
+    { entityId, version, causationKey }: Pick<Commit, 'entityId' | 'version' | 'causationKey'>,
+  ): Stored | undefined {
+    return this.#entities(entityType)
+      .get(entityId)
+      ?.find((s) => s.commit.version === version && s.commit.causationKey === causationKey);
+  }
+
   isPublished(commit: CommitRef): Promise<boolean> {
-    const stored = this.#entities(commit.entityType)
-      .get(commit.entityId)
-      ?.find(
-        (s) => s.commit.version === commit.version && s.commit.causationKey === commit.causationKey,
-      );
-    return Promise.resolve(stored?.published ?? false);
+    return Promise.resolve(this.#stored(commit.entityType, commit)?.published ?? false);
   }
 
   markPublished(
     entityType: string,
     commits: readonly Pick<Commit, 'entityId' | 'version' | 'causationKey'>[],
   ): Promise<void> {
-    const entities = this.#entities(entityType);
-    for (const { entityId, version, causationKey } of commits) {
-      const stored = entities
-        .get(entityId)
-        ?.find((s) => s.commit.version === version && s.commit.causationKey === causationKey);
+    for (const commit of commits) {
+      const stored = this.#stored(entityType, commit);
       if (stored !== undefined) stored.published = true;
     }
     return Promise.resolve();

@@ -1,5 +1,6 @@
 import type { Commit } from '@sagaflow/core';
 import { entityStoreContract, uniqueName } from '@sagaflow/testing';
+import type { Db } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { MongoEntityStore } from '../src/index.js';
 import { contractDatabases } from './contract-databases.js';
@@ -17,6 +18,26 @@ const commitOf = (entityId: string, version: number): Commit<{ count: number }> 
   causationKey: `c${version}`,
   committedAt: new Date(Date.UTC(2026, 0, 1, 0, 0, version)).toISOString(),
 });
+
+/** Two processes' stores on one fresh database, its commits prepared, and a fresh entity id. */
+async function processes() {
+  const db = freshDatabase();
+  const a = new MongoEntityStore(db);
+  const b = new MongoEntityStore(db);
+  await a.prepare(TYPE);
+  return { db, a, b, id: uniqueName('entity') };
+}
+
+/** An outbox marker as a writer that died after recording it would leave it. */
+const recordDeadMarker = (db: Db, marker: { id: string; causationKey: string; writer?: string }) =>
+  db.collection(`${TYPE.replaceAll('.', '_')}_outbox`).insertOne({
+    _id: `${marker.id}@0000000001#${marker.causationKey}` as never,
+    entityId: marker.id,
+    version: 1,
+    causationKey: marker.causationKey,
+    ...(marker.writer === undefined ? {} : { writer: marker.writer }),
+    at: new Date().toISOString(),
+  });
 
 describe('MongoEntityStore, several processes on one database', () => {
   it('each finds the latest version the others wrote, though the head hint lags or its commits were compacted', async () => {
@@ -58,11 +79,7 @@ describe('MongoEntityStore, several processes on one database', () => {
   });
 
   it('starts a command from what it saw last, and a stale start conflicts instead of overwriting', async () => {
-    const db = freshDatabase();
-    const a = new MongoEntityStore(db);
-    const b = new MongoEntityStore(db);
-    await a.prepare(TYPE);
-    const id = uniqueName('entity');
+    const { db, a, b, id } = await processes();
     for (let v = 1; v <= 3; v += 1) await a.append(commitOf(id, v));
     expect(await b.load(TYPE, id)).toEqual({ version: 3, state: { count: 3 } });
     await a.append(commitOf(id, 4));
@@ -96,11 +113,7 @@ describe('MongoEntityStore outbox: only the commit that won a version is publish
   });
 
   it('a writer that lost a version after the winner was published leaves nothing to publish again', async () => {
-    const db = freshDatabase();
-    const a = new MongoEntityStore(db);
-    const b = new MongoEntityStore(db);
-    await a.prepare(TYPE);
-    const id = uniqueName('entity');
+    const { a, b, id } = await processes();
     expect(await a.append(keyed(id, 1, 'winner'))).toEqual({ status: 'appended' });
     expect((await a.unpublished(TYPE, 10)).map((c) => c.causationKey)).toEqual(['winner']);
     await a.markPublished(TYPE, [keyed(id, 1, 'winner')]);
@@ -112,19 +125,10 @@ describe('MongoEntityStore outbox: only the commit that won a version is publish
   });
 
   it("drops the marker of a writer that died after losing, not the winner's", async () => {
-    const db = freshDatabase();
-    const store = new MongoEntityStore(db);
-    await store.prepare(TYPE);
-    const id = uniqueName('entity');
+    const { db, a: store, id } = await processes();
     expect(await store.append(keyed(id, 1, 'winner'))).toEqual({ status: 'appended' });
     // The marker a losing writer recorded before it died, its commit never written.
-    await db.collection(`${TYPE.replaceAll('.', '_')}_outbox`).insertOne({
-      _id: `${id}@0000000001#loser` as never,
-      entityId: id,
-      version: 1,
-      causationKey: 'loser',
-      at: new Date().toISOString(),
-    });
+    await recordDeadMarker(db, { id, causationKey: 'loser' });
     expect((await store.outboxBacklog(TYPE)).pending).toBe(2);
     const pending = await store.unpublished(TYPE, 10);
     expect(pending.map((c) => `${c.version}:${c.causationKey}`)).toEqual(['1:winner']);
@@ -132,11 +136,7 @@ describe('MongoEntityStore outbox: only the commit that won a version is publish
   });
 
   it('a second attempt at a version with the same causation key neither republishes it nor drops its marker', async () => {
-    const db = freshDatabase();
-    const a = new MongoEntityStore(db);
-    const b = new MongoEntityStore(db);
-    await a.prepare(TYPE);
-    const id = uniqueName('entity');
+    const { db, a, b, id } = await processes();
     // Two attempts at version 1 with one causation key (a message delivered twice) at once:
     // one wins, and its marker stays until it is published.
     const outcomes = await Promise.all([
@@ -150,23 +150,13 @@ describe('MongoEntityStore outbox: only the commit that won a version is publish
     // published again, whether its writer takes it back or dies first.
     expect(await b.append(keyed(id, 1, 'k1'))).not.toEqual({ status: 'appended' });
     expect(await a.unpublished(TYPE, 10)).toEqual([]);
-    await db.collection(`${TYPE.replaceAll('.', '_')}_outbox`).insertOne({
-      _id: `${id}@0000000001#k1` as never,
-      entityId: id,
-      version: 1,
-      causationKey: 'k1',
-      writer: 'a-writer-that-died',
-      at: new Date().toISOString(),
-    });
+    await recordDeadMarker(db, { id, causationKey: 'k1', writer: 'a-writer-that-died' });
     expect(await a.unpublished(TYPE, 10)).toEqual([]);
     expect((await a.outboxBacklog(TYPE)).pending).toBe(0);
   });
 
   it('leaves no marker behind for a message applied already (a duplicate)', async () => {
-    const db = freshDatabase();
-    const store = new MongoEntityStore(db);
-    await store.prepare(TYPE);
-    const id = uniqueName('entity');
+    const { a: store, id } = await processes();
     expect(await store.append(keyed(id, 1, 'k1'))).toEqual({ status: 'appended' });
     await store.markPublished(TYPE, [keyed(id, 1, 'k1')]);
     expect(await store.append(keyed(id, 2, 'k1'))).toMatchObject({ status: 'duplicate' });

@@ -252,8 +252,7 @@ export class EntityService {
       const reply = origin.replyToCommand;
       // A decision that writes nothing is not checked by an append: make it on the fresh state.
       const writesNothing =
-        (decision instanceof Rejection && reply === undefined) ||
-        (!(decision instanceof Rejection) && decision.length === 0 && reply === undefined);
+        reply === undefined && (decision instanceof Rejection || decision.length === 0);
       if (writesNothing && mayBeStale) continue;
       if (decision instanceof Rejection && reply === undefined) {
         return { status: 'rejected', rejection: decision, version };

@@ -1,5 +1,6 @@
 import { defaultBackoff, type BackoffPolicy } from '../backoff.js';
 import { BackgroundLoop } from '../service/background-loop.js';
+import { setBounded } from '../bounded-map.js';
 import type { Commit } from '../entity/commit.js';
 import type { CommitRef, EntityStore } from '../entity/entity-store.js';
 import { commandMessage } from '../entity/command-message.js';
@@ -141,13 +142,7 @@ export class OutboxRelay {
 
   #remember(commits: readonly Commit[]): void {
     for (const { entityType, entityId, version } of commits) {
-      const key = `${entityType}/${entityId}`;
-      this.#published.delete(key);
-      this.#published.set(key, version);
-    }
-    for (const key of this.#published.keys()) {
-      if (this.#published.size <= PUBLISHED_REMEMBERED) break;
-      this.#published.delete(key);
+      setBounded(this.#published, `${entityType}/${entityId}`, version, PUBLISHED_REMEMBERED);
     }
   }
 

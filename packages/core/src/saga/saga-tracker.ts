@@ -1,4 +1,5 @@
 import { BackgroundLoop } from '../service/background-loop.js';
+import { setBounded } from '../bounded-map.js';
 import { defaultBackoff } from '../backoff.js';
 import { headerNames, readEnvelope } from '../messaging/envelope.js';
 import { invalidArgument } from '../errors.js';
@@ -146,15 +147,6 @@ export class SagaTracker {
     return mine;
   }
 
-  #rememberRequest(sagaId: string, request: CompensationRequest | undefined): void {
-    this.#requests.delete(sagaId);
-    this.#requests.set(sagaId, request ?? null);
-    for (const key of this.#requests.keys()) {
-      if (this.#requests.size <= REQUESTS_REMEMBERED) break;
-      this.#requests.delete(key);
-    }
-  }
-
   async #record(message: ReceivedMessage): Promise<void> {
     let envelope;
     try {
@@ -227,7 +219,7 @@ export class SagaTracker {
         views.entries(sagaId),
         views.compensationRequest(sagaId),
       ]);
-      this.#rememberRequest(sagaId, afterRequest);
+      setBounded(this.#requests, sagaId, afterRequest ?? null, REQUESTS_REMEMBERED);
       if (
         after.length === entries.length &&
         (afterRequest === undefined) === (request === undefined)
