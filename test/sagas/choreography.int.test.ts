@@ -378,7 +378,7 @@ describe('a missing participant', () => {
       body: JSON.stringify({ reason: 'payment is down' }),
     });
     expect(compensate.status).toBe(202);
-    const compensated = await waitForStatus(second.views, placed.sagaId, 'compensated', 30_000);
+    const compensated = await waitForStatus(second.views, placed.sagaId, 'compensated', 30_000, 5);
     expect(compensated.timeline.map((e) => e.type)).toEqual([
       'OrderCreated',
       'StockReserved',

@@ -393,14 +393,18 @@ export class MongoEntityStore implements EntityStore, Pingable {
     const collection = this.#collection(entityType);
     try {
       // The markers first: a crash after the commits must not leave them out of the outbox. A
-      // marker that exists already is this writer's own (a retried append): keep it.
+      // marker of the same id may be there already: another append of this version with this
+      // causation key (a message delivered twice) recorded it, and died or is racing this one.
+      let takenMarkers = new Set<number>();
       await outbox
         .insertMany(
           batch.map((q) => q.marker),
           { ordered: false },
         )
         .catch((error: unknown) => {
-          if (refusedIndexes(error) === undefined) throw error;
+          const indexes = refusedIndexes(error);
+          if (indexes === undefined) throw error;
+          takenMarkers = indexes;
         });
       let refused = new Set<number>();
       await collection
@@ -430,6 +434,17 @@ export class MongoEntityStore implements EntityStore, Pingable {
       // By writer: a marker of the same id may be the winner's (same version, same causation).
       const lost = batch.filter((_, i) => refused.has(i)).map((q) => q.marker.writer);
       if (lost.length > 0) await outbox.deleteMany({ writer: { $in: lost } });
+      // An append that won its version over a marker of another writer takes the marker over,
+      // recording it again should the other writer (which lost) or the relay have dropped it:
+      // the relay publishes a commit only from its own writer's marker.
+      const takeOver = batch.filter((_, i) => takenMarkers.has(i) && !refused.has(i));
+      if (takeOver.length > 0) {
+        await outbox.bulkWrite(
+          takeOver.map(({ marker }) => ({
+            replaceOne: { filter: { _id: marker._id }, replacement: marker, upsert: true },
+          })),
+        );
+      }
       await Promise.all(heads);
       return outcomes;
     } catch (error) {
@@ -473,7 +488,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
       );
       const commits: Commit[] = [];
       const now = Date.now();
-      const forget: string[] = [];
+      const forget: OutboxDocument[] = [];
       for (const marker of markers) {
         if (commits.length >= limit) break;
         const doc = await this.#commit(entityType, documentId(marker.entityId, marker.version));
@@ -482,7 +497,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
           // The commit of this version is another writer's: this marker's writer lost the race
           // (or its message was a duplicate) and died before taking its marker back.
           if (wroteIt(marker, doc)) commits.push(toCommit(entityType, doc));
-          else forget.push(marker._id);
+          else forget.push(marker);
           continue;
         }
         // No commit at this version: one in flight, one whose writer died between its two
@@ -501,14 +516,26 @@ export class MongoEntityStore implements EntityStore, Pingable {
         if (landed !== null && wroteIt(marker, landed)) {
           commits.push(toCommit(entityType, landed));
         } else {
-          forget.push(marker._id);
+          forget.push(marker);
         }
       }
-      if (forget.length > 0) await outbox.deleteMany({ _id: { $in: forget } });
+      if (forget.length > 0) await this.#forget(outbox, forget);
       return commits;
     } catch (error) {
       throw unavailable('reading the outbox of', entityType, error);
     }
+  }
+
+  /**
+   * Deletes markers of writers that did not write their commit: by writer, so that a marker that
+   * the winner took over meanwhile (same id, its own writer) stays.
+   */
+  async #forget(outbox: Collection<OutboxDocument>, markers: readonly OutboxDocument[]) {
+    const writers = markers.flatMap((m) => (m.writer === undefined ? [] : [m.writer]));
+    const unsigned = markers.filter((m) => m.writer === undefined).map((m) => m._id);
+    if (writers.length > 0) await outbox.deleteMany({ writer: { $in: writers } });
+    if (unsigned.length > 0)
+      await outbox.deleteMany({ _id: { $in: unsigned }, writer: { $exists: false } });
   }
 
   async outboxBacklog(entityType: string): Promise<OutboxBacklog> {

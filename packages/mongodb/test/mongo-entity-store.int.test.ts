@@ -155,6 +155,34 @@ describe('MongoEntityStore outbox: only the commit that won a version is publish
     expect((await a.outboxBacklog(TYPE)).pending).toBe(0);
   });
 
+  it('publishes a commit whose marker id was taken by a writer that died before its commit', async () => {
+    const { db, a: store, id } = await processes();
+    // A process recorded its marker for version 1 with causation k1, and died before its commit.
+    await recordDeadMarker(db, { id, causationKey: 'k1', writer: 'a-writer-that-died' });
+    // The message is delivered again, to a live process, which writes version 1.
+    expect(await store.append(keyed(id, 1, 'k1'))).toEqual({ status: 'appended' });
+    expect(await store.isPublished(keyed(id, 1, 'k1'))).toBe(false);
+    expect((await store.unpublished(TYPE, 10)).map((c) => c.causationKey)).toEqual(['k1']);
+    expect((await store.unpublished(TYPE, 10)).map((c) => c.causationKey)).toEqual(['k1']);
+    await store.markPublished(TYPE, [keyed(id, 1, 'k1')]);
+    expect(await store.unpublished(TYPE, 10)).toEqual([]);
+    expect((await store.outboxBacklog(TYPE)).pending).toBe(0);
+  });
+
+  it('a writer that takes a dead marker over keeps it, though the relay drops the dead one at once', async () => {
+    const { db, a, b, id } = await processes();
+    await recordDeadMarker(db, { id, causationKey: 'k1', writer: 'a-writer-that-died' });
+    // The relay of another process reads the outbox while the live writer appends.
+    const [outcome] = await Promise.all([
+      a.append(keyed(id, 1, 'k1')),
+      b.unpublished(TYPE, 10),
+      b.unpublished(TYPE, 10),
+    ]);
+    expect(outcome).toEqual({ status: 'appended' });
+    expect(await a.isPublished(keyed(id, 1, 'k1'))).toBe(false);
+    expect((await b.unpublished(TYPE, 10)).map((c) => c.causationKey)).toEqual(['k1']);
+  });
+
   it('leaves no marker behind for a message applied already (a duplicate)', async () => {
     const { a: store, id } = await processes();
     expect(await store.append(keyed(id, 1, 'k1'))).toEqual({ status: 'appended' });
