@@ -110,6 +110,10 @@ export type {
   TopicAdmin,
 } from './messaging/message-bus.js';
 export { OutboxRelay } from './messaging/outbox-relay.js';
+export { ShardedRelay } from './messaging/sharded-relay.js';
+export type { ShardedRelayOptions } from './messaging/sharded-relay.js';
+export { MAX_SHARDS, checkShardCount, inShard, shardOf, shardRelayId } from './messaging/shards.js';
+export type { ClaimShardsOptions, Shard, ShardClaim, ShardClaims } from './messaging/shards.js';
 export { pageCursor, parsePageCursor } from './page-cursor.js';
 export { COMPENSATION_REQUESTED, defineSaga, eventRoles } from './saga/saga.js';
 export { controlSchemasDir, sagaControl, sagaControlTopic } from './saga/saga-control.js';

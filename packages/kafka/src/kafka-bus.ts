@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import {
   backoffDelay,
+  checkShardCount,
   invalidArgument,
+  type ClaimShardsOptions,
+  type ShardClaim,
+  type ShardClaims,
   SagaflowError,
   type BackoffPolicy,
   type BusMessage,
@@ -34,9 +38,11 @@ export interface KafkaBusOptions {
   /** Client id, shown in broker logs. */
   readonly clientId: string;
   /**
-   * Transactional id of the producer. Two producers with the same id fence each other: the
-   * newer one wins and the older one's transactions fail, so give each relay a stable id to keep
-   * a stale instance from publishing. @default `<clientId>-<random>`
+   * Transactional id of the producer of publishes without a checkpoint (replies, dead letters).
+   * A relay's publishes (with a checkpoint) go through a producer of their own whose
+   * transactional id is the relay id: a relay restarted elsewhere fences the stale one. Two
+   * producers with the same id fence each other, so leave this unique per process.
+   * @default `<clientId>-<random>`
    */
   readonly transactionalId?: string;
   /** Partitions of topics that {@link KafkaBus.ensureTopics} creates. @default 3 */
@@ -155,12 +161,17 @@ function headersOf(raw: IHeaders | undefined): Record<string, string> {
  * handled.
  */
 export class KafkaBus
-  implements MessagePublisher, MessageSubscriber, OffsetReader, TopicAdmin, Pingable
+  implements MessagePublisher, MessageSubscriber, OffsetReader, TopicAdmin, Pingable, ShardClaims
 {
   readonly #kafka: Kafka;
   readonly #options: KafkaBusOptions;
-  #producer: Promise<Producer> | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
+  /** Transactional id of the producer of publishes without a checkpoint. */
+  readonly #ownTransactionalId: string;
+  /** Producers by transactional id, each with its queue: one transaction at a time. */
+  readonly #producers = new Map<
+    string,
+    { producer: Promise<Producer> | undefined; queue: Promise<unknown> }
+  >();
   /** How to stop each running consumer (its handled offsets committed first). */
   readonly #consumers = new Set<() => Promise<void>>();
 
@@ -174,6 +185,7 @@ export class KafkaBus
       throw invalidArgument('commitIntervalMs', `must be a positive number (got ${interval})`);
     }
     this.#options = options;
+    this.#ownTransactionalId = options.transactionalId ?? `${options.clientId}-${randomUUID()}`;
     this.#kafka = new Kafka({
       clientId: options.clientId,
       brokers: [...options.brokers],
@@ -242,8 +254,18 @@ export class KafkaBus
     }
   }
 
-  #connectedProducer(): Promise<Producer> {
-    this.#producer ??= (async () => {
+  #slot(transactionalId: string) {
+    let slot = this.#producers.get(transactionalId);
+    if (slot === undefined) {
+      slot = { producer: undefined, queue: Promise.resolve() };
+      this.#producers.set(transactionalId, slot);
+    }
+    return slot;
+  }
+
+  #connectedProducer(transactionalId: string): Promise<Producer> {
+    const slot = this.#slot(transactionalId);
+    slot.producer ??= (async () => {
       const producer = this.#counted(
         this.#kafka.producer({
           idempotent: true,
@@ -252,17 +274,16 @@ export class KafkaBus
           // the previous one are still being written (a few ms): retried after the client's usual
           // 100+ ms, every batch after a busy one waited that long. Retry soon, then back off.
           retry: { retries: 10, initialRetryTime: 5, maxRetryTime: 5000 },
-          transactionalId:
-            this.#options.transactionalId ?? `${this.#options.clientId}-${randomUUID()}`,
+          transactionalId,
         }),
       );
       await producer.connect();
       return producer;
     })().catch((error: unknown) => {
-      this.#producer = undefined;
+      slot.producer = undefined;
       throw error;
     });
-    return this.#producer;
+    return slot.producer;
   }
 
   publish(
@@ -272,8 +293,9 @@ export class KafkaBus
     } = {},
   ): Promise<void> {
     // One transaction at a time per producer.
-    const run = this.#queue.then(() => this.#publish(messages, options.checkpoint));
-    this.#queue = run.catch(() => {});
+    const slot = this.#slot(options.checkpoint?.relayId ?? this.#ownTransactionalId);
+    const run = slot.queue.then(() => this.#publish(messages, options.checkpoint));
+    slot.queue = run.catch(() => {});
     return run;
   }
 
@@ -282,10 +304,11 @@ export class KafkaBus
     checkpoint: { readonly relayId: string; readonly value: RelayCheckpoint } | undefined,
   ): Promise<void> {
     if (messages.length === 0 && checkpoint === undefined) return;
+    const slot = this.#slot(checkpoint?.relayId ?? this.#ownTransactionalId);
     let producer: Producer;
     try {
       if (checkpoint !== undefined) await this.#ensureCheckpointTopic();
-      producer = await this.#connectedProducer();
+      producer = await this.#connectedProducer(checkpoint?.relayId ?? this.#ownTransactionalId);
     } catch (error) {
       throw new SagaflowError(
         'PUBLISH_FAILED',
@@ -334,8 +357,8 @@ export class KafkaBus
     } catch (error) {
       await transaction.abort().catch(() => {});
       // A fenced or broken producer cannot be reused: start a fresh one next time.
-      const stale = this.#producer;
-      this.#producer = undefined;
+      const stale = slot.producer;
+      slot.producer = undefined;
       void stale?.then((p) => p.disconnect()).catch(() => {});
       throw new SagaflowError(
         'PUBLISH_FAILED',
@@ -402,7 +425,7 @@ export class KafkaBus
       await this.#ensureCheckpointTopic();
       // Connecting the transactional producer fences an older instance with the same id and
       // settles its open transaction, so the offsets read next are final.
-      await this.#connectedProducer();
+      await this.#connectedProducer(relayId);
       const admin = this.#admin();
       await admin.connect();
       try {
@@ -435,9 +458,75 @@ export class KafkaBus
     }
   }
 
-  async subscribe(
+  subscribe(
     options: SubscribeOptions,
     handle: (message: ReceivedMessage) => Promise<void>,
+  ): Promise<Subscription> {
+    return this.#consume(options, handle);
+  }
+
+  /**
+   * Shares the shards among the processes that claim the same name: the partitions of the topic
+   * `sagaflow.shards.<name>` (one per shard, nothing is ever written to it) assigned to this
+   * process by the consumer group `<name>.shards`. A rebalance takes every shard away until the
+   * new assignment comes; a process that died keeps its shards until its session times out.
+   */
+  async claimShards(options: ClaimShardsOptions): Promise<ShardClaim> {
+    checkShardCount(options.count, 'count');
+    const topic = `sagaflow.shards.${options.name}`;
+    await this.ensureTopics([{ topic, partitions: options.count }]);
+    const partitions = (await this.endOffsets(topic)).size;
+    if (partitions !== options.count) {
+      throw invalidArgument(
+        'count',
+        `${options.name} has ${partitions} shard(s) (topic ${topic}), not ${options.count}: ` +
+          'every process of a service must use one shard count',
+      );
+    }
+    let changes: Promise<void> = Promise.resolve();
+    let owned = '';
+    const assign = (shards: readonly number[]) => {
+      const sorted = [...shards].sort((a, b) => a - b);
+      changes = changes.then(async () => {
+        if (sorted.join() === owned) return;
+        owned = sorted.join();
+        await options.onAssigned(sorted).catch(() => {});
+      });
+      return changes;
+    };
+    let assigned: () => void = () => {};
+    const first = new Promise<void>((resolve) => {
+      assigned = resolve;
+    });
+    const subscription = await this.#consume(
+      { groupId: `${options.name}.shards`, topics: [topic], start: 'latest' },
+      () => Promise.resolve(),
+      {
+        // Nothing to read: a long fetch keeps its requests few.
+        maxWaitTimeMs: 1000,
+        onJoin: (assignment) => void assign(assignment[topic] ?? []).then(assigned),
+        onRevoked: () => void assign([]),
+      },
+    );
+    return {
+      ready: subscription.ready.then(() => first),
+      stop: async () => {
+        await subscription.stop();
+        await assign([]);
+      },
+    };
+  }
+
+  async #consume(
+    options: SubscribeOptions,
+    handle: (message: ReceivedMessage) => Promise<void>,
+    hooks: {
+      readonly maxWaitTimeMs?: number;
+      /** The partitions assigned to this member, by topic, after each join. */
+      readonly onJoin?: (assignment: Readonly<Record<string, number[]>>) => void;
+      /** The member's partitions are gone: a rebalance began, or the consumer stopped. */
+      readonly onRevoked?: () => void;
+    } = {},
   ): Promise<Subscription> {
     let joined: () => void = () => {};
     const ready = new Promise<void>((resolve) => {
@@ -491,15 +580,19 @@ export class KafkaBus
           ),
           sessionTimeout: this.#options.sessionTimeoutMs ?? 15_000,
           readUncommitted: false,
-          maxWaitTimeInMs: this.#options.maxWaitTimeMs ?? 100,
+          maxWaitTimeInMs: hooks.maxWaitTimeMs ?? this.#options.maxWaitTimeMs ?? 100,
         }),
       );
       consumer = current;
-      current.on(current.events.GROUP_JOIN, () => {
+      current.on(current.events.GROUP_JOIN, (event) => {
         restarts = 0;
+        hooks.onJoin?.(event.payload.memberAssignment);
         joined();
       });
-      current.on(current.events.REBALANCING, () => void commit());
+      current.on(current.events.REBALANCING, () => {
+        hooks.onRevoked?.();
+        void commit();
+      });
       // A fetch of only transaction markers (or aborted records) is skipped by kafkajs, which
       // still reports its last offset: the committed offset moves past it.
       current.on(current.events.END_BATCH_PROCESS, ({ payload }) => {
@@ -509,6 +602,7 @@ export class KafkaBus
       });
       current.on(current.events.CRASH, (event) => {
         if (stopped) return;
+        hooks.onRevoked?.();
         options.onRestart?.(event.payload.error);
         // kafkajs restarts a consumer after a crash it takes for retriable, and leaves it
         // stopped after any other (an error whose first cause carries no 'retriable' flag):
@@ -589,9 +683,13 @@ export class KafkaBus
   async close(): Promise<void> {
     await Promise.all([...this.#consumers].map((stop) => stop().catch(() => {})));
     this.#consumers.clear();
-    const producer = this.#producer;
-    this.#producer = undefined;
-    await this.#queue;
-    if (producer !== undefined) await (await producer).disconnect();
+    const slots = [...this.#producers.values()];
+    this.#producers.clear();
+    await Promise.all(
+      slots.map(async (slot) => {
+        await slot.queue;
+        await (await slot.producer)?.disconnect().catch(() => {});
+      }),
+    );
   }
 }

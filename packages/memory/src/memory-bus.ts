@@ -1,5 +1,9 @@
+import { checkShardCount, invalidArgument } from '@sagaflow/core';
 import type {
   BusMessage,
+  ClaimShardsOptions,
+  ShardClaim,
+  ShardClaims,
   MessagePublisher,
   MessageSubscriber,
   OffsetReader,
@@ -18,6 +22,13 @@ interface Member {
   /** Partitions (`topic/partition`) this member consumes. */
   assigned: Set<string>;
   readonly inFlight: Set<Promise<void>>;
+}
+
+interface Claimant {
+  readonly onAssigned: (shards: readonly number[]) => Promise<void>;
+  /** The shards it was told it owns, joined. */
+  owned: string;
+  changes: Promise<void>;
 }
 
 interface Group {
@@ -40,9 +51,11 @@ function partitionOf(key: string, partitions: number): number {
  * offsets. Passes the same contract suite as the Kafka bus.
  */
 export class MemoryBus
-  implements MessagePublisher, MessageSubscriber, OffsetReader, TopicAdmin, Pingable
+  implements MessagePublisher, MessageSubscriber, OffsetReader, TopicAdmin, Pingable, ShardClaims
 {
   readonly #topics = new Map<string, ReceivedMessage[][]>();
+  /** Claimants of each sharded name, in the order they came, and the shard count. */
+  readonly #claims = new Map<string, { count: number; claimants: Claimant[] }>();
   readonly #groups = new Map<string, Group>();
   readonly #checkpoints = new Map<string, RelayCheckpoint>();
   readonly #defaultPartitions: number;
@@ -97,6 +110,54 @@ export class MemoryBus
     if (created) this.#rebalanceAll();
     for (const wake of this.#notify) wake();
     return Promise.resolve();
+  }
+
+  /** Shares the shards round-robin among the claimants, in the order they came. */
+  async claimShards(options: ClaimShardsOptions): Promise<ShardClaim> {
+    checkShardCount(options.count, 'count');
+    const claim = this.#claims.get(options.name) ?? { count: options.count, claimants: [] };
+    if (claim.count !== options.count) {
+      throw invalidArgument(
+        'count',
+        `${options.name} has ${claim.count} shard(s), not ${options.count}: every process of a service must use one shard count`,
+      );
+    }
+    this.#claims.set(options.name, claim);
+    const claimant: Claimant = {
+      onAssigned: options.onAssigned,
+      owned: '',
+      changes: Promise.resolve(),
+    };
+    claim.claimants.push(claimant);
+    await this.#share(claim);
+    return {
+      ready: claimant.changes,
+      stop: async () => {
+        claim.claimants.splice(claim.claimants.indexOf(claimant), 1);
+        await Promise.all([this.#tell(claimant, []), this.#share(claim)]);
+      },
+    };
+  }
+
+  #share(claim: { count: number; claimants: Claimant[] }): Promise<void> {
+    const { count, claimants } = claim;
+    return Promise.all(
+      claimants.map((claimant, k) =>
+        this.#tell(
+          claimant,
+          Array.from({ length: count }, (_, i) => i).filter((i) => i % claimants.length === k),
+        ),
+      ),
+    ).then(() => {});
+  }
+
+  #tell(claimant: Claimant, shards: number[]): Promise<void> {
+    claimant.changes = claimant.changes.then(async () => {
+      if (shards.join() === claimant.owned) return;
+      claimant.owned = shards.join();
+      await claimant.onAssigned(shards).catch(() => {});
+    });
+    return claimant.changes;
   }
 
   readCheckpoint(relayId: string): Promise<RelayCheckpoint | undefined> {
@@ -232,10 +293,11 @@ export class MemoryBus
  * topics and groups, but `close` ends only the subscriptions made through it.
  */
 export class MemoryBusClient
-  implements MessagePublisher, MessageSubscriber, OffsetReader, TopicAdmin, Pingable
+  implements MessagePublisher, MessageSubscriber, OffsetReader, TopicAdmin, Pingable, ShardClaims
 {
   readonly #bus: MemoryBus;
-  readonly #subscriptions = new Set<Subscription>();
+  /** Subscriptions and shard claims made through this client and still running. */
+  readonly #running = new Set<Subscription | ShardClaim>();
 
   constructor(bus: MemoryBus) {
     this.#bus = bus;
@@ -257,6 +319,10 @@ export class MemoryBusClient
     return this.#bus.readCheckpoint(relayId);
   }
 
+  async claimShards(options: ClaimShardsOptions): Promise<ShardClaim> {
+    return this.#track(await this.#bus.claimShards(options));
+  }
+
   committedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, bigint>> {
     return this.#bus.committedOffsets(groupId, topic);
   }
@@ -269,19 +335,23 @@ export class MemoryBusClient
     options: SubscribeOptions,
     handle: (message: ReceivedMessage) => Promise<void>,
   ): Promise<Subscription> {
-    const subscription = await this.#bus.subscribe(options, handle);
-    const tracked: Subscription = {
-      ready: subscription.ready,
+    return this.#track(await this.#bus.subscribe(options, handle));
+  }
+
+  /** Remembers a subscription or a claim until it stops, so that `close` can stop it. */
+  #track<T extends Subscription | ShardClaim>(running: T): T {
+    const tracked = {
+      ...running,
       stop: async () => {
-        this.#subscriptions.delete(tracked);
-        await subscription.stop();
+        this.#running.delete(tracked);
+        await running.stop();
       },
     };
-    this.#subscriptions.add(tracked);
+    this.#running.add(tracked);
     return tracked;
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#subscriptions].map((s) => s.stop()));
+    await Promise.all([...this.#running].map((s) => s.stop()));
   }
 }

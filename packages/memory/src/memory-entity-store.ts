@@ -6,7 +6,9 @@ import type {
   EntitySnapshot,
   EntityStore,
   RelayBatch,
+  Shard,
 } from '@sagaflow/core';
+import { inShard } from '@sagaflow/core';
 
 interface Stored {
   readonly commit: Commit;
@@ -63,8 +65,13 @@ export class MemoryEntityStore implements EntityStore {
     return Promise.resolve({ status: 'appended' });
   }
 
-  unpublished(entityType: string, limit: number): Promise<Commit[]> {
+  unpublished(
+    entityType: string,
+    limit: number,
+    options: { readonly shard?: Shard } = {},
+  ): Promise<Commit[]> {
     const pending = [...this.#entities(entityType).entries()]
+      .filter(([entityId]) => inShard(entityId, options.shard))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .flatMap(([, history]) => history.filter((s) => !s.published).map((s) => s.commit));
     return Promise.resolve(structuredClone(pending.slice(0, limit)));

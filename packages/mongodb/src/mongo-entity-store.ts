@@ -9,7 +9,7 @@ import type {
   Pingable,
   RelayBatch,
 } from '@sagaflow/core';
-import { invalidArgument, SagaflowError } from '@sagaflow/core';
+import { inShard, invalidArgument, SagaflowError, type Shard } from '@sagaflow/core';
 import { randomBytes } from 'node:crypto';
 import { MongoBulkWriteError, type Collection, type Db } from 'mongodb';
 
@@ -480,12 +480,17 @@ export class MongoEntityStore implements EntityStore, Pingable {
       : { status: 'duplicate', existing: toCommit(commit.entityType, existing) };
   }
 
-  async unpublished(entityType: string, limit: number): Promise<Commit[]> {
+  async unpublished(
+    entityType: string,
+    limit: number,
+    options: { readonly shard?: Shard } = {},
+  ): Promise<Commit[]> {
     const outbox = this.#outbox(entityType);
     try {
-      const markers = (await outbox.find({}).toArray()).sort((a, b) =>
-        a._id < b._id ? -1 : a._id > b._id ? 1 : 0,
-      );
+      // The outbox holds only unpublished markers: read whole, a shard's picked here.
+      const markers = (await outbox.find({}).toArray())
+        .filter((m) => inShard(m.entityId, options.shard))
+        .sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
       const commits: Commit[] = [];
       const now = Date.now();
       const forget: OutboxDocument[] = [];

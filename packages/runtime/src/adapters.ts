@@ -83,7 +83,6 @@ export function realAdapters(
     const bus = new KafkaBus({
       brokers: servers.kafkaBrokers,
       clientId: service,
-      transactionalId: `${service}.relay`,
       sessionTimeoutMs: 10_000,
       logLevel: 'nothing',
       ...(roundTrip === undefined

@@ -39,6 +39,7 @@ export function entityServiceProcess(
     bus: ports.bus,
     serde: ports.serde,
     partitions: config.partitions,
+    relay: { shards: config.relayShards },
     compaction: serviceCompaction,
     ...instrumentsOf(context),
     ...parts,

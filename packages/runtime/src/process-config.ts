@@ -1,4 +1,4 @@
-import { SagaflowError } from '@sagaflow/core';
+import { MAX_SHARDS, SagaflowError } from '@sagaflow/core';
 import { z } from 'zod';
 
 /** Where Kafka, the schema registry and MongoDB answer. */
@@ -21,6 +21,12 @@ export interface ProcessConfig {
   readonly adminToken: string | undefined;
   /** Partitions of the topics a service creates. @default 3 */
   readonly partitions: number;
+  /**
+   * Outbox shards (`SAGAFLOW_RELAY_SHARDS`) that the processes of a service share, each relayed
+   * by one of them: at least the number of processes that should publish side by side, the same
+   * in all of them. @default 1
+   */
+  readonly relayShards: number;
   /** pino-style level names: what the service logs. @default 'info' */
   readonly logLevel: 'silent' | 'error' | 'warn' | 'info' | 'debug';
 }
@@ -85,7 +91,7 @@ export function serversFromEnv(env: NodeJS.ProcessEnv): ServerAddresses | undefi
 /**
  * Reads what every service process is configured with: `PORT`, `HOST`, `KAFKA_BROKERS`,
  * `SCHEMA_REGISTRY_URL`, `MONGODB_URL` (all three or none), `SAGAFLOW_NAMESPACE`, `ADMIN_TOKEN`,
- * `SAGAFLOW_PARTITIONS`, `LOG_LEVEL`. A bad value throws an `INVALID_ARGUMENT` error naming it.
+ * `SAGAFLOW_PARTITIONS`, `SAGAFLOW_RELAY_SHARDS`, `LOG_LEVEL`. A bad value throws an `INVALID_ARGUMENT` error naming it.
  */
 export function loadProcessConfig(options: {
   /** The port when `PORT` is not set. */
@@ -119,6 +125,15 @@ export function loadProcessConfig(options: {
         .min(1, 'SAGAFLOW_PARTITIONS must be at least 1')
         .max(64, 'SAGAFLOW_PARTITIONS must be at most 64'),
       env['SAGAFLOW_PARTITIONS'] ?? 3,
+    ),
+    relayShards: parseSetting(
+      'SAGAFLOW_RELAY_SHARDS',
+      z.coerce
+        .number({ error: 'SAGAFLOW_RELAY_SHARDS must be a number' })
+        .int('SAGAFLOW_RELAY_SHARDS must be an integer')
+        .min(1, 'SAGAFLOW_RELAY_SHARDS must be at least 1')
+        .max(MAX_SHARDS, `SAGAFLOW_RELAY_SHARDS must be at most ${MAX_SHARDS}`),
+      env['SAGAFLOW_RELAY_SHARDS'] ?? 1,
     ),
     logLevel: parseSetting(
       'LOG_LEVEL',

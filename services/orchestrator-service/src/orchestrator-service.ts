@@ -72,6 +72,7 @@ export async function buildOrchestratorService(
     entityType: names.workflow,
     triggers: [orderWorkflowTrigger(names)],
     partitions: config.partitions,
+    relay: { shards: config.relayShards },
     compaction: serviceCompaction,
     ...instrumentsOf(context),
   });

@@ -1,4 +1,5 @@
 import type { Commit, EntitySnapshot } from './commit.js';
+import type { Shard } from '../messaging/shards.js';
 
 /** Why {@link EntityStore.append} refused a commit. */
 export type AppendOutcome<S> =
@@ -31,9 +32,14 @@ export interface EntityStore {
   append<S>(commit: Commit<S>): Promise<AppendOutcome<S>>;
   /**
    * Commits whose events are not yet marked published, oldest versions of each entity first, so
-   * that publishing them in this order keeps each entity's events in order.
+   * that publishing them in this order keeps each entity's events in order; with a shard, only
+   * those of the entities in it (see `shardOf`).
    */
-  unpublished(entityType: string, limit: number): Promise<Commit[]>;
+  unpublished(
+    entityType: string,
+    limit: number,
+    options?: { readonly shard?: Shard },
+  ): Promise<Commit[]>;
   /**
    * How many commits wait to be published, and since when the oldest of them does (absent when
    * none does): what the outbox backlog metrics report.

@@ -9,6 +9,7 @@ import { invalidArgument } from '../errors.js';
 import type { EventSerde } from './event-serde.js';
 import { newId } from '../ids.js';
 import type { MessagePublisher } from './message-bus.js';
+import { inShard, type Shard } from './shards.js';
 import { noMetrics, type SagaflowMetrics } from '../telemetry/instrumentation.js';
 import { inSpan, linkTo, spanAttributes, SpanKind } from '../telemetry/telemetry.js';
 
@@ -28,6 +29,11 @@ export interface OutboxRelayOptions {
   readonly serde: EventSerde;
   /** Entity types whose commits this relay publishes. */
   readonly entityTypes: readonly string[];
+  /**
+   * The shard whose commits this relay publishes (see `shardOf`); another relay, with its own
+   * id, publishes each other shard. @default all commits
+   */
+  readonly shard?: Shard;
   /** Commits read and published per batch. @default 200 */
   readonly batchSize?: number;
   /**
@@ -61,8 +67,8 @@ export interface OutboxRelayOptions {
  * entity are published in commit order.
  */
 export class OutboxRelay {
-  readonly #options: Required<Omit<OutboxRelayOptions, 'afterPublish' | 'metrics'>> &
-    Pick<OutboxRelayOptions, 'afterPublish'>;
+  readonly #options: Required<Omit<OutboxRelayOptions, 'afterPublish' | 'metrics' | 'shard'>> &
+    Pick<OutboxRelayOptions, 'afterPublish' | 'shard'>;
   readonly #metrics: SagaflowMetrics;
   readonly #instance = newId();
   #sequence = 0;
@@ -155,7 +161,7 @@ export class OutboxRelay {
    * entity's unpublished commits oldest first).
    */
   async #nextBatch(): Promise<Commit[]> {
-    const { store, entityTypes, batchSize, idleMs } = this.#options;
+    const { store, entityTypes, batchSize, idleMs, shard } = this.#options;
     const keyOf = (c: Commit) => `${c.entityType}/${c.entityId}@${c.version}`;
     const entityOf = (c: Commit) => `${c.entityType}/${c.entityId}`;
     const handed = this.#handed.filter((c) => !this.#wasPublished(c));
@@ -176,7 +182,12 @@ export class OutboxRelay {
       let read = 0;
       for (const entityType of order) {
         if (read >= batchSize) break;
-        for (const c of await store.unpublished(entityType, batchSize - read)) {
+        const found = await store.unpublished(
+          entityType,
+          batchSize - read,
+          shard === undefined ? {} : { shard },
+        );
+        for (const c of found) {
           read += 1;
           if (!seen.has(entityOf(c))) firstRead.add(keyOf(c));
           seen.add(entityOf(c));
@@ -299,7 +310,11 @@ export class OutboxRelay {
    * it without reading the outbox; without one, only wakes the relay.
    */
   notify(commit?: Commit): void {
-    if (commit !== undefined && this.#options.entityTypes.includes(commit.entityType)) {
+    if (
+      commit !== undefined &&
+      this.#options.entityTypes.includes(commit.entityType) &&
+      inShard(commit.entityId, this.#options.shard)
+    ) {
       this.#handed.push(commit);
     }
     this.#loop.wake();

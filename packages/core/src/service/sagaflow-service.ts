@@ -15,7 +15,8 @@ import type {
   Subscription,
   TopicAdmin,
 } from '../messaging/message-bus.js';
-import { OutboxRelay } from '../messaging/outbox-relay.js';
+import { ShardedRelay } from '../messaging/sharded-relay.js';
+import type { ShardClaims } from '../messaging/shards.js';
 import {
   backgroundReporter,
   noMetrics,
@@ -36,7 +37,8 @@ export type ServiceBus = MessagePublisher &
   MessageSubscriber &
   OffsetReader &
   TopicAdmin &
-  Partial<Pingable>;
+  Partial<Pingable> &
+  Partial<ShardClaims>;
 
 /** An entity definition of any state, commands and events. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -48,8 +50,9 @@ export interface SagaflowServiceOptions {
   readonly name: string;
   readonly store: EntityStore & Partial<Pingable>;
   /**
-   * The message bus. With Kafka, give it the transactional id `<name>.relay`, the relay's id, so
-   * that a restarted instance fences the one it replaces.
+   * The message bus. One that shares shards among processes (`claimShards`, as the Kafka and
+   * in-memory buses do) lets the service's processes share the outbox relays; with another, each
+   * process relays every shard.
    */
   readonly bus: ServiceBus;
   readonly serde: EventSerde & {
@@ -69,7 +72,17 @@ export interface SagaflowServiceOptions {
   readonly topics?: readonly string[];
   /** Partitions of the topics created at start. @default 3 */
   readonly partitions?: number;
-  readonly relay?: { readonly batchSize?: number; readonly idleMs?: number };
+  /**
+   * The outbox relays: commits per batch, how often other processes' commits are looked for, and
+   * the outbox shards that the service's processes share (each published by one process at a
+   * time, with its own transactional id; the same count in every process). See
+   * `ShardedRelayOptions`. @default one shard, the relay's own defaults
+   */
+  readonly relay?: {
+    readonly batchSize?: number;
+    readonly idleMs?: number;
+    readonly shards?: number;
+  };
   /** Commit compaction; `false` turns it off. @default on, with the compactor's defaults */
   readonly compaction?: false | { readonly minRetentionMs?: number; readonly intervalMs?: number };
   readonly processing?: { readonly maxAttempts?: number; readonly backoff?: BackoffPolicy };
@@ -166,7 +179,7 @@ export interface Readiness {
 export class SagaflowService {
   readonly #options: SagaflowServiceOptions;
   readonly commands: EntityService;
-  readonly #relay: OutboxRelay | undefined;
+  readonly #relay: ShardedRelay | undefined;
   readonly #compactor: CommitCompactor | undefined;
   readonly #runtime: ProcessorRuntime;
   readonly #subscriptions: Subscription[] = [];
@@ -202,10 +215,13 @@ export class SagaflowService {
     this.#relay =
       types.length === 0
         ? undefined
-        : new OutboxRelay({
+        : new ShardedRelay({
             relayId: `${options.name}.relay`,
             store: options.store,
             publisher: options.bus,
+            ...(options.bus.claimShards === undefined
+              ? {}
+              : { claims: options.bus as ShardClaims }),
             serde: options.serde,
             entityTypes: types,
             ...options.relay,
@@ -277,7 +293,7 @@ export class SagaflowService {
     // A topic named twice (a processor reading this service's own events, say) is created once.
     await bus.ensureTopics([...new Map(wanted.map((t) => [t.topic, t])).values()]);
     for (const entity of entities) await store.prepare(entity.type);
-    this.#relay?.start();
+    await this.#relay?.start();
     this.#compactor?.start();
     for (const processor of processors) {
       const subscription = await this.#runtime.start(processor);

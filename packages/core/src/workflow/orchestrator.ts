@@ -57,7 +57,7 @@ export interface OrchestratorOptions extends Pick<
   readonly store: EntityStore & Partial<Pingable>;
   /** Where their timers live. */
   readonly timers: TimerStore;
-  /** The bus; with Kafka, give it the transactional id `<name>.relay`. */
+  /** The bus (see the service's `bus`). */
   readonly bus: ServiceBus;
   /**
    * Workflow definitions, every version still running: an instance runs to its end on the

@@ -1,4 +1,10 @@
-import { defineEntity, EntityService, type Commit, type EntityStore } from '@sagaflow/core';
+import {
+  defineEntity,
+  EntityService,
+  shardOf,
+  type Commit,
+  type EntityStore,
+} from '@sagaflow/core';
 import { describe, expect, it } from 'vitest';
 import { uniqueName } from '../names.js';
 
@@ -187,6 +193,27 @@ export function entityStoreContract(
       );
       expect(left.map((c) => `${c.entityId.slice(-1)}${c.version}`)).toEqual(['a3', 'b2', 'b3']);
       expect((await store.outboxBacklog(counter.type)).pending).toBe(backlog.pending - 3);
+    });
+
+    it("lists a shard's unpublished commits only, each entity in the shard that shardOf names", async () => {
+      const { store, id } = await setup();
+      const ids = Array.from({ length: 12 }, (_, i) => `${id}-${i}`);
+      for (const entityId of ids) {
+        await store.append(commitOf(entityId, 1, `${entityId}-1`));
+        await store.append(commitOf(entityId, 2, `${entityId}-2`));
+      }
+      const count = 3;
+      const seen: string[] = [];
+      for (let index = 0; index < count; index += 1) {
+        const pending = (
+          await store.unpublished(counter.type, 100, { shard: { index, count } })
+        ).filter((c) => ids.includes(c.entityId));
+        for (const c of pending) expect(shardOf(c.entityId, count)).toBe(index);
+        seen.push(...pending.map((c) => `${c.entityId}@${c.version}`));
+      }
+      expect(seen.sort()).toEqual(ids.flatMap((e) => [`${e}@1`, `${e}@2`]).sort());
+      // The 12 ids fall in more than one shard.
+      expect(new Set(ids.map((e) => shardOf(e, count))).size).toBeGreaterThan(1);
     });
 
     it('offers published commits that are not the latest for compaction, and forgets them', async () => {

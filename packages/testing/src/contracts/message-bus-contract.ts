@@ -4,6 +4,7 @@ import type {
   MessageSubscriber,
   OffsetReader,
   ReceivedMessage,
+  ShardClaims,
   Subscription,
   TopicAdmin,
 } from '@sagaflow/core';
@@ -12,7 +13,11 @@ import { uniqueGroupId, uniqueName, uniqueTopic } from '../names.js';
 import { waitFor } from '../wait-for.js';
 
 /** What the bus contract needs of an implementation. */
-export type ContractBus = MessagePublisher & MessageSubscriber & OffsetReader & TopicAdmin;
+export type ContractBus = MessagePublisher &
+  MessageSubscriber &
+  OffsetReader &
+  TopicAdmin &
+  ShardClaims;
 
 const message = (topic: string, key: string, n: number): BusMessage => ({
   topic,
@@ -28,9 +33,14 @@ const message = (topic: string, key: string, n: number): BusMessage => ({
 export function messageBusContract(
   name: string,
   makeBus: () => ContractBus | Promise<ContractBus>,
-  options: { timeoutMs?: number } = {},
+  options: {
+    timeoutMs?: number;
+    /** Another process's client of the same bus. @default another `makeBus()` */
+    peerOf?: (bus: ContractBus) => ContractBus;
+  } = {},
 ) {
   const timeoutMs = options.timeoutMs ?? 30_000;
+  const peerOf = options.peerOf ?? (() => makeBus());
   describe(`message bus contract: ${name}`, () => {
     const open: { stop?: () => Promise<void>; close?: () => Promise<void> }[] = [];
     afterEach(async () => {
@@ -131,6 +141,45 @@ export function messageBusContract(
       await waitFor(() => received.length >= 3, { timeoutMs, description: '3 handled' });
       expect(failures).toBe(1);
       expect(received.map((m) => m.headers['x-n'])).toEqual(['0', '1', '2']);
+    });
+
+    it("shares shards among the processes that claim them, and hands a leaver's to the rest", async () => {
+      const a = await makeBus();
+      open.push(a);
+      const b = await peerOf(a);
+      open.push(b);
+      const name = uniqueName('sharded');
+      const owned = { a: [] as readonly number[], b: [] as readonly number[] };
+      const claim = (bus: ContractBus, who: 'a' | 'b') =>
+        bus.claimShards({
+          name,
+          count: 4,
+          onAssigned: (shards) => {
+            owned[who] = shards;
+            return Promise.resolve();
+          },
+        });
+      const claimA = await claim(a, 'a');
+      await claimA.ready;
+      expect(owned.a).toEqual([0, 1, 2, 3]);
+      const claimB = await claim(b, 'b');
+      await claimB.ready;
+      // Each shard has one owner, and each process owns some.
+      await waitFor(
+        () =>
+          owned.a.length > 0 &&
+          owned.b.length > 0 &&
+          [...owned.a, ...owned.b].sort().join() === '0,1,2,3',
+        { timeoutMs, description: 'the shards shared by both' },
+      );
+      await claimB.stop();
+      expect(owned.b).toEqual([]);
+      await waitFor(() => owned.a.length === 4, { timeoutMs, description: 'all shards to a' });
+      await claimA.stop();
+      expect(owned.a).toEqual([]);
+      await expect(
+        b.claimShards({ name, count: 3, onAssigned: () => Promise.resolve() }),
+      ).rejects.toThrow(/count.*4 shard/s);
     });
 
     it('keeps the latest relay checkpoint, published with its batch', async () => {
