@@ -1,7 +1,8 @@
 import { eventsTopic } from '@sagaflow/core';
 import { testEnv, uniqueDatabase, waitFor } from '@sagaflow/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startChildService, type ChildService } from '../fixtures/child-service.js';
+import { stopAfterEach } from '../fixtures/stop-after-each.js';
 import type { MirrorState } from '../fixtures/demo-domain.js';
 import { startPipeline, uniqueDomain, type Pipeline } from '../fixtures/pipeline.js';
 import { readTopic } from '../fixtures/topic-reader.js';
@@ -10,15 +11,7 @@ const COMMANDS = 200;
 const ACCOUNTS = 10;
 const PER_ACCOUNT = COMMANDS / ACCOUNTS;
 
-const cleanup: { stop(): Promise<unknown> }[] = [];
-afterEach(async () => {
-  await Promise.all(
-    cleanup
-      .splice(0)
-      .reverse()
-      .map((c) => c.stop()),
-  );
-});
+const cleanup = stopAfterEach();
 
 interface Setup {
   readonly domain: string;
