@@ -7,8 +7,8 @@ import { parseArgs } from 'node:util';
 import { infraUp, loadInfraConfig } from '@sagaflow/infra-local';
 import {
   referenceNames,
-  serviceNames,
   startReferenceProcesses,
+  type ReferenceInstance,
   type ReferenceProcesses,
 } from '@sagaflow/reference';
 import { eventsTopic } from '@sagaflow/core';
@@ -90,8 +90,9 @@ const settings = {
       ? { ratePerSec: 2, beforeMs: 5_000, afterMs: 12_000 }
       : { ratePerSec: 2, beforeMs: 20_000, afterMs: 40_000 },
   /**
-   * Growth: the choreography again with these partition counts, and with two processes per
-   * service (`choreography-x2`), one run each (not in --quick).
+   * Growth: the choreography again with these partition counts, and with two processes of each
+   * participant service sharing four outbox shards (`choreography-x2`), one run each (not in
+   * --quick).
    */
   growthPartitions: quick ? [] : [1, 6],
   /**
@@ -363,76 +364,60 @@ const peerSystem =
 
 const logRoot = path.join(repoRoot, '.sagaflow', 'bench-logs');
 
-/** The reference system in one mode, six processes. */
+/**
+ * The reference system in one mode, six processes; with replicas, that many processes of each
+ * participant service, sharing their work and their outbox shards.
+ */
 const sagaflowSystem =
   (
     where: Awaited<ReturnType<typeof servers>>,
     mode: 'choreography' | 'orchestration',
     env: NodeJS.ProcessEnv = {},
-    /** Processes per service: the second set shares the first's namespace and token. */
-    instances: 1 | 2 = 1,
+    replicas = 1,
   ) =>
   async (): Promise<Started> => {
-    const options = {
+    const system: ReferenceProcesses = await startReferenceProcesses(where, {
       logRoot,
       env: { SAGAFLOW_PARTITIONS: String(settings.partitions), ...env },
-    };
-    const first: ReferenceProcesses = await startReferenceProcesses(where, options);
-    const sets = [first];
-    const names = referenceNames(first.namespace);
-    const outcomes = new SagaOutcomes(where.kafkaBrokers, `${first.namespace}-bench`);
+      replicas,
+    });
+    const names = referenceNames(system.namespace);
+    const outcomes = new SagaOutcomes(where.kafkaBrokers, `${system.namespace}-bench`);
     const stopAll = async () => {
       await outcomes.stop().catch(() => {});
-      await Promise.all(sets.map((set) => set.stop()));
+      await system.stop();
     };
     try {
-      if (instances === 2) {
-        sets.push(
-          await startReferenceProcesses(where, {
-            ...options,
-            namespace: first.namespace,
-            adminToken: first.adminToken,
-          }),
-        );
-      }
       await outcomes.start(
         [names.shipment, names.order, names.reservation, names.customer].map(eventsTopic),
       );
       for (const [sku, available] of Object.entries(stockOf()))
-        await first.client.setStock(sku, available);
+        await system.client.setStock(sku, available);
       for (const [customerId, limit] of Object.entries(creditOf()))
-        await first.client.setCredit(customerId, limit);
+        await system.client.setCredit(customerId, limit);
     } catch (error) {
       await stopAll();
       throw error;
     }
+    const pidOf = (i: ReferenceInstance) => system.supervisor.pid(i.service, i.replica);
     let next = 0;
     return {
-      pids: () => sets.flatMap((set) => serviceNames.map((s) => set.supervisor.pid(s))),
-      metricsUrls: () =>
-        Object.fromEntries(
-          sets.flatMap((set, i) =>
-            serviceNames.map((s) => [i === 0 ? s : `${s}#${i + 1}`, set.urls[s]] as const),
-          ),
-        ),
-      metricsToken: first.adminToken,
+      pids: () => system.instances.map(pidOf),
+      metricsUrls: () => Object.fromEntries(system.instances.map((i) => [i.name, i.url])),
+      metricsToken: system.adminToken,
       hops: outcomes,
-      killInventory: () => first.supervisor.kill('inventory', 'SIGKILL'),
+      killInventory: () => system.supervisor.kill('inventory', 'SIGKILL'),
       target: {
         outcomes,
-        // Orders go to the instances in turn.
+        // Orders go to the replicas of the order service in turn.
         place: async (order) =>
-          (await sets[next++ % sets.length]!.client.placeOrder({ ...order, mode })).orderId,
+          (await system.clients[next++ % system.clients.length]!.placeOrder({ ...order, mode }))
+            .orderId,
       },
       rss: async () =>
         Object.fromEntries(
           await Promise.all(
-            sets.flatMap((set, i) =>
-              serviceNames.map(
-                async (s) =>
-                  [i === 0 ? s : `${s}#${i + 1}`, await rssMiB(set.supervisor.pid(s))] as const,
-              ),
-            ),
+            system.instances.map(async (i) => [i.name, await rssMiB(pidOf(i))] as const),
           ),
         ),
       stop: stopAll,

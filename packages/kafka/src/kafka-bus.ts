@@ -466,23 +466,17 @@ export class KafkaBus
   }
 
   /**
-   * Shares the shards among the processes that claim the same name: the partitions of the topic
-   * `sagaflow.shards.<name>` (one per shard, nothing is ever written to it) assigned to this
-   * process by the consumer group `<name>.shards`. A rebalance takes every shard away until the
-   * new assignment comes; a process that died keeps its shards until its session times out.
+   * Shares the shards among the processes that claim the same name and count: the partitions of
+   * the topic `sagaflow.shards.<name>.<count>` (one per shard, nothing is ever written to it)
+   * assigned to this process by the consumer group `<name>.shards.<count>`. A service restarted
+   * with another count claims afresh. A rebalance takes every shard away until the new
+   * assignment comes; a process that died keeps its shards until its session times out.
    */
   async claimShards(options: ClaimShardsOptions): Promise<ShardClaim> {
     checkShardCount(options.count, 'count');
-    const topic = `sagaflow.shards.${options.name}`;
+    const sharded = `${options.name}.${options.count}`;
+    const topic = `sagaflow.shards.${sharded}`;
     await this.ensureTopics([{ topic, partitions: options.count }]);
-    const partitions = (await this.endOffsets(topic)).size;
-    if (partitions !== options.count) {
-      throw invalidArgument(
-        'count',
-        `${options.name} has ${partitions} shard(s) (topic ${topic}), not ${options.count}: ` +
-          'every process of a service must use one shard count',
-      );
-    }
     let changes: Promise<void> = Promise.resolve();
     let owned = '';
     const assign = (shards: readonly number[]) => {
@@ -499,7 +493,7 @@ export class KafkaBus
       assigned = resolve;
     });
     const subscription = await this.#consume(
-      { groupId: `${options.name}.shards`, topics: [topic], start: 'latest' },
+      { groupId: `${options.name}.shards.${options.count}`, topics: [topic], start: 'latest' },
       () => Promise.resolve(),
       {
         // Nothing to read: a long fetch keeps its requests few.

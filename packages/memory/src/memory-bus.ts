@@ -1,4 +1,4 @@
-import { checkShardCount, invalidArgument } from '@sagaflow/core';
+import { checkShardCount } from '@sagaflow/core';
 import type {
   BusMessage,
   ClaimShardsOptions,
@@ -54,7 +54,7 @@ export class MemoryBus
   implements MessagePublisher, MessageSubscriber, OffsetReader, TopicAdmin, Pingable, ShardClaims
 {
   readonly #topics = new Map<string, ReceivedMessage[][]>();
-  /** Claimants of each sharded name, in the order they came, and the shard count. */
+  /** Claimants of each sharded name and count, in the order they came. */
   readonly #claims = new Map<string, { count: number; claimants: Claimant[] }>();
   readonly #groups = new Map<string, Group>();
   readonly #checkpoints = new Map<string, RelayCheckpoint>();
@@ -112,17 +112,15 @@ export class MemoryBus
     return Promise.resolve();
   }
 
-  /** Shares the shards round-robin among the claimants, in the order they came. */
+  /**
+   * Shares the shards round-robin among the claimants of the same name and count, in the order
+   * they came.
+   */
   async claimShards(options: ClaimShardsOptions): Promise<ShardClaim> {
     checkShardCount(options.count, 'count');
-    const claim = this.#claims.get(options.name) ?? { count: options.count, claimants: [] };
-    if (claim.count !== options.count) {
-      throw invalidArgument(
-        'count',
-        `${options.name} has ${claim.count} shard(s), not ${options.count}: every process of a service must use one shard count`,
-      );
-    }
-    this.#claims.set(options.name, claim);
+    const key = `${options.name}.${options.count}`;
+    const claim = this.#claims.get(key) ?? { count: options.count, claimants: [] };
+    this.#claims.set(key, claim);
     const claimant: Claimant = {
       onAssigned: options.onAssigned,
       owned: '',

@@ -96,9 +96,10 @@ export class ReferenceClient {
   }
 
   /** True when every service answers `GET /readyz` with 200. */
-  async ready(): Promise<boolean> {
+  /** Whether every service (and each of the further base URLs given) answers `/readyz`. */
+  async ready(more: readonly string[] = []): Promise<boolean> {
     const answers = await Promise.all(
-      Object.values(this.urls).map((url) =>
+      [...Object.values(this.urls), ...more].map((url) =>
         fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
           (r) => r.ok,
           () => false,

@@ -12,14 +12,18 @@ import {
   summarize,
   waitUntilTerminal,
 } from './scenario.js';
-import { startReferenceProcesses } from './processes.js';
+import { MAX_REPLICAS, participantServices, startReferenceProcesses } from './processes.js';
+import { REPLICA_PORT_STEP } from './supervisor.js';
 
-const usage = `Usage: pnpm demo [--infra embedded|local] [--orders N] [--exit]
+const usage = `Usage: pnpm demo [--infra embedded|local] [--replicas N] [--orders N] [--exit]
 
   --infra embedded  every service in this process on in-memory adapters (default; needs nothing but Node)
   --infra local     each service its own process on Kafka, the schema registry and MongoDB/FerretDB:
                     KAFKA_BROKERS, SCHEMA_REGISTRY_URL and MONGODB_URL if set, else the local servers
                     of 'pnpm infra:up' (started if needed); dead services are restarted
+  --replicas N      with --infra local: N processes of each participant service (order, inventory,
+                    payment, shipping; replica k on the service's port + 100·k, e.g. inventory on
+                    3002 and 3102) sharing its work and its outbox shards (default 1, at most 4)
   --orders N        orders in the batch (default 24)
   --exit            stop after the summary instead of running until Ctrl-C`;
 
@@ -34,6 +38,7 @@ try {
     options: {
       infra: { type: 'string' },
       orders: { type: 'string', default: '24' },
+      replicas: { type: 'string', default: '1' },
       exit: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -51,6 +56,11 @@ const serversGiven = ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'MONGODB_URL'].eve
 const infra = args.infra ?? (serversGiven ? 'local' : 'embedded');
 if (infra !== 'embedded' && infra !== 'local')
   fail(`--infra must be 'embedded' or 'local' (got '${infra}')`);
+const replicas = Number(args.replicas);
+if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS)
+  fail(`--replicas must be an integer from 1 to ${MAX_REPLICAS} (got '${args.replicas}')`);
+if (replicas > 1 && infra !== 'local')
+  fail(`--replicas ${replicas} needs --infra local: the embedded system is one process`);
 const count = Number(args.orders);
 if (!Number.isInteger(count) || count < 1 || count > 10_000)
   fail(`--orders must be an integer from 1 to 10000 (got '${args.orders}')`);
@@ -97,12 +107,20 @@ if (infra === 'embedded') {
       env: { LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info' },
       onEvent: (m) => say(`supervisor: ${m}`),
       readyTimeoutMs: 120_000,
+      replicas,
     });
   } catch (error) {
     fail((error as Error).message);
   }
   ({ client, adminToken } = system);
   adminUrl = client.urls.admin;
+  if (replicas > 1) {
+    for (const s of participantServices) {
+      const port = defaultPorts[s];
+      const ports = Array.from({ length: replicas }, (_, k) => port + REPLICA_PORT_STEP * k);
+      say(`  ${s}-service: ${replicas} processes, on ports ${ports.join(', ')}`);
+    }
+  }
   stop = () => system.stop();
 }
 

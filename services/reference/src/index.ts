@@ -23,8 +23,13 @@ export { loadServiceConfig } from './config.js';
 export type { ServiceConfig } from './config.js';
 export { startEmbedded } from './embedded.js';
 export type { EmbeddedSystem } from './embedded.js';
-export { startReferenceProcesses } from './processes.js';
-export type { ReferenceProcesses } from './processes.js';
+export {
+  MAX_REPLICAS,
+  participantServices,
+  REPLICA_SHARDS,
+  startReferenceProcesses,
+} from './processes.js';
+export type { ReferenceInstance, ReferenceProcesses } from './processes.js';
 export {
   checkInvariants,
   mixedBatch,

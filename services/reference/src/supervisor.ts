@@ -43,15 +43,23 @@ interface Managed {
   log: WriteStream;
 }
 
+/** Replicas of one service run on its port + 100 · replica. */
+export const REPLICA_PORT_STEP = 100;
+
+/** A running process: a service's replica (0 for the first). */
+const instanceOf = (service: ServiceName, replica: number) =>
+  replica === 0 ? service : `${service}#${replica}`;
+
 /**
  * Runs each reference service as its own process (`node --import tsx src/main.ts` in the
  * service's package, as `pnpm --filter <package> start` does) and restarts one that dies.
  */
 export class ServiceSupervisor {
   readonly #options: SupervisorOptions;
-  readonly #running = new Map<ServiceName, Managed>();
-  /** Exits within 10 s of a start, in a row, by service. */
-  readonly #quickExits = new Map<ServiceName, number>();
+  /** Running processes by instance (`inventory`, `inventory#1`, …). */
+  readonly #running = new Map<string, Managed>();
+  /** Exits within 10 s of a start, in a row, by instance. */
+  readonly #quickExits = new Map<string, number>();
   #stopping = false;
   /** Restarts after an unplanned exit, by service. */
   readonly restarts = new Map<ServiceName, number>();
@@ -61,15 +69,20 @@ export class ServiceSupervisor {
     mkdirSync(options.logDir, { recursive: true });
   }
 
-  /** Starts a service process (it keeps being restarted until {@link stopAll}). */
-  start(service: ServiceName): void {
-    const log = createWriteStream(path.join(this.#options.logDir, `${service}.log`), {
+  /**
+   * Starts a service process (it keeps being restarted until {@link stopAll}): replica k of a
+   * service listens on its port + {@link REPLICA_PORT_STEP} · k and logs to `<service>#k.log`.
+   */
+  start(service: ServiceName, replica = 0): void {
+    const instance = instanceOf(service, replica);
+    const log = createWriteStream(path.join(this.#options.logDir, `${instance}.log`), {
       flags: 'a',
     });
     const startedAt = Date.now();
+    const port = this.#options.ports[service] + REPLICA_PORT_STEP * replica;
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: path.join(servicesDir, `${service}-service`),
-      env: { ...this.#options.env, PORT: String(this.#options.ports[service]) },
+      env: { ...this.#options.env, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.pipe(log, { end: false });
@@ -78,40 +91,40 @@ export class ServiceSupervisor {
       child.once('exit', (code, signal) => {
         log.end();
         resolve();
-        if (this.#running.get(service)?.child !== child) return;
-        this.#running.delete(service);
+        if (this.#running.get(instance)?.child !== child) return;
+        this.#running.delete(instance);
         if (this.#stopping || this.#options.restart === false) return;
         this.#options.onEvent?.(
-          `${service}-service exited (${signal ?? `code ${code}`}); restarting`,
+          `${instance.replace(/^[a-z]+/, '$&-service')} exited (${signal ?? `code ${code}`}); restarting`,
         );
         this.restarts.set(service, (this.restarts.get(service) ?? 0) + 1);
         const base = this.#options.restartDelayMs ?? 250;
         const quick =
-          Date.now() - startedAt < 10_000 ? (this.#quickExits.get(service) ?? 0) + 1 : 0;
-        this.#quickExits.set(service, quick);
+          Date.now() - startedAt < 10_000 ? (this.#quickExits.get(instance) ?? 0) + 1 : 0;
+        this.#quickExits.set(instance, quick);
         const delay =
           quick === 0
             ? base
             : base + backoffDelay({ initialMs: base, maxMs: 5_000, multiplier: 2 }, quick);
         setTimeout(() => {
-          if (!this.#stopping && !this.#running.has(service)) this.start(service);
+          if (!this.#stopping && !this.#running.has(instance)) this.start(service, replica);
         }, delay);
       });
     });
-    this.#running.set(service, { child, exited, log });
+    this.#running.set(instance, { child, exited, log });
   }
 
-  /** Sends a signal to a service (SIGKILL by default); the supervisor restarts it. */
-  async kill(service: ServiceName, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const managed = this.#running.get(service);
+  /** Sends a signal to a service's replica (SIGKILL by default); the supervisor restarts it. */
+  async kill(service: ServiceName, signal: NodeJS.Signals = 'SIGKILL', replica = 0): Promise<void> {
+    const managed = this.#running.get(instanceOf(service, replica));
     if (managed === undefined) return;
     managed.child.kill(signal);
     await managed.exited;
   }
 
-  /** The pid of a running service. */
-  pid(service: ServiceName): number | undefined {
-    return this.#running.get(service)?.child.pid;
+  /** The pid of a running service's replica. */
+  pid(service: ServiceName, replica = 0): number | undefined {
+    return this.#running.get(instanceOf(service, replica))?.child.pid;
   }
 
   /** Stops every service with SIGTERM (SIGKILL after the grace period) and restarts none. */

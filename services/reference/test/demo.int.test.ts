@@ -26,6 +26,11 @@ it('refuses bad options, naming them', async () => {
   expect(bad.output).toMatch(/--orders must be an integer from 1 to 10000 \(got 'many'\)/);
   const infra = await run(['--infra', 'cloud']);
   expect(infra.output).toMatch(/--infra must be 'embedded' or 'local' \(got 'cloud'\)/);
+  const replicas = await run(['--replicas', '9']);
+  expect(replicas.output).toMatch(/--replicas must be an integer from 1 to 4 \(got '9'\)/);
+  const embedded = await run(['--infra', 'embedded', '--replicas', '2']);
+  expect(embedded.code).toBe(2);
+  expect(embedded.output).toMatch(/--replicas 2 needs --infra local/);
   const unknown = await run(['--colour']);
   expect(unknown.output).toMatch(/Unknown option '--colour'/);
 });
