@@ -22,7 +22,7 @@ import { openLoop, type BenchOrder, type LoadTarget, type StepResult } from './l
 import { SagaOutcomes, type HopFigures } from './outcomes.js';
 import { stepCounts } from './steps/domain.js';
 import { startSteps } from './steps/start.js';
-import { perSaga, scrapeUsage, type UsagePerSaga } from './usage.js';
+import { perSaga, scrapeUsage, trackerLagMs, type UsagePerSaga } from './usage.js';
 import { lengthGrowth, markdown, median, svgChart, type ScenarioResult } from './report.js';
 
 const require = createRequire(import.meta.url);
@@ -203,6 +203,7 @@ async function scenario(
   const rss: Record<string, number>[] = [];
   const hops: HopFigures[] = [];
   const usage: UsagePerSaga[] = [];
+  const trackerLags: number[] = [];
   for (let run = 1; run <= runCount; run++) {
     const system = await launch(start);
     try {
@@ -257,8 +258,12 @@ async function scenario(
         [0.9, at90],
       ] as const) {
         if (share === 0.5) system.hops?.clearHops();
+        const before = share === 0.5 ? await scrape() : undefined;
         const result = await step(Math.max(0.2, share * saturationPerSec), settings.stepMs);
         if (share === 0.5 && system.hops !== undefined) hops.push(system.hops.hops());
+        const after = before === undefined ? undefined : await scrape();
+        const lag = after === undefined ? undefined : trackerLagMs(before!, after, 0.99);
+        if (lag !== undefined) trackerLags.push(lag);
         into.push(result);
         say(
           `  ${name} run ${run}: at ${share * 100}% (${result.offeredPerSec.toFixed(2)}/s) p50 ${result.p50Ms} ms, p95 ${result.p95Ms} ms, p99 ${result.p99Ms} ms`,
@@ -281,6 +286,7 @@ async function scenario(
     },
     peakRssMiB: peakOf(rss),
     hopsAt50: hops.length === 0 ? undefined : medianHops(hops),
+    ...(trackerLags.length === 0 ? {} : { trackerLagP99MsAt50: median(trackerLags) }),
     ...(usage.length === 0 ? {} : medianUsage(usage)),
     runs: measured,
   };

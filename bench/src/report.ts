@@ -19,6 +19,12 @@ export interface ScenarioResult {
   /** Median hop times at 50% load, where the topics tell them. */
   readonly hopsAt50: HopFigures | undefined;
   /**
+   * How far behind the admin's saga tracker was at 50% load: the 99th percentile of the time from
+   * an event's occurrence to its saga's view being written (bucket upper bound, median over
+   * runs), where a tracker runs (sagaflow's reference system).
+   */
+  readonly trackerLagP99MsAt50?: number;
+  /**
    * Round trips per saga of all the system's processes together, over the saturation step
    * (median over runs), where the processes count them (sagaflow's).
    */
@@ -156,6 +162,12 @@ export function markdown(results: {
           `- CPU ms per saga at saturation, ${s.name}: ${Object.entries(s.cpuMsPerSaga ?? {})
             .map(([p, v]) => `${p} ${v}`)
             .join(', ')}`,
+      ),
+    ...results.scenarios
+      .filter((s) => s.trackerLagP99MsAt50 !== undefined)
+      .map(
+        (s) =>
+          `- The admin's tracker at 50% load, ${s.name}: p99 lag ≤ ${ms(s.trackerLagP99MsAt50)} ms from an event to its saga's view`,
       ),
     '',
     `Ratios (sagaflow ÷ the other, same run): ${Object.entries(results.ratios)

@@ -16,6 +16,12 @@ export interface ProcessUsage {
   readonly cpuSec: number;
   /** Round trips by `<system> <operation>`, e.g. `database find`, `kafka Fetch`. */
   readonly byOperation: Readonly<Record<string, number>>;
+  /**
+   * The tracker's lag histogram (`sagaflow_tracker_lag_seconds`): events recorded at most `le`
+   * seconds after they occurred, cumulative, by `le` (`+Inf` included). Empty for a process
+   * without a tracker.
+   */
+  readonly trackerLag: Readonly<Record<string, number>>;
 }
 
 /** Round trips per saga, all processes of a system together. */
@@ -43,6 +49,7 @@ export function usageOf(exposition: string): ProcessUsage {
   let transactions = 0;
   let cpuSec = 0;
   const byOperation: Record<string, number> = {};
+  const trackerLag: Record<string, number> = {};
   for (const line of exposition.split('\n')) {
     const match = SAMPLE.exec(line);
     if (match === null) continue;
@@ -61,9 +68,12 @@ export function usageOf(exposition: string): ProcessUsage {
       }
     } else if (name !== undefined && name.endsWith('process_cpu_seconds_total')) {
       cpuSec = value;
+    } else if (name === 'sagaflow_tracker_lag_seconds_bucket') {
+      const le = /le="([^"]*)"/.exec(labels)?.[1];
+      if (le !== undefined) trackerLag[le] = (trackerLag[le] ?? 0) + value;
     }
   }
-  return { db, kafka, transactions, cpuSec, byOperation };
+  return { db, kafka, transactions, cpuSec, byOperation, trackerLag };
 }
 
 /**
@@ -131,4 +141,31 @@ export function perSaga(
         .map(([key, count]) => [key, round(count / sagas)]),
     ),
   };
+}
+
+/**
+ * A quantile of the tracker's lag between two readings, in milliseconds: the upper bound of the
+ * histogram bucket it falls in (the largest finite bound when it is beyond them all), or
+ * undefined when no event was tracked in between.
+ */
+export function trackerLagMs(
+  before: Readonly<Record<string, ProcessUsage>>,
+  after: Readonly<Record<string, ProcessUsage>>,
+  quantile: number,
+): number | undefined {
+  const counts = new Map<number, number>();
+  for (const [name, end] of Object.entries(after)) {
+    const start = before[name];
+    if (start === undefined || end.cpuSec < start.cpuSec) continue;
+    for (const [le, count] of Object.entries(end.trackerLag)) {
+      const bound = le === '+Inf' ? Infinity : Number(le);
+      counts.set(bound, (counts.get(bound) ?? 0) + count - (start.trackerLag[le] ?? 0));
+    }
+  }
+  const total = counts.get(Infinity) ?? 0;
+  if (total <= 0) return undefined;
+  const bounds = [...counts.keys()].sort((a, b) => a - b);
+  const at = bounds.find((bound) => (counts.get(bound) ?? 0) >= quantile * total) ?? Infinity;
+  const finite = bounds.filter(Number.isFinite);
+  return Math.round((Number.isFinite(at) ? at : (finite.at(-1) ?? 0)) * 1000);
 }

@@ -20,6 +20,7 @@ interface Results {
     runs: { steps: { failed: number; placed: number; ended: number }[] }[];
     roundTripsPerSaga?: { db: number; kafka: number; transactions: number };
     cpuMsPerSaga?: Record<string, number>;
+    trackerLagP99MsAt50?: number;
   }[];
   ratios: Record<string, number | null>;
   growthBySteps: { engine: string; lengths: { steps: number; stepsPerSec: number }[] }[];
@@ -69,6 +70,11 @@ it('pnpm bench --smoke runs every scenario end to end and writes its results', a
     expect(s.roundTripsPerSaga?.kafka, name).toBeGreaterThan(0);
     expect(s.roundTripsPerSaga?.transactions, name).toBeGreaterThan(0);
     expect(Object.keys(s.cpuMsPerSaga ?? {}).length, name).toBeGreaterThanOrEqual(2);
+  }
+  // The reference system's admin tracks every saga: its lag at 50% load is measured.
+  for (const name of ['choreography', 'orchestration']) {
+    const s = results.scenarios.find((x) => x.name === name)!;
+    expect(s.trackerLagP99MsAt50, name).toBeGreaterThan(0);
   }
   expect(results.scenarios.find((x) => x.name === 'baseline')!.roundTripsPerSaga).toBeUndefined();
   for (const key of ['vsBaseline', 'vsRestate', 'vsDbos']) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { perSaga, usageOf } from '../src/usage.js';
+import { perSaga, trackerLagMs, usageOf } from '../src/usage.js';
 
 const exposition = (db: number, produce: number, endTxn: number, cpu: number) => `
 # HELP sagaflow_round_trips_total Requests sent to the database (commands) and to Kafka (requests), by operation.
@@ -25,6 +25,7 @@ describe('usage read from /metrics', () => {
         'kafka Produce': 4,
         'kafka EndTxn': 2,
       },
+      trackerLag: {},
     });
   });
 
@@ -41,5 +42,21 @@ describe('usage read from /metrics', () => {
       roundTripsByOperation: { 'database insert': 2, 'kafka Produce': 1, 'kafka EndTxn': 0.2 },
     });
     expect(perSaga(before, after, 0)).toBeUndefined();
+  });
+
+  it("reads the tracker's lag quantile from the histogram's buckets between two readings", () => {
+    const lag = (under250: number, under1: number, all: number) => `
+sagaflow_tracker_lag_seconds_bucket{le="0.25"} ${under250}
+sagaflow_tracker_lag_seconds_bucket{le="1"} ${under1}
+sagaflow_tracker_lag_seconds_bucket{le="+Inf"} ${all}
+process_cpu_seconds_total 1
+`;
+    const before = { admin: usageOf(lag(10, 10, 10)) };
+    // 100 events in between: 90 within 0.25 s, 9 more within 1 s, 1 beyond.
+    const after = { admin: usageOf(lag(100, 109, 110)) };
+    expect(trackerLagMs(before, after, 0.5)).toBe(250);
+    expect(trackerLagMs(before, after, 0.99)).toBe(1000);
+    expect(trackerLagMs(before, after, 1)).toBe(1000);
+    expect(trackerLagMs(before, before, 0.99)).toBeUndefined();
   });
 });

@@ -249,6 +249,9 @@ describe('observability of a saga through the reference services', () => {
     expect(
       sample(admin, 'sagaflow_saga_duration_seconds_sum', { status: 'completed' }),
     ).toBeGreaterThan(0);
+    // Every event of the saga went through the tracker, each with its lag.
+    expect(sample(admin, 'sagaflow_tracker_lag_seconds_count')).toBeGreaterThanOrEqual(2);
+    expect(sample(admin, 'sagaflow_tracker_lag_seconds_sum')).toBeGreaterThan(0);
     expect(sample(admin, 'process_resident_memory_bytes')).toBeGreaterThan(0);
   });
 

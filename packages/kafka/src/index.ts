@@ -6,7 +6,7 @@
  * ```ts
  * import { KafkaBus } from '@sagaflow/kafka';
  *
- * const bus = new KafkaBus({ brokers: ['127.0.0.1:9092'], clientId: 'inventory-service', transactionalId: 'inventory-service.relay' });
+ * const bus = new KafkaBus({ brokers: ['127.0.0.1:9092'], clientId: 'inventory-service' });
  * await bus.ensureTopics([{ topic: 'inventory.stock.events', partitions: 3 }]);
  * ```
  * @module

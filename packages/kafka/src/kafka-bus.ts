@@ -263,6 +263,18 @@ export class KafkaBus
     return slot;
   }
 
+  /** Drops a producer (after its transactions in hand) and connects a new one. */
+  async #reconnectProducer(transactionalId: string): Promise<Producer> {
+    const slot = this.#slot(transactionalId);
+    const stale = slot.producer;
+    slot.producer = undefined;
+    if (stale !== undefined) {
+      await slot.queue;
+      await (await stale.catch(() => undefined))?.disconnect().catch(() => {});
+    }
+    return this.#connectedProducer(transactionalId);
+  }
+
   #connectedProducer(transactionalId: string): Promise<Producer> {
     const slot = this.#slot(transactionalId);
     slot.producer ??= (async () => {
@@ -382,30 +394,41 @@ export class KafkaBus
     }
   }
 
-  async committedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, bigint>> {
-    const admin = this.#admin();
-    await admin.connect();
+  /** An admin client kept connected for offset reads (a fresh one costs a few requests). */
+  #shared: Promise<Admin> | undefined;
+
+  /** Runs a read on the kept admin client; one that failed is dropped, the next read reconnects. */
+  async #withAdmin<T>(read: (admin: Admin) => Promise<T>): Promise<T> {
+    const connecting = (this.#shared ??= (async () => {
+      const admin = this.#admin();
+      await admin.connect();
+      return admin;
+    })());
     try {
+      return await read(await connecting);
+    } catch (error) {
+      if (this.#shared === connecting) this.#shared = undefined;
+      void connecting.then((admin) => admin.disconnect()).catch(() => {});
+      throw error;
+    }
+  }
+
+  committedOffsets(groupId: string, topic: string): Promise<ReadonlyMap<number, bigint>> {
+    return this.#withAdmin(async (admin) => {
       const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
       const committed = new Map<number, bigint>();
       for (const { partition, offset } of offsets?.partitions ?? []) {
         if (BigInt(offset) >= 0n) committed.set(partition, BigInt(offset));
       }
       return committed;
-    } finally {
-      await admin.disconnect();
-    }
+    });
   }
 
-  async endOffsets(topic: string): Promise<ReadonlyMap<number, bigint>> {
-    const admin = this.#admin();
-    await admin.connect();
-    try {
+  endOffsets(topic: string): Promise<ReadonlyMap<number, bigint>> {
+    return this.#withAdmin(async (admin) => {
       const offsets = await admin.fetchTopicOffsets(topic);
       return new Map(offsets.map(({ partition, high }) => [partition, BigInt(high)]));
-    } finally {
-      await admin.disconnect();
-    }
+    });
   }
 
   #checkpointTopic: Promise<void> | undefined;
@@ -423,29 +446,20 @@ export class KafkaBus
   async readCheckpoint(relayId: string): Promise<RelayCheckpoint | undefined> {
     try {
       await this.#ensureCheckpointTopic();
-      // Connecting the transactional producer fences an older instance with the same id and
-      // settles its open transaction, so the offsets read next are final.
-      await this.#connectedProducer(relayId);
-      const admin = this.#admin();
-      await admin.connect();
-      try {
-        const [offsets] = await admin.fetchOffsets({
-          groupId: checkpointGroup(relayId),
-          topics: [CHECKPOINT_TOPIC],
-        });
-        const partition = offsets?.partitions.find((p) => p.partition === 0) as
-          { offset: string; metadata: string | null } | undefined;
-        if (
-          partition === undefined ||
-          Number(partition.offset) < 0 ||
-          partition.metadata === null
-        ) {
-          return undefined;
-        }
-        return { sequence: Number(partition.offset), instance: partition.metadata };
-      } finally {
-        await admin.disconnect();
+      // Connecting the transactional producer afresh fences an older instance with the same id
+      // and waits until its last transaction is settled (a committed one's markers, the
+      // checkpoint's among them, are written after the commit returns), so the offsets read next
+      // are final. This process's own producer too: its last commit may still be settling.
+      await this.#reconnectProducer(relayId);
+      const [offsets] = await this.#withAdmin((admin) =>
+        admin.fetchOffsets({ groupId: checkpointGroup(relayId), topics: [CHECKPOINT_TOPIC] }),
+      );
+      const partition = offsets?.partitions.find((p) => p.partition === 0) as
+        { offset: string; metadata: string | null } | undefined;
+      if (partition === undefined || Number(partition.offset) < 0 || partition.metadata === null) {
+        return undefined;
       }
+      return { sequence: Number(partition.offset), instance: partition.metadata };
     } catch (error) {
       throw new SagaflowError(
         'PUBLISH_FAILED',
@@ -677,6 +691,9 @@ export class KafkaBus
   async close(): Promise<void> {
     await Promise.all([...this.#consumers].map((stop) => stop().catch(() => {})));
     this.#consumers.clear();
+    const shared = this.#shared;
+    this.#shared = undefined;
+    await (await shared?.catch(() => undefined))?.disconnect().catch(() => {});
     const slots = [...this.#producers.values()];
     this.#producers.clear();
     await Promise.all(

@@ -12,6 +12,8 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const SAGA_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
+/** Tracker lag: fine below a few seconds, where the admin should stay. */
+const TRACKER_LAG_BUCKETS = [0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300];
 
 /**
  * The framework's figures as Prometheus metrics in a prom-client registry: give it to a
@@ -27,6 +29,7 @@ const SAGA_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600];
  * | `sagaflow_loop_restarts_total` | counter | loop (relay, compaction, timers) |
  * | `sagaflow_consumer_restarts_total` | counter | group |
  * | `sagaflow_saga_duration_seconds` | histogram | type, status |
+ * | `sagaflow_tracker_lag_seconds` | histogram | (none): from an event's occurrence to its saga's view written |
  * | `sagaflow_round_trips_total` | counter | system (database, kafka), operation |
  */
 export class PrometheusMetrics implements SagaflowMetrics, SagaMetrics {
@@ -40,6 +43,7 @@ export class PrometheusMetrics implements SagaflowMetrics, SagaMetrics {
   readonly #loopRestarts: Counter<'loop'>;
   readonly #consumerRestarts: Counter<'group'>;
   readonly #sagaSeconds: Histogram<'type' | 'status'>;
+  readonly #trackerLag: Histogram;
   readonly #roundTrips: Counter<'system' | 'operation'>;
 
   constructor(readonly registry: Registry) {
@@ -107,6 +111,12 @@ export class PrometheusMetrics implements SagaflowMetrics, SagaMetrics {
       buckets: SAGA_BUCKETS,
       registers,
     });
+    this.#trackerLag = new Histogram({
+      name: 'sagaflow_tracker_lag_seconds',
+      help: "Time from an event's occurrence to the tracker's recording it in its saga's view.",
+      buckets: TRACKER_LAG_BUCKETS,
+      registers,
+    });
     this.#roundTrips = new Counter({
       name: 'sagaflow_round_trips_total',
       help: 'Requests sent to the database (commands) and to Kafka (requests), by operation.',
@@ -160,6 +170,10 @@ export class PrometheusMetrics implements SagaflowMetrics, SagaMetrics {
 
   sagaEnded(labels: { type: string; status: string }, seconds: number): void {
     this.#sagaSeconds.observe(labels, seconds);
+  }
+
+  eventTracked(seconds: number): void {
+    this.#trackerLag.observe(seconds);
   }
 }
 

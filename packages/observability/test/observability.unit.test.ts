@@ -144,7 +144,10 @@ describe('metrics', () => {
     metrics.loopRestarted('relay');
     metrics.consumerRestarted({ group: 'g' });
     metrics.sagaEnded({ type: 'order', status: 'completed' }, 1.5);
+    metrics.eventTracked(0.3);
     const text = await registry.metrics();
+    expect(text).toContain('sagaflow_tracker_lag_seconds_bucket{le="0.25"} 0');
+    expect(text).toContain('sagaflow_tracker_lag_seconds_bucket{le="0.5"} 1');
     expect(text).toContain(
       'sagaflow_commands_total{entity_type="shop.order",command="Place",outcome="committed"} 1',
     );

@@ -54,6 +54,11 @@ export interface SagaTrackerOptions {
 export interface SagaMetrics {
   /** A saga reached an ending status (once, when the event that ended it is recorded). */
   sagaEnded(labels: { readonly type: string; readonly status: string }, seconds: number): void;
+  /**
+   * An event was recorded and its saga's view rewritten, `seconds` after the event occurred: how
+   * far behind the tracker (and so the admin) is. @default not told
+   */
+  eventTracked?(seconds: number): void;
 }
 
 /** Sagas whose compensation request (or its absence) the tracker remembers. */
@@ -179,6 +184,10 @@ export class SagaTracker {
     };
     const { recorded, entries } = await this.#options.views.recordEntry(envelope.sagaId, entry);
     const view = await this.refresh(envelope.sagaId, entries);
+    if (recorded) {
+      const lagMs = this.#clock().getTime() - Date.parse(entry.occurredAt);
+      if (Number.isFinite(lagMs)) this.#options.metrics?.eventTracked?.(Math.max(0, lagMs) / 1000);
+    }
     if (
       recorded &&
       view !== undefined &&
