@@ -14,7 +14,8 @@ export interface InventoryEntities {
  * reservation: confirmed when every SKU holds its quantity, refused (and the holds undone) when
  * one is short. Safe to run again and concurrently for the same order: holds are idempotent per
  * order and a refused or released order is closed at each SKU, so every run ends on the same
- * holds; a repeated request gets the decision again, as the answer to its own command.
+ * holds; a repeated request gets the decision again, as the answer to its own command, and
+ * gives back the holds of a refused order again (a run may have died before it did).
  */
 export async function reserveOrder(
   { stock, reservation }: InventoryEntities,
@@ -30,6 +31,15 @@ export async function reserveOrder(
         ? await ctx.execute(reservation, orderId, 'Confirm', { ...order }, answer)
         : await ctx.execute(reservation, orderId, 'Refuse', { orderId, reason: '' }, answer);
     if (decided.status === 'rejected') throw new Error(decided.rejection.reason);
+    // A run that refused may have died before it gave its holds back: give back what is left.
+    if (decided.state.status !== 'RESERVED') {
+      await unholdAll(
+        stock,
+        ctx,
+        orderId,
+        quantitiesBySku(order.items).map(([sku]) => sku),
+      );
+    }
     return;
   }
   const held: string[] = [];
