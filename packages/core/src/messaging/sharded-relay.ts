@@ -12,8 +12,10 @@ import {
 export interface ShardedRelayOptions extends Omit<OutboxRelayOptions, 'shard'> {
   /**
    * Outbox shards: each is published by one relay at a time, with its own relay id (and so its own
-   * transactional id), so that the processes of a service share the publishing. Changing it
-   * re-publishes at most the batch that each old shard had in hand. @default 1
+   * transactional id), so that the processes of a service share the publishing. Change it with
+   * every process of the service stopped (processes with different counts would relay the same
+   * commits side by side); the change re-publishes at most the batch that each old shard had in
+   * hand. @default 1
    */
   readonly shards?: number;
   /**
