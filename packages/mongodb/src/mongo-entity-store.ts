@@ -494,6 +494,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
       const commits: Commit[] = [];
       const now = Date.now();
       const forget: OutboxDocument[] = [];
+      const adopt: OutboxDocument[] = [];
       for (const marker of markers) {
         if (commits.length >= limit) break;
         const doc = await this.#commit(entityType, documentId(marker.entityId, marker.version));
@@ -501,8 +502,17 @@ export class MongoEntityStore implements EntityStore, Pingable {
           this.#orphans.delete(marker._id);
           // The commit of this version is another writer's: this marker's writer lost the race
           // (or its message was a duplicate) and died before taking its marker back.
-          if (wroteIt(marker, doc)) commits.push(toCommit(entityType, doc));
-          else forget.push(marker);
+          if (wroteIt(marker, doc)) {
+            commits.push(toCommit(entityType, doc));
+          } else if (doc.causationKey === marker.causationKey && marker.at < doc.committedAt) {
+            // Recorded before the commit by a writer of the same message that died before its
+            // commit: the commit's writer takes this marker over. Adopt it now rather than drop
+            // it, or a drop landing after the take-over would leave the commit unpublished.
+            adopt.push({ ...marker, writer: doc.writer ?? marker.writer });
+            commits.push(toCommit(entityType, doc));
+          } else {
+            forget.push(marker);
+          }
           continue;
         }
         // No commit at this version: one in flight, one whose writer died between its two
@@ -525,6 +535,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
         }
       }
       if (forget.length > 0) await this.#forget(outbox, forget);
+      for (const marker of adopt) await outbox.replaceOne({ _id: marker._id }, marker);
       return commits;
     } catch (error) {
       throw unavailable('reading the outbox of', entityType, error);
