@@ -254,6 +254,11 @@ export class KafkaBus
     }
   }
 
+  /** A relay's publishes go through its own producer (its relay id); the rest through ours. */
+  #transactionalIdOf(checkpoint: { readonly relayId: string } | undefined): string {
+    return checkpoint?.relayId ?? this.#ownTransactionalId;
+  }
+
   #slot(transactionalId: string) {
     let slot = this.#producers.get(transactionalId);
     if (slot === undefined) {
@@ -305,7 +310,7 @@ export class KafkaBus
     } = {},
   ): Promise<void> {
     // One transaction at a time per producer.
-    const slot = this.#slot(options.checkpoint?.relayId ?? this.#ownTransactionalId);
+    const slot = this.#slot(this.#transactionalIdOf(options.checkpoint));
     const run = slot.queue.then(() => this.#publish(messages, options.checkpoint));
     slot.queue = run.catch(() => {});
     return run;
@@ -316,11 +321,12 @@ export class KafkaBus
     checkpoint: { readonly relayId: string; readonly value: RelayCheckpoint } | undefined,
   ): Promise<void> {
     if (messages.length === 0 && checkpoint === undefined) return;
-    const slot = this.#slot(checkpoint?.relayId ?? this.#ownTransactionalId);
+    const transactionalId = this.#transactionalIdOf(checkpoint);
+    const slot = this.#slot(transactionalId);
     let producer: Producer;
     try {
       if (checkpoint !== undefined) await this.#ensureCheckpointTopic();
-      producer = await this.#connectedProducer(checkpoint?.relayId ?? this.#ownTransactionalId);
+      producer = await this.#connectedProducer(transactionalId);
     } catch (error) {
       throw new SagaflowError(
         'PUBLISH_FAILED',

@@ -438,13 +438,11 @@ export class MongoEntityStore implements EntityStore, Pingable {
       // recording it again should the other writer (which lost) or the relay have dropped it:
       // the relay publishes a commit only from its own writer's marker.
       const takeOver = batch.filter((_, i) => takenMarkers.has(i) && !refused.has(i));
-      if (takeOver.length > 0) {
-        await outbox.bulkWrite(
-          takeOver.map(({ marker }) => ({
-            replaceOne: { filter: { _id: marker._id }, replacement: marker, upsert: true },
-          })),
-        );
-      }
+      await this.#rewriteMarkers(
+        outbox,
+        takeOver.map((q) => q.marker),
+        true,
+      );
       await Promise.all(heads);
       return outcomes;
     } catch (error) {
@@ -535,11 +533,26 @@ export class MongoEntityStore implements EntityStore, Pingable {
         }
       }
       if (forget.length > 0) await this.#forget(outbox, forget);
-      for (const marker of adopt) await outbox.replaceOne({ _id: marker._id }, marker);
+      // Not recorded again if gone: then it was published (or taken over) meanwhile.
+      await this.#rewriteMarkers(outbox, adopt, false);
       return commits;
     } catch (error) {
       throw unavailable('reading the outbox of', entityType, error);
     }
+  }
+
+  /** Replaces markers by id, in one request (with `record`, also where one is gone). */
+  async #rewriteMarkers(
+    outbox: Collection<OutboxDocument>,
+    markers: readonly OutboxDocument[],
+    record: boolean,
+  ): Promise<void> {
+    if (markers.length === 0) return;
+    await outbox.bulkWrite(
+      markers.map((marker) => ({
+        replaceOne: { filter: { _id: marker._id }, replacement: marker, upsert: record },
+      })),
+    );
   }
 
   /**
