@@ -111,9 +111,11 @@ describe('orchestrator on the real servers', () => {
       ],
     });
     // Published: its outbox marker, written before it, is gone.
-    const outbox = client.db(s.database).collection<{ _id: string }>(`${s.domain}_workflow_outbox`);
+    const outbox = client
+      .db(s.database)
+      .collection<{ entityId: string; version: number }>(`${s.domain}_workflow_outbox`);
     await waitFor(
-      async () => (await outbox.findOne({ _id: `${workflowId}@0000000001` })) === null,
+      async () => (await outbox.findOne({ entityId: workflowId, version: 1 })) === null,
       {
         timeoutMs: 10_000,
         description: 'the outbox marker deleted',

@@ -39,20 +39,21 @@ interface HeadDocument {
 
 /**
  * A commit that may not be published yet, recorded by its writer before the commit is written.
- * Each writer has its own marker (the causation key is part of the id), so a writer that loses
- * the race for a version never touches the winner's marker: its own is deleted, by itself or by
- * the relay, which sees that the commit of that version has another causation key.
+ * Each append has its own marker (its writer is part of the id), so no write of one append ever
+ * touches another's marker: a writer that loses the race for a version, or whose message was a
+ * duplicate, deletes its own by id, and should it die first the relay does, seeing that the
+ * commit of that version has another writer. Publishing deletes every marker of the version.
  */
 interface OutboxDocument {
-  /** `<commit _id>#<causation key>`. */
+  /** `<commit _id>#<causation key>#<writer>` (earlier releases: without `#<writer>`). */
   _id: string;
   entityId: string;
   version: number;
   causationKey: string;
   /**
-   * The append that recorded it, the same on the commit it wrote: a second attempt at the same
-   * version with the same causation key (a redelivered message decided on a stale state) records
-   * a marker of the same id once the first one's is gone, and must not have it published.
+   * The append that recorded it, the same on the commit it wrote: of two attempts at one version
+   * with one causation key (a message delivered twice, each decided on the same state), only the
+   * one that wrote the commit has its marker published.
    */
   writer: string;
   /** ISO-8601 time at which it was recorded. */
@@ -64,8 +65,13 @@ const wroteIt = (marker: OutboxDocument, doc: CommitDocument) =>
   doc.causationKey === marker.causationKey &&
   (doc.writer === undefined || marker.writer === undefined || doc.writer === marker.writer);
 
-const markerId = (entityId: string, version: number, causationKey: string) =>
-  `${documentId(entityId, version)}#${causationKey}`;
+const markerId = (entityId: string, version: number, causationKey: string, writer: string) =>
+  `${documentId(entityId, version)}#${causationKey}#${writer}`;
+
+/** The filter of every marker of the given versions, whichever append recorded it. */
+const markersOf = (commits: readonly Pick<Commit, 'entityId' | 'version'>[]) => ({
+  $or: commits.map((c) => ({ entityId: c.entityId, version: c.version })),
+});
 
 /** How often a marker without its commit is looked at again. */
 const ORPHAN_RECHECK_MS = 5000;
@@ -346,7 +352,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
       writer,
     };
     const marker: OutboxDocument = {
-      _id: markerId(commit.entityId, commit.version, commit.causationKey),
+      _id: markerId(commit.entityId, commit.version, commit.causationKey, writer),
       entityId: commit.entityId,
       version: commit.version,
       causationKey: commit.causationKey,
@@ -392,20 +398,11 @@ export class MongoEntityStore implements EntityStore, Pingable {
     const outbox = this.#outbox(entityType);
     const collection = this.#collection(entityType);
     try {
-      // The markers first: a crash after the commits must not leave them out of the outbox. A
-      // marker of the same id may be there already: another append of this version with this
-      // causation key (a message delivered twice) recorded it, and died or is racing this one.
-      let takenMarkers = new Set<number>();
-      await outbox
-        .insertMany(
-          batch.map((q) => q.marker),
-          { ordered: false },
-        )
-        .catch((error: unknown) => {
-          const indexes = refusedIndexes(error);
-          if (indexes === undefined) throw error;
-          takenMarkers = indexes;
-        });
+      // The markers first: a crash after the commits must not leave them out of the outbox.
+      await outbox.insertMany(
+        batch.map((q) => q.marker),
+        { ordered: false },
+      );
       let refused = new Set<number>();
       await collection
         .insertMany(
@@ -429,20 +426,11 @@ export class MongoEntityStore implements EntityStore, Pingable {
           return { status: 'appended' };
         }),
       );
-      // A writer that lost its version, or whose message was applied already, takes its marker
-      // back (should it die first, the relay deletes it: the commit it names has another key).
-      // By writer: a marker of the same id may be the winner's (same version, same causation).
-      const lost = batch.filter((_, i) => refused.has(i)).map((q) => q.marker.writer);
-      if (lost.length > 0) await outbox.deleteMany({ writer: { $in: lost } });
-      // An append that won its version over a marker of another writer takes the marker over,
-      // recording it again should the other writer (which lost) or the relay have dropped it:
-      // the relay publishes a commit only from its own writer's marker.
-      const takeOver = batch.filter((_, i) => takenMarkers.has(i) && !refused.has(i));
-      await this.#rewriteMarkers(
-        outbox,
-        takeOver.map((q) => q.marker),
-        true,
-      );
+      // A writer that lost its version, or whose message was applied already, takes its own
+      // marker back (should it die first, the relay deletes it: the commit it names has another
+      // writer).
+      const lost = batch.filter((_, i) => refused.has(i)).map((q) => q.marker._id);
+      if (lost.length > 0) await outbox.deleteMany({ _id: { $in: lost } });
       await Promise.all(heads);
       return outcomes;
     } catch (error) {
@@ -490,27 +478,25 @@ export class MongoEntityStore implements EntityStore, Pingable {
         .filter((m) => inShard(m.entityId, options.shard))
         .sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
       const commits: Commit[] = [];
+      // Once each, though an earlier release's marker of the same message (no writer) is there.
+      const taken = new Set<string>();
+      const take = (doc: CommitDocument) => {
+        if (taken.has(doc._id)) return;
+        taken.add(doc._id);
+        commits.push(toCommit(entityType, doc));
+      };
       const now = Date.now();
-      const forget: OutboxDocument[] = [];
-      const adopt: OutboxDocument[] = [];
+      const forget: string[] = [];
       for (const marker of markers) {
         if (commits.length >= limit) break;
         const doc = await this.#commit(entityType, documentId(marker.entityId, marker.version));
         if (doc !== undefined) {
           this.#orphans.delete(marker._id);
           // The commit of this version is another writer's: this marker's writer lost the race
-          // (or its message was a duplicate) and died before taking its marker back.
-          if (wroteIt(marker, doc)) {
-            commits.push(toCommit(entityType, doc));
-          } else if (doc.causationKey === marker.causationKey && marker.at < doc.committedAt) {
-            // Recorded before the commit by a writer of the same message that died before its
-            // commit: the commit's writer takes this marker over. Adopt it now rather than drop
-            // it, or a drop landing after the take-over would leave the commit unpublished.
-            adopt.push({ ...marker, writer: doc.writer ?? marker.writer });
-            commits.push(toCommit(entityType, doc));
-          } else {
-            forget.push(marker);
-          }
+          // (or its message was a duplicate, or it died before its commit) and did not take its
+          // marker back. The commit's own writer recorded a marker of its own.
+          if (wroteIt(marker, doc)) take(doc);
+          else forget.push(marker._id);
           continue;
         }
         // No commit at this version: one in flight, one whose writer died between its two
@@ -527,44 +513,17 @@ export class MongoEntityStore implements EntityStore, Pingable {
         });
         this.#orphans.delete(marker._id);
         if (landed !== null && wroteIt(marker, landed)) {
-          commits.push(toCommit(entityType, landed));
+          take(landed);
         } else {
-          forget.push(marker);
+          forget.push(marker._id);
         }
       }
-      if (forget.length > 0) await this.#forget(outbox, forget);
-      // Not recorded again if gone: then it was published (or taken over) meanwhile.
-      await this.#rewriteMarkers(outbox, adopt, false);
+      // By id: no other append's marker has it.
+      if (forget.length > 0) await outbox.deleteMany({ _id: { $in: forget } });
       return commits;
     } catch (error) {
       throw unavailable('reading the outbox of', entityType, error);
     }
-  }
-
-  /** Replaces markers by id, in one request (with `record`, also where one is gone). */
-  async #rewriteMarkers(
-    outbox: Collection<OutboxDocument>,
-    markers: readonly OutboxDocument[],
-    record: boolean,
-  ): Promise<void> {
-    if (markers.length === 0) return;
-    await outbox.bulkWrite(
-      markers.map((marker) => ({
-        replaceOne: { filter: { _id: marker._id }, replacement: marker, upsert: record },
-      })),
-    );
-  }
-
-  /**
-   * Deletes markers of writers that did not write their commit: by writer, so that a marker that
-   * the winner took over meanwhile (same id, its own writer) stays.
-   */
-  async #forget(outbox: Collection<OutboxDocument>, markers: readonly OutboxDocument[]) {
-    const writers = markers.flatMap((m) => (m.writer === undefined ? [] : [m.writer]));
-    const unsigned = markers.filter((m) => m.writer === undefined).map((m) => m._id);
-    if (writers.length > 0) await outbox.deleteMany({ writer: { $in: writers } });
-    if (unsigned.length > 0)
-      await outbox.deleteMany({ _id: { $in: unsigned }, writer: { $exists: false } });
   }
 
   async outboxBacklog(entityType: string): Promise<OutboxBacklog> {
@@ -582,9 +541,16 @@ export class MongoEntityStore implements EntityStore, Pingable {
 
   async isPublished(commit: CommitRef): Promise<boolean> {
     try {
-      const marker = await this.#outbox(commit.entityType).findOne({
-        _id: markerId(commit.entityId, commit.version, commit.causationKey),
-      });
+      // Any marker of the version with the commit's key: the commit's own, or one of an attempt
+      // that lost or died, which the relay deletes soon (until then the answer is not yet).
+      const marker = await this.#outbox(commit.entityType).findOne(
+        {
+          entityId: commit.entityId,
+          version: commit.version,
+          causationKey: commit.causationKey,
+        },
+        { projection: { _id: 1 } },
+      );
       return marker === null;
     } catch (error) {
       throw unavailable('reading the outbox of', commit.entityType, error);
@@ -597,10 +563,10 @@ export class MongoEntityStore implements EntityStore, Pingable {
   ): Promise<void> {
     if (commits.length === 0) return;
     try {
-      // One deleteMany: the outbox holds only unpublished markers, so it is small.
-      await this.#outbox(entityType).deleteMany({
-        _id: { $in: commits.map((c) => markerId(c.entityId, c.version, c.causationKey)) },
-      });
+      // One deleteMany, of every marker of these versions: a version's commit is written, so
+      // any other marker of it is a lost or dead attempt's. The outbox holds only unpublished
+      // markers, so it is small.
+      await this.#outbox(entityType).deleteMany(markersOf(commits));
     } catch (error) {
       throw unavailable('marking published in', entityType, error);
     }
