@@ -6,6 +6,8 @@ export type SagaflowErrorCode =
   | 'COMMAND_REJECTED'
   | 'CONCURRENCY_CONFLICT'
   | 'STORE_UNAVAILABLE'
+  /** A server answers a fresh client but not the process's own, which only a fresh process cures. */
+  | 'CLIENT_STUCK'
   | 'SERDE_FAILED'
   | 'PUBLISH_FAILED'
   | 'UNKNOWN_WORKFLOW'

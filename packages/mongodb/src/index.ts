@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+export { freshPing } from './fresh-ping.js';
 export { MongoAuditLog } from './mongo-audit-log.js';
 export { MongoDeadLetterStore } from './mongo-dead-letter-store.js';
 export { MongoEntityStore } from './mongo-entity-store.js';

@@ -195,12 +195,24 @@ export class MongoEntityStore implements EntityStore, Pingable {
   /** The latest version of each entity this process has seen (wrote or read); -1: behind. */
   readonly #known: LRUCache<string, number>;
 
+  readonly #freshPing: (() => Promise<void>) | undefined;
+
   /**
    * @param options.cachedCommits Commits kept in memory to spare reads of the latest ones.
    *   @default 2000
+   * @param options.freshPing Pings the database with a client of its own (connected for the
+   *   purpose and closed): lets {@link ping} tell a database that is down from a client that is
+   *   stuck. @default none: a failed ping is the database's
    */
-  constructor(db: Db, options: { readonly cachedCommits?: number } = {}) {
+  constructor(
+    db: Db,
+    options: {
+      readonly cachedCommits?: number;
+      readonly freshPing?: () => Promise<void>;
+    } = {},
+  ) {
     this.#db = db;
+    this.#freshPing = options.freshPing;
     const max = options.cachedCommits ?? 2000;
     if (!Number.isInteger(max) || max < 1) {
       throw invalidArgument('cachedCommits', `must be a positive integer (got ${max})`);
@@ -292,9 +304,30 @@ export class MongoEntityStore implements EntityStore, Pingable {
     return latest;
   }
 
-  /** Resolves when the database answers `ping`. */
+  /**
+   * Resolves when the database answers `ping`. When it does not, and `freshPing` (see the
+   * constructor) reaches it, rejects with `CLIENT_STUCK`: this client will not recover.
+   */
   async ping(): Promise<void> {
-    await this.#db.command({ ping: 1 });
+    try {
+      await this.#db.command({ ping: 1 });
+    } catch (error) {
+      const freshPing = this.#freshPing;
+      if (
+        freshPing === undefined ||
+        !(await freshPing().then(
+          () => true,
+          () => false,
+        ))
+      ) {
+        throw error;
+      }
+      throw new SagaflowError(
+        'CLIENT_STUCK',
+        `the database answers a fresh client but not this process's (${error instanceof Error ? error.message : String(error)})`,
+        { retriable: false, cause: error },
+      );
+    }
   }
 
   prepare(entityType: string): Promise<void> {

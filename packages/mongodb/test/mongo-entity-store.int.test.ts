@@ -1,8 +1,9 @@
+import { createServer } from 'node:net';
 import type { Commit } from '@sagaflow/core';
-import { entityStoreContract, uniqueName } from '@sagaflow/testing';
-import type { Db } from 'mongodb';
+import { entityStoreContract, testEnv, uniqueName } from '@sagaflow/testing';
+import { MongoClient, type Db } from 'mongodb';
 import { describe, expect, it } from 'vitest';
-import { MongoEntityStore } from '../src/index.js';
+import { freshPing, MongoEntityStore } from '../src/index.js';
 import { contractDatabases } from './contract-databases.js';
 
 const freshDatabase = contractDatabases('store');
@@ -223,5 +224,42 @@ describe('MongoEntityStore outbox: only the commit that won a version is publish
     expect(await store.append(keyed(id, 2, 'k1'))).toMatchObject({ status: 'duplicate' });
     expect((await store.outboxBacklog(TYPE)).pending).toBe(0);
     expect(await store.unpublished(TYPE, 10)).toEqual([]);
+  });
+});
+
+describe('MongoEntityStore ping', () => {
+  /** A local port nothing listens on. */
+  const closedPort = () =>
+    new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+
+  it('tells a client that cannot reach a database that answers fresh clients (stuck) from a database that is down', async () => {
+    const nowhere = `mongodb://127.0.0.1:${await closedPort()}`;
+    const lost = new MongoClient(nowhere, { serverSelectionTimeoutMS: 300 });
+    try {
+      const reachable = freshPing(testEnv().mongodbUrl);
+      await expect(
+        new MongoEntityStore(lost.db('ping'), { freshPing: reachable }).ping(),
+      ).rejects.toMatchObject({ code: 'CLIENT_STUCK', retriable: false });
+      const down = await new MongoEntityStore(lost.db('ping'), {
+        freshPing: freshPing(nowhere, 300),
+      })
+        .ping()
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect(down).toBeInstanceOf(Error);
+      expect((down as { code?: unknown }).code).not.toBe('CLIENT_STUCK');
+      await expect(
+        new MongoEntityStore(freshDatabase(), { freshPing: reachable }).ping(),
+      ).resolves.toBeUndefined();
+    } finally {
+      await lost.close();
+    }
   });
 });

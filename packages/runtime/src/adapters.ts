@@ -11,6 +11,7 @@ import {
 } from '@sagaflow/core';
 import { KafkaBus } from '@sagaflow/kafka';
 import {
+  freshPing,
   MongoAuditLog,
   MongoDeadLetterStore,
   MongoEntityStore,
@@ -90,7 +91,7 @@ export function realAdapters(
         : { onRequest: (operation) => roundTrip({ system: 'kafka', operation }) }),
     });
     return {
-      store: new MongoEntityStore(db),
+      store: new MongoEntityStore(db, { freshPing: freshPing(servers.mongodbUrl) }),
       bus,
       serde: new AvroSerde({
         registryUrl: servers.schemaRegistryUrl,

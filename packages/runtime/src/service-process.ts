@@ -84,6 +84,12 @@ export interface ServiceProcessOptions<S extends ServiceProcess> {
    * @default 60_000
    */
   readonly deadAfterMs?: number | false;
+  /**
+   * How long a client may stay stuck (its server answers a fresh client, not this one) before
+   * the process exits; ignored when `deadAfterMs` is `false`.
+   * @default 15_000
+   */
+  readonly stuckAfterMs?: number;
   /** Time between liveness probes. @default 5_000 */
   readonly livenessIntervalMs?: number;
   /** Runs after the service stopped, before the process exits (e.g. flush traces). */
@@ -94,12 +100,24 @@ export interface ServiceProcessOptions<S extends ServiceProcess> {
 
 /** The checks of a readiness report that failed, other than the service's own state. */
 export function livenessOf(report: ReadinessReport): LivenessProbe {
+  let stuck = false;
   const failed = Object.entries(report.checks).flatMap(([name, check]) => {
     if (name === 'service') return [];
-    const { ok, error } = (check ?? {}) as { ok?: unknown; error?: unknown };
-    return ok === false ? [`${name}: ${typeof error === 'string' ? error : 'not answering'}`] : [];
+    const {
+      ok,
+      error,
+      stuck: clientStuck,
+    } = (check ?? {}) as {
+      ok?: unknown;
+      error?: unknown;
+      stuck?: unknown;
+    };
+    if (ok !== false) return [];
+    if (clientStuck === true) stuck = true;
+    return [`${name}: ${typeof error === 'string' ? error : 'not answering'}`];
   });
-  return failed.length === 0 ? { ok: true } : { ok: false, reason: failed.join('; ') };
+  if (failed.length === 0) return { ok: true };
+  return { ok: false, reason: failed.join('; '), ...(stuck ? { stuck } : {}) };
 }
 
 /**
@@ -177,6 +195,7 @@ export async function runServiceProcess<S extends ServiceProcess>(
     watchdog = new LivenessWatchdog({
       probe: async () => livenessOf(await service.readiness()),
       deadAfterMs: options.deadAfterMs ?? 60_000,
+      stuckAfterMs: options.stuckAfterMs ?? 15_000,
       intervalMs: options.livenessIntervalMs ?? 5_000,
       onDead: (reason, failingForMs) => {
         log.fatal(

@@ -61,10 +61,40 @@ describe('LivenessWatchdog', () => {
     expect(deaths).toEqual(['selection timed out']);
   });
 
+  it('declares a stuck client dead after stuckAfterMs, and an outage only after deadAfterMs', async () => {
+    let now = 0;
+    const results: { ok: boolean; reason?: string; stuck?: boolean }[] = [
+      { ok: false, reason: 'database: down' },
+      { ok: false, reason: 'database: down' },
+      { ok: false, reason: 'database: answers a fresh client', stuck: true },
+      { ok: false, reason: 'database: answers a fresh client', stuck: true },
+      { ok: false, reason: 'database: answers a fresh client', stuck: true },
+    ];
+    const deaths: { reason: string; failingForMs: number }[] = [];
+    const watchdog = new LivenessWatchdog({
+      probe: () => Promise.resolve(results.shift() ?? { ok: true }),
+      deadAfterMs: 60_000,
+      stuckAfterMs: 15_000,
+      now: () => now,
+      onDead: (reason, failingForMs) => deaths.push({ reason, failingForMs }),
+    });
+    for (const at of [0, 10_000, 20_000, 30_000]) {
+      now = at;
+      await watchdog.check();
+    }
+    // Stuck since 20 s: not yet 15 s.
+    expect(watchdog.alive).toBe(true);
+    now = 35_000;
+    await watchdog.check();
+    expect(watchdog.alive).toBe(false);
+    expect(deaths).toEqual([{ reason: 'database: answers a fresh client', failingForMs: 35_000 }]);
+  });
+
   it('refuses bad options, naming them', () => {
     const base = { probe: () => Promise.resolve({ ok: true }), onDead: () => {} };
     expect(() => new LivenessWatchdog({ ...base, deadAfterMs: 0 })).toThrow(/deadAfterMs/);
     expect(() => new LivenessWatchdog({ ...base, intervalMs: 1.5 })).toThrow(/intervalMs/);
+    expect(() => new LivenessWatchdog({ ...base, stuckAfterMs: -1 })).toThrow(/stuckAfterMs/);
   });
 });
 
@@ -89,5 +119,15 @@ describe('livenessOf', () => {
         },
       }),
     ).toEqual({ ok: false, reason: 'database: connection 2 closed; kafka: not answering' });
+    expect(
+      livenessOf({
+        ready: false,
+        checks: {
+          service: { ok: true },
+          database: { ok: false, error: 'answers a fresh client', stuck: true },
+          kafka: { ok: true },
+        },
+      }),
+    ).toEqual({ ok: false, reason: 'database: answers a fresh client', stuck: true });
   });
 });

@@ -95,17 +95,31 @@ export class ReferenceClient {
       .body as { shipmentId: string; orderId: string }[];
   }
 
-  /** True when every service answers `GET /readyz` with 200. */
   /** Whether every service (and each of the further base URLs given) answers `/readyz`. */
   async ready(more: readonly string[] = []): Promise<boolean> {
+    return (await this.unready(more)).length === 0;
+  }
+
+  /**
+   * The services (and further base URLs) that do not answer `/readyz` with 200 within 2 s, each
+   * with what it reports, e.g. `orchestrator: 503 {"ready":false,…}`; empty when all are ready.
+   */
+  async unready(more: readonly string[] = []): Promise<string[]> {
+    const targets: [string, string][] = [
+      ...Object.entries(this.urls),
+      ...more.map((u) => [u, u] as [string, string]),
+    ];
     const answers = await Promise.all(
-      [...Object.values(this.urls), ...more].map((url) =>
-        fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
-          (r) => r.ok,
-          () => false,
-        ),
-      ),
+      targets.map(async ([name, url]) => {
+        try {
+          const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) });
+          if (response.ok) return undefined;
+          return `${name}: ${response.status} ${await response.text()}`;
+        } catch (error) {
+          return `${name}: ${error instanceof Error ? error.message : String(error)}`;
+        }
+      }),
     );
-    return answers.every(Boolean);
+    return answers.filter((a): a is string => a !== undefined);
   }
 }

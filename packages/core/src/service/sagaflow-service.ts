@@ -166,7 +166,15 @@ export async function consumerLag(
 export interface Readiness {
   readonly ready: boolean;
   readonly checks: Readonly<
-    Record<'service' | 'database' | 'kafka', { ok: boolean; error?: string }>
+    Record<
+      'service' | 'database' | 'kafka',
+      {
+        ok: boolean;
+        error?: string;
+        /** The server answers a fresh client but not this process's: a fresh process is due. */
+        stuck?: boolean;
+      }
+    >
   >;
 }
 
@@ -376,7 +384,13 @@ export class SagaflowService {
         await target.ping();
         return { ok: true };
       } catch (error) {
-        return { ok: false, error: error instanceof Error ? error.message : String(error) };
+        return {
+          ok: false,
+          error: error instanceof Error ? error.message : String(error),
+          ...(error instanceof SagaflowError && error.code === 'CLIENT_STUCK'
+            ? { stuck: true }
+            : {}),
+        };
       }
     };
     const [database, kafka] = await Promise.all([
