@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import path from 'node:path';
 
@@ -131,4 +131,24 @@ export async function sendJson(
   const text = await response.text();
   if (!response.ok) throw new Error(`${url} answered ${response.status}: ${text}`);
   return text === '' ? undefined : (JSON.parse(text) as unknown);
+}
+
+/**
+ * Whether a command exits with 0 (and prints `expected`, when given): a readiness check of a
+ * server's own tool. Its output is not shown.
+ */
+export function commandSays(
+  command: string,
+  args: readonly string[],
+  expected?: string,
+): Promise<boolean> {
+  try {
+    const output = execFileSync(command, [...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    return Promise.resolve(expected === undefined || output.includes(expected));
+  } catch {
+    return Promise.resolve(false);
+  }
 }

@@ -14,9 +14,11 @@ import {
 import { eventsTopic } from '@sagaflow/core';
 import { startBaseline } from './baseline/start.js';
 import { childrenRssMiB, rssMiB } from './children.js';
-import { dbosVersion, startDbos, type DbosSystem } from './peers/dbos.js';
+import { dbosVersion, startDbos } from './peers/dbos.js';
+import type { PeerSystem } from './peers/postgres-peer.js';
 import { postgresVersion } from './peers/postgres.js';
 import { restateVersion, startRestate, type RestateSystem } from './peers/restate.js';
+import { startTemporal, temporalVersions } from './peers/temporal.js';
 import { measureRecovery, type RecoveryResult } from './recovery.js';
 import { openLoop, type BenchOrder, type LoadTarget, type StepResult } from './load.js';
 import { SagaOutcomes, type HopFigures } from './outcomes.js';
@@ -356,7 +358,7 @@ const peerSystem =
       logRoot: string;
       stock: Record<string, number>;
       credit: Record<string, number>;
-    }) => Promise<RestateSystem | DbosSystem>,
+    }) => Promise<RestateSystem | PeerSystem>,
     steps?: number,
   ) =>
   async (): Promise<Started> => {
@@ -475,6 +477,7 @@ const plan: [string, () => Promise<Started>, number][] = [
   ['orchestration', sagaflowSystem(where, 'orchestration'), runs],
   ['restate', peerSystem(startRestate), runs],
   ['dbos', peerSystem(startDbos), runs],
+  ['temporal', peerSystem(startTemporal), runs],
   // Growth: the choreography with other partition counts (topics and consumers), one run each.
   ...settings.growthPartitions.map(
     (p) =>
@@ -494,12 +497,13 @@ const plan: [string, () => Promise<Started>, number][] = [
         ],
       ]),
 ];
-// Growth by saga length, one run each: sagaflow's orchestration, Restate, DBOS.
+// Growth by saga length, one run each: sagaflow's orchestration, Restate, DBOS, Temporal.
 for (const steps of settings.growthSteps) {
   plan.push(
     [`orchestration-steps-${steps}`, stepsSystem(where, steps), 1],
     [`restate-steps-${steps}`, peerSystem(startRestate, steps), 1],
     [`dbos-steps-${steps}`, peerSystem(startDbos, steps), 1],
+    [`temporal-steps-${steps}`, peerSystem(startTemporal, steps), 1],
   );
 }
 const recoveryPlan: [string, () => Promise<Started>][] = [
@@ -554,6 +558,7 @@ const ratio = (a: string, b: string, figure: 'throughputPerSec' | 'p99Ms') => {
 const rootPackage = JSON.parse(await readFile(path.join(repoRoot, 'package.json'), 'utf8')) as {
   packageManager?: string;
 };
+const temporal = await temporalVersions();
 const results = {
   startedAt: new Date(started).toISOString(),
   durationSec: Math.round((Date.now() - started) / 1000),
@@ -572,6 +577,9 @@ const results = {
     restateSdk: (require('@restatedev/restate-sdk/package.json') as { version: string }).version,
     dbosSdk: dbosVersion(),
     dbosDatabase: `PostgreSQL ${postgresVersion()} (Debian), fsync and synchronous commit on`,
+    temporalServer: `${temporal.server} (its CLI's development server on SQLite)`,
+    temporalSdk: temporal.sdk,
+    temporalDatabase: `PostgreSQL ${postgresVersion()} (Debian) for the activities' tables`,
   },
   settings,
   scenarios,
@@ -579,15 +587,18 @@ const results = {
   /**
    * sagaflow's throughput divided by the others', measured in this run (null when a side was not
    * run): the choreography against the hand-written baseline (the same flow), the orchestration
-   * against Restate and DBOS (the same workflow); and the same for p99 latency at 50% load.
+   * against Restate, DBOS and Temporal (the same workflow); and the same for p99 latency at 50%
+   * load.
    */
   ratios: {
     vsBaseline: ratio('choreography', 'baseline', 'throughputPerSec'),
     vsRestate: ratio('orchestration', 'restate', 'throughputPerSec'),
     vsDbos: ratio('orchestration', 'dbos', 'throughputPerSec'),
+    vsTemporal: ratio('orchestration', 'temporal', 'throughputPerSec'),
     p99VsBaseline: ratio('choreography', 'baseline', 'p99Ms'),
     p99VsRestate: ratio('orchestration', 'restate', 'p99Ms'),
     p99VsDbos: ratio('orchestration', 'dbos', 'p99Ms'),
+    p99VsTemporal: ratio('orchestration', 'temporal', 'p99Ms'),
   },
   /** The N-step workflow by engine and length: steps per second, latency per step. */
   growthBySteps: lengthGrowth(scenarios),

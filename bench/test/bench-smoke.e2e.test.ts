@@ -51,9 +51,11 @@ it('pnpm bench --smoke runs every scenario end to end and writes its results', a
     'orchestration',
     'restate',
     'dbos',
+    'temporal',
     'orchestration-steps-4',
     'restate-steps-4',
     'dbos-steps-4',
+    'temporal-steps-4',
   ]);
   for (const s of results.scenarios) {
     expect(s.throughputPerSec, s.name).toBeGreaterThan(0);
@@ -77,11 +79,16 @@ it('pnpm bench --smoke runs every scenario end to end and writes its results', a
     expect(s.trackerLagP99MsAt50, name).toBeGreaterThan(0);
   }
   expect(results.scenarios.find((x) => x.name === 'baseline')!.roundTripsPerSaga).toBeUndefined();
-  for (const key of ['vsBaseline', 'vsRestate', 'vsDbos']) {
+  for (const key of ['vsBaseline', 'vsRestate', 'vsDbos', 'vsTemporal']) {
     expect(results.ratios[key], key).toBeGreaterThan(0);
   }
   // Growth by saga length: the N-step workflow on each engine (one length in --quick and --smoke).
-  expect(results.growthBySteps.map((g) => g.engine)).toEqual(['orchestration', 'restate', 'dbos']);
+  expect(results.growthBySteps.map((g) => g.engine)).toEqual([
+    'orchestration',
+    'restate',
+    'dbos',
+    'temporal',
+  ]);
   for (const g of results.growthBySteps) {
     expect(g.lengths.map((l) => l.steps)).toEqual([4]);
     expect(g.lengths[0]!.stepsPerSec, g.engine).toBeGreaterThan(0);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ensureDebianPackages, postgresqlBinDir, postgresqlNeed } from '@sagaflow/infra-local';
 import { freePort } from '@sagaflow/reference';
 import { waitFor } from '@sagaflow/testing/node';
-import { startChild, type Child } from '../children.js';
+import { commandSays, startChild, type Child } from '../children.js';
 
 /** The newest PostgreSQL server installed from Debian's packages, installing it if need be. */
 async function serverBinDir(): Promise<string> {
@@ -84,16 +84,7 @@ export async function startPostgres(logDir: string): Promise<Postgres> {
   };
   try {
     await waitFor(
-      () => {
-        try {
-          execFileSync(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)], {
-            stdio: 'ignore',
-          });
-          return Promise.resolve(true);
-        } catch {
-          return Promise.resolve(false);
-        }
-      },
+      () => commandSays(path.join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port)]),
       { description: 'PostgreSQL accepting connections', timeoutMs: 60_000, intervalMs: 200 },
     );
   } catch (error) {
