@@ -53,9 +53,10 @@ interface OutboxDocument {
   /**
    * The append that recorded it, the same on the commit it wrote: of two attempts at one version
    * with one causation key (a message delivered twice, each decided on the same state), only the
-   * one that wrote the commit has its marker published.
+   * one that wrote the commit has its marker published. Absent on markers of releases before
+   * writer ids.
    */
-  writer: string;
+  writer?: string;
   /** ISO-8601 time at which it was recorded. */
   at: string;
 }
