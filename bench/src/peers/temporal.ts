@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { installGoTool } from '@sagaflow/infra-local';
+import { goToolPath, installGoTool } from '@sagaflow/infra-local';
 import { freePort } from '@sagaflow/reference';
 import { waitFor } from '@sagaflow/testing/node';
 import { commandSays, startChild } from '../children.js';
@@ -16,19 +16,22 @@ const appModule = path.join(path.dirname(fileURLToPath(import.meta.url)), 'tempo
 /** The Temporal CLI whose development server the benchmark runs (Temporal Server 1.29). */
 export const TEMPORAL_CLI_VERSION = '1.5.1';
 
+const CLI = {
+  name: 'temporal-cli',
+  module: 'github.com/temporalio/cli/cmd/temporal',
+  version: TEMPORAL_CLI_VERSION,
+};
+
 /** The CLI, built from its Go module on first use into the servers' cache. */
-const temporalCli = () =>
-  installGoTool({
-    name: 'temporal-cli',
-    module: 'github.com/temporalio/cli/cmd/temporal',
-    version: TEMPORAL_CLI_VERSION,
-  });
+const temporalCli = () => installGoTool(CLI);
 
 /** The versions of the CLI (and its server) and of the TypeScript SDK, for the results. */
 export async function temporalVersions(): Promise<{ server: string; sdk: string }> {
   const sdk = (require('@temporalio/worker/package.json') as { version: string }).version;
+  // Read from the CLI if a run installed it: the results never build it for a version string.
+  const { bin: cli, installed } = await goToolPath(CLI);
+  if (!installed) return { server: 'not installed', sdk };
   try {
-    const cli = await temporalCli();
     const server = execFileSync(cli, ['--version'], { encoding: 'utf8' }).trim();
     // Built with `go install`, the CLI calls itself 0.0.0-DEV: it is the version installed.
     return {

@@ -11,6 +11,21 @@ import { runToCompletion } from './processes.js';
  *
  * @example `await installGoTool({ name: 'temporal-cli', module: 'github.com/temporalio/cli/cmd/temporal', version: '1.5.1' })`
  */
+/** Where {@link installGoTool} puts a command, and whether it is there (nothing is built). */
+export async function goToolPath(options: {
+  readonly name: string;
+  readonly module: string;
+  readonly version: string;
+  readonly cacheDir?: string;
+}): Promise<{ readonly bin: string; readonly installed: boolean }> {
+  const cacheDir = options.cacheDir ?? loadInfraConfig().cacheDir;
+  const dir = path.join(cacheDir, `${options.name}-${options.version}`);
+  return {
+    bin: path.join(dir, 'bin', path.basename(options.module)),
+    installed: await isInstalledIn(dir),
+  };
+}
+
 export async function installGoTool(options: {
   /** The cache folder's name for it, e.g. `temporal-cli`. */
   readonly name: string;
@@ -21,10 +36,10 @@ export async function installGoTool(options: {
   /** @default the infra configuration's (`SAGAFLOW_INFRA_CACHE_DIR`, else `~/.cache/sagaflow`) */
   readonly cacheDir?: string;
 }): Promise<string> {
+  const { bin, installed } = await goToolPath(options);
+  if (installed) return bin;
   const cacheDir = options.cacheDir ?? loadInfraConfig().cacheDir;
-  const dir = path.join(cacheDir, `${options.name}-${options.version}`);
-  const bin = path.join(dir, 'bin', path.basename(options.module));
-  if (await isInstalledIn(dir)) return bin;
+  const dir = path.dirname(path.dirname(bin));
   await mkdir(cacheDir, { recursive: true });
   const logFile = path.join(cacheDir, `install-${options.name}-${options.version}.log`);
   await installOnce(dir, async (staging) => {

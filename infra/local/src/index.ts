@@ -22,7 +22,7 @@ export {
 } from './debian-packages.js';
 export type { DebianNeed } from './debian-packages.js';
 export { InfraError } from './errors.js';
-export { installGoTool } from './go-tool.js';
+export { goToolPath, installGoTool } from './go-tool.js';
 export type { InfraStep, ServerName } from './errors.js';
 export {
   infraDown,
