@@ -332,6 +332,16 @@ const medianUsage = (all: readonly UsagePerSaga[]): UsagePerSaga => ({
       median(all.map((u) => u.cpuMsPerSaga[p] ?? Number.NaN)),
     ]),
   ),
+  roundTripsByProcess: Object.fromEntries(
+    Object.keys(all[0]?.roundTripsByProcess ?? {}).map((p) => [
+      p,
+      {
+        db: median(all.map((u) => u.roundTripsByProcess[p]?.db ?? Number.NaN)),
+        kafka: median(all.map((u) => u.roundTripsByProcess[p]?.kafka ?? Number.NaN)),
+        transactions: median(all.map((u) => u.roundTripsByProcess[p]?.transactions ?? Number.NaN)),
+      },
+    ]),
+  ),
   roundTripsByOperation: Object.fromEntries(
     Object.keys(all[0]?.roundTripsByOperation ?? {}).map((k) => [
       k,

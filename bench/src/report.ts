@@ -31,6 +31,8 @@ export interface ScenarioResult {
   readonly roundTripsPerSaga?: RoundTripsPerSaga;
   /** CPU milliseconds per saga of each process over the saturation step (median over runs). */
   readonly cpuMsPerSaga?: Readonly<Record<string, number>>;
+  /** Round trips per saga of each process over the saturation step (median over runs). */
+  readonly roundTripsByProcess?: Readonly<Record<string, RoundTripsPerSaga>>;
   /** Round trips per saga by `<system> <operation>` over the saturation step, most first. */
   readonly roundTripsByOperation?: Readonly<Record<string, number>>;
   /** Every step of every run, as measured. */
@@ -160,7 +162,12 @@ export function markdown(results: {
       .map(
         (s) =>
           `- CPU ms per saga at saturation, ${s.name}: ${Object.entries(s.cpuMsPerSaga ?? {})
-            .map(([p, v]) => `${p} ${v}`)
+            .map(([p, v]) => {
+              const trips = s.roundTripsByProcess?.[p];
+              return trips === undefined
+                ? `${p} ${v}`
+                : `${p} ${v} (${trips.db} db + ${trips.kafka} kafka)`;
+            })
             .join(', ')}`,
       ),
     ...results.scenarios

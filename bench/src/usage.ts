@@ -36,6 +36,8 @@ export interface UsagePerSaga {
   readonly roundTripsPerSaga: RoundTripsPerSaga;
   /** CPU milliseconds per saga of each process. */
   readonly cpuMsPerSaga: Readonly<Record<string, number>>;
+  /** Database commands and Kafka requests per saga of each process (which one spends them). */
+  readonly roundTripsByProcess: Readonly<Record<string, RoundTripsPerSaga>>;
   /** Round trips per saga by `<system> <operation>`, all processes together, most first. */
   readonly roundTripsByOperation: Readonly<Record<string, number>>;
 }
@@ -114,6 +116,7 @@ export function perSaga(
   let kafka = 0;
   let transactions = 0;
   const cpuMsPerSaga: Record<string, number> = {};
+  const roundTripsByProcess: Record<string, RoundTripsPerSaga> = {};
   const operations: Record<string, number> = {};
   for (const [name, end] of Object.entries(after)) {
     const start = before[name];
@@ -123,6 +126,11 @@ export function perSaga(
     kafka += end.kafka - start.kafka;
     transactions += end.transactions - start.transactions;
     cpuMsPerSaga[name] = round(((end.cpuSec - start.cpuSec) * 1000) / sagas);
+    roundTripsByProcess[name] = {
+      db: round((end.db - start.db) / sagas),
+      kafka: round((end.kafka - start.kafka) / sagas),
+      transactions: round((end.transactions - start.transactions) / sagas),
+    };
     for (const [key, count] of Object.entries(end.byOperation)) {
       operations[key] = (operations[key] ?? 0) + count - (start.byOperation[key] ?? 0);
     }
@@ -134,6 +142,7 @@ export function perSaga(
       transactions: round(transactions / sagas),
     },
     cpuMsPerSaga,
+    roundTripsByProcess,
     roundTripsByOperation: Object.fromEntries(
       Object.entries(operations)
         .filter(([, count]) => count > 0)

@@ -39,6 +39,7 @@ describe('usage read from /metrics', () => {
     expect(perSaga(before, after, 10)).toEqual({
       roundTripsPerSaga: { db: 2, kafka: 1.2, transactions: 0.2 },
       cpuMsPerSaga: { a: 100 },
+      roundTripsByProcess: { a: { db: 2, kafka: 1.2, transactions: 0.2 } },
       roundTripsByOperation: { 'database insert': 2, 'kafka Produce': 1, 'kafka EndTxn': 0.2 },
     });
     expect(perSaga(before, after, 0)).toBeUndefined();

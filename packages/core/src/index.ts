@@ -129,7 +129,14 @@ export type {
 } from './saga/saga-view.js';
 export { SagaTracker } from './saga/saga-tracker.js';
 export type { SagaMetrics, SagaTrackerOptions } from './saga/saga-tracker.js';
-export type { RecordedEntry, SagaCount, SagaQuery, SagaViewStore } from './saga/saga-view-store.js';
+export type {
+  RecordedEntries,
+  RecordedEntry,
+  SagaCount,
+  SagaEntry,
+  SagaQuery,
+  SagaViewStore,
+} from './saga/saga-view-store.js';
 export { consumerLag, SagaflowService } from './service/sagaflow-service.js';
 export type {
   AnyEntityDefinition,

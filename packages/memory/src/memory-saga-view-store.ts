@@ -2,8 +2,10 @@ import {
   pageCursor,
   parsePageCursor,
   type CompensationRequest,
+  type RecordedEntries,
   type RecordedEntry,
   type SagaCount,
+  type SagaEntry,
   type SagaQuery,
   type SagaView,
   type SagaViewStore,
@@ -34,6 +36,17 @@ export class MemorySagaViewStore implements SagaViewStore {
     return Promise.resolve({ recorded, entries: structuredClone([...entries.values()]) });
   }
 
+  async recordEntries(items: readonly SagaEntry[]): Promise<ReadonlyMap<string, RecordedEntries>> {
+    const done = new Map<string, { recorded: string[]; entries: readonly TimelineEntry[] }>();
+    for (const { sagaId, entry } of items) {
+      const { recorded, entries } = await this.recordEntry(sagaId, entry);
+      const saga = done.get(sagaId) ?? { recorded: [], entries };
+      if (recorded) saga.recorded.push(entry.eventId);
+      done.set(sagaId, { recorded: saga.recorded, entries });
+    }
+    return done;
+  }
+
   entries(sagaId: string): Promise<TimelineEntry[]> {
     return Promise.resolve(structuredClone([...(this.#entries.get(sagaId)?.values() ?? [])]));
   }
@@ -47,6 +60,21 @@ export class MemorySagaViewStore implements SagaViewStore {
   compensationRequest(sagaId: string): Promise<CompensationRequest | undefined> {
     const request = this.#requests.get(sagaId);
     return Promise.resolve(request === undefined ? undefined : { ...request });
+  }
+
+  compensationRequests(
+    sagaIds: readonly string[],
+  ): Promise<ReadonlyMap<string, CompensationRequest>> {
+    const found = new Map<string, CompensationRequest>();
+    for (const sagaId of sagaIds) {
+      const request = this.#requests.get(sagaId);
+      if (request !== undefined) found.set(sagaId, { ...request });
+    }
+    return Promise.resolve(found);
+  }
+
+  async writeViews(views: readonly SagaView[]): Promise<void> {
+    for (const view of views) await this.writeView(view);
   }
 
   writeView(view: SagaView): Promise<void> {

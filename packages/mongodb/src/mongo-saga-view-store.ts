@@ -3,8 +3,10 @@ import {
   pageCursor,
   parsePageCursor,
   type CompensationRequest,
+  type RecordedEntries,
   type RecordedEntry,
   type SagaCount,
+  type SagaEntry,
   type SagaStatus,
   type SagaQuery,
   type SagaView,
@@ -12,7 +14,14 @@ import {
   type TimelineEntry,
 } from '@sagaflow/core';
 import { unavailable } from './paging.js';
-import { MongoServerError, type Db, type Filter } from 'mongodb';
+import {
+  MongoBulkWriteError,
+  MongoServerError,
+  type AnyBulkWriteOperation,
+  type Db,
+  type Filter,
+  type WriteError,
+} from 'mongodb';
 
 interface EntryDocument {
   /** `<sagaId>#<n>`: the n-th slot of the saga's timeline (1, 2, …), claimed by one insert. */
@@ -41,6 +50,17 @@ const DEADLINES = 'sagaflow_saga_deadlines';
 
 /** Drops undefined fields, as the view's optional fields are absent rather than null. */
 const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+/** Events by saga, each event once, in the order given. */
+function bySaga(items: readonly SagaEntry[]): Map<string, TimelineEntry[]> {
+  const sagas = new Map<string, TimelineEntry[]>();
+  for (const { sagaId, entry } of items) {
+    const events = sagas.get(sagaId) ?? [];
+    if (!events.some((e) => e.eventId === entry.eventId)) events.push(entry);
+    sagas.set(sagaId, events);
+  }
+  return sagas;
+}
 
 const toView = ({ _id, ...rest }: ViewDocument): SagaView => ({
   ...rest,
@@ -158,6 +178,65 @@ export class MongoSagaViewStore implements SagaViewStore {
     }
   }
 
+  async recordEntries(items: readonly SagaEntry[]): Promise<ReadonlyMap<string, RecordedEntries>> {
+    // Each saga's new events go straight into the slots after those this process knows, all
+    // sagas in one insertMany; a saga one of whose slots was taken meanwhile (another process
+    // recorded an event of it) records the events that did not get their slot one by one.
+    const done = new Map<string, RecordedEntries>();
+    const planned: { sagaId: string; known: readonly TimelineEntry[]; fresh: TimelineEntry[] }[] =
+      [];
+    const docs: EntryDocument[] = [];
+    for (const [sagaId, events] of bySaga(items)) {
+      const known = this.#known.get(sagaId) ?? [];
+      const fresh = events.filter((e) => !known.some((k) => k.eventId === e.eventId));
+      if (fresh.length === 0) {
+        done.set(sagaId, { recorded: [], entries: known });
+        continue;
+      }
+      planned.push({ sagaId, known, fresh });
+      fresh.forEach((entry, i) =>
+        docs.push({ _id: slotId(sagaId, known.length + 1 + i), sagaId, entry }),
+      );
+    }
+    const refused = new Set<string>();
+    try {
+      if (docs.length > 0) await this.#entries.insertMany(docs, { ordered: false });
+    } catch (error) {
+      if (!(error instanceof MongoBulkWriteError))
+        throw unavailable('recording saga events', error);
+      const writeErrors: readonly WriteError[] = Array.isArray(error.writeErrors)
+        ? (error.writeErrors as WriteError[])
+        : [error.writeErrors as WriteError];
+      for (const failure of writeErrors) {
+        const doc = docs[failure.index];
+        if (failure.code !== 11000 || doc === undefined) {
+          throw unavailable('recording saga events', error);
+        }
+        refused.add(doc._id);
+      }
+    }
+    for (const { sagaId, known, fresh } of planned) {
+      const late = fresh.filter((_, i) => refused.has(slotId(sagaId, known.length + 1 + i)));
+      const recorded = fresh.filter((e) => !late.includes(e)).map((e) => e.eventId);
+      if (late.length === 0) {
+        const entries = [...known, ...fresh];
+        this.#known.set(sagaId, entries);
+        done.set(sagaId, { recorded, entries });
+        continue;
+      }
+      // The cached prefix no longer tells where the free slots are: read the timeline afresh.
+      this.#known.delete(sagaId);
+      let entries: readonly TimelineEntry[] = [];
+      for (const entry of late) {
+        const result = await this.recordEntry(sagaId, entry);
+        if (result.recorded) recorded.push(entry.eventId);
+        entries = result.entries;
+      }
+      done.set(sagaId, { recorded, entries });
+    }
+    return done;
+  }
+
   /** A saga's entries, slot by slot, read by `_id` (FerretDB scans any other query). */
   async #slots(sagaId: string): Promise<TimelineEntry[]> {
     const entries = [...(this.#known.get(sagaId) ?? [])];
@@ -199,6 +278,71 @@ export class MongoSagaViewStore implements SagaViewStore {
       return { ...request };
     } catch (error) {
       throw unavailable('reading a compensation request', error);
+    }
+  }
+
+  async compensationRequests(
+    sagaIds: readonly string[],
+  ): Promise<ReadonlyMap<string, CompensationRequest>> {
+    const found = new Map<string, CompensationRequest>();
+    const unknown: string[] = [];
+    for (const sagaId of new Set(sagaIds)) {
+      const known = this.#requested.get(sagaId);
+      if (known === undefined) unknown.push(sagaId);
+      else found.set(sagaId, { ...known });
+    }
+    if (unknown.length === 0) return found;
+    try {
+      // One query for all; requests are few (one per saga an operator or a deadline compensated).
+      const docs =
+        unknown.length === 1
+          ? await this.#requests.find({ _id: unknown[0] ?? '' }).toArray()
+          : await this.#requests.find({ _id: { $in: unknown } }).toArray();
+      for (const doc of docs) {
+        const request = { at: doc.at, by: doc.by, reason: doc.reason };
+        this.#requested.set(doc._id, request);
+        found.set(doc._id, { ...request });
+      }
+      return found;
+    } catch (error) {
+      throw unavailable('reading compensation requests', error);
+    }
+  }
+
+  async writeViews(views: readonly SagaView[]): Promise<void> {
+    const [only] = views;
+    if (views.length <= 1) return only === undefined ? undefined : this.writeView(only);
+    // As writeView, each kind of write of all the views in one command: deadlines first, so a
+    // view never runs with a deadline that overdue() cannot find.
+    const deadlinesSet: AnyBulkWriteOperation<DeadlineDocument>[] = [];
+    const replaced: AnyBulkWriteOperation<ViewDocument>[] = [];
+    const deadlinesGone: AnyBulkWriteOperation<DeadlineDocument>[] = [];
+    const remember: (() => void)[] = [];
+    const forget: (() => void)[] = [];
+    for (const view of views) {
+      const { sagaId, ...rest } = plain(view);
+      const due = rest.status === 'running' ? rest.deadlineAt : undefined;
+      const written = this.#deadlineWritten.get(sagaId);
+      if (due !== undefined && written !== due) {
+        deadlinesSet.push({
+          replaceOne: { filter: { _id: sagaId }, replacement: { deadlineAt: due }, upsert: true },
+        });
+        remember.push(() => this.#deadlineWritten.set(sagaId, due));
+      }
+      replaced.push({ replaceOne: { filter: { _id: sagaId }, replacement: rest, upsert: true } });
+      if (due === undefined && (written === undefined || typeof written === 'string')) {
+        deadlinesGone.push({ deleteOne: { filter: { _id: sagaId } } });
+        forget.push(() => this.#deadlineWritten.set(sagaId, { none: true }));
+      }
+    }
+    try {
+      if (deadlinesSet.length > 0) await this.#deadlines.bulkWrite(deadlinesSet);
+      remember.forEach((f) => f());
+      await this.#views.bulkWrite(replaced);
+      if (deadlinesGone.length > 0) await this.#deadlines.bulkWrite(deadlinesGone);
+      forget.forEach((f) => f());
+    } catch (error) {
+      throw unavailable('writing saga views', error);
     }
   }
 

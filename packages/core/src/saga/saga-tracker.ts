@@ -1,7 +1,7 @@
 import { BackgroundLoop } from '../service/background-loop.js';
 import { setBounded } from '../bounded-map.js';
 import { defaultBackoff } from '../backoff.js';
-import { headerNames, readEnvelope } from '../messaging/envelope.js';
+import { readEnvelope } from '../messaging/envelope.js';
 import { invalidArgument } from '../errors.js';
 import type { EventSerde } from '../messaging/event-serde.js';
 import type { MessageSubscriber, ReceivedMessage, Subscription } from '../messaging/message-bus.js';
@@ -18,7 +18,7 @@ import {
   type SagaView,
   type TimelineEntry,
 } from './saga-view.js';
-import type { SagaViewStore } from './saga-view-store.js';
+import type { SagaEntry, SagaViewStore } from './saga-view-store.js';
 import { isWorkflowEvent } from '../workflow/workflow-view.js';
 
 /** Options of {@link SagaTracker}. */
@@ -61,6 +61,9 @@ export interface SagaMetrics {
   eventTracked?(seconds: number): void;
 }
 
+/** Events recorded in one batch at most. */
+const BATCH_LIMIT = 500;
+
 /** Sagas whose compensation request (or its absence) the tracker remembers. */
 const REQUESTS_REMEMBERED = 10_000;
 
@@ -81,8 +84,14 @@ export class SagaTracker {
   readonly #tracked: ReadonlySet<string>;
   readonly #stuckLoop: BackgroundLoop;
   #subscription: Subscription | undefined;
-  /** The work in hand per saga: events of one saga are recorded one after the other. */
-  readonly #inHand = new Map<string, Promise<void>>();
+  /** Events handed in and not recorded yet, with their handlers' settlement. */
+  readonly #pending: {
+    readonly message: ReceivedMessage;
+    readonly resolve: () => void;
+    readonly reject: (error: unknown) => void;
+  }[] = [];
+  /** Whether a batch is being recorded (the next one starts when it is done). */
+  #draining = false;
   /**
    * What the last fresh read found of each recent saga's compensation request (`null`: none), so
    * that a refresh starts from it; every refresh still reads it afresh before it returns.
@@ -123,7 +132,7 @@ export class SagaTracker {
     this.#subscription = await this.#options.subscriber.subscribe(
       // Events of other entities side by side: a saga's timeline takes events in any order.
       { groupId: this.#groupId, topics: this.topics(), start: 'earliest', ordering: 'key' },
-      (message) => this.#inOrder(message),
+      (message) => this.#track(message),
     );
     await this.#subscription.ready;
     this.#stuckLoop.start();
@@ -136,31 +145,46 @@ export class SagaTracker {
   }
 
   /**
-   * Records events of one saga one at a time (they come from several partitions): concurrent
-   * writers of one view in this process would only make each other read again.
+   * Records the event with those that arrive while a batch is being recorded (the bus hands the
+   * tracker many keys at once): one batch at a time, so events of one saga are never recorded
+   * side by side in this process, and each batch costs a few writes whatever its size. Resolves
+   * once the event's saga view is written.
    */
-  async #inOrder(message: ReceivedMessage): Promise<void> {
-    const sagaId = message.headers[headerNames.sagaId];
-    if (sagaId === undefined) return this.#record(message);
-    const before = this.#inHand.get(sagaId) ?? Promise.resolve();
-    const mine = before.then(() => this.#record(message));
-    const settled = mine.catch(() => {});
-    this.#inHand.set(sagaId, settled);
-    void settled.then(() => {
-      if (this.#inHand.get(sagaId) === settled) this.#inHand.delete(sagaId);
+  #track(message: ReceivedMessage): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#pending.push({ message, resolve, reject });
+      if (this.#draining) return;
+      this.#draining = true;
+      // After the current turn, so that the messages handed in together form one batch.
+      setImmediate(() => void this.#drain());
     });
-    return mine;
   }
 
-  async #record(message: ReceivedMessage): Promise<void> {
+  async #drain(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, BATCH_LIMIT);
+      try {
+        await this.#recordBatch(batch.map((p) => p.message));
+        for (const p of batch) p.resolve();
+      } catch (error) {
+        for (const p of batch) p.reject(error);
+      }
+    }
+    this.#draining = false;
+  }
+
+  /** The timeline entry an event makes, or undefined for one the tracker does not follow. */
+  async #entryOf(message: ReceivedMessage): Promise<SagaEntry | undefined> {
     let envelope;
     try {
       envelope = readEnvelope(message.headers);
     } catch {
-      return; // Not a sagaflow event: nothing to track.
+      return undefined; // Not a sagaflow event: nothing to track.
     }
     const workflows = this.#options.workflowTopics !== undefined;
-    if (!this.#tracked.has(envelope.type) && !(workflows && isWorkflowEvent(envelope))) return;
+    if (!this.#tracked.has(envelope.type) && !(workflows && isWorkflowEvent(envelope))) {
+      return undefined;
+    }
     const keyFields: Record<string, string | number | boolean | null> = {};
     if (message.value !== null) {
       // An observer never blocks a partition: an unreadable payload is tracked without its fields.
@@ -170,36 +194,47 @@ export class SagaTracker {
       for (const [field, value] of Object.entries(payload))
         if (scalar(value)) keyFields[field] = value;
     }
-    const entry: TimelineEntry = {
-      eventId: envelope.eventId,
-      type: envelope.type,
-      participant: envelope.service,
-      entityType: envelope.entityType,
-      entityId: envelope.entityId,
-      topic: message.topic,
-      partition: message.partition,
-      offset: message.offset,
-      occurredAt: envelope.occurredAt,
-      keyFields,
+    return {
+      sagaId: envelope.sagaId,
+      entry: {
+        eventId: envelope.eventId,
+        type: envelope.type,
+        participant: envelope.service,
+        entityType: envelope.entityType,
+        entityId: envelope.entityId,
+        topic: message.topic,
+        partition: message.partition,
+        offset: message.offset,
+        occurredAt: envelope.occurredAt,
+        keyFields,
+      },
     };
-    const { recorded, entries } = await this.#options.views.recordEntry(envelope.sagaId, entry);
-    const view = await this.refresh(envelope.sagaId, entries);
-    if (recorded) {
-      const lagMs = this.#clock().getTime() - Date.parse(entry.occurredAt);
-      if (Number.isFinite(lagMs)) this.#options.metrics?.eventTracked?.(Math.max(0, lagMs) / 1000);
-    }
-    if (
-      recorded &&
-      view !== undefined &&
-      isEnded(view.status) &&
-      view.endedAt === entry.occurredAt &&
-      this.#options.metrics !== undefined
-    ) {
-      const seconds = (Date.parse(view.endedAt) - Date.parse(view.startedAt)) / 1000;
-      this.#options.metrics.sagaEnded(
-        { type: view.type ?? 'unknown', status: view.status },
-        Math.max(0, seconds),
-      );
+  }
+
+  async #recordBatch(messages: readonly ReceivedMessage[]): Promise<void> {
+    const items = (await Promise.all(messages.map((m) => this.#entryOf(m)))).filter(
+      (item) => item !== undefined,
+    );
+    if (items.length === 0) return;
+    const recorded = await this.#options.views.recordEntries(items);
+    const views = await this.#refreshAll(
+      new Map([...recorded].map(([sagaId, r]) => [sagaId, r.entries])),
+    );
+    const metrics = this.#options.metrics;
+    if (metrics === undefined) return;
+    const now = this.#clock().getTime();
+    for (const { sagaId, entry } of items) {
+      if (!(recorded.get(sagaId)?.recorded.includes(entry.eventId) ?? false)) continue;
+      const lagMs = now - Date.parse(entry.occurredAt);
+      if (Number.isFinite(lagMs)) metrics.eventTracked?.(Math.max(0, lagMs) / 1000);
+      const view = views.get(sagaId);
+      if (view !== undefined && isEnded(view.status) && view.endedAt === entry.occurredAt) {
+        const seconds = (Date.parse(view.endedAt) - Date.parse(view.startedAt)) / 1000;
+        metrics.sagaEnded(
+          { type: view.type ?? 'unknown', status: view.status },
+          Math.max(0, seconds),
+        );
+      }
     }
   }
 
@@ -209,35 +244,69 @@ export class SagaTracker {
    * on the view of the full timeline.
    */
   async refresh(sagaId: string, known?: readonly TimelineEntry[]): Promise<SagaView | undefined> {
-    const { views, definitions } = this.#options;
-    let entries = known ?? (await views.entries(sagaId));
+    const entries = known ?? (await this.#options.views.entries(sagaId));
     if (entries.length === 0) return undefined;
-    const remembered = this.#requests.get(sagaId);
-    let request =
-      remembered === undefined
-        ? await views.compensationRequest(sagaId)
-        : (remembered ?? undefined);
-    for (;;) {
-      const view = deriveSagaView(definitions, sagaId, entries, {
-        now: this.#clock().toISOString(),
-        ...(request === undefined ? {} : { compensationRequest: request }),
+    return (await this.#refreshAll(new Map([[sagaId, entries]]))).get(sagaId);
+  }
+
+  /**
+   * {@link refresh} of several sagas, each kind of read and write of them all at once: views are
+   * written, then each saga's timeline and request read again; those that changed meanwhile (a
+   * writer in another process) are written again.
+   */
+  async #refreshAll(
+    known: ReadonlyMap<string, readonly TimelineEntry[]>,
+  ): Promise<Map<string, SagaView>> {
+    const { views, definitions } = this.#options;
+    const written = new Map<string, SagaView>();
+    let pending = new Map([...known].filter(([, entries]) => entries.length > 0));
+    let requests = await this.#requestsOf([...pending.keys()]);
+    while (pending.size > 0) {
+      const now = this.#clock().toISOString();
+      const derived = [...pending].map(([sagaId, entries]) => {
+        const request = requests.get(sagaId);
+        return deriveSagaView(definitions, sagaId, entries, {
+          now,
+          ...(request === undefined ? {} : { compensationRequest: request }),
+        });
       });
-      await views.writeView(view);
-      // Timelines only grow and a request is set once, so equal sizes mean nothing changed.
-      const [after, afterRequest] = await Promise.all([
-        views.entries(sagaId),
-        views.compensationRequest(sagaId),
+      await views.writeViews(derived);
+      const sagaIds = [...pending.keys()];
+      const [after, afterRequests] = await Promise.all([
+        Promise.all(sagaIds.map((sagaId) => views.entries(sagaId))),
+        views.compensationRequests(sagaIds),
       ]);
-      setBounded(this.#requests, sagaId, afterRequest ?? null, REQUESTS_REMEMBERED);
-      if (
-        after.length === entries.length &&
-        (afterRequest === undefined) === (request === undefined)
-      ) {
-        return view;
-      }
-      entries = after;
-      request = afterRequest;
+      const changed = new Map<string, readonly TimelineEntry[]>();
+      sagaIds.forEach((sagaId, i) => {
+        const request = afterRequests.get(sagaId);
+        setBounded(this.#requests, sagaId, request ?? null, REQUESTS_REMEMBERED);
+        const entries = after[i] ?? [];
+        // Timelines only grow and a request is set once, so equal sizes mean nothing changed.
+        const same =
+          entries.length === pending.get(sagaId)?.length &&
+          (request === undefined) === (requests.get(sagaId) === undefined);
+        if (same) written.set(sagaId, derived[i] as SagaView);
+        else changed.set(sagaId, entries);
+      });
+      pending = changed;
+      requests = afterRequests;
     }
+    return written;
+  }
+
+  /** The sagas' compensation requests: remembered ones from memory, the others read at once. */
+  async #requestsOf(sagaIds: readonly string[]): Promise<ReadonlyMap<string, CompensationRequest>> {
+    const found = new Map<string, CompensationRequest>();
+    const unknown: string[] = [];
+    for (const sagaId of sagaIds) {
+      const remembered = this.#requests.get(sagaId);
+      if (remembered === undefined) unknown.push(sagaId);
+      else if (remembered !== null) found.set(sagaId, remembered);
+    }
+    if (unknown.length === 0) return found;
+    for (const [sagaId, request] of await this.#options.views.compensationRequests(unknown))
+      found.set(sagaId, request);
+    return found;
   }
 
   /**

@@ -30,6 +30,20 @@ export interface RecordedEntry {
   readonly entries: readonly TimelineEntry[];
 }
 
+/** An event to record in a saga's timeline (see {@link SagaViewStore.recordEntries}). */
+export interface SagaEntry {
+  readonly sagaId: string;
+  readonly entry: TimelineEntry;
+}
+
+/** What {@link SagaViewStore.recordEntries} did for one saga. */
+export interface RecordedEntries {
+  /** Ids of the events recorded now (the others were recorded already). */
+  readonly recorded: readonly string[];
+  /** The saga's whole timeline as read while recording, the events included. */
+  readonly entries: readonly TimelineEntry[];
+}
+
 /**
  * Port: where the saga tracker keeps timelines and views. Recording an entry is idempotent (one
  * per event id); a view is a function of the recorded entries, written whole.
@@ -38,11 +52,22 @@ export interface SagaViewStore {
   prepare(): Promise<void>;
   /** Records an event of a saga, once per event id. */
   recordEntry(sagaId: string, entry: TimelineEntry): Promise<RecordedEntry>;
+  /**
+   * Records events of several sagas, each once per event id, as {@link recordEntry} does one by
+   * one but in as few writes as the store can (the tracker's batch). Returns what it did per saga.
+   */
+  recordEntries(items: readonly SagaEntry[]): Promise<ReadonlyMap<string, RecordedEntries>>;
   entries(sagaId: string): Promise<TimelineEntry[]>;
   /** Records the first compensation request of a saga; false when there was one. */
   requestCompensation(sagaId: string, request: CompensationRequest): Promise<boolean>;
   compensationRequest(sagaId: string): Promise<CompensationRequest | undefined>;
+  /** The compensation requests of the given sagas; a saga without one is absent. */
+  compensationRequests(
+    sagaIds: readonly string[],
+  ): Promise<ReadonlyMap<string, CompensationRequest>>;
   writeView(view: SagaView): Promise<void>;
+  /** Writes several views whole, as {@link writeView} does one by one, in as few writes as it can. */
+  writeViews(views: readonly SagaView[]): Promise<void>;
   view(sagaId: string): Promise<SagaView | undefined>;
   /** Running sagas whose current step's deadline is at or before `now`. */
   overdue(now: string, limit: number): Promise<SagaView[]>;

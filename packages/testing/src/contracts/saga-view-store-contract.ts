@@ -26,10 +26,15 @@ const view = (sagaId: string, startedAt: string, extra: Partial<SagaView> = {}):
   ...extra,
 });
 
-/** The behaviour every saga view store must have, run against the in-memory and the MongoDB one. */
+/**
+ * The behaviour every saga view store must have, run against the in-memory and the MongoDB one.
+ * `sibling` gives another store on the same data as the one given (another process's, where the
+ * store keeps its data outside the process); without it, the store itself stands in.
+ */
 export function sagaViewStoreContract(
   name: string,
   makeStore: () => SagaViewStore | Promise<SagaViewStore>,
+  sibling: (store: SagaViewStore) => SagaViewStore = (store) => store,
 ) {
   describe(`SagaViewStore contract: ${name}`, () => {
     const setup = async () => {
@@ -37,6 +42,92 @@ export function sagaViewStoreContract(
       await store.prepare();
       return { store, id: uniqueName('saga') };
     };
+    const ids = (recorded: { readonly entries: readonly TimelineEntry[] } | undefined) =>
+      recorded?.entries.map((e) => e.eventId).sort();
+
+    it('records events of several sagas at once, each event once', async () => {
+      const { store, id } = await setup();
+      const [a, b] = [`${id}-a`, `${id}-b`];
+      const first = await store.recordEntries([
+        { sagaId: a, entry: entry('a1', 1) },
+        { sagaId: b, entry: entry('b1', 2) },
+        { sagaId: a, entry: entry('a2', 3) },
+        { sagaId: a, entry: entry('a1', 1) },
+      ]);
+      expect(first.get(a)?.recorded).toEqual(['a1', 'a2']);
+      expect(ids(first.get(a))).toEqual(['a1', 'a2']);
+      expect(first.get(b)).toEqual({ recorded: ['b1'], entries: [entry('b1', 2)] });
+      const again = await store.recordEntries([
+        { sagaId: a, entry: entry('a2', 3) },
+        { sagaId: a, entry: entry('a3', 4) },
+        { sagaId: b, entry: entry('b1', 2) },
+      ]);
+      expect(again.get(a)?.recorded).toEqual(['a3']);
+      expect(ids(again.get(a))).toEqual(['a1', 'a2', 'a3']);
+      expect(again.get(b)?.recorded).toEqual([]);
+      expect((await store.entries(a)).find((e) => e.eventId === 'a3')).toEqual(entry('a3', 4));
+      expect((await store.recordEntries([])).size).toBe(0);
+    });
+
+    it("records a batch beside another writer's events of the same sagas", async () => {
+      const { store, id } = await setup();
+      const other = sibling(store);
+      const [a, b] = [`${id}-a`, `${id}-b`];
+      await store.recordEntries([{ sagaId: a, entry: entry('a1', 1) }]);
+      // Another process records events this one does not know of, one of them in the batch.
+      await other.recordEntry(a, entry('a2', 2));
+      await other.recordEntry(a, entry('a3', 3));
+      const batch = await store.recordEntries([
+        { sagaId: a, entry: entry('a3', 3) },
+        { sagaId: a, entry: entry('a4', 4) },
+        { sagaId: b, entry: entry('b1', 5) },
+      ]);
+      expect(batch.get(a)?.recorded).toEqual(['a4']);
+      expect(ids(batch.get(a))).toEqual(['a1', 'a2', 'a3', 'a4']);
+      expect(batch.get(b)?.recorded).toEqual(['b1']);
+      expect((await other.entries(a)).map((e) => e.eventId).sort()).toEqual([
+        'a1',
+        'a2',
+        'a3',
+        'a4',
+      ]);
+    });
+
+    it('reads the compensation requests of several sagas at once', async () => {
+      const { store, id } = await setup();
+      const request = { at: '2026-01-01T00:00:00.000Z', by: 'ops-1', reason: 'cancelled' };
+      await store.requestCompensation(`${id}-a`, request);
+      await sibling(store).requestCompensation(`${id}-b`, { ...request, by: 'ops-2' });
+      const found = await store.compensationRequests([`${id}-a`, `${id}-b`, `${id}-none`]);
+      expect(Object.fromEntries(found)).toEqual({
+        [`${id}-a`]: request,
+        [`${id}-b`]: { ...request, by: 'ops-2' },
+      });
+      expect((await store.compensationRequests([`${id}-none`])).size).toBe(0);
+      expect((await store.compensationRequests([])).size).toBe(0);
+    });
+
+    it('writes several views at once, keeping their deadlines', async () => {
+      const { store, id } = await setup();
+      const start = '2026-01-01T00:00:00.000Z';
+      const due = { deadlineAt: '2026-01-01T00:00:10.000Z' };
+      const [a, b] = [`${id}-a`, `${id}-b`];
+      await store.writeViews([view(a, start, due), view(b, start, { status: 'completed' })]);
+      expect(await store.view(a)).toEqual(view(a, start, due));
+      expect(await store.view(b)).toEqual(view(b, start, { status: 'completed' }));
+      const ours = async () =>
+        (await store.overdue('2026-01-01T00:00:30.000Z', 100))
+          .map((v) => v.sagaId)
+          .filter((s) => s.startsWith(id));
+      expect(await ours()).toEqual([a]);
+      await store.writeViews([
+        view(a, start, { ...due, status: 'completed' }),
+        view(b, start, due),
+      ]);
+      expect(await ours()).toEqual([b]);
+      expect((await store.view(a))?.status).toBe('completed');
+      await store.writeViews([]);
+    });
 
     it('records each event of a saga once', async () => {
       const { store, id } = await setup();

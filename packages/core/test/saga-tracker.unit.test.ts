@@ -1,0 +1,184 @@
+import { MemorySagaViewStore } from '@sagaflow/testing';
+import { describe, expect, it } from 'vitest';
+import {
+  defineSaga,
+  headerNames,
+  SagaTracker,
+  type MessageSubscriber,
+  type ReceivedMessage,
+  type SagaEntry,
+  type SagaView,
+  type SagaViewStore,
+  type EventSerde,
+} from '../src/index.js';
+
+/** The events of these tests carry no payload: nothing is ever decoded. */
+const serde: EventSerde = {
+  encode: () => Promise.reject(new Error('not used')),
+  decode: () => Promise.resolve({}),
+};
+
+const saga = defineSaga({
+  type: 'order-placement',
+  startsWith: 'OrderCreated',
+  topics: ['orders.order.events', 'inventory.stock.events'],
+  businessKey: 'orderId',
+  steps: [
+    {
+      name: 'reserve-stock',
+      participant: 'inventory',
+      on: ['OrderCreated'],
+      success: ['StockReserved'],
+      failure: ['StockReservationFailed'],
+    },
+  ],
+  outcomes: { completed: ['OrderApproved'], compensated: ['OrderRejected'] },
+});
+
+let offset = 0;
+const event = (sagaId: string, type: string): ReceivedMessage => ({
+  topic: 'orders.order.events',
+  partition: 0,
+  offset: String(offset++),
+  key: sagaId,
+  value: null,
+  headers: {
+    [headerNames.eventId]: `${sagaId}-${type}`,
+    [headerNames.eventType]: type,
+    [headerNames.entityType]: 'orders.order',
+    [headerNames.entityId]: sagaId,
+    [headerNames.entityVersion]: '1',
+    [headerNames.sagaId]: sagaId,
+    [headerNames.causationId]: 'c',
+    [headerNames.service]: 'order-service',
+    [headerNames.occurredAt]: new Date(Date.UTC(2026, 0, 1, 0, 0, offset % 60)).toISOString(),
+  },
+});
+
+/** A subscriber that hands the tests the tracker's handler. */
+function subscriber() {
+  let handle: ((message: ReceivedMessage) => Promise<void>) | undefined;
+  const fake: MessageSubscriber = {
+    subscribe: (_options, handler) => {
+      handle = handler;
+      return Promise.resolve({ ready: Promise.resolve(), stop: () => Promise.resolve() });
+    },
+  };
+  return {
+    fake,
+    deliver: (message: ReceivedMessage) => {
+      if (handle === undefined) throw new Error('not subscribed');
+      return handle(message);
+    },
+  };
+}
+
+/** A view store that counts the batches it is given. */
+class CountingStore extends MemorySagaViewStore {
+  readonly batches: number[] = [];
+  viewWrites = 0;
+  override recordEntries(items: readonly SagaEntry[]) {
+    this.batches.push(items.length);
+    return super.recordEntries(items);
+  }
+  override writeViews(views: readonly SagaView[]) {
+    this.viewWrites += 1;
+    return super.writeViews(views);
+  }
+}
+
+const turns = (n: number) =>
+  Array.from({ length: n }).reduce<Promise<void>>(
+    (before) => before.then(() => new Promise((resolve) => setImmediate(resolve))),
+    Promise.resolve(),
+  );
+
+/** A view store whose view writes take a varying while, as a database's do. */
+class UnevenStore extends MemorySagaViewStore {
+  #writes = 0;
+  override async writeViews(views: readonly SagaView[]) {
+    this.#writes += 1;
+    await turns(this.#writes % 4);
+    return super.writeViews(views);
+  }
+}
+
+async function tracker(views: SagaViewStore) {
+  const bus = subscriber();
+  const t = new SagaTracker({
+    definitions: [saga],
+    subscriber: bus.fake,
+    serde,
+    views,
+    stuckCheckIntervalMs: 60_000,
+  });
+  await t.start();
+  return { tracker: t, deliver: bus.deliver };
+}
+
+describe('SagaTracker', () => {
+  it('records the events handed in together as one batch, with one write of their views', async () => {
+    const views = new CountingStore();
+    const { tracker: t, deliver } = await tracker(views);
+    const sagas = Array.from({ length: 10 }, (_, i) => `batch-${i}`);
+    await Promise.all(
+      sagas.flatMap((id) => [
+        deliver(event(id, 'OrderCreated')),
+        deliver(event(id, 'StockReserved')),
+        deliver(event(id, 'OrderApproved')),
+      ]),
+    );
+    expect(views.batches).toEqual([30]);
+    expect(views.viewWrites).toBe(1);
+    for (const id of sagas) {
+      const view = await views.view(id);
+      expect(view?.status, id).toBe('completed');
+      expect(view?.timeline.map((e) => e.type).sort(), id).toEqual([
+        'OrderApproved',
+        'OrderCreated',
+        'StockReserved',
+      ]);
+    }
+    // Handed in one after the other, each event is a batch of its own.
+    await deliver(event('batch-late', 'OrderCreated'));
+    await deliver(event('batch-late', 'StockReserved'));
+    expect(views.batches.slice(1)).toEqual([1, 1]);
+    await t.stop();
+  });
+
+  it('two trackers writing one saga side by side end on the view of its whole timeline', async () => {
+    const views = new UnevenStore();
+    const [a, b] = [await tracker(views), await tracker(views)];
+    const types = ['OrderCreated', 'StockReserved', 'OrderApproved'];
+    for (let round = 0; round < 20; round += 1) {
+      const id = `both-${round}`;
+      // Each event reaches one of the trackers (as partitions do), all at the same time.
+      await Promise.all(
+        types.map((type, i) => ((i + round) % 2 === 0 ? a : b).deliver(event(id, type))),
+      );
+      const view = await views.view(id);
+      expect(view?.timeline.length, id).toBe(3);
+      expect(view?.status, id).toBe('completed');
+    }
+    await a.tracker.stop();
+    await b.tracker.stop();
+  });
+
+  it('a failed batch fails the handler of each of its events, and the next batch goes on', async () => {
+    const views = new CountingStore();
+    const { tracker: t, deliver } = await tracker(views);
+    const failing = views.recordEntries.bind(views);
+    let fail = true;
+    views.recordEntries = (items) =>
+      fail ? Promise.reject(new Error('database down')) : failing(items);
+    const outcomes = await Promise.allSettled([
+      deliver(event('fails-1', 'OrderCreated')),
+      deliver(event('fails-2', 'OrderCreated')),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    fail = false;
+    await deliver(event('fails-1', 'OrderCreated'));
+    expect((await views.view('fails-1'))?.status).toBe('running');
+    await t.stop();
+  });
+});
