@@ -20,6 +20,7 @@ import { postgresVersion } from './peers/postgres.js';
 import { restateVersion, startRestate, type RestateSystem } from './peers/restate.js';
 import { startTemporal, temporalVersions } from './peers/temporal.js';
 import { measureRecovery, type RecoveryResult } from './recovery.js';
+import { measureBurst, type BurstResult } from './burst.js';
 import { openLoop, type BenchOrder, type LoadTarget, type StepResult } from './load.js';
 import { SagaOutcomes, type HopFigures } from './outcomes.js';
 import { stepCounts } from './steps/domain.js';
@@ -103,6 +104,11 @@ const settings = {
    * sagaflow's orchestration, Restate and DBOS, one run each.
    */
   growthSteps: quick ? [4] : [...stepCounts],
+  /**
+   * Orders of the burst after the latency steps, where the system has a saga tracker (how fast
+   * the admin catches up); none in --quick, a small one in --smoke.
+   */
+  burstOrders: smoke ? 20 : quick ? 0 : 300,
   /** One order in ten is refused for credit: its saga takes the compensation path. */
   compensationShare: 0.1,
   partitions: 3,
@@ -143,6 +149,8 @@ interface Started {
   readonly metricsUrls?: () => Readonly<Record<string, string>>;
   /** Bearer token for `/metrics` where asked (the admin's). @default none */
   readonly metricsToken?: string;
+  /** Consumer group of the admin's saga tracker, for the burst. @default none (no burst) */
+  readonly trackerGroupId?: string;
   /** Processes to SIGKILL if the benchmark dies without stopping the system. @default none */
   readonly pids?: () => readonly (number | undefined)[];
   /** SIGKILLs the inventory participant, which is then restarted. */
@@ -207,6 +215,7 @@ async function scenario(
   const hops: HopFigures[] = [];
   const usage: UsagePerSaga[] = [];
   const trackerLags: number[] = [];
+  const bursts: BurstResult[] = [];
   for (let run = 1; run <= runCount; run++) {
     const system = await launch(start);
     try {
@@ -272,6 +281,21 @@ async function scenario(
           `  ${name} run ${run}: at ${share * 100}% (${result.offeredPerSec.toFixed(2)}/s) p50 ${result.p50Ms} ms, p95 ${result.p95Ms} ms, p99 ${result.p99Ms} ms`,
         );
       }
+      if (settings.burstOrders > 0 && system.trackerGroupId !== undefined) {
+        await system.target.outcomes.waitFor(placed, settings.settleMs);
+        const burst = await measureBurst({
+          target: system.target,
+          brokers: where.kafkaBrokers,
+          trackerGroupId: system.trackerGroupId,
+          count: settings.burstOrders,
+          order: () => nthOrder((n += 1)),
+          timeoutMs: 60_000,
+        });
+        bursts.push(burst);
+        say(
+          `  ${name} run ${run}: burst of ${burst.orders} orders: ${burst.ended} ended ${burst.drainMs} ms after the first was placed; the tracker caught up ${burst.trackerCaughtUpMs === undefined ? 'not within 60 s' : `${burst.trackerCaughtUpMs} ms`} after the last saga ended`,
+        );
+      }
     } finally {
       await system.stop();
     }
@@ -290,6 +314,7 @@ async function scenario(
     peakRssMiB: peakOf(rss),
     hopsAt50: hops.length === 0 ? undefined : medianHops(hops),
     ...(trackerLags.length === 0 ? {} : { trackerLagP99MsAt50: median(trackerLags) }),
+    ...(bursts.length === 0 ? {} : { burst: medianBurst(bursts) }),
     ...(usage.length === 0 ? {} : medianUsage(usage)),
     runs: measured,
   };
@@ -349,6 +374,18 @@ const medianUsage = (all: readonly UsagePerSaga[]): UsagePerSaga => ({
     ]),
   ),
 });
+
+/** Medians over runs; a tracker that did not catch up in a run counts as the longest. */
+const medianBurst = (all: readonly BurstResult[]): BurstResult => {
+  const caughtUp = all.map((b) => b.trackerCaughtUpMs ?? Number.POSITIVE_INFINITY);
+  const middle = median(caughtUp);
+  return {
+    orders: all[0]?.orders ?? 0,
+    ended: median(all.map((b) => b.ended)),
+    drainMs: median(all.map((b) => b.drainMs)),
+    trackerCaughtUpMs: Number.isFinite(middle) ? middle : undefined,
+  };
+};
 
 const medianHops = (all: readonly HopFigures[]): HopFigures => ({
   relayP50Ms: median(all.map((h) => h.relayP50Ms)),
@@ -424,6 +461,7 @@ const sagaflowSystem =
       pids: () => system.instances.map(pidOf),
       metricsUrls: () => Object.fromEntries(system.instances.map((i) => [i.name, i.url])),
       metricsToken: system.adminToken,
+      trackerGroupId: `${names.service('admin')}.tracker`,
       hops: outcomes,
       killInventory: () => system.supervisor.kill('inventory', 'SIGKILL'),
       target: {

@@ -2,6 +2,7 @@ import type { RoundTripsPerSaga } from './usage.js';
 import type { StepResult } from './load.js';
 import type { HopFigures } from './outcomes.js';
 import type { RecoveryResult } from './recovery.js';
+import type { BurstResult } from './burst.js';
 
 /** One scenario's figures: medians over the runs. */
 export interface ScenarioResult {
@@ -31,6 +32,11 @@ export interface ScenarioResult {
   readonly roundTripsPerSaga?: RoundTripsPerSaga;
   /** CPU milliseconds per saga of each process over the saturation step (median over runs). */
   readonly cpuMsPerSaga?: Readonly<Record<string, number>>;
+  /**
+   * A burst of orders on the idle system after the latency steps, where a saga tracker runs:
+   * how long the sagas took and the tracker's catch-up after the last (median over runs).
+   */
+  readonly burst?: BurstResult;
   /** Round trips per saga of each process over the saturation step (median over runs). */
   readonly roundTripsByProcess?: Readonly<Record<string, RoundTripsPerSaga>>;
   /** Round trips per saga by `<system> <operation>` over the saturation step, most first. */
@@ -170,6 +176,16 @@ export function markdown(results: {
             })
             .join(', ')}`,
       ),
+    ...results.scenarios
+      .filter((s) => s.burst !== undefined)
+      .map((s) => {
+        const burst = s.burst!;
+        const caught =
+          burst.trackerCaughtUpMs === undefined
+            ? 'had not caught up 60 s after'
+            : `caught up ${ms(burst.trackerCaughtUpMs)} ms after`;
+        return `- A burst of ${burst.orders} orders, ${s.name}: ${burst.ended} sagas ended within ${ms(burst.drainMs)} ms of the first order; the admin's tracker ${caught} the last one ended`;
+      }),
     ...results.scenarios
       .filter((s) => s.trackerLagP99MsAt50 !== undefined)
       .map(

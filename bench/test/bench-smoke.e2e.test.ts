@@ -21,6 +21,8 @@ interface Results {
     roundTripsPerSaga?: { db: number; kafka: number; transactions: number };
     cpuMsPerSaga?: Record<string, number>;
     trackerLagP99MsAt50?: number;
+    roundTripsByProcess?: Record<string, { db: number; kafka: number }>;
+    burst?: { orders: number; ended: number; drainMs: number; trackerCaughtUpMs?: number };
   }[];
   ratios: Record<string, number | null>;
   growthBySteps: { engine: string; lengths: { steps: number; stepsPerSec: number }[] }[];
@@ -72,11 +74,18 @@ it('pnpm bench --smoke runs every scenario end to end and writes its results', a
     expect(s.roundTripsPerSaga?.kafka, name).toBeGreaterThan(0);
     expect(s.roundTripsPerSaga?.transactions, name).toBeGreaterThan(0);
     expect(Object.keys(s.cpuMsPerSaga ?? {}).length, name).toBeGreaterThanOrEqual(2);
+    expect(Object.keys(s.roundTripsByProcess ?? {}).sort(), name).toEqual(
+      Object.keys(s.cpuMsPerSaga ?? {}).sort(),
+    );
   }
   // The reference system's admin tracks every saga: its lag at 50% load is measured.
   for (const name of ['choreography', 'orchestration']) {
     const s = results.scenarios.find((x) => x.name === name)!;
     expect(s.trackerLagP99MsAt50, name).toBeGreaterThan(0);
+    // A burst after the latency steps: every saga ended, and the tracker caught up.
+    expect(s.burst?.orders, name).toBe(20);
+    expect(s.burst?.ended, name).toBe(20);
+    expect(s.burst?.trackerCaughtUpMs, name).toBeGreaterThanOrEqual(0);
   }
   expect(results.scenarios.find((x) => x.name === 'baseline')!.roundTripsPerSaga).toBeUndefined();
   for (const key of ['vsBaseline', 'vsRestate', 'vsDbos', 'vsTemporal']) {
