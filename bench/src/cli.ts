@@ -21,6 +21,7 @@ import { restateVersion, startRestate, type RestateSystem } from './peers/restat
 import { startTemporal, temporalVersions } from './peers/temporal.js';
 import { measureRecovery, type RecoveryResult } from './recovery.js';
 import { measureBurst, type BurstResult } from './burst.js';
+import { runSoak, type SoakResult } from './soak.js';
 import { openLoop, type BenchOrder, type LoadTarget, type StepResult } from './load.js';
 import { SagaOutcomes, type HopFigures } from './outcomes.js';
 import { stepCounts } from './steps/domain.js';
@@ -38,7 +39,9 @@ const usage = `Usage: pnpm bench [--quick | --smoke] [--runs N]
   --smoke   --quick with the shortest steps that still run every scenario end to end,
             Temporal's too (the test suite's check of the benchmark; its figures mean little)
   --runs N  runs per scenario; figures are medians over them (default 3, 1 with --quick)
-  --only A,B  only these scenarios (names as in the results, or 'recovery'); ratios need both
+  --only A,B  only these scenarios (names as in the results, 'recovery' or 'soak'); ratios
+            need both. The soak (20,000 choreography sagas back to back) is in a full run,
+            and in --quick or --smoke only when named here (2,000 and 300 sagas)
   --out DIR   write the results there instead of bench/results (and no latest.* copy)
 
 Runs on KAFKA_BROKERS, SCHEMA_REGISTRY_URL and MONGODB_URL if set, otherwise on the local
@@ -109,6 +112,15 @@ const settings = {
    * the admin catches up); none in --quick, a small one in --smoke.
    */
   burstOrders: smoke ? 20 : quick ? 0 : 300,
+  /**
+   * The soak (choreography, sagas back to back): in a full run and with `--only soak`, never
+   * otherwise in --quick or --smoke; shorter there.
+   */
+  soak: smoke
+    ? { sagas: 300, window: 50, inFlight: 16 }
+    : quick
+      ? { sagas: 2_000, window: 200, inFlight: 32 }
+      : { sagas: 20_000, window: 2_000, inFlight: 32 },
   /** One order in ten is refused for credit: its saga takes the compensation path. */
   compensationShare: 0.1,
   partitions: 3,
@@ -289,7 +301,8 @@ async function scenario(
           trackerGroupId: system.trackerGroupId,
           count: settings.burstOrders,
           order: () => nthOrder((n += 1)),
-          timeoutMs: 60_000,
+          timeoutMs: 180_000,
+          catchUpMs: 60_000,
         });
         bursts.push(burst);
         say(
@@ -567,7 +580,7 @@ const recoveryPlan: [string, () => Promise<Started>][] = [
   ['baseline', baselineSystem(where)],
 ];
 const only = args.only?.split(',').map((s) => s.trim());
-const known = [...plan.map(([n]) => n), 'recovery'];
+const known = [...plan.map(([n]) => n), 'recovery', 'soak'];
 const unknown = only?.filter((n) => !known.includes(n)) ?? [];
 if (unknown.length > 0) {
   fail(`--only names unknown scenarios: ${unknown.join(', ')} (known: ${known.join(', ')})`);
@@ -602,6 +615,28 @@ if (wanted('recovery')) {
     } finally {
       await system.stop();
     }
+  }
+}
+let soak: SoakResult | undefined;
+if (only === undefined ? !quick : only.includes('soak')) {
+  say(`Soak: ${settings.soak.sagas} choreography sagas back to back…`);
+  const system = await launch(sagaflowSystem(where, 'choreography'));
+  try {
+    const sampling = system.rss === undefined ? undefined : sampleRss(system.rss);
+    const result = await runSoak({
+      target: system.target,
+      ...settings.soak,
+      order: nthOrder,
+      sagaTimeoutMs: 120_000,
+      progress: (ended) => say(`  soak: ${ended} sagas ended`),
+    });
+    const peakRssMiB = await sampling?.stop();
+    soak = { ...result, ...(peakRssMiB === undefined ? {} : { peakRssMiB }) };
+    say(
+      `  soak: ${soak.ended}/${soak.sagas} ended in ${soak.durationSec} s; first ${soak.window}: ${soak.firstPerSec} sagas/s (p50 ${soak.firstP50Ms} ms), last ${soak.window}: ${soak.lastPerSec} sagas/s (p50 ${soak.lastP50Ms} ms), last ÷ first ${soak.lastVsFirst}`,
+    );
+  } finally {
+    await system.stop();
   }
 }
 const find = (name: string) => scenarios.find((s) => s.name === name);
@@ -640,6 +675,7 @@ const results = {
   settings,
   scenarios,
   recovery: recoveries,
+  ...(soak === undefined ? {} : { soak }),
   /**
    * sagaflow's throughput divided by the others', measured in this run (null when a side was not
    * run): the choreography against the hand-written baseline (the same flow), the orchestration

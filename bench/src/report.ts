@@ -2,6 +2,7 @@ import type { RoundTripsPerSaga } from './usage.js';
 import type { StepResult } from './load.js';
 import type { HopFigures } from './outcomes.js';
 import type { RecoveryResult } from './recovery.js';
+import type { SoakResult } from './soak.js';
 import type { BurstResult } from './burst.js';
 
 /** One scenario's figures: medians over the runs. */
@@ -116,6 +117,7 @@ export function markdown(results: {
   readonly settings: Record<string, unknown>;
   readonly scenarios: readonly ScenarioResult[];
   readonly recovery: readonly (RecoveryResult & { readonly name: string })[];
+  readonly soak?: SoakResult;
   readonly ratios: Record<string, number | null>;
   readonly growthBySteps: readonly LengthGrowth[];
 }): string {
@@ -242,6 +244,18 @@ export function markdown(results: {
           String(r.unfinished),
         ]),
       ),
+    );
+  }
+  const soak = results.soak;
+  if (soak !== undefined) {
+    parts.push(
+      '',
+      `Soak (choreography, ${soak.inFlight} orders in flight): ${soak.ended} of ${soak.sagas} sagas ended in ${soak.durationSec} s; the first ${soak.window} at ${soak.firstPerSec} sagas/s (p50 ${ms(soak.firstP50Ms)} ms), the last ${soak.window} at ${soak.lastPerSec} sagas/s (p50 ${ms(soak.lastP50Ms)} ms): last ÷ first ${soak.lastVsFirst}` +
+        (soak.peakRssMiB === undefined
+          ? ''
+          : `; peak RSS ${Object.entries(soak.peakRssMiB)
+              .map(([p, v]) => `${p} ${v}`)
+              .join(', ')} MiB`),
     );
   }
   parts.push(

@@ -110,6 +110,39 @@ it('pnpm bench --smoke runs every scenario end to end and writes its results', a
   expect(results.machine.cores).toBeGreaterThan(0);
 }, 900_000);
 
+interface SoakResults {
+  soak?: {
+    sagas: number;
+    ended: number;
+    window: number;
+    firstPerSec: number;
+    lastPerSec: number;
+    lastVsFirst: number;
+  };
+  scenarios: unknown[];
+}
+
+// The soak is left out of --smoke unless named; named, it runs its short form end to end.
+it('pnpm bench --smoke --only soak runs sagas back to back and compares the last with the first', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sagaflow-bench-soak-'));
+  try {
+    const { code, output } = await bench(['--smoke', '--only', 'soak', '--out', dir]);
+    expect(code, output).toBe(0);
+    const file = readdirSync(dir).find((f) => f.endsWith('.json'))!;
+    const results = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as SoakResults;
+    expect(results.scenarios).toEqual([]);
+    expect(results.soak?.sagas).toBe(300);
+    expect(results.soak?.ended).toBe(300);
+    expect(results.soak?.window).toBe(50);
+    expect(results.soak?.firstPerSec).toBeGreaterThan(0);
+    expect(results.soak?.lastPerSec).toBeGreaterThan(0);
+    expect(results.soak?.lastVsFirst).toBeGreaterThan(0);
+    expect(output).toMatch(/Soak \(choreography, 16 orders in flight\): 300 of 300 sagas ended/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 600_000);
+
 it('refuses bad options, naming them', async () => {
   const runs = await bench(['--runs', '0']);
   expect(runs.code).toBe(2);
