@@ -137,4 +137,31 @@ describe('dead letters through the admin API: listed, replayed, audited', () => 
     expect((await api('/dead-letters/nope/replay', { method: 'POST' })).status).toBe(404);
     expect((await api('/dead-letters?limit=0')).status).toBe(400);
   });
+
+  it('refuses to replay a commit the relay set aside, saying why, and records no replay', async () => {
+    const id = `commit/${p.account.type}/poisoned@3`;
+    await store.record({
+      id,
+      kind: 'commit',
+      group: 'test-service.relay',
+      sourceTopic: eventsTopic(p.account.type),
+      sourcePartition: -1,
+      sourceOffset: 'version 3',
+      reason: 'its events cannot be encoded, so the relay set it aside: invalid Deposited',
+      errorCode: 'SERDE_FAILED',
+      attempts: 1,
+      failedAt: new Date().toISOString(),
+      key: 'poisoned',
+      value: Buffer.from('{"version":3}').toString('base64'),
+      headers: {},
+      replays: [],
+    });
+    expect((await store.get(id))?.kind).toBe('commit');
+    const replay = await api(`/dead-letters/${encodeURIComponent(id)}/replay`, { method: 'POST' });
+    expect(replay.status).toBe(409);
+    const body = (await replay.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('NOT_REPLAYABLE');
+    expect(body.error.message).toMatch(/set aside because its events cannot be encoded/);
+    expect((await store.get(id))?.replays).toEqual([]);
+  });
 });

@@ -354,6 +354,14 @@ export function createAdminApp(options: AdminOptions): express.Express {
     const id = String(req.params['id']);
     const letter = await store.get(id);
     if (letter === undefined) throw new HttpError(404, 'NOT_FOUND', `no dead letter '${id}'`, 'id');
+    if (letter.kind === 'commit') {
+      throw new HttpError(
+        409,
+        'NOT_REPLAYABLE',
+        `dead letter '${id}' is a commit the relay set aside because its events cannot be encoded (${letter.reason}); it holds the commit as JSON, not a message, so it cannot be replayed: the entity's state has the change, only its events were not published`,
+        'id',
+      );
+    }
     const by = req.header('x-operator')?.slice(0, 100) || 'operator';
     const at = clock().toISOString();
     await publisher.publish([

@@ -109,7 +109,7 @@ export type {
   Subscription,
   TopicAdmin,
 } from './messaging/message-bus.js';
-export { OutboxRelay } from './messaging/outbox-relay.js';
+export { commitDeadLetterKind, OutboxRelay } from './messaging/outbox-relay.js';
 export { ShardedRelay } from './messaging/sharded-relay.js';
 export type { ShardedRelayOptions } from './messaging/sharded-relay.js';
 export { MAX_SHARDS, checkShardCount, inShard, shardOf, shardRelayId } from './messaging/shards.js';
@@ -155,6 +155,7 @@ export {
   messageLogFields,
   processorGroupId,
   ProcessorRuntime,
+  relayDeadLetterTopic,
   serviceDeadLetterTopics,
 } from './processor/processor.js';
 export type {

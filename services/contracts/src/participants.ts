@@ -1,4 +1,4 @@
-import { commandsTopic, deadLetterTopic } from '@sagaflow/core';
+import { commandsTopic, deadLetterTopic, relayDeadLetterTopic } from '@sagaflow/core';
 import type { ReferenceNames, ServiceName } from './names.js';
 
 /** The entity services: each one's processor and the entity types whose commands it takes. */
@@ -12,15 +12,20 @@ export const participants = {
 >;
 
 /**
- * The dead-letter topics of every entity service (`<service>.<processor>.dlq` and
- * `<service>.<entity type>.commands.dlq`): what the admin's dead-letter index reads.
+ * The dead-letter topics of every entity service (`<service>.<processor>.dlq`,
+ * `<service>.<entity type>.commands.dlq` and the relay's `<service>.relay.dlq`) and the
+ * orchestrator's relay: what the admin's dead-letter index reads.
  */
 export function referenceDeadLetterTopics(names: ReferenceNames): string[] {
-  return Object.entries(participants).flatMap(([service, { processor, commands }]) => {
-    const name = names.service(service as keyof typeof participants);
-    return [
-      deadLetterTopic(`${name}.${processor}`),
-      ...commands.map((entity) => deadLetterTopic(`${name}.${commandsTopic(names[entity])}`)),
-    ];
-  });
+  return [
+    ...Object.entries(participants).flatMap(([service, { processor, commands }]) => {
+      const name = names.service(service as keyof typeof participants);
+      return [
+        deadLetterTopic(`${name}.${processor}`),
+        ...commands.map((entity) => deadLetterTopic(`${name}.${commandsTopic(names[entity])}`)),
+        relayDeadLetterTopic(name),
+      ];
+    }),
+    relayDeadLetterTopic(names.service('orchestrator')),
+  ];
 }

@@ -4,8 +4,15 @@ import { setBounded } from '../bounded-map.js';
 import type { Commit } from '../entity/commit.js';
 import type { CommitRef, EntityStore } from '../entity/entity-store.js';
 import { commandMessage } from '../entity/command-message.js';
-import { eventMessage, headerNames, type BusMessage } from './envelope.js';
-import { invalidArgument } from '../errors.js';
+import {
+  commandsTopic,
+  eventMessage,
+  eventsTopic,
+  headerNames,
+  type BusMessage,
+} from './envelope.js';
+import { invalidArgument, SagaflowError } from '../errors.js';
+import { deadLetterHeaders } from '../processor/processor.js';
 import type { EventSerde } from './event-serde.js';
 import { newId } from '../ids.js';
 import type { MessagePublisher } from './message-bus.js';
@@ -54,7 +61,22 @@ export interface OutboxRelayOptions {
   readonly afterPublish?: (commits: readonly Commit[]) => Promise<void> | void;
   /** Counts the events published. @default none */
   readonly metrics?: SagaflowMetrics;
+  /**
+   * Where a commit goes whose events can never be encoded (a terminal serde error: its event
+   * type gone from the catalog, a payload its schema no longer accepts): a dead letter naming the
+   * commit and the reason, published in the batch's transaction, and the commit marked published,
+   * so that the rest of the outbox flows. Without it such a commit fails every round.
+   * @default none
+   */
+  readonly deadLetterTopic?: string;
 }
+
+/** Tells a commit dead letter (the relay's) from a message's (a processor's). */
+export const commitDeadLetterKind = 'commit';
+
+/** A terminal encoding failure: retrying cannot help (a registry outage, say, is retriable). */
+const isPoison = (error: unknown): error is SagaflowError =>
+  error instanceof SagaflowError && !error.retriable;
 
 /**
  * Publishes the events of committed but unpublished commits, then marks the commits published.
@@ -67,8 +89,10 @@ export interface OutboxRelayOptions {
  * entity are published in commit order.
  */
 export class OutboxRelay {
-  readonly #options: Required<Omit<OutboxRelayOptions, 'afterPublish' | 'metrics' | 'shard'>> &
-    Pick<OutboxRelayOptions, 'afterPublish' | 'shard'>;
+  readonly #options: Required<
+    Omit<OutboxRelayOptions, 'afterPublish' | 'metrics' | 'shard' | 'deadLetterTopic'>
+  > &
+    Pick<OutboxRelayOptions, 'afterPublish' | 'shard' | 'deadLetterTopic'>;
   readonly #metrics: SagaflowMetrics;
   readonly #instance = newId();
   #sequence = 0;
@@ -222,7 +246,7 @@ export class OutboxRelay {
 
   /** Publishes one batch; returns the number of commits published. */
   async runOnce(): Promise<number> {
-    const { store, publisher, serde, relayId } = this.#options;
+    const { store, publisher, relayId } = this.#options;
     try {
       if (!this.#recovered) await this.#recover();
       const commits = await this.#nextBatch();
@@ -231,27 +255,15 @@ export class OutboxRelay {
         return 0;
       }
       const messages: BusMessage[] = [];
+      const setAside: string[] = [];
       for (const commit of commits) {
-        for (const event of commit.events) {
-          const encoded = await serde.encode(event.type, event.payload);
-          messages.push(
-            event.command === undefined
-              ? eventMessage(event, encoded.value, encoded.schema)
-              : commandMessage(
-                  {
-                    ...event.command,
-                    type: event.type,
-                    sagaId: event.metadata.sagaId,
-                    service: event.metadata.service,
-                    occurredAt: event.occurredAt,
-                    ...(event.metadata.traceparent === undefined
-                      ? {}
-                      : { traceparent: event.metadata.traceparent }),
-                  },
-                  encoded.value,
-                  encoded.schema,
-                ),
-          );
+        try {
+          messages.push(...(await this.#messagesOf(commit)));
+        } catch (error) {
+          const topic = this.#options.deadLetterTopic;
+          if (topic === undefined || !isPoison(error)) throw error;
+          messages.push(commitDeadLetter(topic, relayId, commit, error));
+          setAside.push(commit.events[0]?.type ?? 'unknown');
         }
       }
       const refs = commits.map(({ entityType, entityId, version, causationKey }) => ({
@@ -285,6 +297,9 @@ export class OutboxRelay {
           }),
       );
       this.#metrics.published(commits.flatMap((c) => c.events.map((e) => e.type)));
+      for (const type of setAside) {
+        this.#metrics.deadLettered({ group: relayId, type, code: 'SERDE_FAILED' });
+      }
       await this.#options.afterPublish?.(commits);
       await this.#mark(refs);
       // The batch's record stays until the next batch replaces it: marking again is harmless.
@@ -298,6 +313,33 @@ export class OutboxRelay {
       this.#readAt = 0;
       throw error;
     }
+  }
+
+  /** The messages of a commit's events, encoded; throws when one cannot be. */
+  async #messagesOf(commit: Commit): Promise<BusMessage[]> {
+    const messages: BusMessage[] = [];
+    for (const event of commit.events) {
+      const encoded = await this.#options.serde.encode(event.type, event.payload);
+      messages.push(
+        event.command === undefined
+          ? eventMessage(event, encoded.value, encoded.schema)
+          : commandMessage(
+              {
+                ...event.command,
+                type: event.type,
+                sagaId: event.metadata.sagaId,
+                service: event.metadata.service,
+                occurredAt: event.occurredAt,
+                ...(event.metadata.traceparent === undefined
+                  ? {}
+                  : { traceparent: event.metadata.traceparent }),
+              },
+              encoded.value,
+              encoded.schema,
+            ),
+      );
+    }
+    return messages;
   }
 
   /** Starts publishing in the background until {@link stop}. */
@@ -324,4 +366,61 @@ export class OutboxRelay {
   stop(): Promise<void> {
     return this.#loop.stop();
   }
+}
+
+/**
+ * The dead letter of a commit whose events cannot be encoded: the commit as JSON (its events'
+ * payloads as they were committed), with the dead-letter headers; its id names the commit, so a
+ * batch published again after a crash records it once.
+ */
+function commitDeadLetter(
+  topic: string,
+  relayId: string,
+  commit: Commit,
+  error: SagaflowError,
+): BusMessage {
+  const first = commit.events[0];
+  return {
+    topic,
+    key: commit.entityId,
+    value: Buffer.from(
+      JSON.stringify({
+        entityType: commit.entityType,
+        entityId: commit.entityId,
+        version: commit.version,
+        causationKey: commit.causationKey,
+        committedAt: commit.committedAt,
+        events: commit.events.map((e) => ({
+          type: e.type,
+          eventId: e.eventId,
+          payload: e.payload,
+        })),
+      }),
+    ),
+    headers: {
+      ...(first === undefined
+        ? {}
+        : {
+            [headerNames.eventId]: first.eventId,
+            [headerNames.eventType]: first.type,
+            [headerNames.sagaId]: first.metadata.sagaId,
+          }),
+      [headerNames.entityType]: commit.entityType,
+      [headerNames.entityId]: commit.entityId,
+      [headerNames.entityVersion]: String(commit.version),
+      [deadLetterHeaders.id]: `commit/${commit.entityType}/${commit.entityId}@${commit.version}`,
+      [deadLetterHeaders.kind]: commitDeadLetterKind,
+      [deadLetterHeaders.reason]: `its events cannot be encoded, so the relay set it aside: ${error.message}`,
+      [deadLetterHeaders.errorCode]: error.code,
+      [deadLetterHeaders.sourceTopic]:
+        first?.command === undefined
+          ? eventsTopic(commit.entityType)
+          : commandsTopic(first.command.entityType),
+      [deadLetterHeaders.sourcePartition]: '-1',
+      [deadLetterHeaders.sourceOffset]: `version ${commit.version}`,
+      [deadLetterHeaders.group]: relayId,
+      [deadLetterHeaders.attempts]: '1',
+      [deadLetterHeaders.failedAt]: new Date().toISOString(),
+    },
+  };
 }

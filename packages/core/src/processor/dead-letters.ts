@@ -1,5 +1,6 @@
 import type { MessageSubscriber, ReceivedMessage, Subscription } from '../messaging/message-bus.js';
 import { deadLetterHeaders } from './processor.js';
+import { commitDeadLetterKind } from '../messaging/outbox-relay.js';
 
 /** A dead letter, as the admin API shows it: the original message and why it failed. */
 export interface DeadLetterRecord {
@@ -20,6 +21,11 @@ export interface DeadLetterRecord {
   readonly value: string;
   /** The original headers, without the dead-letter ones. */
   readonly headers: Readonly<Record<string, string>>;
+  /**
+   * `commit`: a commit the outbox relay set aside because its events cannot be encoded (its value
+   * is the commit as JSON; it cannot be replayed). Absent: a message a consumer could not handle.
+   */
+  readonly kind?: 'commit';
   /** Who replayed it, and when. */
   readonly replays: readonly { readonly by: string; readonly at: string }[];
 }
@@ -64,6 +70,7 @@ export function deadLetterRecordOf(message: ReceivedMessage): DeadLetterRecord |
       ? {}
       : { eventType: original['sagaflow-event-type'] }),
     ...(original['sagaflow-saga-id'] === undefined ? {} : { sagaId: original['sagaflow-saga-id'] }),
+    ...(h[deadLetterHeaders.kind] === commitDeadLetterKind ? { kind: 'commit' as const } : {}),
     key: message.key,
     value: (message.value ?? Buffer.alloc(0)).toString('base64'),
     headers: original,

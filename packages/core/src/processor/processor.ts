@@ -182,10 +182,15 @@ export const deadLetterHeaders = {
   group: 'sagaflow-dlq-group',
   attempts: 'sagaflow-dlq-attempts',
   failedAt: 'sagaflow-dlq-failed-at',
+  /** `commit` for a commit the outbox relay set aside; absent for a message a consumer could not handle. */
+  kind: 'sagaflow-dlq-kind',
 } as const;
 
 /** The dead-letter topic of a consumer group. */
 export const deadLetterTopic = (groupId: string) => `${groupId}.dlq`;
+
+/** The dead-letter topic of a service's outbox relay: commits it set aside (see `OutboxRelay`). */
+export const relayDeadLetterTopic = (service: string) => deadLetterTopic(`${service}.relay`);
 
 /** The consumer group of a service's processor: `<service>.<processor name>`. */
 export const processorGroupId = (service: string, definition: AnyProcessorDefinition) =>

@@ -26,6 +26,7 @@ import {
 } from '../telemetry/instrumentation.js';
 import {
   ProcessorRuntime,
+  relayDeadLetterTopic,
   serviceDeadLetterTopics,
   type AnyProcessorDefinition,
   type CommandEndpoint,
@@ -232,6 +233,7 @@ export class SagaflowService {
               : { claims: options.bus as ShardClaims }),
             serde: options.serde,
             entityTypes: types,
+            deadLetterTopic: relayDeadLetterTopic(options.name),
             ...options.relay,
             ...(options.afterPublish === undefined ? {} : { afterPublish: options.afterPublish }),
             metrics,
@@ -292,10 +294,10 @@ export class SagaflowService {
       ...entities.map((e) => ({ topic: eventsTopic(e.type), partitions })),
       ...processors.flatMap((p) => p.topics.map((topic) => ({ topic, partitions }))),
       ...endpoints.map((e) => ({ topic: commandsTopic(e.entity.type), partitions })),
-      ...serviceDeadLetterTopics(this.#options.name, processors, endpoints).map((topic) => ({
-        topic,
-        partitions: 1,
-      })),
+      ...[
+        ...serviceDeadLetterTopics(this.#options.name, processors, endpoints),
+        ...(this.#relay === undefined ? [] : [relayDeadLetterTopic(this.#options.name)]),
+      ].map((topic) => ({ topic, partitions: 1 })),
       ...(this.#options.topics ?? []).map((topic) => ({ topic, partitions })),
     ];
     // A topic named twice (a processor reading this service's own events, say) is created once.
