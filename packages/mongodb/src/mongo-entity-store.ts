@@ -193,6 +193,14 @@ export class MongoEntityStore implements EntityStore, Pingable {
    * loads only ask for the version their head names, which compaction keeps).
    */
   readonly #commits: LRUCache<string, CommitDocument>;
+  /**
+   * Per entity type, a time no commit was older than when compaction last looked (the oldest
+   * commit's `committedAt` then, lowered by every append of this store): while the retention cut-off
+   * is not past it, `compactable` has nothing to offer and reads nothing. On FerretDB its query
+   * scans the whole history (a range and a sort are not pushed down), which grows with every
+   * commit.
+   */
+  readonly #oldest = new Map<string, string>();
   /** The latest version of each entity this process has seen (wrote or read); -1: behind. */
   readonly #known: LRUCache<string, number>;
 
@@ -454,6 +462,10 @@ export class MongoEntityStore implements EntityStore, Pingable {
           if (refused.has(i)) return this.#refused(commit);
           this.#commits.set(`${entityType}/${doc._id}`, structuredClone(doc));
           this.#know(entityType, commit.entityId, commit.version);
+          const oldest = this.#oldest.get(entityType);
+          if (oldest !== undefined && commit.committedAt < oldest) {
+            this.#oldest.set(entityType, commit.committedAt);
+          }
           if (commit.version % HEAD_EVERY === 0) {
             heads.push(this.#advanceHead(entityType, commit.entityId, commit.version));
           }
@@ -608,6 +620,8 @@ export class MongoEntityStore implements EntityStore, Pingable {
 
   async compactable(entityType: string, committedBefore: string, limit: number): Promise<Commit[]> {
     const collection = this.#collection(entityType);
+    const oldest = this.#oldest.get(entityType);
+    if (oldest !== undefined && committedBefore <= oldest) return [];
     try {
       // Published commits are those without an outbox marker.
       const pending = new Set(
@@ -626,6 +640,17 @@ export class MongoEntityStore implements EntityStore, Pingable {
       )
         .filter((doc) => !pending.has(doc._id))
         .slice(0, limit);
+      if (docs.length === 0) {
+        // Nothing older than the cut-off: remember the oldest commit (or now, for none), and look
+        // again only once the cut-off has passed it.
+        const first = await collection
+          .find({}, { projection: { committedAt: 1 } })
+          .sort({ committedAt: 1 })
+          .limit(1)
+          .next();
+        this.#oldest.set(entityType, first?.committedAt ?? new Date().toISOString());
+        return [];
+      }
       const latest = new Map<string, number>();
       for (const entityId of new Set(docs.map((d) => d.entityId))) {
         const last = await this.#latest(entityType, entityId);

@@ -263,3 +263,53 @@ describe('MongoEntityStore ping', () => {
     }
   });
 });
+
+describe('MongoEntityStore compaction: no read of the history while nothing can be old enough', () => {
+  it('reads the commits again only once the cut-off passes the oldest, or an append goes below it', async () => {
+    const name = uniqueName('compaction-reads');
+    const client = await new MongoClient(testEnv().mongodbUrl, { monitorCommands: true }).connect();
+    const finds: string[] = [];
+    client.on('commandStarted', (event) => {
+      if (event.commandName === 'find') finds.push(String(event.command['find']));
+    });
+    try {
+      const store = new MongoEntityStore(client.db(name));
+      const id = uniqueName('entity');
+      // Committed at 2026-01-01T00:00:01 … 03.
+      for (let v = 1; v <= 3; v += 1) await store.append(commitOf(id, v));
+      await store.markPublished(
+        TYPE,
+        [1, 2, 3].map((v) => commitOf(id, v)),
+      );
+      const commits = `${TYPE.replaceAll('.', '_')}_commits`;
+      const historyReads = () => finds.filter((c) => c === commits).length;
+
+      // Nothing before the cut-off: the history is read (and its oldest commit noted) once.
+      expect(await store.compactable(TYPE, '2025-12-01T00:00:00.000Z', 100)).toEqual([]);
+      const afterFirst = historyReads();
+      expect(afterFirst).toBeGreaterThan(0);
+      expect(await store.compactable(TYPE, '2026-01-01T00:00:01.000Z', 100)).toEqual([]);
+      expect(historyReads()).toBe(afterFirst);
+
+      // The cut-off past the oldest commit: read again, and the old versions offered.
+      const offered = await store.compactable(TYPE, '2026-01-01T00:00:03.000Z', 100);
+      expect(offered.map((c) => c.version)).toEqual([1, 2]);
+      expect(historyReads()).toBeGreaterThan(afterFirst);
+
+      // An append through the store that is older than what was noted lowers it.
+      const other = uniqueName('entity');
+      expect(await store.compactable(TYPE, '2025-12-01T00:00:00.000Z', 100)).toEqual([]);
+      const before = historyReads();
+      const early = { ...commitOf(other, 1), committedAt: '2025-06-01T00:00:00.000Z' };
+      await store.append(early);
+      await store.append({ ...commitOf(other, 2), committedAt: '2025-06-01T00:00:01.000Z' });
+      await store.markPublished(TYPE, [early]);
+      const again = await store.compactable(TYPE, '2025-12-01T00:00:00.000Z', 100);
+      expect(again.map((c) => `${c.entityId}@${c.version}`)).toEqual([`${other}@1`]);
+      expect(historyReads()).toBeGreaterThan(before);
+    } finally {
+      await client.db(name).dropDatabase();
+      await client.close();
+    }
+  });
+});
