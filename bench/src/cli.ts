@@ -78,24 +78,31 @@ if (!Number.isInteger(runs) || runs < 1 || runs > 20) {
   fail(`--runs must be an integer from 1 to 20 (got '${args.runs}')`);
 }
 const quick = args.quick || smoke;
+/** A setting's value in --smoke, in --quick, and in a full run. */
+const byMode = <T>(values: { readonly smoke: T; readonly quick: T; readonly full: T }): T =>
+  smoke ? values.smoke : quick ? values.quick : values.full;
 const settings = {
   quick,
   runs,
   /** Offered rates of the saturation search, orders per second. */
-  rates: smoke ? [2, 8] : quick ? [2, 8, 32, 128] : [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
-  stepMs: smoke ? 2_000 : quick ? 4_000 : 10_000,
-  drainMs: smoke ? 8_000 : quick ? 15_000 : 30_000,
+  rates: byMode({
+    smoke: [2, 8],
+    quick: [2, 8, 32, 128],
+    full: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+  }),
+  stepMs: byMode({ smoke: 2_000, quick: 4_000, full: 10_000 }),
+  drainMs: byMode({ smoke: 8_000, quick: 15_000, full: 30_000 }),
   /**
    * After the saturation search, the longest wait for the backlog of its overload step to clear
    * before latency is measured at 50% and 90% (a latency step must not start behind it).
    */
-  settleMs: smoke ? 8_000 : quick ? 20_000 : 90_000,
+  settleMs: byMode({ smoke: 8_000, quick: 20_000, full: 90_000 }),
   /** Recovery: steady load before and after a SIGKILL of the inventory participant. */
-  recovery: smoke
-    ? { ratePerSec: 2, beforeMs: 3_000, afterMs: 6_000 }
-    : quick
-      ? { ratePerSec: 2, beforeMs: 5_000, afterMs: 12_000 }
-      : { ratePerSec: 2, beforeMs: 20_000, afterMs: 40_000 },
+  recovery: byMode({
+    smoke: { ratePerSec: 2, beforeMs: 3_000, afterMs: 6_000 },
+    quick: { ratePerSec: 2, beforeMs: 5_000, afterMs: 12_000 },
+    full: { ratePerSec: 2, beforeMs: 20_000, afterMs: 40_000 },
+  }),
   /**
    * Growth: the choreography again with these partition counts, and with two processes of each
    * participant service sharing four outbox shards (`choreography-x2`), one run each (not in
@@ -111,16 +118,16 @@ const settings = {
    * Orders of the burst after the latency steps, where the system has a saga tracker (how fast
    * the admin catches up); none in --quick, a small one in --smoke.
    */
-  burstOrders: smoke ? 20 : quick ? 0 : 300,
+  burstOrders: byMode({ smoke: 20, quick: 0, full: 300 }),
   /**
    * The soak (choreography, sagas back to back): in a full run and with `--only soak`, never
    * otherwise in --quick or --smoke; shorter there.
    */
-  soak: smoke
-    ? { sagas: 300, window: 50, inFlight: 16 }
-    : quick
-      ? { sagas: 2_000, window: 200, inFlight: 32 }
-      : { sagas: 20_000, window: 2_000, inFlight: 32 },
+  soak: byMode({
+    smoke: { sagas: 300, window: 50, inFlight: 16 },
+    quick: { sagas: 2_000, window: 200, inFlight: 32 },
+    full: { sagas: 20_000, window: 2_000, inFlight: 32 },
+  }),
   /** One order in ten is refused for credit: its saga takes the compensation path. */
   compensationShare: 0.1,
   partitions: 3,

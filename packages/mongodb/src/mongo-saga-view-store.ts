@@ -309,11 +309,15 @@ export class MongoSagaViewStore implements SagaViewStore {
     }
   }
 
+  writeView(view: SagaView): Promise<void> {
+    return this.writeViews([view]);
+  }
+
   async writeViews(views: readonly SagaView[]): Promise<void> {
-    const [only] = views;
-    if (views.length <= 1) return only === undefined ? undefined : this.writeView(only);
-    // As writeView, each kind of write of all the views in one command: deadlines first, so a
-    // view never runs with a deadline that overdue() cannot find.
+    if (views.length === 0) return;
+    // Each kind of write of all the views in one command, by _id alone (on FerretDB any other
+    // condition makes a write a scan): deadline hints first, so a view never runs with a deadline
+    // that overdue() cannot find; a hint is written only when it moved, and deleted once.
     const deadlinesSet: AnyBulkWriteOperation<DeadlineDocument>[] = [];
     const replaced: AnyBulkWriteOperation<ViewDocument>[] = [];
     const deadlinesGone: AnyBulkWriteOperation<DeadlineDocument>[] = [];
@@ -343,27 +347,6 @@ export class MongoSagaViewStore implements SagaViewStore {
       forget.forEach((f) => f());
     } catch (error) {
       throw unavailable('writing saga views', error);
-    }
-  }
-
-  async writeView(view: SagaView): Promise<void> {
-    const { sagaId, ...rest } = plain(view);
-    const due = rest.status === 'running' ? rest.deadlineAt : undefined;
-    try {
-      const written = this.#deadlineWritten.get(sagaId);
-      // The deadline first: a view never runs with a deadline that overdue() cannot find.
-      if (due !== undefined && written !== due) {
-        await this.#deadlines.replaceOne({ _id: sagaId }, { deadlineAt: due }, { upsert: true });
-        this.#deadlineWritten.set(sagaId, due);
-      }
-      // By _id alone: on FerretDB any other condition makes the replace (a scan) cost more.
-      await this.#views.replaceOne({ _id: sagaId }, rest, { upsert: true });
-      if (due === undefined && (written === undefined || typeof written === 'string')) {
-        await this.#deadlines.deleteOne({ _id: sagaId });
-        this.#deadlineWritten.set(sagaId, { none: true });
-      }
-    } catch (error) {
-      throw unavailable('writing a saga view', error);
     }
   }
 

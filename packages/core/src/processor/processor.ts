@@ -201,17 +201,20 @@ export const commandGroupId = (service: string, endpoint: CommandEndpoint) =>
   `${service}.${commandsTopic(endpoint.entity.type)}`;
 
 /**
- * The dead-letter topics of a service's processors and command endpoints: what the service
- * creates at start, and what a dead-letter index of that service reads.
+ * The dead-letter topics of a service's processors, command endpoints and, when it has one, its
+ * outbox relay: what the service creates at start, and what a dead-letter index of that service
+ * reads.
  */
 export function serviceDeadLetterTopics(
   service: string,
   processors: readonly AnyProcessorDefinition[],
   endpoints: readonly CommandEndpoint[],
+  options: { readonly relay?: boolean } = {},
 ): string[] {
   return [
     ...processors.map((p) => deadLetterTopic(processorGroupId(service, p))),
     ...endpoints.map((e) => deadLetterTopic(commandGroupId(service, e))),
+    ...(options.relay === true ? [relayDeadLetterTopic(service)] : []),
   ];
 }
 

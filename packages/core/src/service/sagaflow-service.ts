@@ -294,10 +294,9 @@ export class SagaflowService {
       ...entities.map((e) => ({ topic: eventsTopic(e.type), partitions })),
       ...processors.flatMap((p) => p.topics.map((topic) => ({ topic, partitions }))),
       ...endpoints.map((e) => ({ topic: commandsTopic(e.entity.type), partitions })),
-      ...[
-        ...serviceDeadLetterTopics(this.#options.name, processors, endpoints),
-        ...(this.#relay === undefined ? [] : [relayDeadLetterTopic(this.#options.name)]),
-      ].map((topic) => ({ topic, partitions: 1 })),
+      ...serviceDeadLetterTopics(this.#options.name, processors, endpoints, {
+        relay: this.#relay !== undefined,
+      }).map((topic) => ({ topic, partitions: 1 })),
       ...(this.#options.topics ?? []).map((topic) => ({ topic, partitions })),
     ];
     // A topic named twice (a processor reading this service's own events, say) is created once.
