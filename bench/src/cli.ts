@@ -87,7 +87,7 @@ const settings = {
   /** Offered rates of the saturation search, orders per second. */
   rates: byMode({
     smoke: [2, 8],
-    quick: [2, 8, 32, 128],
+    quick: [8, 32, 128],
     full: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
   }),
   stepMs: byMode({ smoke: 2_000, quick: 4_000, full: 10_000 }),

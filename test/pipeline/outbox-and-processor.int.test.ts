@@ -1,4 +1,4 @@
-import { eventsTopic, headerNames, type Commit } from '@sagaflow/core';
+import { eventsTopic, headerNames, type CommitRecord } from '@sagaflow/core';
 import { testEnv, uniqueDatabase, waitFor } from '@sagaflow/testing';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -77,7 +77,7 @@ describe('outbox relay and processors on Kafka, Apicurio and FerretDB', () => {
 
   it('does not publish a batch again after a failure between publish and mark: the checkpoint marks it', async () => {
     let failures = 0;
-    let failedBatch: readonly Commit[] = [];
+    let failedBatch: readonly CommitRecord[] = [];
     const p = await pipeline({
       relay: {
         batchSize: 10,

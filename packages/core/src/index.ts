@@ -35,14 +35,23 @@ export type { CommandEnvelope } from './entity/command-message.js';
 export type { BackoffPolicy } from './backoff.js';
 export type {
   Commit,
+  CommitRecord,
   EntitySnapshot,
   EventMetadata,
   MessageSource,
   OutboxEvent,
+  StateReplay,
 } from './entity/commit.js';
 export { CommitCompactor } from './entity/commit-compactor.js';
 export type { CommitCompactorOptions } from './entity/commit-compactor.js';
-export { commandHandler, defineEntity, reject, Rejection, StateChange } from './entity/entity.js';
+export {
+  commandHandler,
+  defineEntity,
+  reject,
+  Rejection,
+  replayOf,
+  StateChange,
+} from './entity/entity.js';
 export type {
   CommandContext,
   CommandRoute,

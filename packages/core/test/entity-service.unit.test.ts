@@ -6,6 +6,7 @@ import {
   eventIdOf,
   reject,
   SagaflowError,
+  StateChange,
   traceIdOf,
   type AppendOutcome,
   type Commit,
@@ -148,6 +149,42 @@ describe('EntityService', () => {
       ],
     ]);
     expect(await store.load(stock.type, 'sku-1')).toEqual({ state: { available: 0 }, version: 1 });
+  });
+
+  it('marks as replayable only the commits whose state evolve derives from their events', async () => {
+    const store = new MemoryEntityStore();
+    const commits: Commit[] = [];
+    const service = new EntityService({
+      store,
+      service: 's',
+      onCommitted: (commit) => commits.push(commit),
+    });
+    const settable = defineEntity<{ n: number }, { Set: { n: number } }, { Set: { n: number } }>({
+      type: 'test.settable',
+      initialState: () => ({ n: 0 }),
+      commands: {
+        Set: (_state, { n }) => new StateChange({ n }, [{ type: 'Set', payload: { n } }]),
+      },
+      evolve: (state) => state,
+    });
+    await service.execute(stock, 'sku-1', 'Restock', { quantity: 1 });
+    // A reply to a command from a command topic: the state stays, the reply is not an event of it.
+    await service.execute(
+      stock,
+      'sku-1',
+      'Reserve',
+      { quantity: 9 },
+      {
+        causationKey: 'command:c-9',
+        replyToCommand: { commandId: 'c-9', commandType: 'ReserveStock' },
+      },
+    );
+    await service.execute(settable, 'x', 'Set', { n: 3 });
+    expect(commits.map((c) => [c.entityId, c.version, c.replayable === true])).toEqual([
+      ['sku-1', 1, true],
+      ['sku-1', 2, false],
+      ['x', 1, false],
+    ]);
   });
 
   it('gives up with a retriable CONCURRENCY_CONFLICT when it keeps losing the race', async () => {

@@ -6,6 +6,7 @@ import type {
   EntitySnapshot,
   EntityStore,
   RelayBatch,
+  StateReplay,
   Shard,
 } from '@sagaflow/core';
 import { inShard } from '@sagaflow/core';
@@ -32,7 +33,7 @@ export class MemoryEntityStore implements EntityStore {
     return entities;
   }
 
-  prepare(entityType: string): Promise<void> {
+  prepare(entityType: string, _replay?: StateReplay): Promise<void> {
     this.#entities(entityType);
     return Promise.resolve();
   }

@@ -3,15 +3,17 @@ import type {
   OutboxBacklog,
   AppendOutcome,
   Commit,
+  CommitRecord,
   CommitRef,
   EntitySnapshot,
   EntityStore,
   Pingable,
   RelayBatch,
+  StateReplay,
 } from '@sagaflow/core';
 import { inShard, invalidArgument, SagaflowError, type Shard } from '@sagaflow/core';
 import { randomBytes } from 'node:crypto';
-import { MongoBulkWriteError, type Collection, type Db } from 'mongodb';
+import { BSON, MongoBulkWriteError, type Collection, type Db } from 'mongodb';
 
 /** One commit, as stored: one document, written once by one insert. */
 interface CommitDocument {
@@ -19,7 +21,16 @@ interface CommitDocument {
   _id: string;
   entityId: string;
   version: number;
-  state: unknown;
+  /**
+   * Absent when `omitted`: the state is then rebuilt from the snapshot below it (see
+   * {@link SNAPSHOT_EVERY}) and the events of the commits since.
+   */
+  state?: unknown;
+  /**
+   * Set when the state was left out (a replayable commit of a large state, not at a snapshot
+   * version). A copy in this process's cache may hold the rebuilt state beside it.
+   */
+  omitted?: true;
   events: Commit['events'];
   causationKey: string;
   source?: Commit['source'];
@@ -90,6 +101,20 @@ const ORPHANS_TRACKED = 10_000;
  * starts from the versions it has seen.
  */
 const HEAD_EVERY = 8;
+/**
+ * A replayable commit of a large state is written without its state unless its version is a
+ * multiple of this: the state of any version is then the one stored at or below it, at most this
+ * many versions down, with the events since applied (version 0: the initial state). The head moves
+ * only to versions that hold their state (appends move it at multiples of this).
+ */
+const SNAPSHOT_EVERY = HEAD_EVERY;
+
+/** Whether a document holds its state (as stored, or rebuilt into a cached copy). */
+const hasState = (doc: CommitDocument) => Object.hasOwn(doc, 'state');
+
+/** The lowest version a load may need of an entity whose latest commit is `doc`. */
+const keptFrom = (doc: CommitDocument) =>
+  doc.omitted === true ? Math.floor(doc.version / SNAPSHOT_EVERY) * SNAPSHOT_EVERY : doc.version;
 
 /** Runs the tasks with at most `width` at a time. */
 async function inParallel<T>(
@@ -138,12 +163,13 @@ function refusedIndexes(error: unknown): Set<number> | undefined {
 const documentId = (entityId: string, version: number) =>
   `${entityId}@${String(version).padStart(10, '0')}`;
 
-function toCommit<S>(entityType: string, doc: CommitDocument): Commit<S> {
+/** A stored commit as the port gives it back: its state only where the document holds it. */
+function toRecord(entityType: string, doc: CommitDocument): CommitRecord {
   return {
     entityType,
     entityId: doc.entityId,
     version: doc.version,
-    state: doc.state as S,
+    ...(hasState(doc) ? { state: doc.state } : {}),
     events: doc.events,
     causationKey: doc.causationKey,
     ...(doc.source === undefined || doc.source === null ? {} : { source: doc.source }),
@@ -205,6 +231,9 @@ export class MongoEntityStore implements EntityStore, Pingable {
   readonly #known: LRUCache<string, number>;
 
   readonly #freshPing: (() => Promise<void>) | undefined;
+  /** How each prepared entity type rebuilds its state, where `prepare` was told. */
+  readonly #replays = new Map<string, StateReplay>();
+  readonly #snapshotBytes: number;
 
   /**
    * @param options.cachedCommits Commits kept in memory to spare reads of the latest ones.
@@ -212,12 +241,17 @@ export class MongoEntityStore implements EntityStore, Pingable {
    * @param options.freshPing Pings the database with a client of its own (connected for the
    *   purpose and closed): lets {@link ping} tell a database that is down from a client that is
    *   stuck. @default none: a failed ping is the database's
+   * @param options.snapshotBytes A replayable commit (see `Commit.replayable`) of an entity type
+   *   prepared with its replay is written without its state when the state is larger than this
+   *   (BSON bytes), except every few versions: the cost of a commit then follows its events, not
+   *   the size of the state. @default 1024
    */
   constructor(
     db: Db,
     options: {
       readonly cachedCommits?: number;
       readonly freshPing?: () => Promise<void>;
+      readonly snapshotBytes?: number;
     } = {},
   ) {
     this.#db = db;
@@ -226,6 +260,14 @@ export class MongoEntityStore implements EntityStore, Pingable {
     if (!Number.isInteger(max) || max < 1) {
       throw invalidArgument('cachedCommits', `must be a positive integer (got ${max})`);
     }
+    const snapshotBytes = options.snapshotBytes ?? 1024;
+    if (!Number.isInteger(snapshotBytes) || snapshotBytes < 0) {
+      throw invalidArgument(
+        'snapshotBytes',
+        `must be a non-negative integer (got ${snapshotBytes})`,
+      );
+    }
+    this.#snapshotBytes = snapshotBytes;
     this.#commits = new LRUCache({ max });
     this.#known = new LRUCache({ max });
   }
@@ -314,6 +356,53 @@ export class MongoEntityStore implements EntityStore, Pingable {
   }
 
   /**
+   * A commit document with its state: as read when it holds it, else rebuilt from the nearest
+   * version below it that holds one (a snapshot version at the furthest, or the initial state
+   * below the first) with the events since applied by the entity type's replay. The rebuilt copy
+   * is cached.
+   */
+  async #withState(entityType: string, doc: CommitDocument): Promise<CommitDocument> {
+    if (hasState(doc)) return doc;
+    const replay = this.#replays.get(entityType);
+    if (replay === undefined) {
+      throw new SagaflowError(
+        'INVALID_DEFINITION',
+        `${entityType} ${doc.entityId}@${doc.version} is stored without its state, and this store was not prepared with the entity's replay`,
+        { retriable: false, context: { entityType, entityId: doc.entityId } },
+      );
+    }
+    const chain = [doc];
+    let state: unknown;
+    for (let version = doc.version - 1; ; version -= 1) {
+      if (version === 0) {
+        state = replay.initialState();
+        break;
+      }
+      const earlier = await this.#commit(entityType, documentId(doc.entityId, version));
+      if (earlier === undefined) {
+        // Compacted meanwhile (compaction keeps the snapshot a load needs, and moves the head to
+        // it first): a fresh load starts from there.
+        throw new Error(
+          `${entityType} ${doc.entityId}@${version} was compacted while its state was rebuilt`,
+        );
+      }
+      if (hasState(earlier)) {
+        state = earlier.state;
+        break;
+      }
+      chain.push(earlier);
+    }
+    for (const { events } of chain.reverse()) {
+      for (const event of events) {
+        if (event.command === undefined) state = replay.evolve(state, event);
+      }
+    }
+    const rebuilt: CommitDocument = { ...doc, state };
+    this.#commits.set(`${entityType}/${doc._id}`, structuredClone(rebuilt));
+    return rebuilt;
+  }
+
+  /**
    * Resolves when the database answers `ping`. When it does not, and `freshPing` (see the
    * constructor) reaches it, rejects with `CLIENT_STUCK`: this client will not recover.
    */
@@ -339,7 +428,8 @@ export class MongoEntityStore implements EntityStore, Pingable {
     }
   }
 
-  prepare(entityType: string): Promise<void> {
+  prepare(entityType: string, replay?: StateReplay): Promise<void> {
+    if (replay !== undefined) this.#replays.set(entityType, replay);
     let prepared = this.#prepared.get(entityType);
     if (prepared === undefined) {
       const collection = this.#collection(entityType);
@@ -367,9 +457,12 @@ export class MongoEntityStore implements EntityStore, Pingable {
     options: { readonly mayBeStale?: boolean } = {},
   ): Promise<EntitySnapshot<S> | undefined> {
     try {
-      const doc = await this.#latest(entityType, entityId, options.mayBeStale === true);
-      return doc === undefined ? undefined : { state: doc.state as S, version: doc.version };
+      const latest = await this.#latest(entityType, entityId, options.mayBeStale === true);
+      if (latest === undefined) return undefined;
+      const doc = await this.#withState(entityType, latest);
+      return { state: doc.state as S, version: doc.version };
     } catch (error) {
+      if (error instanceof SagaflowError && !error.retriable) throw error;
       throw unavailable('loading', entityType, error);
     }
   }
@@ -382,11 +475,16 @@ export class MongoEntityStore implements EntityStore, Pingable {
   append<S>(commit: Commit<S>): Promise<AppendOutcome<S>> {
     const id = documentId(commit.entityId, commit.version);
     const writer = randomBytes(8).toString('hex');
+    const omitted =
+      commit.replayable === true &&
+      commit.version % SNAPSHOT_EVERY !== 0 &&
+      this.#replays.has(commit.entityType) &&
+      BSON.calculateObjectSize({ state: commit.state }) > this.#snapshotBytes;
     const doc: CommitDocument = {
       _id: id,
       entityId: commit.entityId,
       version: commit.version,
-      state: commit.state,
+      ...(omitted ? { omitted: true } : { state: commit.state }),
       events: commit.events,
       causationKey: commit.causationKey,
       ...(commit.source === undefined ? {} : { source: commit.source }),
@@ -460,7 +558,11 @@ export class MongoEntityStore implements EntityStore, Pingable {
       const outcomes = await Promise.all(
         batch.map(async ({ commit, doc }, i): Promise<AppendOutcome<unknown>> => {
           if (refused.has(i)) return this.#refused(commit);
-          this.#commits.set(`${entityType}/${doc._id}`, structuredClone(doc));
+          // With its state, though the database has it without: the next load needs no rebuild.
+          this.#commits.set(
+            `${entityType}/${doc._id}`,
+            structuredClone({ ...doc, state: commit.state }),
+          );
           this.#know(entityType, commit.entityId, commit.version);
           const oldest = this.#oldest.get(entityType);
           if (oldest !== undefined && commit.committedAt < oldest) {
@@ -507,29 +609,32 @@ export class MongoEntityStore implements EntityStore, Pingable {
       entityId: commit.entityId,
       causationKey: commit.causationKey,
     });
-    return existing === null
-      ? { status: 'conflict' }
-      : { status: 'duplicate', existing: toCommit(commit.entityType, existing) };
+    if (existing === null) return { status: 'conflict' };
+    const { state } = await this.#withState(commit.entityType, existing);
+    return {
+      status: 'duplicate',
+      existing: { ...toRecord(commit.entityType, existing), state },
+    };
   }
 
   async unpublished(
     entityType: string,
     limit: number,
     options: { readonly shard?: Shard } = {},
-  ): Promise<Commit[]> {
+  ): Promise<CommitRecord[]> {
     const outbox = this.#outbox(entityType);
     try {
       // The outbox holds only unpublished markers: read whole, a shard's picked here.
       const markers = (await outbox.find({}).toArray())
         .filter((m) => inShard(m.entityId, options.shard))
         .sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
-      const commits: Commit[] = [];
+      const commits: CommitRecord[] = [];
       // Once each, though an earlier release's marker of the same message (no writer) is there.
       const taken = new Set<string>();
       const take = (doc: CommitDocument) => {
         if (taken.has(doc._id)) return;
         taken.add(doc._id);
-        commits.push(toCommit(entityType, doc));
+        commits.push(toRecord(entityType, doc));
       };
       const now = Date.now();
       const forget: string[] = [];
@@ -618,7 +723,11 @@ export class MongoEntityStore implements EntityStore, Pingable {
     }
   }
 
-  async compactable(entityType: string, committedBefore: string, limit: number): Promise<Commit[]> {
+  async compactable(
+    entityType: string,
+    committedBefore: string,
+    limit: number,
+  ): Promise<CommitRecord[]> {
     const collection = this.#collection(entityType);
     const oldest = this.#oldest.get(entityType);
     if (oldest !== undefined && committedBefore <= oldest) return [];
@@ -651,16 +760,18 @@ export class MongoEntityStore implements EntityStore, Pingable {
         this.#oldest.set(entityType, first?.committedAt ?? new Date().toISOString());
         return [];
       }
-      const latest = new Map<string, number>();
+      // Per entity, the lowest version a load needs: the latest, or the snapshot below it.
+      const kept = new Map<string, number>();
       for (const entityId of new Set(docs.map((d) => d.entityId))) {
         const last = await this.#latest(entityType, entityId);
+        const from = last === undefined ? 0 : keptFrom(last);
         // The head must be right before older commits go: `load` starts from it.
-        if (last !== undefined) await this.#advanceHead(entityType, entityId, last.version);
-        latest.set(entityId, last?.version ?? 0);
+        if (from > 0) await this.#advanceHead(entityType, entityId, from);
+        kept.set(entityId, from);
       }
       return docs
-        .filter((doc) => doc.version < (latest.get(doc.entityId) ?? 0))
-        .map((doc) => toCommit(entityType, doc));
+        .filter((doc) => doc.version < (kept.get(doc.entityId) ?? 0))
+        .map((doc) => toRecord(entityType, doc));
     } catch (error) {
       throw unavailable('reading the history of', entityType, error);
     }

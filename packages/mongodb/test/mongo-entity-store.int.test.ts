@@ -1,13 +1,23 @@
 import { createServer } from 'node:net';
-import type { Commit } from '@sagaflow/core';
+import { defineEntity, EntityService, replayOf, type Commit } from '@sagaflow/core';
 import { entityStoreContract, testEnv, uniqueName } from '@sagaflow/testing';
-import { MongoClient, type Db } from 'mongodb';
+import { BSON, MongoClient, type Db } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { freshPing, MongoEntityStore } from '../src/index.js';
 import { contractDatabases } from './contract-databases.js';
 
 const freshDatabase = contractDatabases('store');
-entityStoreContract('MongoEntityStore', () => new MongoEntityStore(freshDatabase()));
+const databases = new WeakMap<MongoEntityStore, Db>();
+entityStoreContract(
+  'MongoEntityStore',
+  () => {
+    const db = freshDatabase();
+    const store = new MongoEntityStore(db);
+    databases.set(store, db);
+    return store;
+  },
+  (store) => new MongoEntityStore(databases.get(store as MongoEntityStore)!),
+);
 
 const TYPE = 'multi.counter';
 const commitOf = (entityId: string, version: number): Commit<{ count: number }> => ({
@@ -311,5 +321,70 @@ describe('MongoEntityStore compaction: no read of the history while nothing can 
       await client.db(name).dropDatabase();
       await client.close();
     }
+  });
+});
+
+describe('MongoEntityStore snapshots: a large state is written every few versions, not with every commit', () => {
+  /** A register whose state grows by an entry of half a kilobyte with every event. */
+  const register = defineEntity<
+    { entries: Record<string, string> },
+    { Put: { key: string } },
+    { Put: { key: string } }
+  >({
+    type: 'snap.register',
+    initialState: () => ({ entries: {} }),
+    commands: { Put: (_state, payload) => [{ type: 'Put', payload }] },
+    evolve: (state, { payload }) => ({
+      entries: { ...state.entries, [payload.key]: payload.key.repeat(50) },
+    }),
+  });
+
+  it('keeps the size of a commit flat as the state grows, and loads every state back', async () => {
+    const db = freshDatabase();
+    const store = new MongoEntityStore(db);
+    await store.prepare(register.type, replayOf(register));
+    const service = new EntityService({ store, service: 'snap' });
+    const id = uniqueName('register');
+    for (let v = 1; v <= 40; v += 1) {
+      await service.execute(register, id, 'Put', { key: `k${String(v).padStart(9, '0')}` });
+    }
+    const docs = await db
+      .collection<{ version: number; state?: unknown }>('snap_register_commits')
+      .find({ entityId: id })
+      .sort({ version: 1 })
+      .toArray();
+    const sizes = docs.map((d) => BSON.calculateObjectSize(d));
+    const withState = docs.filter((d) => d.state !== undefined).map((d) => d.version);
+    // The first commit's state is small (about 1 KB is the limit): written whole.
+    expect(withState).toEqual([1, 8, 16, 24, 32, 40]);
+    // Version 40's state holds 40 entries of 500 bytes; the commits between snapshots stay at one event.
+    expect(sizes[39]).toBeGreaterThan(20_000);
+    const between = docs
+      .filter((d) => d.state === undefined)
+      .map((d) => BSON.calculateObjectSize(d));
+    expect(between).toHaveLength(34);
+    expect(Math.max(...between)).toBeLessThan(2_000);
+
+    // Another process (nothing cached) loads the latest state, rebuilt from version 40's.
+    const other = new MongoEntityStore(db);
+    await other.prepare(register.type, replayOf(register));
+    const loaded = await other.load<{ entries: Record<string, string> }>(register.type, id);
+    expect(loaded?.version).toBe(40);
+    expect(Object.keys(loaded?.state.entries ?? {})).toHaveLength(40);
+    await service.execute(register, id, 'Put', { key: 'k-next' });
+    await service.execute(register, id, 'Put', { key: 'k-last' });
+    const third = new MongoEntityStore(db);
+    await third.prepare(register.type, replayOf(register));
+    const latest = await third.load<{ entries: Record<string, string> }>(register.type, id);
+    expect(latest?.version).toBe(42);
+    expect(latest?.state.entries['k-last']).toBe('k-last'.repeat(50));
+    expect(Object.keys(latest?.state.entries ?? {})).toHaveLength(42);
+
+    // A store not told how to rebuild the state says so, instead of answering a wrong one.
+    const unprepared = new MongoEntityStore(db);
+    await expect(unprepared.load(register.type, id)).rejects.toMatchObject({
+      code: 'INVALID_DEFINITION',
+      retriable: false,
+    });
   });
 });

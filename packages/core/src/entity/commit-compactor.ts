@@ -1,6 +1,6 @@
 import { defaultBackoff, type BackoffPolicy } from '../backoff.js';
 import { BackgroundLoop } from '../service/background-loop.js';
-import type { Commit } from './commit.js';
+import type { CommitRecord } from './commit.js';
 import type { EntityStore } from './entity-store.js';
 import { invalidArgument } from '../errors.js';
 import type { OffsetReader } from '../messaging/message-bus.js';
@@ -76,7 +76,7 @@ export class CommitCompactor {
     for (const entityType of entityTypes) {
       const candidates = await store.compactable(entityType, before, batchSize);
       const horizons = new Map<string, Promise<ReadonlyMap<number, bigint>>>();
-      const forgettable: Commit[] = [];
+      const forgettable: CommitRecord[] = [];
       for (const commit of candidates) {
         const source = commit.source;
         if (source === undefined) {

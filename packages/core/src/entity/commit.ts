@@ -58,6 +58,30 @@ export interface Commit<S = unknown> {
   readonly source?: MessageSource;
   /** ISO-8601 time of the commit. */
   readonly committedAt: string;
+  /**
+   * True when `state` is the previous version's state (the initial state before version 1) with
+   * this commit's events applied in order by the entity's `evolve`, outbox commands left out: a
+   * store given the entity's {@link StateReplay} may then keep the state of such commits only
+   * every few versions and rebuild the others from their events. Set by the entity service.
+   * @default false: the state is stored with the commit
+   */
+  readonly replayable?: boolean;
+}
+
+/**
+ * A commit as read back to publish or compact it: all but its state, which a store may keep only
+ * every few versions (see {@link Commit.replayable}).
+ */
+export type CommitRecord = Omit<Commit, 'state'>;
+
+/**
+ * How an entity's state is rebuilt from its events: its initial state and its `evolve`, as the
+ * entity defines them. Given to {@link EntityStore.prepare}, it lets a store write a large state
+ * only every few versions.
+ */
+export interface StateReplay {
+  initialState(): unknown;
+  evolve(state: unknown, event: { readonly type: string; readonly payload: object }): unknown;
 }
 
 /** The position of a consumed message, as seen by the consumer group that handled it. */

@@ -336,6 +336,11 @@ export class EntityService {
         causationKey,
         ...(origin.source === undefined ? {} : { source: origin.source }),
         committedAt: now,
+        // Events applied by evolve, as a store replaying them would (not a reply, nor a state set
+        // directly).
+        ...(direct === undefined && !(decision instanceof Rejection) && decision.length > 0
+          ? { replayable: true }
+          : {}),
       };
       await this.#beforeAppend?.(commit);
       const outcome = await this.#store.append(commit);

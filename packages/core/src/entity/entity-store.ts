@@ -1,4 +1,4 @@
-import type { Commit, EntitySnapshot } from './commit.js';
+import type { Commit, CommitRecord, EntitySnapshot, StateReplay } from './commit.js';
 import type { Shard } from '../messaging/shards.js';
 
 /** Why {@link EntityStore.append} refused a commit. */
@@ -15,8 +15,13 @@ export type AppendOutcome<S> =
  * causation key, exactly one is stored.
  */
 export interface EntityStore {
-  /** Prepares storage for an entity type (collections, indexes); safe to call again. */
-  prepare(entityType: string): Promise<void>;
+  /**
+   * Prepares storage for an entity type (collections, indexes); safe to call again. With the
+   * entity's `replay`, the store may keep the state of a replayable commit (see
+   * {@link Commit.replayable}) only every few versions, rebuilding the others on load: the cost of
+   * a commit then follows its events, not the size of the state.
+   */
+  prepare(entityType: string, replay?: StateReplay): Promise<void>;
   /**
    * The latest state of the entity, or undefined when it has no commit. With `mayBeStale`, a
    * store may answer from what it saw last without asking the database (a version another process
@@ -39,7 +44,7 @@ export interface EntityStore {
     entityType: string,
     limit: number,
     options?: { readonly shard?: Shard },
-  ): Promise<Commit[]>;
+  ): Promise<CommitRecord[]>;
   /**
    * How many commits wait to be published, and since when the oldest of them does (absent when
    * none does): what the outbox backlog metrics report.
@@ -56,7 +61,7 @@ export interface EntityStore {
    * Published commits made before the given time that are not the latest of their entity: what
    * compaction may forget, oldest first.
    */
-  compactable(entityType: string, committedBefore: string, limit: number): Promise<Commit[]>;
+  compactable(entityType: string, committedBefore: string, limit: number): Promise<CommitRecord[]>;
   /** Deletes commits (never call it for the latest commit of an entity). */
   deleteCommits(
     entityType: string,

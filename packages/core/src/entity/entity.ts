@@ -1,4 +1,5 @@
 import { invalidArgument, SagaflowError } from '../errors.js';
+import type { StateReplay } from './commit.js';
 
 /** An event as a command handler returns it: its type and its payload. */
 export type EventOf<Events extends Record<string, object>> = {
@@ -142,3 +143,11 @@ export function commandHandler<
   }
   return handler;
 }
+
+/** How a store rebuilds an entity's state from its events (see {@link StateReplay}). */
+export const replayOf = <S, C extends Record<string, object>, E extends Record<string, object>>(
+  definition: EntityDefinition<S, C, E>,
+): StateReplay => ({
+  initialState: definition.initialState,
+  evolve: (state, event) => definition.evolve(state as S, event as EventOf<E>),
+});

@@ -1,7 +1,7 @@
 import { defaultBackoff, type BackoffPolicy } from '../backoff.js';
 import { BackgroundLoop } from '../service/background-loop.js';
 import { setBounded } from '../bounded-map.js';
-import type { Commit } from '../entity/commit.js';
+import type { CommitRecord } from '../entity/commit.js';
 import type { CommitRef, EntityStore } from '../entity/entity-store.js';
 import { commandMessage } from '../entity/command-message.js';
 import {
@@ -58,7 +58,7 @@ export interface OutboxRelayOptions {
    * Called between publishing a batch and marking it published, the window that the
    * checkpoint covers. For fault-injection tests. @default none
    */
-  readonly afterPublish?: (commits: readonly Commit[]) => Promise<void> | void;
+  readonly afterPublish?: (commits: readonly CommitRecord[]) => Promise<void> | void;
   /** Counts the events published. @default none */
   readonly metrics?: SagaflowMetrics;
   /**
@@ -99,7 +99,7 @@ export class OutboxRelay {
   #recovered = false;
   readonly #loop: BackgroundLoop;
   /** Commits of this process handed over in memory, in commit order, not yet published. */
-  #handed: Commit[] = [];
+  #handed: CommitRecord[] = [];
   /** When the outboxes were last read from the store (0: read them in the next round). */
   #readAt = 0;
   /** Which entity type is read first in the next read. */
@@ -165,12 +165,12 @@ export class OutboxRelay {
       await this.#options.store.markPublished(entityType, refs);
   }
 
-  #wasPublished(commit: Pick<Commit, 'entityType' | 'entityId' | 'version'>): boolean {
+  #wasPublished(commit: Pick<CommitRecord, 'entityType' | 'entityId' | 'version'>): boolean {
     const latest = this.#published.get(`${commit.entityType}/${commit.entityId}`);
     return latest !== undefined && latest >= commit.version;
   }
 
-  #remember(commits: readonly Commit[]): void {
+  #remember(commits: readonly CommitRecord[]): void {
     for (const { entityType, entityId, version } of commits) {
       setBounded(this.#published, `${entityType}/${entityId}`, version, PUBLISHED_REMEMBERED);
     }
@@ -184,14 +184,14 @@ export class OutboxRelay {
    * earlier in the batch), or as the first of its entity that the read found (the store lists an
    * entity's unpublished commits oldest first).
    */
-  async #nextBatch(): Promise<Commit[]> {
+  async #nextBatch(): Promise<CommitRecord[]> {
     const { store, entityTypes, batchSize, idleMs, shard } = this.#options;
-    const keyOf = (c: Commit) => `${c.entityType}/${c.entityId}@${c.version}`;
-    const entityOf = (c: Commit) => `${c.entityType}/${c.entityId}`;
+    const keyOf = (c: CommitRecord) => `${c.entityType}/${c.entityId}@${c.version}`;
+    const entityOf = (c: CommitRecord) => `${c.entityType}/${c.entityId}`;
     const handed = this.#handed.filter((c) => !this.#wasPublished(c));
     const byKey = new Map(handed.map((c) => [keyOf(c), c]));
     const inHand = new Set(byKey.keys());
-    const follows = (c: Commit) =>
+    const follows = (c: CommitRecord) =>
       c.version === 1 ||
       this.#published.get(entityOf(c)) === c.version - 1 ||
       inHand.has(`${entityOf(c)}@${c.version - 1}`);
@@ -221,7 +221,7 @@ export class OutboxRelay {
     }
     // Entities in the order their commits came (handed ones first, oldest first), each one's
     // commits by version.
-    const entities = new Map<string, Commit[]>();
+    const entities = new Map<string, CommitRecord[]>();
     for (const c of byKey.values()) {
       const commits = entities.get(entityOf(c));
       if (commits === undefined) entities.set(entityOf(c), [c]);
@@ -230,8 +230,8 @@ export class OutboxRelay {
     const sorted = [...entities.values()].flatMap((commits) =>
       commits.sort((a, b) => a.version - b.version),
     );
-    const batch: Commit[] = [];
-    let previous: Commit | undefined;
+    const batch: CommitRecord[] = [];
+    let previous: CommitRecord | undefined;
     for (const c of sorted) {
       if (batch.length >= batchSize) break;
       const chained =
@@ -316,7 +316,7 @@ export class OutboxRelay {
   }
 
   /** The messages of a commit's events, encoded; throws when one cannot be. */
-  async #messagesOf(commit: Commit): Promise<BusMessage[]> {
+  async #messagesOf(commit: CommitRecord): Promise<BusMessage[]> {
     const messages: BusMessage[] = [];
     for (const event of commit.events) {
       const encoded = await this.#options.serde.encode(event.type, event.payload);
@@ -351,7 +351,7 @@ export class OutboxRelay {
    * Hands a commit of this process to the relay (a commit already in the store), which publishes
    * it without reading the outbox; without one, only wakes the relay.
    */
-  notify(commit?: Commit): void {
+  notify(commit?: CommitRecord): void {
     if (
       commit !== undefined &&
       this.#options.entityTypes.includes(commit.entityType) &&
@@ -376,7 +376,7 @@ export class OutboxRelay {
 function commitDeadLetter(
   topic: string,
   relayId: string,
-  commit: Commit,
+  commit: CommitRecord,
   error: SagaflowError,
 ): BusMessage {
   const first = commit.events[0];

@@ -1,7 +1,7 @@
 import type { BackoffPolicy } from '../backoff.js';
 import { CommitCompactor } from '../entity/commit-compactor.js';
-import type { EntityDefinition } from '../entity/entity.js';
-import type { Commit } from '../entity/commit.js';
+import { replayOf, type EntityDefinition } from '../entity/entity.js';
+import type { Commit, CommitRecord } from '../entity/commit.js';
 import { EntityService, type CommandOrigin, type CommandResult } from '../entity/entity-service.js';
 import type { EntityStore } from '../entity/entity-store.js';
 import { eventsTopic } from '../messaging/envelope.js';
@@ -98,7 +98,7 @@ export interface SagaflowServiceOptions {
    * Called by the relay between publishing a batch and marking it (fault-injection tests).
    * @default none
    */
-  readonly afterPublish?: (commits: readonly Commit[]) => Promise<void> | void;
+  readonly afterPublish?: (commits: readonly CommitRecord[]) => Promise<void> | void;
   /** Told about background failures (relay, compaction, retries). @default ignore */
   readonly onError?: (error: unknown, where: string) => void;
   /**
@@ -301,7 +301,7 @@ export class SagaflowService {
     ];
     // A topic named twice (a processor reading this service's own events, say) is created once.
     await bus.ensureTopics([...new Map(wanted.map((t) => [t.topic, t])).values()]);
-    for (const entity of entities) await store.prepare(entity.type);
+    for (const entity of entities) await store.prepare(entity.type, replayOf(entity));
     await this.#relay?.start();
     this.#compactor?.start();
     for (const processor of processors) {

@@ -1,6 +1,7 @@
 import {
   defineEntity,
   EntityService,
+  replayOf,
   shardOf,
   type Commit,
   type EntityStore,
@@ -55,12 +56,42 @@ function commitOf(
 }
 
 /**
+ * A ledger whose state grows with every entry (past any size a store keeps with every commit),
+ * with an event that also sends a command: what a store may rebuild from events.
+ */
+const ledger = defineEntity<
+  { total: number; entries: Record<string, string> },
+  { Add: { key: string; amount: number } },
+  { Added: { key: string; amount: number } }
+>({
+  type: 'contract.ledger',
+  initialState: () => ({ total: 0, entries: {} }),
+  commands: {
+    Add: (_state, payload, { entityId }) => [
+      { type: 'Added', payload },
+      {
+        type: 'Notify',
+        payload: { key: payload.key },
+        command: { commandId: `${entityId}-${payload.key}`, entityType: 'x', entityId: 'y' },
+      },
+    ],
+  },
+  evolve: (state, { payload }) => ({
+    total: state.total + payload.amount,
+    entries: { ...state.entries, [payload.key]: `${payload.key}:${'x'.repeat(60)}` },
+  }),
+});
+
+/**
  * The behaviour every {@link EntityStore} must have. Run it against each implementation: the
- * in-memory one earns trust by passing the same tests as the real one.
+ * in-memory one earns trust by passing the same tests as the real one. `sibling` gives another
+ * store on the same data as the one given (another process's, where the store keeps its data
+ * outside the process), prepared for nothing yet; without it, the store itself stands in.
  */
 export function entityStoreContract(
   name: string,
   makeStore: () => EntityStore | Promise<EntityStore>,
+  sibling: (store: EntityStore) => EntityStore = (store) => store,
 ) {
   describe(`EntityStore contract: ${name}`, () => {
     const setup = async () => {
@@ -295,6 +326,67 @@ export function entityStoreContract(
       await store.deleteRelayBatches(relayId);
       expect(await store.loadRelayBatch(relayId, 'i2', 1)).toBeUndefined();
       expect(await store.loadRelayBatch(`${relayId}-x`, 'i1', 1)).toBeDefined();
+    });
+
+    it('gives back the state of every version of an entity prepared with its replay, in another process, on a duplicate and after compaction', async () => {
+      const { store, id } = await setup();
+      await store.prepare(ledger.type, replayOf(ledger));
+      const service = serviceOn(store);
+      const stateAt = (version: number) => ({
+        total: (version * (version + 1)) / 2,
+        entries: Object.fromEntries(
+          Array.from({ length: version }, (_, i) => [`k${i + 1}`, `k${i + 1}:${'x'.repeat(60)}`]),
+        ),
+      });
+      for (let v = 1; v <= 21; v += 1) {
+        await service.execute(
+          ledger,
+          id,
+          'Add',
+          { key: `k${v}`, amount: v },
+          { causationKey: `m${v}` },
+        );
+      }
+      expect(await store.load(ledger.type, id)).toEqual({ state: stateAt(21), version: 21 });
+      // Another process, which reads everything from the data.
+      const other = sibling(store);
+      await other.prepare(ledger.type, replayOf(ledger));
+      expect(await other.load(ledger.type, id)).toEqual({ state: stateAt(21), version: 21 });
+      // A redelivered message gets the state its commit made, not the latest.
+      const again = await serviceOn(other).execute(
+        ledger,
+        id,
+        'Add',
+        { key: 'k13', amount: 13 },
+        { causationKey: 'm13' },
+      );
+      expect(again).toMatchObject({ status: 'duplicate', version: 13, state: stateAt(13) });
+      // The commits a relay publishes keep their events and outbox commands.
+      const unpublished = await other.unpublished(ledger.type, 100);
+      expect(unpublished.map((c) => c.version)).toEqual(
+        Array.from({ length: 21 }, (_, i) => i + 1),
+      );
+      expect(unpublished[12]?.events.map((e) => [e.type, e.payload])).toEqual([
+        ['Added', { key: 'k13', amount: 13 }],
+        ['Notify', { key: 'k13' }],
+      ]);
+      // Compaction forgets only what a load no longer needs.
+      await store.markPublished(ledger.type, unpublished);
+      const offered = await other.compactable(ledger.type, '2100-01-01T00:00:00.000Z', 100);
+      expect(offered.length).toBeGreaterThan(0);
+      await other.deleteCommits(ledger.type, offered);
+      for (const reader of [sibling(store), store]) {
+        await reader.prepare(ledger.type, replayOf(ledger));
+        expect(await reader.load(ledger.type, id)).toEqual({ state: stateAt(21), version: 21 });
+      }
+      // And the entity goes on from there.
+      await service.execute(ledger, id, 'Add', { key: 'k22', amount: 22 }, { causationKey: 'm22' });
+      const last = sibling(store);
+      await last.prepare(ledger.type, replayOf(ledger));
+      expect(await last.load(ledger.type, id)).toEqual({
+        state: stateAt(22),
+        version: 22,
+      });
     });
 
     it('keeps entity types apart', async () => {
