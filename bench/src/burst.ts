@@ -39,6 +39,48 @@ async function groupOffsets(admin: Admin, groupId: string) {
 }
 
 /**
+ * Waits up to `timeoutMs` (checking every 200 ms) for the group to commit past every offset its
+ * topics had when called; the milliseconds waited, or undefined when it had not.
+ */
+async function caughtUp(
+  admin: Admin,
+  groupId: string,
+  timeoutMs: number,
+): Promise<number | undefined> {
+  const started = Date.now();
+  const goal = await groupOffsets(admin, groupId);
+  while (Date.now() < started + timeoutMs) {
+    const now = await groupOffsets(admin, groupId);
+    const behind = [...goal].some(([key, { end }]) => (now.get(key)?.committed ?? 0n) < end);
+    if (!behind) return Date.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return undefined;
+}
+
+const benchAdmin = (brokers: readonly string[]) =>
+  new Kafka({ brokers: [...brokers], clientId: 'bench-burst', logLevel: logLevel.NOTHING }).admin();
+
+/**
+ * Waits up to `timeoutMs` for the tracker's group to have handled everything on its topics now:
+ * a step that measures the tracker must not start behind an earlier step's backlog. The
+ * milliseconds waited, or undefined when it had not caught up.
+ */
+export async function awaitTracker(options: {
+  readonly brokers: readonly string[];
+  readonly trackerGroupId: string;
+  readonly timeoutMs: number;
+}): Promise<number | undefined> {
+  const admin = benchAdmin(options.brokers);
+  await admin.connect();
+  try {
+    return await caughtUp(admin, options.trackerGroupId, options.timeoutMs);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
  * Places `count` orders at once, waits up to `timeoutMs` for their sagas to end, then up to
  * `catchUpMs` for the tracker's group `trackerGroupId` to catch up (checked every 200 ms).
  */
@@ -52,11 +94,7 @@ export async function measureBurst(options: {
   readonly catchUpMs: number;
 }): Promise<BurstResult> {
   const { target, count, timeoutMs } = options;
-  const admin = new Kafka({
-    brokers: [...options.brokers],
-    clientId: 'bench-burst',
-    logLevel: logLevel.NOTHING,
-  }).admin();
+  const admin = benchAdmin(options.brokers);
   await admin.connect();
   try {
     const startedAt = Date.now();
@@ -69,18 +107,9 @@ export async function measureBurst(options: {
       .filter((at): at is number => at !== undefined);
     const lastEnded = Math.max(startedAt, ...endings);
     // Everything the burst put on the tracked topics is there by now.
-    const goal = await groupOffsets(admin, options.trackerGroupId);
-    let trackerCaughtUpMs: number | undefined;
-    const deadline = Date.now() + options.catchUpMs;
-    while (Date.now() < deadline) {
-      const now = await groupOffsets(admin, options.trackerGroupId);
-      const behind = [...goal].some(([key, { end }]) => (now.get(key)?.committed ?? 0n) < end);
-      if (!behind) {
-        trackerCaughtUpMs = Math.max(0, Date.now() - lastEnded);
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const waited = await caughtUp(admin, options.trackerGroupId, options.catchUpMs);
+    const trackerCaughtUpMs =
+      waited === undefined ? undefined : Math.max(0, Date.now() - lastEnded);
     return {
       orders: count,
       ended: endings.length,

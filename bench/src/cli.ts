@@ -20,7 +20,7 @@ import { postgresVersion } from './peers/postgres.js';
 import { restateVersion, startRestate, type RestateSystem } from './peers/restate.js';
 import { startTemporal, temporalVersions } from './peers/temporal.js';
 import { measureRecovery, type RecoveryResult } from './recovery.js';
-import { measureBurst, type BurstResult } from './burst.js';
+import { awaitTracker, measureBurst, type BurstResult } from './burst.js';
 import { runSoak, type SoakResult } from './soak.js';
 import { openLoop, type BenchOrder, type LoadTarget, type StepResult } from './load.js';
 import { SagaOutcomes, type HopFigures } from './outcomes.js';
@@ -284,6 +284,17 @@ async function scenario(
       if (atSaturation !== undefined) usage.push(atSaturation);
       measured.push({ steps, saturationPerSec });
       await system.target.outcomes.waitFor(placed, settings.settleMs);
+      // The tracker too: its lag at 50% must not count the overload step's backlog.
+      if (system.trackerGroupId !== undefined) {
+        const waited = await awaitTracker({
+          brokers: where.kafkaBrokers,
+          trackerGroupId: system.trackerGroupId,
+          timeoutMs: settings.settleMs,
+        });
+        say(
+          `  ${name} run ${run}: the tracker ${waited === undefined ? `was still behind after ${settings.settleMs} ms` : `caught up ${waited} ms after the sagas had ended`}`,
+        );
+      }
       for (const [share, into] of [
         [0.5, at50],
         [0.9, at90],

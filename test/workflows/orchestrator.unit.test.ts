@@ -77,7 +77,7 @@ async function setup(
     );
   const load = <S>(entity: { type: string }, id: string) =>
     participantStore.load<S>(entity.type, id).then((s) => s?.state);
-  return { flow, participants, participantsOf, orchestrator, build, ended, load };
+  return { flow, participants, participantsOf, orchestrator, build, ended, load, timers };
 }
 
 const input = (extra: Partial<PurchaseInput> = {}) => purchaseInput(1, { quantity: 2, ...extra });
@@ -168,6 +168,36 @@ describe('Orchestrator on the in-memory adapters', () => {
       available: 5,
       reservations: 1,
     });
+  });
+
+  it('fires a timer stored for a commit that lost its version for nothing, and deletes it', async () => {
+    // A command decided on a stale state stores its timer, then conflicts: the timer has the
+    // version of the winner's commit and a due time of its own.
+    const s = await setup({ timeoutMs: 60_000, withoutParcels: true });
+    const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
+      key: 'k',
+      input: input(),
+    });
+    const waiting = await waitFor(
+      async () => {
+        const state = await s.orchestrator.get(workflowId);
+        return state?.current?.step === 'ship-parcel' && state.timer !== undefined
+          ? state
+          : undefined;
+      },
+      { timeoutMs: 10_000, description: 'waiting for the parcel reply' },
+    );
+    const stray = {
+      id: `${waiting.timer!.id}|2020-01-01T00:00:00.000Z`,
+      owner: s.orchestrator.entityType,
+      workflowId,
+      dueAt: '2020-01-01T00:00:00.000Z',
+    };
+    await s.timers.schedule(stray);
+    await s.orchestrator.fireDueTimers();
+    const due = await s.timers.due(s.orchestrator.entityType, '2020-01-02T00:00:00.000Z', 10);
+    expect(due.map((t) => t.id)).not.toContain(stray.id);
+    expect(await s.orchestrator.get(workflowId)).toEqual(waiting);
   });
 
   it('cancels a running workflow by compensating it', async () => {

@@ -187,6 +187,28 @@ describe('EntityService', () => {
     ]);
   });
 
+  it('starts from what the store saw last with a beforeAppend hook only when the hook tolerates conflicts', async () => {
+    const staleStarts = async (tolerates: boolean | undefined) => {
+      const asked: boolean[] = [];
+      const store = new (class extends MemoryEntityStore {
+        override load<S>(type: string, id: string, options?: { readonly mayBeStale?: boolean }) {
+          asked.push(options?.mayBeStale === true);
+          return super.load<S>(type, id);
+        }
+      })();
+      const service = new EntityService({
+        store,
+        service: 's',
+        beforeAppend: () => Promise.resolve(),
+        ...(tolerates === undefined ? {} : { beforeAppendToleratesConflicts: tolerates }),
+      });
+      await service.execute(stock, 'sku-1', 'Restock', { quantity: 1 });
+      return asked;
+    };
+    expect(await staleStarts(undefined)).toEqual([false]);
+    expect(await staleStarts(true)).toEqual([true]);
+  });
+
   it('gives up with a retriable CONCURRENCY_CONFLICT when it keeps losing the race', async () => {
     /** A store on which another writer always takes the version first. */
     class AlwaysBeaten extends MemoryEntityStore {

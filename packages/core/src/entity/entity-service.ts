@@ -44,6 +44,12 @@ export interface EntityServiceOptions {
    * the commit exists, so that a crash in between never loses it. @default none
    */
   readonly beforeAppend?: (commit: Commit) => Promise<void>;
+  /**
+   * Whether what `beforeAppend` records for a commit that then loses its version to another
+   * writer (a conflict) is harmless: commands may then start from the state this process saw
+   * last, as they do without the hook (one read instead of several). @default false
+   */
+  readonly beforeAppendToleratesConflicts?: boolean;
   /** Counts and times the commands handled. @default none */
   readonly metrics?: SagaflowMetrics;
 }
@@ -106,6 +112,7 @@ export class EntityService {
   readonly #onCommitted: ((commit: Commit) => void) | undefined;
   readonly #checkEvent: ((eventType: string, payload: unknown) => void) | undefined;
   readonly #beforeAppend: ((commit: Commit) => Promise<void>) | undefined;
+  readonly #staleStart: boolean;
   readonly #metrics: SagaflowMetrics;
 
   constructor(options: EntityServiceOptions) {
@@ -125,6 +132,8 @@ export class EntityService {
     this.#metrics = options.metrics ?? noMetrics;
     this.#checkEvent = options.checkEvent;
     this.#beforeAppend = options.beforeAppend;
+    this.#staleStart =
+      options.beforeAppend === undefined || options.beforeAppendToleratesConflicts === true;
   }
 
   /**
@@ -238,8 +247,9 @@ export class EntityService {
     for (let attempt = 1; ; attempt += 1) {
       // The first attempt may start from what the store saw last: if another process wrote
       // since, the append conflicts and the next attempt loads afresh. Not with a beforeAppend
-      // hook: what it records for a commit decided on a stale state would outlive the conflict.
-      const mayBeStale = attempt === 1 && this.#beforeAppend === undefined;
+      // hook, unless it says so: what it records for a commit decided on a stale state would
+      // outlive the conflict.
+      const mayBeStale = attempt === 1 && this.#staleStart;
       const snapshot = await this.#store.load<S>(definition.type, entityId, { mayBeStale });
       const version = snapshot?.version ?? 0;
       const state = snapshot?.state ?? definition.initialState();

@@ -92,6 +92,8 @@ export interface SagaflowServiceOptions {
    * @default none
    */
   readonly beforeAppend?: (commit: Commit) => Promise<void>;
+  /** See the entity service's `beforeAppendToleratesConflicts`. @default false */
+  readonly beforeAppendToleratesConflicts?: boolean;
   /** Called after each commit is stored, after the relay was woken. @default none */
   readonly onCommitted?: (commit: Commit) => void;
   /**
@@ -248,6 +250,9 @@ export class SagaflowService {
         options.onCommitted?.(commit);
       },
       ...(options.beforeAppend === undefined ? {} : { beforeAppend: options.beforeAppend }),
+      ...(options.beforeAppendToleratesConflicts === true
+        ? { beforeAppendToleratesConflicts: true }
+        : {}),
       ...(options.serde.check === undefined
         ? {}
         : { checkEvent: (type, payload) => options.serde.check!(type, payload) }),

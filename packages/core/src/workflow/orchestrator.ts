@@ -224,6 +224,9 @@ export class Orchestrator {
       ...(options.logger === undefined ? {} : { logger: options.logger }),
       ...(options.onError === undefined ? {} : { onError: options.onError }),
       beforeAppend: (commit) => this.#scheduleTimer(commit),
+      // A timer stored for a commit that then lost its version fires for nothing: the workflow's
+      // timer is another one by then, and the stray is deleted (see #fire).
+      beforeAppendToleratesConflicts: true,
       onCommitted: (commit) => {
         const { timer, supersededTimer } = commit.state as WorkflowState;
         if (timer !== undefined && timer.dueAt <= new Date().toISOString()) this.#timerLoop.wake();
