@@ -1,19 +1,41 @@
 import type { DurableTimer, TimerStore } from '@sagaflow/core';
-import { MongoServerError, type Db } from 'mongodb';
+import { MongoBulkWriteError, MongoServerError, type Db } from 'mongodb';
+import { coalesced } from './coalesced.js';
 import { unavailable } from './paging.js';
 
 type TimerDocument = Omit<DurableTimer, 'id'> & { _id: string };
 
 const toTimer = ({ _id, ...rest }: TimerDocument): DurableTimer => ({ id: _id, ...rest });
 
+/** Whether every write error of a failed write is a duplicate key (a timer stored already). */
+const onlyDuplicates = (error: unknown) => {
+  if (error instanceof MongoBulkWriteError) {
+    const raw: unknown = error.writeErrors;
+    const errors = (Array.isArray(raw) ? raw : [raw]) as { code?: unknown }[];
+    return errors.length > 0 && errors.every((e) => e.code === 11000);
+  }
+  return error instanceof MongoServerError && error.code === 11000;
+};
+
 /**
  * {@link TimerStore} on MongoDB or FerretDB, in the collection `sagaflow_timers`: a timer is one
  * inserted document (a second insert of the same id is ignored), found by owner and due time,
- * and deleted by id. No update, so it needs no atomic read-modify-write.
+ * and deleted by id. No update, so it needs no atomic read-modify-write. Timers scheduled, and
+ * deleted, while a write of them is in flight go together in the next write (one round trip).
  */
 export class MongoTimerStore implements TimerStore {
   readonly #db: Db;
   #prepared: Promise<void> | undefined;
+  readonly #insert = coalesced<TimerDocument>(async (docs) => {
+    try {
+      await this.#timers.insertMany([...docs], { ordered: false });
+    } catch (error) {
+      if (!onlyDuplicates(error)) throw error;
+    }
+  });
+  readonly #delete = coalesced<string>(async (ids) => {
+    await this.#timers.deleteMany({ _id: { $in: [...new Set(ids)] } });
+  });
 
   constructor(db: Db) {
     this.#db = db;
@@ -37,9 +59,8 @@ export class MongoTimerStore implements TimerStore {
   async schedule(timer: DurableTimer): Promise<void> {
     const { id, ...rest } = timer;
     try {
-      await this.#timers.insertOne({ _id: id, ...rest });
+      await this.#insert({ _id: id, ...rest });
     } catch (error) {
-      if (error instanceof MongoServerError && error.code === 11000) return;
       throw unavailable(`scheduling timer ${id}`, error);
     }
   }
@@ -69,7 +90,7 @@ export class MongoTimerStore implements TimerStore {
   async delete(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     try {
-      await this.#timers.deleteMany({ _id: { $in: [...ids] } });
+      await Promise.all(ids.map((id) => this.#delete(id)));
     } catch (error) {
       throw unavailable('deleting timers', error);
     }

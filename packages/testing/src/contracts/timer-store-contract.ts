@@ -48,5 +48,23 @@ export function timerStoreContract(
       expect(await store.due(owner, at(59), 10)).toEqual([]);
       expect(await store.next(owner)).toBeUndefined();
     });
+
+    it('schedules and deletes many timers at once, each as if alone', async () => {
+      const { store, owner, timer } = await setup();
+      const ids = Array.from({ length: 30 }, (_, i) => String(i).padStart(2, '0'));
+      // Concurrently, one id twice (the first one stays) and one stored before.
+      await store.schedule(timer('05', 5));
+      await Promise.all([
+        ...ids.map((id) => store.schedule(timer(id, Number(id)))),
+        store.schedule({ ...timer('07', 7), dueAt: at(59) }),
+      ]);
+      expect((await store.due(owner, at(59), 100)).map((t) => t.dueAt)).toEqual(
+        ids.map((id) => at(Number(id))),
+      );
+      await Promise.all(ids.slice(0, 20).map((id) => store.delete([timer(id, 0).id])));
+      expect(await store.due(owner, at(59), 100)).toEqual(
+        ids.slice(20).map((id) => timer(id, Number(id))),
+      );
+    });
   });
 }
