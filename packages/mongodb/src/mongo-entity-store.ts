@@ -356,6 +356,19 @@ export class MongoEntityStore implements EntityStore, Pingable {
   }
 
   /**
+   * Drops the state from the cached copy of a version stored without it, once a later version is
+   * cached: only the latest version is loaded, and a large state held for every cached version
+   * would cost the memory the database was spared.
+   */
+  #forgetRebuilt(entityType: string, entityId: string, version: number): void {
+    const key = `${entityType}/${documentId(entityId, version)}`;
+    const cached = this.#commits.peek(key);
+    if (cached?.omitted !== true || !hasState(cached)) return;
+    const { state: _state, ...stored } = cached;
+    this.#commits.set(key, stored);
+  }
+
+  /**
    * A commit document with its state: as read when it holds it, else rebuilt from the nearest
    * version below it that holds one (a snapshot version at the furthest, or the initial state
    * below the first) with the events since applied by the entity type's replay. The rebuilt copy
@@ -563,6 +576,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
             `${entityType}/${doc._id}`,
             structuredClone({ ...doc, state: commit.state }),
           );
+          this.#forgetRebuilt(entityType, commit.entityId, commit.version - 1);
           this.#know(entityType, commit.entityId, commit.version);
           const oldest = this.#oldest.get(entityType);
           if (oldest !== undefined && commit.committedAt < oldest) {
