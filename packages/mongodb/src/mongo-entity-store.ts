@@ -338,7 +338,13 @@ export class MongoEntityStore implements EntityStore, Pingable {
     // Without a hint the entity has no commit, or only its first ones (the hint moves every few
     // versions, and compaction moves it before deleting anything): probing upwards finds them.
     for (;;) {
-      const next = await collection.findOne({ _id: documentId(entityId, version + 1) });
+      // A version this process wrote or read is there (commits never change): no read for it.
+      const key = `${entityType}/${documentId(entityId, version + 1)}`;
+      const cached = this.#commits.get(key);
+      const next =
+        cached === undefined
+          ? await collection.findOne({ _id: documentId(entityId, version + 1) })
+          : structuredClone(cached);
       if (next === null) {
         // A missing hinted version was compacted: the latest is further up, and exists.
         if (latest === undefined && version > 0 && version < hinted + 1000) {
@@ -349,7 +355,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
       }
       latest = next;
       version += 1;
-      this.#commits.set(`${entityType}/${next._id}`, next);
+      if (cached === undefined) this.#commits.set(key, next);
     }
     if (latest !== undefined) this.#know(entityType, entityId, latest.version);
     return latest;

@@ -274,6 +274,36 @@ describe('MongoEntityStore ping', () => {
   });
 });
 
+describe('MongoEntityStore loads after a conflict', () => {
+  it('reads the head and the next version only, the versions this process saw coming from memory', async () => {
+    const name = uniqueName('conflict-reads');
+    const client = await new MongoClient(testEnv().mongodbUrl, { monitorCommands: true }).connect();
+    const finds: string[] = [];
+    client.on('commandStarted', (event) => {
+      if (event.commandName === 'find') finds.push(String(event.command['find']));
+    });
+    try {
+      const store = new MongoEntityStore(client.db(name));
+      await store.prepare(TYPE);
+      const id = uniqueName('entity');
+      for (let v = 1; v <= 11; v += 1) await store.append(commitOf(id, v));
+      // A stale writer loses: what this process knew of the entity is behind now.
+      expect(await store.append({ ...commitOf(id, 5), causationKey: 'late' })).toEqual({
+        status: 'conflict',
+      });
+      finds.length = 0;
+      expect(await store.load(TYPE, id)).toEqual({ state: { count: 11 }, version: 11 });
+      // The head (version 8), then version 12, which is not there; 9 to 11 were written here.
+      const heads = `${TYPE.replaceAll('.', '_')}_heads`;
+      const commits = `${TYPE.replaceAll('.', '_')}_commits`;
+      expect(finds).toEqual([heads, commits]);
+    } finally {
+      await client.db(name).dropDatabase();
+      await client.close();
+    }
+  });
+});
+
 describe('MongoEntityStore compaction: no read of the history while nothing can be old enough', () => {
   it('reads the commits again only once the cut-off passes the oldest, or an append goes below it', async () => {
     const name = uniqueName('compaction-reads');
