@@ -170,6 +170,29 @@ describe('Orchestrator on the in-memory adapters', () => {
     });
   });
 
+  it("reads the views of several workflows side by side: one slow read holds back no other workflow's", async () => {
+    // Each read waits until three are in progress: read one after the other, none would end.
+    let reading = 0;
+    let release: () => void = () => {};
+    const allReading = new Promise<void>((resolve) => (release = resolve));
+    const s = await setup({
+      price: async () => {
+        reading += 1;
+        if (reading === 3) release();
+        await allReading;
+        return 7;
+      },
+    });
+    const started = await Promise.all(
+      ['a', 'b', 'c'].map((key) =>
+        s.orchestrator.startWorkflow('purchase', { key, input: input({ quantity: 1 }) }),
+      ),
+    );
+    for (const { workflowId } of started) {
+      expect((await s.ended(workflowId)).status).toBe('completed');
+    }
+  });
+
   it('fires a timer stored for a commit that lost its version for nothing, and deletes it', async () => {
     // A command decided on a stale state stores its timer, then conflicts: the timer has the
     // version of the winner's commit and a due time of its own.

@@ -274,16 +274,28 @@ describe('MongoEntityStore ping', () => {
   });
 });
 
+/** Runs a test on a store of a fresh database, with the collection of every `find` it sends. */
+async function withFindsCounted(
+  label: string,
+  test: (store: MongoEntityStore, finds: string[]) => Promise<void>,
+) {
+  const name = uniqueName(label);
+  const client = await new MongoClient(testEnv().mongodbUrl, { monitorCommands: true }).connect();
+  const finds: string[] = [];
+  client.on('commandStarted', (event) => {
+    if (event.commandName === 'find') finds.push(String(event.command['find']));
+  });
+  try {
+    await test(new MongoEntityStore(client.db(name)), finds);
+  } finally {
+    await client.db(name).dropDatabase();
+    await client.close();
+  }
+}
+
 describe('MongoEntityStore loads after a conflict', () => {
   it('reads the head and the next version only, the versions this process saw coming from memory', async () => {
-    const name = uniqueName('conflict-reads');
-    const client = await new MongoClient(testEnv().mongodbUrl, { monitorCommands: true }).connect();
-    const finds: string[] = [];
-    client.on('commandStarted', (event) => {
-      if (event.commandName === 'find') finds.push(String(event.command['find']));
-    });
-    try {
-      const store = new MongoEntityStore(client.db(name));
+    await withFindsCounted('conflict-reads', async (store, finds) => {
       await store.prepare(TYPE);
       const id = uniqueName('entity');
       for (let v = 1; v <= 11; v += 1) await store.append(commitOf(id, v));
@@ -297,23 +309,13 @@ describe('MongoEntityStore loads after a conflict', () => {
       const heads = `${TYPE.replaceAll('.', '_')}_heads`;
       const commits = `${TYPE.replaceAll('.', '_')}_commits`;
       expect(finds).toEqual([heads, commits]);
-    } finally {
-      await client.db(name).dropDatabase();
-      await client.close();
-    }
+    });
   });
 });
 
 describe('MongoEntityStore compaction: no read of the history while nothing can be old enough', () => {
   it('reads the commits again only once the cut-off passes the oldest, or an append goes below it', async () => {
-    const name = uniqueName('compaction-reads');
-    const client = await new MongoClient(testEnv().mongodbUrl, { monitorCommands: true }).connect();
-    const finds: string[] = [];
-    client.on('commandStarted', (event) => {
-      if (event.commandName === 'find') finds.push(String(event.command['find']));
-    });
-    try {
-      const store = new MongoEntityStore(client.db(name));
+    await withFindsCounted('compaction-reads', async (store, finds) => {
       const id = uniqueName('entity');
       // Committed at 2026-01-01T00:00:01 … 03.
       for (let v = 1; v <= 3; v += 1) await store.append(commitOf(id, v));
@@ -347,10 +349,7 @@ describe('MongoEntityStore compaction: no read of the history while nothing can 
       const again = await store.compactable(TYPE, '2025-12-01T00:00:00.000Z', 100);
       expect(again.map((c) => `${c.entityId}@${c.version}`)).toEqual([`${other}@1`]);
       expect(historyReads()).toBeGreaterThan(before);
-    } finally {
-      await client.db(name).dropDatabase();
-      await client.close();
-    }
+    });
   });
 });
 

@@ -90,6 +90,9 @@ export interface OperatorRequest {
 
 const KEY_MAX = 200;
 
+/** Workflows whose due timers are fired at once. */
+const FIRING_AT_ONCE = 16;
+
 /** A timer whose commit is still missing this long after it was due belongs to no commit. */
 const ORPHAN_TIMER_MS = 60_000;
 
@@ -109,6 +112,11 @@ export class Orchestrator {
   readonly #timerLoop: BackgroundLoop;
   readonly #fault: (point: OrchestratorFaultPoint) => Promise<void>;
   readonly #onError: (error: unknown, where: string) => void;
+  /** Timers being fired, by id. */
+  readonly #firing = new Map<
+    string,
+    { readonly workflowId: string; readonly firing: Promise<void> }
+  >();
 
   constructor(options: OrchestratorOptions) {
     if (options.workflows.length === 0) {
@@ -146,7 +154,7 @@ export class Orchestrator {
       onError: options.onError,
     });
     this.#onError = onError;
-    this.#timerLoop = new BackgroundLoop(() => this.fireDueTimers(), {
+    this.#timerLoop = new BackgroundLoop(async () => (await this.#dispatchDueTimers()).more, {
       idleMs: interval,
       backoff: defaultBackoff,
       onError: (error) => onError(error, 'timers'),
@@ -271,6 +279,7 @@ export class Orchestrator {
 
   async stop(): Promise<void> {
     await this.#timerLoop.stop();
+    await Promise.all([...this.#firing.values()].map((f) => f.firing));
     await this.service.stop();
   }
 
@@ -381,21 +390,41 @@ export class Orchestrator {
     await this.#fault('timer-written');
   }
 
-  /** Fires the timers that are due; true when there may be more. */
+  /**
+   * Fires the timers that are due, and resolves once those it started have fired; true when there
+   * may be more.
+   */
   async fireDueTimers(): Promise<boolean> {
+    const { started, more } = await this.#dispatchDueTimers();
+    await Promise.all(started);
+    return more;
+  }
+
+  /**
+   * Starts firing the due timers, up to {@link FIRING_AT_ONCE} at a time, one at a time per
+   * workflow, and returns without waiting for them: a read step waits on another service, and one
+   * slow read must hold back no other workflow. A timer that ends wakes the loop for the next.
+   */
+  async #dispatchDueTimers(): Promise<{ started: Promise<void>[]; more: boolean }> {
     const limit = 100;
     const due = await this.#options.timers.due(this.entity.type, new Date().toISOString(), limit);
-    let fired = 0;
+    const busy = new Set([...this.#firing.values()].map((f) => f.workflowId));
+    const started: Promise<void>[] = [];
     for (const timer of due) {
-      try {
-        await this.#fire(timer);
-        fired += 1;
-      } catch (error) {
+      if (this.#firing.size >= FIRING_AT_ONCE) break;
+      if (this.#firing.has(timer.id) || busy.has(timer.workflowId)) continue;
+      busy.add(timer.workflowId);
+      const firing = this.#fire(timer)
         // One failing timer (a view that cannot be read) must not hold back the others.
-        this.#onError(error, 'timers');
-      }
+        .catch((error: unknown) => this.#onError(error, 'timers'))
+        .finally(() => {
+          this.#firing.delete(timer.id);
+          this.#timerLoop.wake();
+        });
+      this.#firing.set(timer.id, { workflowId: timer.workflowId, firing });
+      started.push(firing);
     }
-    return fired > 0 && due.length === limit;
+    return { started, more: started.length > 0 && due.length === limit };
   }
 
   async #fire(timer: DurableTimer): Promise<void> {
