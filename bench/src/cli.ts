@@ -34,7 +34,7 @@ const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const repoRoot = path.resolve(benchDir, '..');
 const usage = `Usage: pnpm bench [--quick | --smoke] [--runs N]
 
-  --quick   one short run per scenario (about 5 minutes), Temporal left out: checks that
+  --quick   one short run per scenario (under 5 minutes), Temporal left out: checks that
             the benchmark works
   --smoke   --quick with the shortest steps that still run every scenario end to end,
             Temporal's too (the test suite's check of the benchmark; its figures mean little)
