@@ -13,7 +13,8 @@ import type {
 } from '@sagaflow/core';
 import { inShard, invalidArgument, SagaflowError, type Shard } from '@sagaflow/core';
 import { randomBytes } from 'node:crypto';
-import { BSON, MongoBulkWriteError, type Collection, type Db } from 'mongodb';
+import { BSON, type Collection, type Db } from 'mongodb';
+import { duplicateIndexes } from './duplicate-keys.js';
 
 /** One commit, as stored: one document, written once by one insert. */
 interface CommitDocument {
@@ -38,8 +39,6 @@ interface CommitDocument {
   /** The append that wrote it: the same on its outbox marker. */
   writer?: string;
 }
-
-const DUPLICATE_KEY = 11000;
 
 /** The latest version an entity is known to have reached: a hint, never ahead of the truth. */
 interface HeadDocument {
@@ -145,19 +144,6 @@ interface QueuedAppend {
   readonly doc: CommitDocument;
   readonly marker: OutboxDocument;
   readonly done: (outcome: Promise<AppendOutcome<unknown>>) => void;
-}
-
-/** The duplicate-key errors of an insertMany, by the index of the refused document. */
-function refusedIndexes(error: unknown): Set<number> | undefined {
-  if (!(error instanceof MongoBulkWriteError)) return undefined;
-  const raw: unknown = error.writeErrors;
-  const errors = (Array.isArray(raw) ? raw : [raw]) as { code?: unknown; index?: unknown }[];
-  const refused = new Set<number>();
-  for (const e of errors) {
-    if (e.code !== DUPLICATE_KEY || typeof e.index !== 'number') return undefined;
-    refused.add(e.index);
-  }
-  return refused;
 }
 
 const documentId = (entityId: string, version: number) =>
@@ -335,16 +321,15 @@ export class MongoEntityStore implements EntityStore, Pingable {
     let version = hinted;
     let latest =
       version === 0 ? undefined : await this.#commit(entityType, documentId(entityId, version));
+    /** Whether `latest` is the cache's own object (`#commit` gives copies). */
+    let fromCache = false;
     // Without a hint the entity has no commit, or only its first ones (the hint moves every few
     // versions, and compaction moves it before deleting anything): probing upwards finds them.
     for (;;) {
       // A version this process wrote or read is there (commits never change): no read for it.
       const key = `${entityType}/${documentId(entityId, version + 1)}`;
       const cached = this.#commits.get(key);
-      const next =
-        cached === undefined
-          ? await collection.findOne({ _id: documentId(entityId, version + 1) })
-          : structuredClone(cached);
+      const next = cached ?? (await collection.findOne({ _id: documentId(entityId, version + 1) }));
       if (next === null) {
         // A missing hinted version was compacted: the latest is further up, and exists.
         if (latest === undefined && version > 0 && version < hinted + 1000) {
@@ -355,10 +340,13 @@ export class MongoEntityStore implements EntityStore, Pingable {
       }
       latest = next;
       version += 1;
-      if (cached === undefined) this.#commits.set(key, next);
+      fromCache = cached !== undefined;
+      if (!fromCache) this.#commits.set(key, next);
     }
-    if (latest !== undefined) this.#know(entityType, entityId, latest.version);
-    return latest;
+    if (latest === undefined) return undefined;
+    this.#know(entityType, entityId, latest.version);
+    // A copy of a cached one, made once: whoever gets it may change it.
+    return fromCache ? structuredClone(latest) : latest;
   }
 
   /**
@@ -569,7 +557,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
           { ordered: false },
         )
         .catch((error: unknown) => {
-          const indexes = refusedIndexes(error);
+          const indexes = duplicateIndexes(error);
           if (indexes === undefined) throw error;
           refused = indexes;
         });

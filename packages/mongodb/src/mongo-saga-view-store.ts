@@ -14,14 +14,8 @@ import {
   type TimelineEntry,
 } from '@sagaflow/core';
 import { unavailable } from './paging.js';
-import {
-  MongoBulkWriteError,
-  MongoServerError,
-  type AnyBulkWriteOperation,
-  type Db,
-  type Filter,
-  type WriteError,
-} from 'mongodb';
+import { duplicateIndexes } from './duplicate-keys.js';
+import { MongoServerError, type AnyBulkWriteOperation, type Db, type Filter } from 'mongodb';
 
 interface EntryDocument {
   /** `<sagaId>#<n>`: the n-th slot of the saga's timeline (1, 2, …), claimed by one insert. */
@@ -202,16 +196,11 @@ export class MongoSagaViewStore implements SagaViewStore {
     try {
       if (docs.length > 0) await this.#entries.insertMany(docs, { ordered: false });
     } catch (error) {
-      if (!(error instanceof MongoBulkWriteError))
-        throw unavailable('recording saga events', error);
-      const writeErrors: readonly WriteError[] = Array.isArray(error.writeErrors)
-        ? (error.writeErrors as WriteError[])
-        : [error.writeErrors as WriteError];
-      for (const failure of writeErrors) {
-        const doc = docs[failure.index];
-        if (failure.code !== 11000 || doc === undefined) {
-          throw unavailable('recording saga events', error);
-        }
+      const indexes = duplicateIndexes(error);
+      if (indexes === undefined) throw unavailable('recording saga events', error);
+      for (const index of indexes) {
+        const doc = docs[index];
+        if (doc === undefined) throw unavailable('recording saga events', error);
         refused.add(doc._id);
       }
     }

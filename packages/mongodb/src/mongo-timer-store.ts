@@ -1,21 +1,12 @@
 import type { DurableTimer, TimerStore } from '@sagaflow/core';
-import { MongoBulkWriteError, MongoServerError, type Db } from 'mongodb';
+import type { Db } from 'mongodb';
 import { coalesced } from './coalesced.js';
+import { isDuplicateKey } from './duplicate-keys.js';
 import { unavailable } from './paging.js';
 
 type TimerDocument = Omit<DurableTimer, 'id'> & { _id: string };
 
 const toTimer = ({ _id, ...rest }: TimerDocument): DurableTimer => ({ id: _id, ...rest });
-
-/** Whether every write error of a failed write is a duplicate key (a timer stored already). */
-const onlyDuplicates = (error: unknown) => {
-  if (error instanceof MongoBulkWriteError) {
-    const raw: unknown = error.writeErrors;
-    const errors = (Array.isArray(raw) ? raw : [raw]) as { code?: unknown }[];
-    return errors.length > 0 && errors.every((e) => e.code === 11000);
-  }
-  return error instanceof MongoServerError && error.code === 11000;
-};
 
 /**
  * {@link TimerStore} on MongoDB or FerretDB, in the collection `sagaflow_timers`: a timer is one
@@ -30,7 +21,8 @@ export class MongoTimerStore implements TimerStore {
     try {
       await this.#timers.insertMany([...docs], { ordered: false });
     } catch (error) {
-      if (!onlyDuplicates(error)) throw error;
+      // A timer stored already: the first one stays.
+      if (!isDuplicateKey(error)) throw error;
     }
   });
   readonly #delete = coalesced<string>(async (ids) => {
