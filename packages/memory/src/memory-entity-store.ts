@@ -144,8 +144,11 @@ export class MemoryEntityStore implements EntityStore {
   }
 
   saveRelayBatch(batch: RelayBatch): Promise<void> {
-    // The latest batch of each relay process.
-    this.#batches.set(`${batch.relayId}/${batch.instance}`, structuredClone(batch));
+    // The two latest batches of each relay process: odd and even sequence numbers.
+    this.#batches.set(
+      `${batch.relayId}/${batch.instance}/${batch.sequence % 2}`,
+      structuredClone(batch),
+    );
     return Promise.resolve();
   }
 
@@ -154,7 +157,7 @@ export class MemoryEntityStore implements EntityStore {
     instance: string,
     sequence: number,
   ): Promise<RelayBatch | undefined> {
-    const batch = this.#batches.get(`${relayId}/${instance}`);
+    const batch = this.#batches.get(`${relayId}/${instance}/${sequence % 2}`);
     return Promise.resolve(
       batch === undefined || batch.sequence !== sequence ? undefined : structuredClone(batch),
     );

@@ -127,16 +127,18 @@ async function inParallel<T>(
 }
 
 /**
- * The latest relay batch of one relay process, as recorded before it is published: one document
- * per relay process, replaced by each batch (a crash leaves at most the batch in hand to repair).
+ * One of the two latest relay batches of one relay process, as recorded before it is published:
+ * two documents per relay process, the odd and the even sequence numbers, each replaced two
+ * batches later (a crash leaves at most the batch in hand and the one in marking to repair).
  */
 interface RelayBatchDocument extends RelayBatch {
-  /** `<relayId>/<instance>`. */
+  /** `<relayId>/<instance>/<sequence % 2>`. */
   _id: string;
 }
 
 const RELAY_BATCHES = 'sagaflow_relay_batches';
-const batchId = (relayId: string, instance: string) => `${relayId}/${instance}`;
+const batchId = (relayId: string, instance: string, sequence: number) =>
+  `${relayId}/${instance}/${sequence % 2}`;
 
 /** An append waiting for the next write of its entity type. */
 interface QueuedAppend {
@@ -803,7 +805,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
   async saveRelayBatch(batch: RelayBatch): Promise<void> {
     try {
       await this.#db.collection<RelayBatchDocument>(RELAY_BATCHES).replaceOne(
-        { _id: batchId(batch.relayId, batch.instance) },
+        { _id: batchId(batch.relayId, batch.instance, batch.sequence) },
         {
           relayId: batch.relayId,
           instance: batch.instance,
@@ -825,8 +827,8 @@ export class MongoEntityStore implements EntityStore, Pingable {
     try {
       const doc = await this.#db
         .collection<RelayBatchDocument>(RELAY_BATCHES)
-        .findOne({ _id: batchId(relayId, instance) });
-      // The record holds the relay process's latest batch: any other is long marked.
+        .findOne({ _id: batchId(relayId, instance, sequence) });
+      // The record holds one of the relay process's two latest batches: any other is marked.
       if (doc === null || doc.sequence !== sequence) return undefined;
       return {
         relayId: doc.relayId,
@@ -849,12 +851,11 @@ export class MongoEntityStore implements EntityStore, Pingable {
         await batches.deleteMany({ relayId });
         return;
       }
-      // The record is replaced by the process's next batch: delete it only if it is still this
-      // one (a read by _id, then a delete by _id, both indexed; no conditional write).
-      const doc = await batches.findOne({ _id: batchId(relayId, only.instance) });
-      if (doc?.sequence === only.sequence) {
-        await batches.deleteOne({ _id: batchId(relayId, only.instance) });
-      }
+      // The record is replaced two batches later: delete it only if it is still this one (a
+      // read by _id, then a delete by _id, both indexed; no conditional write).
+      const id = batchId(relayId, only.instance, only.sequence);
+      const doc = await batches.findOne({ _id: id });
+      if (doc?.sequence === only.sequence) await batches.deleteOne({ _id: id });
     } catch (error) {
       throw unavailable('forgetting relay batches of', relayId, error);
     }

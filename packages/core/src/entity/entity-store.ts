@@ -69,11 +69,12 @@ export interface EntityStore {
   ): Promise<void>;
   /**
    * Records which commits a relay batch is about to publish, before it publishes them. A relay
-   * process records its next batch only once the one before is marked published, so a store
-   * needs to keep only the latest batch of each relay process (`instance`).
+   * process records a batch only once the one before the last is marked published, so a store
+   * needs to keep only the two latest batches of each relay process (`instance`): a batch
+   * replaces the one two sequence numbers before it.
    */
   saveRelayBatch(batch: RelayBatch): Promise<void>;
-  /** A recorded relay batch, if it is still the latest of its relay process. */
+  /** A recorded relay batch, if it is still one of the two latest of its relay process. */
   loadRelayBatch(
     relayId: string,
     instance: string,

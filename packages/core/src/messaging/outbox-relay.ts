@@ -82,11 +82,13 @@ const isPoison = (error: unknown): error is SagaflowError =>
  * Publishes the events of committed but unpublished commits, then marks the commits published.
  *
  * Every batch is recorded in the store, then published as one transaction together with a
- * checkpoint (the batch's sequence number), then marked. A crash before the publish loses
- * nothing: the commits stay unpublished and the transaction, if begun, is aborted. A crash after
- * the publish and before the mark is repaired at restart: the relay reads its checkpoint, finds
- * the recorded batch and marks it, so its events are not published a second time. Events of one
- * entity are published in commit order.
+ * checkpoint (the batch's sequence number), then marked. A batch is marked while the next one is
+ * recorded and published (the store keeps a relay process's two latest batches), and the next
+ * but one waits for that marking. A crash before the publish loses nothing: the commits stay
+ * unpublished and the transaction, if begun, is aborted. A crash after the publish and before
+ * the mark is repaired at restart: the relay reads its checkpoint, finds the recorded batch and
+ * the one before it and marks both, so their events are not published a second time. Events of
+ * one entity are published in commit order.
  */
 export class OutboxRelay {
   readonly #options: Required<
@@ -142,16 +144,33 @@ export class OutboxRelay {
     );
   }
 
-  /** Marks what the last checkpointed batch published, then forgets recorded batches. */
+  /**
+   * Marks what the last two checkpointed batches published (the last one's predecessor may have
+   * been still in marking), then forgets recorded batches.
+   */
   async #recover(): Promise<void> {
     const { store, publisher, relayId } = this.#options;
+    await this.#settleMarking().catch(() => {});
     const checkpoint = await publisher.readCheckpoint(relayId);
     if (checkpoint !== undefined) {
-      const batch = await store.loadRelayBatch(relayId, checkpoint.instance, checkpoint.sequence);
-      if (batch !== undefined) await this.#mark(batch.commits);
+      for (const sequence of [checkpoint.sequence - 1, checkpoint.sequence]) {
+        if (sequence < 1) continue;
+        const batch = await store.loadRelayBatch(relayId, checkpoint.instance, sequence);
+        if (batch !== undefined) await this.#mark(batch.commits);
+      }
     }
     await store.deleteRelayBatches(relayId);
     this.#recovered = true;
+  }
+
+  /** The marking of the last published batch, if one is under way. */
+  #marking: Promise<void> | undefined;
+
+  /** Waits for the last batch's marking; rejects if it failed. */
+  async #settleMarking(): Promise<void> {
+    const marking = this.#marking;
+    this.#marking = undefined;
+    await marking;
   }
 
   async #mark(commits: readonly CommitRef[]): Promise<void> {
@@ -198,6 +217,9 @@ export class OutboxRelay {
     /** The first commit of each entity that the read found. */
     const firstRead = new Set<string>();
     if (Date.now() - this.#readAt >= idleMs || !handed.every(follows)) {
+      // The outboxes still hold the batch in marking, and would give it in place of newer
+      // commits: read them once it is marked.
+      await this.#settleMarking();
       this.#readAt = Date.now();
       // The entity types take turns at being read first, so that a busy one cannot starve the rest.
       this.#turn = (this.#turn + 1) % entityTypes.length;
@@ -301,10 +323,15 @@ export class OutboxRelay {
         this.#metrics.deadLettered({ group: relayId, type, code: 'SERDE_FAILED' });
       }
       await this.#options.afterPublish?.(commits);
-      await this.#mark(refs);
-      // The batch's record stays until the next batch replaces it: marking again is harmless.
+      // Published: the next batch leaves these out whether or not they are marked yet.
       this.#remember(commits);
       this.#handed = this.#handed.filter((c) => !this.#wasPublished(c));
+      // The previous batch's record is replaced by the next batch's: its marking ends first.
+      // This batch is marked while the next one is recorded and published.
+      await this.#settleMarking();
+      const marking = this.#mark(refs);
+      marking.catch(() => {});
+      this.#marking = marking;
       return commits.length;
     } catch (error) {
       // The outcome of the last publish may be unknown: recover, and read the outboxes, before
@@ -362,9 +389,11 @@ export class OutboxRelay {
     this.#loop.wake();
   }
 
-  /** Finishes the batch in hand and stops. */
-  stop(): Promise<void> {
-    return this.#loop.stop();
+  /** Finishes the batch in hand and its marking, and stops. */
+  async stop(): Promise<void> {
+    await this.#loop.stop();
+    // A failed marking is repaired by the next relay's recovery.
+    await this.#settleMarking().catch(() => {});
   }
 }
 

@@ -296,14 +296,14 @@ export function entityStoreContract(
       expect(offered?.source).toEqual(source);
     });
 
-    it("records each relay process's latest batch, finds it and forgets it", async () => {
+    it("records each relay process's two latest batches, finds them and forgets them", async () => {
       const { store, id } = await setup();
       const relayId = `relay-${id}`;
       const commits = [
         { entityType: counter.type, entityId: id, version: 1, causationKey: 'k1' },
         { entityType: 'contract.other', entityId: id, version: 3, causationKey: 'k3' },
       ];
-      for (const sequence of [1, 2]) {
+      for (const sequence of [1, 2, 3]) {
         await store.saveRelayBatch({ relayId, instance: 'i1', sequence, commits });
       }
       await store.saveRelayBatch({ relayId, instance: 'i2', sequence: 1, commits: [] });
@@ -314,14 +314,19 @@ export function entityStoreContract(
         sequence: 2,
         commits,
       });
-      // A relay records a batch only once the one before is marked: only the latest is kept.
-      expect(await store.loadRelayBatch(relayId, 'i1', 3)).toBeUndefined();
+      expect(await store.loadRelayBatch(relayId, 'i1', 3)).toMatchObject({ sequence: 3 });
+      // A relay records a batch only once the one before the last is marked: the two latest are
+      // kept.
+      expect(await store.loadRelayBatch(relayId, 'i1', 1)).toBeUndefined();
+      expect(await store.loadRelayBatch(relayId, 'i1', 4)).toBeUndefined();
       expect(await store.loadRelayBatch(relayId, 'i2', 1)).toBeDefined();
 
       await store.deleteRelayBatches(relayId, { instance: 'i1', sequence: 1 });
+      expect(await store.loadRelayBatch(relayId, 'i1', 3)).toBeDefined();
       expect(await store.loadRelayBatch(relayId, 'i1', 2)).toBeDefined();
       await store.deleteRelayBatches(relayId, { instance: 'i1', sequence: 2 });
       expect(await store.loadRelayBatch(relayId, 'i1', 2)).toBeUndefined();
+      expect(await store.loadRelayBatch(relayId, 'i1', 3)).toBeDefined();
       expect(await store.loadRelayBatch(relayId, 'i2', 1)).toBeDefined();
       await store.deleteRelayBatches(relayId);
       expect(await store.loadRelayBatch(relayId, 'i2', 1)).toBeUndefined();
