@@ -32,6 +32,15 @@ export interface OrderCreated {
   readonly mode: SagaMode;
 }
 
+/** Input of the order-fulfillment workflow (POST /workflows/order-fulfillment, or an orchestrated order's OrderCreated): checked before the workflow starts. */
+export interface OrderFulfillmentInput {
+  readonly orderId: string;
+  readonly customerId: string;
+  readonly items: readonly OrderItem[];
+  /** Minor units (cents): the sum of the items. */
+  readonly total: number;
+}
+
 export interface OrderItem {
   readonly sku: string;
   readonly quantity: number;
@@ -185,6 +194,7 @@ export interface SchemaTypes {
   readonly CustomerCreditSet: CustomerCreditSet;
   readonly OrderApproved: OrderApproved;
   readonly OrderCreated: OrderCreated;
+  readonly OrderFulfillmentInput: OrderFulfillmentInput;
   readonly OrderRejected: OrderRejected;
   readonly PaymentAuthorized: PaymentAuthorized;
   readonly PaymentFailed: PaymentFailed;

@@ -3,12 +3,28 @@ import {
   deadLetterTopic,
   defineProcessor,
   eventsTopic,
+  SagaflowError,
   SagaflowService,
+  type EventSerde,
 } from '@sagaflow/core';
 import { loadSchemaCatalog } from '@sagaflow/schema-registry';
 import { MemoryBus, MemoryEntityStore, MemorySerde, waitFor } from '@sagaflow/testing';
 import { describe, expect, it } from 'vitest';
 import { demoDomain, demoSchemasDir } from '../fixtures/demo-domain.js';
+
+/** The service that owns the demo's accounts: where the processors' events come from. */
+const accountsService = (
+  bus: MemoryBus,
+  serde: MemorySerde,
+  account: ReturnType<typeof demoDomain>['account'],
+) =>
+  new SagaflowService({
+    name: 'accounts',
+    store: new MemoryEntityStore(),
+    bus,
+    serde,
+    entities: [account],
+  });
 
 describe('processors on the in-memory adapters', () => {
   it('gives handlers typed payloads, headers, and the state of entities', async () => {
@@ -41,13 +57,7 @@ describe('processors on the in-memory adapters', () => {
       },
       ignore: ['Flagged'],
     });
-    const accounts = new SagaflowService({
-      name: 'accounts',
-      store: new MemoryEntityStore(),
-      bus,
-      serde,
-      entities: [account],
-    });
+    const accounts = accountsService(bus, serde, account);
     const observers = new SagaflowService({
       name: 'observers',
       store: new MemoryEntityStore(),
@@ -70,6 +80,68 @@ describe('processors on the in-memory adapters', () => {
     await accounts.stop();
   });
 
+  it('waits out a schema registry that does not answer and a workflow version not deployed yet, past its retries, and dead-letters neither', async () => {
+    const { account } = demoDomain('waits');
+    const bus = new MemoryBus();
+    const serde = new MemorySerde(await loadSchemaCatalog(demoSchemasDir));
+    // The registry does not answer the first 8 decodes (a schema id this process has not cached).
+    let registryDown = 8;
+    const flaky: EventSerde = {
+      encode: (type, payload) => serde.encode(type, payload),
+      decode: (type, value) =>
+        registryDown-- > 0
+          ? Promise.reject(
+              new SagaflowError('SERDE_FAILED', 'schema registry unreachable: ECONNREFUSED', {
+                retriable: true,
+              }),
+            )
+          : serde.decode(type, value),
+    };
+    // The second deposit needs a workflow version that is deployed only after 8 attempts.
+    let notDeployed = 8;
+    const handled: number[] = [];
+    const processor = defineProcessor<{ Deposited: { accountId: string; amount: number } }>({
+      name: 'patient',
+      topics: [eventsTopic(account.type)],
+      handlers: {
+        Deposited: (event) => {
+          if (event.payload.amount === 2 && notDeployed-- > 0) {
+            return Promise.reject(
+              new SagaflowError(
+                'UNKNOWN_WORKFLOW',
+                'order version 2 is not deployed here (deployed: order@1)',
+                { retriable: true },
+              ),
+            );
+          }
+          handled.push(event.payload.amount);
+          return Promise.resolve();
+        },
+      },
+      ignore: ['Flagged'],
+    });
+    const accounts = accountsService(bus, serde, account);
+    const patient = new SagaflowService({
+      name: 'patient',
+      store: new MemoryEntityStore(),
+      bus,
+      serde: flaky,
+      entities: [],
+      processors: [processor],
+      processing: { maxAttempts: 3, backoff: { initialMs: 1, maxMs: 5, multiplier: 2 } },
+    });
+    await accounts.start();
+    await patient.start();
+    await accounts.execute(account, 'a', 'Deposit', { amount: 1 });
+    await accounts.execute(account, 'a', 'Deposit', { amount: 2 });
+    await waitFor(() => handled.length === 2, { timeoutMs: 5000 });
+    expect(handled).toEqual([1, 2]);
+    const ends = await bus.endOffsets(deadLetterTopic(patient.groupOf(processor)));
+    expect([...ends.values()].reduce((a, b) => a + b, 0n)).toBe(0n);
+    await patient.stop();
+    await accounts.stop();
+  });
+
   it('dead-letters an event type it neither handles nor ignores, and goes on', async () => {
     const { account } = demoDomain('strict');
     const bus = new MemoryBus();
@@ -85,13 +157,7 @@ describe('processors on the in-memory adapters', () => {
         },
       },
     });
-    const accounts = new SagaflowService({
-      name: 'accounts',
-      store: new MemoryEntityStore(),
-      bus,
-      serde,
-      entities: [account],
-    });
+    const accounts = accountsService(bus, serde, account);
     const strict = new SagaflowService({
       name: 'strict',
       store: new MemoryEntityStore(),

@@ -1,4 +1,9 @@
-import { Orchestrator, SagaflowService, type OrchestratorOptions } from '@sagaflow/core';
+import {
+  Orchestrator,
+  SagaflowService,
+  workflowIdOf,
+  type OrchestratorOptions,
+} from '@sagaflow/core';
 import { loadSchemaCatalog } from '@sagaflow/schema-registry';
 import {
   MemoryBus,
@@ -191,6 +196,66 @@ describe('Orchestrator on the in-memory adapters', () => {
     for (const { workflowId } of started) {
       expect((await s.ended(workflowId)).status).toBe('completed');
     }
+  });
+
+  it('backs off timers that fail to fire: a hundred failing reads hold back no later workflow', async () => {
+    const s = await setup({
+      price: (sku) => {
+        if (sku === 'sku-broken') throw new Error('the price view cannot be read');
+        return 7;
+      },
+    });
+    await s.participants.execute(s.flow.stock, 'sku-broken', 'Set', { available: 1000 });
+    for (let i = 0; i < 101; i += 1) {
+      await s.orchestrator.startWorkflow('purchase', {
+        key: `broken-${i}`,
+        input: input({ purchaseId: `p-broken-${i}`, sku: 'sku-broken' }),
+      });
+    }
+    // Its timer is due after the hundred and one that keep failing.
+    const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
+      key: 'k',
+      input: input(),
+    });
+    expect((await s.ended(workflowId)).status).toBe('completed');
+    const broken = await s.orchestrator.get(workflowIdOf('purchase', 'broken-0'));
+    expect(broken?.status).toBe('running');
+    // A failed timer is postponed, not dropped: it fires again later.
+    const pending = await s.timers.due(s.orchestrator.entityType, '9999-01-01T00:00:00.000Z', 1000);
+    expect(pending.length).toBeGreaterThanOrEqual(101);
+  });
+
+  it('keeps the timer of a commit that comes after its timer was taken for an orphan', async () => {
+    // The second timer written (the read of 'hold-funds') waits before its commit, longer than
+    // the orphan wait: the timer loop deletes the timer meanwhile.
+    let written = 0;
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const s = await setup(
+      {},
+      {
+        orphanTimerMs: 100,
+        faults: async (point) => {
+          if (point === 'timer-written' && ++written === 2) await held;
+        },
+      },
+    );
+    const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
+      key: 'k',
+      input: input(),
+    });
+    await waitFor(() => written === 2, { timeoutMs: 5000, description: 'the held timer written' });
+    const dueNow = () => s.timers.due(s.orchestrator.entityType, new Date().toISOString(), 10);
+    await waitFor(async () => (await dueNow()).length === 0, {
+      timeoutMs: 5000,
+      description: 'the timer deleted as an orphan',
+    });
+    release();
+    const state = await s.ended(workflowId);
+    expect(state.status).toBe('completed');
+    expect(await s.load<WalletState>(s.flow.wallet, 'ann')).toMatchObject({ balance: 80 });
   });
 
   it('fires a timer stored for a commit that lost its version for nothing, and deletes it', async () => {

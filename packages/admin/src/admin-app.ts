@@ -150,7 +150,6 @@ export function createAdminApp(options: AdminOptions): express.Express {
   const clock = options.clock ?? (() => new Date());
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '16kb' }));
 
   const registry = options.registry ?? new Registry();
   if (options.registry === undefined) {
@@ -173,6 +172,8 @@ export function createAdminApp(options: AdminOptions): express.Express {
   });
 
   if (options.token !== undefined && options.token !== '') app.use(requireToken(options.token));
+  // Bodies are read only from a caller who holds the token.
+  app.use(express.json({ limit: '16kb' }));
 
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());

@@ -50,10 +50,9 @@ export function errorHandler(
     });
     return;
   }
-  if ((error as { type?: string }).type === 'entity.parse.failed') {
-    res.status(400).json({
-      error: { code: 'INVALID_ARGUMENT', message: 'the body is not valid JSON', field: 'body' },
-    });
+  const parsing = bodyParserError(error);
+  if (parsing !== undefined) {
+    res.status(parsing.status).json({ error: parsing.error });
     return;
   }
   res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error' } });
@@ -80,4 +79,63 @@ export function parseInput<T>(schema: z.ZodType<T>, value: unknown): T {
     message.startsWith(field) ? message : `${field}: ${message}`,
     field,
   );
+}
+
+/**
+ * The answer to an error of express's body parser (`type` as the `body-parser` package names its
+ * errors): what was wrong with the request, never a 500.
+ */
+function bodyParserError(
+  error: unknown,
+): { status: number; error: { code: string; message: string; field: string } } | undefined {
+  const { type, status, limit, charset, encoding } = error as {
+    type?: unknown;
+    status?: unknown;
+    limit?: unknown;
+    charset?: unknown;
+    encoding?: unknown;
+  };
+  switch (type) {
+    case 'entity.parse.failed':
+      return {
+        status: 400,
+        error: { code: 'INVALID_ARGUMENT', message: 'the body is not valid JSON', field: 'body' },
+      };
+    case 'entity.too.large':
+      return {
+        status: 413,
+        error: {
+          code: 'PAYLOAD_TOO_LARGE',
+          message: `the body is larger than ${typeof limit === 'number' ? `${limit} bytes` : 'this endpoint takes'}`,
+          field: 'body',
+        },
+      };
+    case 'encoding.unsupported':
+      return {
+        status: 415,
+        error: {
+          code: 'UNSUPPORTED_MEDIA_TYPE',
+          message: `the content encoding '${String(encoding)}' is not supported (identity, gzip, deflate or br)`,
+          field: 'Content-Encoding',
+        },
+      };
+    case 'charset.unsupported':
+      return {
+        status: 415,
+        error: {
+          code: 'UNSUPPORTED_MEDIA_TYPE',
+          message: `the charset '${String(charset)}' is not supported (utf-8)`,
+          field: 'Content-Type',
+        },
+      };
+    default:
+      // Any other refusal of the parser (an aborted or truncated request, too many parameters).
+      if (typeof type === 'string' && typeof status === 'number' && status >= 400 && status < 500) {
+        return {
+          status,
+          error: { code: 'INVALID_ARGUMENT', message: 'the body could not be read', field: 'body' },
+        };
+      }
+      return undefined;
+  }
 }

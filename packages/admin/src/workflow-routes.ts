@@ -6,10 +6,16 @@ import { errorHandler, HttpError } from './http-errors.js';
 /** Options of {@link workflowRoutes}. */
 export interface WorkflowRoutesOptions {
   /**
-   * Bearer token the routes require. Without one they are open (for a service behind its own
-   * gateway). @default none
+   * Bearer token the routes require. Without one (and without `allowNoToken`) they refuse every
+   * request with 401: starting workflows is not open to anyone who reaches the port.
+   * @default none
    */
   readonly token?: string;
+  /**
+   * Opens the routes without a token: for a service behind a gateway of its own that checks
+   * callers. @default false
+   */
+  readonly allowNoToken?: boolean;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
@@ -26,8 +32,19 @@ export function workflowRoutes(
   options: WorkflowRoutesOptions = {},
 ): Router {
   const router = express.Router();
+  if (options.token !== undefined && options.token !== '') {
+    router.use(requireToken(options.token));
+  } else if (options.allowNoToken !== true) {
+    router.use('/workflows', () => {
+      throw new HttpError(
+        401,
+        'UNAUTHENTICATED',
+        'this service has no token set (ADMIN_TOKEN): its workflow routes are closed',
+      );
+    });
+  }
+  // Bodies are read only from a caller who holds the token.
   router.use(express.json({ limit: '64kb' }));
-  if (options.token !== undefined && options.token !== '') router.use(requireToken(options.token));
 
   router.post('/workflows/:type', async (req, res) => {
     const key = req.header('idempotency-key');

@@ -62,6 +62,19 @@ describe('admin API on the real database', () => {
     });
     expect((await api('/sagas', { token: 'wrong' })).status).toBe(403);
     expect((await api('/metrics', { token: null })).status).toBe(401);
+    // A body is not read before the token is checked: no parse errors for strangers.
+    for (const body of ['{not json', JSON.stringify({ reason: 'x'.repeat(50_000) })]) {
+      const stranger = await api('/sagas/any/compensate', { method: 'POST', token: null, body });
+      expect(stranger.status).toBe(401);
+    }
+    const holder = await api('/sagas/any/compensate', { method: 'POST', body: '{not json' });
+    expect(holder.status).toBe(400);
+    expect(await holder.json()).toMatchObject({ error: { field: 'body' } });
+    const large = await api('/sagas/any/compensate', {
+      method: 'POST',
+      body: JSON.stringify({ reason: 'x'.repeat(50_000) }),
+    });
+    expect(large.status).toBe(413);
     expect(() =>
       createAdminApp({
         views: undefined as never,

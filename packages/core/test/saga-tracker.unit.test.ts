@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   defineSaga,
   headerNames,
+  SagaflowError,
   SagaTracker,
   type MessageSubscriber,
   type ReceivedMessage,
@@ -103,12 +104,12 @@ class UnevenStore extends MemorySagaViewStore {
   }
 }
 
-async function tracker(views: SagaViewStore) {
+async function tracker(views: SagaViewStore, decoder: EventSerde = serde) {
   const bus = subscriber();
   const t = new SagaTracker({
     definitions: [saga],
     subscriber: bus.fake,
-    serde,
+    serde: decoder,
     views,
     stuckCheckIntervalMs: 60_000,
   });
@@ -162,6 +163,67 @@ describe('SagaTracker', () => {
     }
     await a.tracker.stop();
     await b.tracker.stop();
+  });
+
+  it('waits out a registry that cannot answer, and records an unreadable payload without its fields', async () => {
+    const views = new MemorySagaViewStore();
+    let registryUp = false;
+    const decoder: EventSerde = {
+      encode: () => Promise.reject(new Error('not used')),
+      decode: (type) => {
+        if (type === 'StockReserved') {
+          // Bytes that no schema can read: terminal.
+          return Promise.reject(new SagaflowError('SERDE_FAILED', 'cannot read StockReserved'));
+        }
+        return registryUp
+          ? Promise.resolve({ orderId: 'o-1', total: 250 })
+          : Promise.reject(
+              new SagaflowError('SERDE_FAILED', 'schema registry unreachable: ECONNREFUSED', {
+                retriable: true,
+              }),
+            );
+      },
+    };
+    const { tracker: t, deliver } = await tracker(views, decoder);
+    const withValue = (message: ReceivedMessage) => ({ ...message, value: Buffer.from([0]) });
+    // The handler fails: the bus hands the event again later, nothing is recorded meanwhile.
+    await expect(deliver(withValue(event('registry', 'OrderCreated')))).rejects.toMatchObject({
+      code: 'SERDE_FAILED',
+      retriable: true,
+    });
+    expect(await views.view('registry')).toBeUndefined();
+    registryUp = true;
+    await deliver(withValue(event('registry', 'OrderCreated')));
+    const view = await views.view('registry');
+    expect(view?.businessKey).toBe('o-1');
+    expect(view?.timeline[0]?.keyFields).toEqual({ orderId: 'o-1', total: 250 });
+    // An observer never blocks a partition on a payload that no retry can read.
+    await deliver(withValue(event('registry', 'StockReserved')));
+    expect((await views.view('registry'))?.timeline.map((e) => [e.type, e.keyFields])).toEqual([
+      ['OrderCreated', { orderId: 'o-1', total: 250 }],
+      ['StockReserved', {}],
+    ]);
+    await t.stop();
+  });
+
+  it('redacts the fields the schema marks sensitive in the timeline it shows', async () => {
+    const views = new MemorySagaViewStore();
+    const decoder: EventSerde = {
+      encode: () => Promise.reject(new Error('not used')),
+      decode: () => Promise.resolve({ orderId: 'o-9', customerId: 'c-secret', total: 5 }),
+      redact: (_type, payload) => ({ ...payload, customerId: '[REDACTED]' }),
+    };
+    const { tracker: t, deliver } = await tracker(views, decoder);
+    await deliver({ ...event('sensitive', 'OrderCreated'), value: Buffer.from([0]) });
+    const view = await views.view('sensitive');
+    expect(view?.timeline[0]?.keyFields).toEqual({
+      orderId: 'o-9',
+      customerId: '[REDACTED]',
+      total: 5,
+    });
+    expect(view?.businessKey).toBe('o-9');
+    expect(JSON.stringify(view)).not.toContain('c-secret');
+    await t.stop();
   });
 
   it('a failed batch fails the handler of each of its events, and the next batch goes on', async () => {

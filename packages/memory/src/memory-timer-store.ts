@@ -31,6 +31,12 @@ export class MemoryTimerStore implements TimerStore {
     );
   }
 
+  postpone(id: string, dueAt: string): Promise<void> {
+    const timer = this.#timers.get(id);
+    if (timer !== undefined) this.#timers.set(id, { ...timer, dueAt });
+    return Promise.resolve();
+  }
+
   delete(ids: readonly string[]): Promise<void> {
     for (const id of ids) this.#timers.delete(id);
     return Promise.resolve();

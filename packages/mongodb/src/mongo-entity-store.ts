@@ -268,7 +268,8 @@ export class MongoEntityStore implements EntityStore, Pingable {
     if (cached !== undefined) return structuredClone(cached);
     const doc = await this.#collection(entityType).findOne({ _id: id });
     if (doc === null) return undefined;
-    this.#commits.set(key, doc);
+    // The cache keeps its own copy: the one read goes to whoever asked.
+    this.#commits.set(key, structuredClone(doc));
     return doc;
   }
 
@@ -323,7 +324,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
     let version = hinted;
     let latest =
       version === 0 ? undefined : await this.#commit(entityType, documentId(entityId, version));
-    /** Whether `latest` is the cache's own object (`#commit` gives copies). */
+    /** Whether `latest` is the cache's own object (`#commit` gives copies, a read is cached as one). */
     let fromCache = false;
     // Without a hint the entity has no commit, or only its first ones (the hint moves every few
     // versions, and compaction moves it before deleting anything): probing upwards finds them.
@@ -343,7 +344,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
       latest = next;
       version += 1;
       fromCache = cached !== undefined;
-      if (!fromCache) this.#commits.set(key, next);
+      if (!fromCache) this.#commits.set(key, structuredClone(next));
     }
     if (latest === undefined) return undefined;
     this.#know(entityType, entityId, latest.version);

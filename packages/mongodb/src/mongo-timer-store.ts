@@ -11,7 +11,7 @@ const toTimer = ({ _id, ...rest }: TimerDocument): DurableTimer => ({ id: _id, .
 /**
  * {@link TimerStore} on MongoDB or FerretDB, in the collection `sagaflow_timers`: a timer is one
  * inserted document (a second insert of the same id is ignored), found by owner and due time,
- * and deleted by id. No update, so it needs no atomic read-modify-write. Timers scheduled, and
+ * postponed by an update of its due time alone, and deleted by id. Timers scheduled, and
  * deleted, while a write of them is in flight go together in the next write (one round trip).
  */
 export class MongoTimerStore implements TimerStore {
@@ -76,6 +76,14 @@ export class MongoTimerStore implements TimerStore {
       return doc === null ? undefined : toTimer(doc);
     } catch (error) {
       throw unavailable('reading the next timer', error);
+    }
+  }
+
+  async postpone(id: string, dueAt: string): Promise<void> {
+    try {
+      await this.#timers.updateOne({ _id: id }, { $set: { dueAt } });
+    } catch (error) {
+      throw unavailable(`postponing timer ${id}`, error);
     }
   }
 

@@ -42,17 +42,28 @@ export function readSchemaId(value: Buffer): number {
   return value.readInt32BE(1);
 }
 
-/** Throws a terminal SERDE_FAILED naming the fields of the payload that do not fit its schema. */
+/**
+ * Throws a terminal SERDE_FAILED naming the fields of the payload that do not fit its schema; its
+ * `context.field` is the path of the first one (`items.0.quantity`), empty for the whole payload.
+ */
 export function checkPayload(catalog: SchemaCatalog, eventType: string, payload: unknown): void {
-  const problems = schemaViolations(catalog.get(eventType), payload);
-  if (problems.length > 0) {
-    throw new SagaflowError('SERDE_FAILED', `invalid ${eventType}: ${problems.join('; ')}`);
+  const found = misfits(catalog.get(eventType), payload);
+  if (found.length > 0) {
+    throw new SagaflowError(
+      'SERDE_FAILED',
+      `invalid ${eventType}: ${found.map((m) => m.problem).join('; ')}`,
+      { context: { field: found[0]!.path.join('.') } },
+    );
   }
 }
 
 /** Says where a payload does not fit its schema: `StockReserved.quantity: expected "int", got "x"`. */
 export function schemaViolations(entry: CatalogEntry, payload: unknown): string[] {
-  const problems: string[] = [];
+  return misfits(entry, payload).map((m) => m.problem);
+}
+
+function misfits(entry: CatalogEntry, payload: unknown): { path: string[]; problem: string }[] {
+  const problems: { path: string[]; problem: string }[] = [];
   entry.avroType.isValid(payload, {
     errorHook: (path: string[], value: unknown, type: { toString(): string }) => {
       const where = [entry.type, ...path].join('.');
@@ -63,7 +74,10 @@ export function schemaViolations(entry: CatalogEntry, payload: unknown): string[
           return type.toString();
         }
       })();
-      problems.push(`${where}: expected ${expected}, got ${JSON.stringify(value) ?? 'undefined'}`);
+      problems.push({
+        path: [...path],
+        problem: `${where}: expected ${expected}, got ${JSON.stringify(value) ?? 'undefined'}`,
+      });
     },
   });
   return problems;

@@ -22,9 +22,13 @@ export interface ServiceInMemory<S extends ServiceProcess> {
  */
 export async function startServiceInMemory<S extends ServiceProcess>(
   build: (config: ProcessConfig, adapters: AdapterFactory) => Promise<S>,
-  options: { readonly schemaDirs: readonly string[] },
+  options: {
+    readonly schemaDirs: readonly string[];
+    /** The service's environment (e.g. `ADMIN_TOKEN`). @default empty */
+    readonly env?: NodeJS.ProcessEnv;
+  },
 ): Promise<ServiceInMemory<S>> {
-  const config = loadProcessConfig({ defaultPort: 0, env: {} });
+  const config = loadProcessConfig({ defaultPort: 0, env: options.env ?? {} });
   const running: RunningService<S> = await listen(
     await build(config, memoryAdapters({ schemaDirs: options.schemaDirs })),
     config,

@@ -3,12 +3,13 @@ import {
   done,
   eventsTopic,
   refuse,
+  SagaflowError,
   workflowIdOf,
   type WorkflowReply,
   type WorkflowTrigger,
 } from '@sagaflow/core';
 import type { ReferenceNames } from './names.js';
-import type { OrderRequest } from './types.js';
+import { totalOf, type OrderRequest } from './types.js';
 
 /** The orchestrated workflow's type. */
 export const ORDER_WORKFLOW = 'order-fulfillment';
@@ -34,6 +35,33 @@ export interface OrderWorkflowOptions {
 
 const reasonOf = (reply: WorkflowReply) => String(reply.payload['reason']);
 
+const refused = (field: string, message: string) =>
+  new SagaflowError('INVALID_ARGUMENT', `input.${field} ${message}`, {
+    context: { field: `input.${field}` },
+  });
+
+/**
+ * What the input schema (`OrderFulfillmentInput`) cannot say: ids that are not empty, at least
+ * one item, quantities of at least 1, prices of at least 0, and a total that is the items' sum.
+ */
+export function checkOrderInput(raw: unknown): OrderRequest {
+  const input = raw as OrderRequest;
+  for (const field of ['orderId', 'customerId'] as const) {
+    if (input[field].trim() === '') throw refused(field, 'must not be empty');
+  }
+  if (input.items.length === 0) throw refused('items', 'must hold at least one item');
+  input.items.forEach((item, i) => {
+    if (item.sku.trim() === '') throw refused(`items.${i}.sku`, 'must not be empty');
+    if (item.quantity < 1) throw refused(`items.${i}.quantity`, 'must be at least 1');
+    if (item.unitPrice < 0) throw refused(`items.${i}.unitPrice`, 'must be at least 0');
+  });
+  const sum = totalOf(input.items);
+  if (!Number.isSafeInteger(sum) || input.total !== sum) {
+    throw refused('total', `must be the sum of the items (${sum})`);
+  }
+  return { orderId: input.orderId, customerId: input.customerId, items: input.items, total: sum };
+}
+
 /**
  * The order fulfilment as an orchestrated workflow: the commands it sends to each participant's
  * command topic, the replies it waits for, and the compensations.
@@ -46,6 +74,8 @@ export function orderWorkflow(names: ReferenceNames, options: OrderWorkflowOptio
   const step = { timeoutMs: options.stepTimeoutMs ?? 60_000, retry: { maxAttempts: 5 } };
   return defineWorkflow<OrderRequest>({
     type: ORDER_WORKFLOW,
+    inputSchema: 'OrderFulfillmentInput',
+    input: checkOrderInput,
     businessKey: (input) => input.orderId,
     steps: [
       {

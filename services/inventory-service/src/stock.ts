@@ -36,7 +36,9 @@ export const stockEntity = (type: string) =>
       Hold: (state, { orderId, quantity }, { entityId }) =>
         state.holds[orderId] !== undefined || state.closed[orderId] !== undefined
           ? []
-          : quantity > state.available
+          : // A quantity below 1 (never sent by the order service, whose input is checked) holds
+            // nothing: taking it would raise the stock.
+            quantity < 1 || quantity > state.available
             ? [
                 {
                   type: 'StockItemShort',

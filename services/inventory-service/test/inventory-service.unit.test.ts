@@ -59,6 +59,17 @@ describe('inventory service (in memory)', () => {
     });
     expect(await stockOf('bolt')).toMatchObject({ available: 6, reserved: 4 });
     expect(await stockOf('nut')).toMatchObject({ available: 0, reserved: 1 });
+    // A negative quantity (never sent by the order service) would raise the stock: refused.
+    await request('o-negative', -1000);
+    await waitFor(async () => (await decided('o-negative')) === 'FAILED', {
+      timeoutMs: 10_000,
+      description: 'o-negative refused',
+    });
+    await waitFor(async () => (await stockOf('bolt')).reserved === 4, {
+      timeoutMs: 10_000,
+      description: 'o-negative holds no bolts',
+    });
+    expect(await stockOf('nut')).toMatchObject({ available: 0, reserved: 1 });
   });
 
   it('refuses bad input with 400 naming the field, and answers 404 for unknown stock', async () => {

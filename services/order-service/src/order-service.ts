@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { HttpError, parseInput } from '@sagaflow/admin';
 import { defineCommandEndpoint, eventsTopic, newId } from '@sagaflow/core';
-import { referenceNames, sagaIdOf } from '@sagaflow/reference-contracts';
+import { referenceNames, sagaIdOf, totalOf } from '@sagaflow/reference-contracts';
 import {
   countField,
   entityServiceProcess,
@@ -15,7 +15,7 @@ import {
   type ServiceBuildOptions,
 } from '@sagaflow/runtime';
 import { z } from 'zod';
-import { orderEntity } from './order.js';
+import { orderEntity, type OrderState } from './order.js';
 import { orderProcessor } from './order-processor.js';
 
 const orderBody = z.strictObject({
@@ -30,7 +30,12 @@ const orderBody = z.strictObject({
       { error: 'items must be an array of {sku, quantity, unitPrice}' },
     )
     .min(1, 'items must hold at least one item')
-    .max(100, 'items must hold at most 100 items'),
+    .max(100, 'items must hold at most 100 items')
+    // The total travels as an Avro long and a JavaScript number: whole numbers past 2^53 are not
+    // exact, and the schema refuses them.
+    .refine((items) => Number.isSafeInteger(totalOf(items)), {
+      error: `items: the order's total must be at most ${Number.MAX_SAFE_INTEGER}`,
+    }),
   mode: z
     .enum(['choreography', 'orchestration'], {
       error: "mode must be 'choreography' or 'orchestration'",
@@ -43,6 +48,40 @@ function orderIdFor(key: string | undefined): string {
   return key === undefined
     ? `ord-${newId()}`
     : `ord-${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * The causation key of a request with an Idempotency-Key: the key itself, or its digest when the
+ * prefixed key would pass the 200 characters a causation key takes.
+ */
+const causationKeyOf = (key: string): string =>
+  key.length <= 195
+    ? `http:${key}`
+    : `http:sha256:${createHash('sha256').update(key).digest('hex')}`;
+
+/**
+ * Refuses a request that reuses an Idempotency-Key with another order than the one it placed
+ * (as Stripe's API does): the key would otherwise answer with an order the client did not ask for.
+ */
+function checkSameOrder(
+  key: string,
+  placed: Pick<OrderState, 'customerId' | 'items' | 'mode'>,
+  asked: Pick<OrderState, 'customerId' | 'items' | 'mode'>,
+): void {
+  const items = (order: typeof placed) =>
+    JSON.stringify(order.items.map(({ sku, quantity, unitPrice }) => [sku, quantity, unitPrice]));
+  if (
+    placed.customerId !== asked.customerId ||
+    placed.mode !== asked.mode ||
+    items(placed) !== items(asked)
+  ) {
+    throw new HttpError(
+      422,
+      'IDEMPOTENCY_KEY_REUSED',
+      `the Idempotency-Key '${key}' placed another order: a new order needs a new key`,
+      'Idempotency-Key',
+    );
+  }
 }
 
 /**
@@ -84,25 +123,24 @@ export async function buildOrderService(
         const body = parseInput(orderBody, req.body ?? {});
         const orderId = orderIdFor(key);
         const mode = body.mode === 'orchestration' ? 'ORCHESTRATION' : 'CHOREOGRAPHY';
-        const result = await service.commands.execute(
-          order,
-          orderId,
-          'Place',
-          { customerId: body.customerId, items: body.items, mode },
-          {
-            sagaId: sagaIdOf(orderId, mode),
-            ...(key === undefined ? {} : { causationKey: `http:${key}` }),
-          },
-        );
+        const asked = { customerId: body.customerId, items: body.items, mode } as const;
+        const result = await service.commands.execute(order, orderId, 'Place', asked, {
+          sagaId: sagaIdOf(orderId, mode),
+          ...(key === undefined ? {} : { causationKey: causationKeyOf(key) }),
+        });
         if (result.status === 'rejected') {
           // The order id comes from the key: an order that exists was placed with this key.
           const existing =
             key === undefined ? undefined : await service.commands.load(order, orderId);
-          if (existing === undefined || existing.state.status === 'NEW') {
+          if (key === undefined || existing === undefined || existing.state.status === 'NEW') {
             throw new HttpError(409, 'COMMAND_REJECTED', result.rejection.reason);
           }
+          checkSameOrder(key, existing.state, asked);
           res.status(200).json({ orderId, sagaId: sagaIdOf(orderId, existing.state.mode) });
           return;
+        }
+        if (result.status === 'duplicate' && key !== undefined) {
+          checkSameOrder(key, result.state, asked);
         }
         const placedMode = result.status === 'unchanged' ? mode : result.state.mode;
         res

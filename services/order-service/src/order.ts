@@ -1,6 +1,18 @@
 import { defineEntity, reject } from '@sagaflow/core';
 import type { OrderItem, SagaMode, SchemaTypes } from '@sagaflow/reference-contracts';
-import { totalOf } from '@sagaflow/reference-contracts';
+import { isWorkflowSaga, sagaIdOf, totalOf } from '@sagaflow/reference-contracts';
+
+/**
+ * Why a workflow may not settle this order: only the order's own workflow (the one its
+ * `OrderCreated` started) may; another one, started over HTTP with this order's id, may not.
+ */
+function strangerWorkflow(state: OrderState, orderId: string, sagaId: string): string | undefined {
+  if (!isWorkflowSaga(sagaId) || state.status === 'NEW') return undefined;
+  const own = sagaIdOf(orderId, state.mode);
+  return sagaId === own
+    ? undefined
+    : `order ${orderId} belongs to saga ${own}: workflow ${sagaId} may not settle it`;
+}
 
 export type OrderStatus = 'PENDING' | 'APPROVED' | 'REJECTED';
 
@@ -45,7 +57,9 @@ export const orderEntity = (type: string) =>
                 payload: { orderId: entityId, customerId, items, total: totalOf(items), mode },
               },
             ],
-      Approve: (state, _command, { entityId }) => {
+      Approve: (state, _command, { entityId, sagaId }) => {
+        const stranger = strangerWorkflow(state, entityId, sagaId);
+        if (stranger !== undefined) return reject(stranger);
         switch (state.status) {
           case 'NEW':
             return reject(`order ${entityId} does not exist`);
@@ -57,10 +71,13 @@ export const orderEntity = (type: string) =>
             return [{ type: 'OrderApproved', payload: { orderId: entityId } }];
         }
       },
-      Reject: (state, { reason }, { entityId }) =>
-        state.status === 'PENDING'
+      Reject: (state, { reason }, { entityId, sagaId }) => {
+        const stranger = strangerWorkflow(state, entityId, sagaId);
+        if (stranger !== undefined) return reject(stranger);
+        return state.status === 'PENDING'
           ? [{ type: 'OrderRejected', payload: { orderId: entityId, reason } }]
-          : [],
+          : [];
+      },
     },
     evolve: (state, event) => {
       switch (event.type) {

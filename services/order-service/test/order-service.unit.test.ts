@@ -46,13 +46,105 @@ describe('order service (in memory)', () => {
     });
   });
 
+  it('refuses an Idempotency-Key reused with another request (422 naming the key); the same request still gets the first order', async () => {
+    const first = await place(order, 'key-reused');
+    expect(first.status).toBe(202);
+    const ids = (await first.json()) as { orderId: string; sagaId: string };
+    for (const other of [
+      { ...order, customerId: 'c-2' },
+      { ...order, items: [{ sku: 'widget', quantity: 3, unitPrice: 150 }] },
+      { ...order, mode: 'choreography' },
+    ]) {
+      const reused = await place(other, 'key-reused');
+      expect(reused.status).toBe(422);
+      expect(await reused.json()).toMatchObject({
+        error: { code: 'IDEMPOTENCY_KEY_REUSED', field: 'Idempotency-Key' },
+      });
+    }
+    const same = await place(order, 'key-reused');
+    expect(same.status).toBe(200);
+    expect(await same.json()).toEqual(ids);
+    // Once the order has moved on too (its saga settled it).
+    const { orderId } = ids;
+    await running.service.sagaflow.commands.execute(
+      orderEntity('orders.order'),
+      orderId,
+      'Approve',
+      {},
+    );
+    expect((await place(order, 'key-reused')).status).toBe(200);
+    expect((await place({ ...order, customerId: 'c-2' }, 'key-reused')).status).toBe(422);
+  });
+
+  it('answers a body too large with 413, an encoding it cannot read with 415, and takes any valid key', async () => {
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      fetch(`${running.url}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body,
+      });
+    const large = await post(JSON.stringify({ ...order, note: 'x'.repeat(200_000) }));
+    expect(large.status).toBe(413);
+    expect(await large.json()).toMatchObject({
+      error: { code: 'PAYLOAD_TOO_LARGE', field: 'body' },
+    });
+    const encoded = await post(JSON.stringify(order), { 'content-encoding': 'compress' });
+    expect(encoded.status).toBe(415);
+    expect(await encoded.json()).toMatchObject({
+      error: { code: 'UNSUPPORTED_MEDIA_TYPE', field: 'Content-Encoding' },
+    });
+    const charset = await post(JSON.stringify(order), {
+      'content-type': 'application/json; charset=klingon',
+    });
+    expect(charset.status).toBe(415);
+    expect(await charset.json()).toMatchObject({
+      error: { code: 'UNSUPPORTED_MEDIA_TYPE', field: 'Content-Type' },
+    });
+    // The longest key the header takes places an order like any other.
+    const longest = 'k'.repeat(200);
+    expect((await place(order, longest)).status).toBe(202);
+    expect((await place(order, longest)).status).toBe(200);
+  });
+
   it('refuses bad input with 400 naming the field, and answers 404 for an unknown order', async () => {
     const bad = await place({ ...order, items: [] });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { field: string } }).error.field).toBe('items');
+    // A total past what a long (and a JavaScript number) holds exactly.
+    const huge = await place({
+      ...order,
+      items: Array.from({ length: 100 }, (_, i) => ({
+        sku: `s-${i}`,
+        quantity: 1_000_000,
+        unitPrice: 1_000_000_000,
+      })),
+    });
+    expect(huge.status).toBe(400);
+    expect(await huge.json()).toMatchObject({ error: { field: 'items' } });
     const badKey = await place(order, 'a key with spaces');
     expect(badKey.status).toBe(400);
     expect((await fetch(`${running.url}/orders/ord-none`)).status).toBe(404);
+  });
+
+  it("lets only an order's own workflow settle it, not another one started with its id", async () => {
+    const { orderId, sagaId } = (await (await place(order)).json()) as {
+      orderId: string;
+      sagaId: string;
+    };
+    const commands = running.service.sagaflow.commands;
+    const entity = orderEntity('orders.order');
+    const stranger = `wf-${'0'.repeat(32)}`;
+    for (const [command, payload] of [
+      ['Approve', {}],
+      ['Reject', { reason: 'mine now' }],
+    ] as const) {
+      const refused = await commands.execute(entity, orderId, command, payload, {
+        sagaId: stranger,
+      });
+      expect(refused.status).toBe('rejected');
+    }
+    const approved = await commands.execute(entity, orderId, 'Approve', {}, { sagaId });
+    expect(approved.status !== 'rejected' && approved.state.status).toBe('APPROVED');
   });
 
   it('approves a pending order once, and never rejects an approved one', async () => {

@@ -56,6 +56,8 @@ export const customerEntity = (type: string) =>
           ];
         if (earlier !== undefined) return failed(earlier.reason ?? 'the payment was released');
         if (!state.known) return failed(`unknown customer ${entityId}`);
+        // A negative amount would pass the credit check and lower the credit reserved.
+        if (!(amount >= 0)) return failed(`the amount must be at least 0 (got ${amount})`);
         if (state.creditReserved + amount > state.creditLimit) {
           return failed(
             `credit limit exceeded: ${amount} asked, ${state.creditLimit - state.creditReserved} of ${state.creditLimit} left`,

@@ -56,5 +56,11 @@ describe('payment service (in memory)', () => {
       customerId: 'c-2',
     });
     expect(released.status !== 'rejected' && released.state.creditReserved).toBe(0);
+    // A negative amount (never sent by the order service) would lower the credit reserved.
+    const negative = await authorize('o-3', -500_000);
+    expect(negative.status === 'committed' && negative.events.map((e) => e.type)).toEqual([
+      'PaymentFailed',
+    ]);
+    expect(negative.status !== 'rejected' && negative.state.creditReserved).toBe(0);
   });
 });

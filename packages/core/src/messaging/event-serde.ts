@@ -16,6 +16,12 @@ export interface EventSerde {
   /** Decodes into the reader's (current) schema of the event type. */
   decode(eventType: string, value: Buffer): Promise<Record<string, unknown>>;
   /**
+   * Throws a terminal SERDE_FAILED error when a payload does not fit its type's schema, its
+   * `context.field` the path of the first field that does not (`items.0.quantity`). Needed by
+   * workflows that declare an `inputSchema`. @default absent
+   */
+  check?(eventType: string, payload: unknown): void;
+  /**
    * A copy of the payload fit for logs, with the fields its schema marks sensitive replaced by
    * `[REDACTED]`. Without it, payloads are never logged. @default absent
    */

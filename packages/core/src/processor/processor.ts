@@ -24,6 +24,7 @@ import {
 } from '../telemetry/instrumentation.js';
 import { inSpan, spanAttributes, SpanKind } from '../telemetry/telemetry.js';
 import { traceIdOf } from '../telemetry/trace-context.js';
+import { commandCausationKey } from '../workflow/workflow.js';
 import { invalidArgument, SagaflowError, type SagaflowErrorCode } from '../errors.js';
 import type { EventSerde } from '../messaging/event-serde.js';
 import type {
@@ -277,6 +278,18 @@ export function messageLogFields(
 
 /** Errors that mean "the infrastructure is away": wait for it, never dead-letter. */
 const BLOCKING: readonly SagaflowErrorCode[] = ['STORE_UNAVAILABLE', 'PUBLISH_FAILED'];
+/**
+ * Errors that, when retriable, mean "what the message needs is not here yet": a schema registry
+ * that does not answer (`SERDE_FAILED`), a workflow version not deployed yet
+ * (`UNKNOWN_WORKFLOW`). Waited for like an outage; their terminal kinds are dead-lettered.
+ */
+const WAITED_WHEN_RETRIABLE: readonly SagaflowErrorCode[] = ['SERDE_FAILED', 'UNKNOWN_WORKFLOW'];
+
+/** Whether an error is waited for, however long, instead of being dead-lettered. */
+const waitedFor = (error: unknown): boolean =>
+  error instanceof SagaflowError &&
+  (BLOCKING.includes(error.code) ||
+    (error.retriable && WAITED_WHEN_RETRIABLE.includes(error.code)));
 
 /** Thrown inside the runtime for a message that no retry can save. */
 class DeadLetter extends Error {
@@ -396,7 +409,7 @@ export class ProcessorRuntime {
       route,
       payload,
       {
-        causationKey: `command:${command.commandId}`,
+        causationKey: commandCausationKey(command.commandId),
         causationId: command.commandId,
         sagaId: command.sagaId,
         ...(command.traceparent === undefined ? {} : { traceparent: command.traceparent }),
@@ -418,7 +431,7 @@ export class ProcessorRuntime {
         endpoint.entity.type,
         command.entityId,
         result.version,
-        `command:${command.commandId}`,
+        commandCausationKey(command.commandId),
         () => this.#stopping,
       );
       const replies: BusMessage[] = [];
@@ -564,7 +577,7 @@ export class ProcessorRuntime {
       }
       const error = outcome;
       const code = error instanceof SagaflowError ? error.code : 'HANDLER_FAILED';
-      const blocking = error instanceof SagaflowError && BLOCKING.includes(error.code);
+      const blocking = waitedFor(error);
       const retriable = blocking || !(error instanceof SagaflowError) || error.retriable;
       const reason = error instanceof Error ? error.message : JSON.stringify(error);
       if (!retriable || (!blocking && attempts >= this.#maxAttempts)) {

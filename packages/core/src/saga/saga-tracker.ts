@@ -2,7 +2,7 @@ import { BackgroundLoop } from '../service/background-loop.js';
 import { setBounded } from '../bounded-map.js';
 import { defaultBackoff } from '../backoff.js';
 import { readEnvelope } from '../messaging/envelope.js';
-import { invalidArgument } from '../errors.js';
+import { invalidArgument, SagaflowError } from '../errors.js';
 import type { EventSerde } from '../messaging/event-serde.js';
 import type { MessageSubscriber, ReceivedMessage, Subscription } from '../messaging/message-bus.js';
 import { eventRoles, type SagaDefinition } from './saga.js';
@@ -187,11 +187,19 @@ export class SagaTracker {
     }
     const keyFields: Record<string, string | number | boolean | null> = {};
     if (message.value !== null) {
-      // An observer never blocks a partition: an unreadable payload is tracked without its fields.
+      // An observer never blocks a partition on a payload that cannot be read: it is tracked
+      // without its fields. A registry that does not answer is waited out (the handler fails, the
+      // event comes again): an entry is never rewritten, so one recorded without its fields would
+      // keep the view without its business key for good.
       const payload = await this.#options.serde
         .decode(envelope.type, message.value)
-        .catch(() => ({}));
-      for (const [field, value] of Object.entries(payload))
+        .catch((error: unknown) => {
+          if (error instanceof SagaflowError && error.retriable) throw error;
+          return {};
+        });
+      // The admin shows these: fields the schema marks sensitive are redacted, as in the logs.
+      const shown = this.#options.serde.redact?.(envelope.type, payload) ?? payload;
+      for (const [field, value] of Object.entries(shown))
         if (scalar(value)) keyFields[field] = value;
     }
     return {

@@ -56,10 +56,7 @@ export interface SagaflowServiceOptions {
    * process relays every shard.
    */
   readonly bus: ServiceBus;
-  readonly serde: EventSerde & {
-    check?(eventType: string, payload: unknown): void;
-    registerAll?(): Promise<unknown>;
-  };
+  readonly serde: EventSerde & { registerAll?(): Promise<unknown> };
   /** The entities this service owns: it stores them and publishes their events. */
   readonly entities: readonly AnyEntityDefinition[];
   /** The processors this service runs. @default [] */

@@ -1,6 +1,7 @@
 import { BackgroundLoop } from '../service/background-loop.js';
 import { backgroundReporter } from '../telemetry/instrumentation.js';
-import { defaultBackoff } from '../backoff.js';
+import { backoffDelay, defaultBackoff, type BackoffPolicy } from '../backoff.js';
+import { setBounded } from '../bounded-map.js';
 import type { Commit } from '../entity/commit.js';
 import type { EntityStore } from '../entity/entity-store.js';
 import { commandsTopic, eventsTopic } from '../messaging/envelope.js';
@@ -70,6 +71,12 @@ export interface OrchestratorOptions extends Pick<
   readonly triggers?: readonly WorkflowTrigger[];
   /** Pause between looks for due timers. @default 100 */
   readonly timerIntervalMs?: number;
+  /**
+   * How long after its due time a timer whose commit is still missing counts as an orphan (its
+   * writer died before the commit) and is deleted. A commit that comes later all the same (a
+   * writer slower than this) stores its timer again. @default 60000
+   */
+  readonly orphanTimerMs?: number;
   /** Fault injection for tests: awaited at each point. @default none */
   readonly faults?: (point: OrchestratorFaultPoint) => Promise<void> | void;
 }
@@ -93,8 +100,13 @@ const KEY_MAX = 200;
 /** Workflows whose due timers are fired at once. */
 const FIRING_AT_ONCE = 16;
 
-/** A timer whose commit is still missing this long after it was due belongs to no commit. */
-const ORPHAN_TIMER_MS = 60_000;
+/**
+ * How a timer that failed to fire (a read step whose view cannot be read, a database error) backs
+ * off: it is postponed, so that it leaves the earliest timers to those due after it.
+ */
+const TIMER_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 30_000, multiplier: 2 };
+/** Timers whose failures in a row are counted (the oldest counts dropped first). */
+const FAILING_REMEMBERED = 10_000;
 
 /**
  * Runs workflows: each instance is an entity whose every change (new state, workflow events, the
@@ -111,6 +123,10 @@ export class Orchestrator {
   readonly #latest = new Map<string, AnyWorkflowDefinition>();
   readonly #timerLoop: BackgroundLoop;
   readonly #fault: (point: OrchestratorFaultPoint) => Promise<void>;
+  /** See {@link OrchestratorOptions.orphanTimerMs}. */
+  readonly #orphanMs: number;
+  /** When this process stored each timer whose commit it has not made yet. */
+  readonly #scheduledAt = new Map<string, number>();
   readonly #onError: (error: unknown, where: string) => void;
   /** Timers being fired, by id. */
   readonly #firing = new Map<
@@ -130,6 +146,12 @@ export class Orchestrator {
           `hold ${definition.type} version ${versionOf(definition)} twice`,
         );
       }
+      if (definition.inputSchema !== undefined && options.serde.check === undefined) {
+        throw invalidArgument(
+          'workflows',
+          `${definition.type} declares the inputSchema ${definition.inputSchema}, which needs a serde that checks payloads`,
+        );
+      }
       this.#definitions.set(id, definition);
       const latest = this.#latest.get(definition.type);
       if (latest === undefined || versionOf(latest) < versionOf(definition)) {
@@ -140,6 +162,11 @@ export class Orchestrator {
     if (!Number.isFinite(interval) || interval <= 0) {
       throw invalidArgument('timerIntervalMs', `must be a positive number (got ${interval})`);
     }
+    const orphanMs = options.orphanTimerMs ?? 60_000;
+    if (!Number.isFinite(orphanMs) || orphanMs <= 0) {
+      throw invalidArgument('orphanTimerMs', `must be a positive number (got ${orphanMs})`);
+    }
+    this.#orphanMs = orphanMs;
     this.#options = options;
     this.#fault = async (point) => {
       await options.faults?.(point);
@@ -237,6 +264,7 @@ export class Orchestrator {
       beforeAppendToleratesConflicts: true,
       onCommitted: (commit) => {
         const { timer, supersededTimer } = commit.state as WorkflowState;
+        this.#restoreLateTimer(commit);
         if (timer !== undefined && timer.dueAt <= new Date().toISOString()) this.#timerLoop.wake();
         // The timer this commit replaced would fire for nothing: forget it now (best effort).
         if (supersededTimer !== undefined) {
@@ -307,6 +335,7 @@ export class Orchestrator {
     }
     const definition = this.definition(type);
     let input: unknown = request.input;
+    if (definition.inputSchema !== undefined) this.#checkInput(definition.inputSchema, input);
     if (definition.input !== undefined) {
       try {
         input = definition.input(request.input);
@@ -334,6 +363,22 @@ export class Orchestrator {
     // A start is never refused: the workflow existed, and the result holds its state.
     const existing = result.status === 'rejected' ? undefined : result.state;
     return { workflowId, created: false, version: existing?.version ?? version };
+  }
+
+  /** Refuses an input that does not fit the workflow's input schema, naming the field. */
+  #checkInput(schema: string, input: unknown): void {
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      throw invalidArgument('input', `must be an object (${schema})`);
+    }
+    try {
+      this.#options.serde.check?.(schema, input);
+    } catch (error) {
+      if (!(error instanceof SagaflowError) || error.code !== 'SERDE_FAILED') throw error;
+      const path = error.context.field;
+      throw new SagaflowError('INVALID_ARGUMENT', `input: ${error.message}`, {
+        context: { field: path === undefined || path === '' ? 'input' : `input.${path}` },
+      });
+    }
   }
 
   /** The state of a workflow instance, if it exists. */
@@ -386,8 +431,27 @@ export class Orchestrator {
       workflowId: commit.entityId,
       dueAt: timer.dueAt,
     };
+    setBounded(this.#scheduledAt, durable.id, Date.now(), FAILING_REMEMBERED);
     await this.#options.timers.schedule(durable);
     await this.#fault('timer-written');
+  }
+
+  /**
+   * Stores again the timer of a commit that came so long after its timer was stored that the
+   * timer may have been taken for an orphan and deleted (see {@link OrchestratorOptions.orphanTimerMs}):
+   * storing the same timer twice changes nothing.
+   */
+  #restoreLateTimer(commit: Commit): void {
+    const timer = (commit.state as WorkflowState).timer;
+    if (timer?.id !== `${commit.entityId}@${commit.version}`) return;
+    const id = Orchestrator.#timerDocId(timer);
+    const storedAt = this.#scheduledAt.get(id);
+    this.#scheduledAt.delete(id);
+    if (storedAt === undefined || Date.now() - storedAt < this.#orphanMs / 2) return;
+    this.#options.timers
+      .schedule({ id, owner: this.entity.type, workflowId: commit.entityId, dueAt: timer.dueAt })
+      .then(() => this.#timerLoop.wake())
+      .catch((error: unknown) => this.#onError(error, 'timers'));
   }
 
   /**
@@ -415,8 +479,11 @@ export class Orchestrator {
       if (this.#firing.has(timer.id) || busy.has(timer.workflowId)) continue;
       busy.add(timer.workflowId);
       const firing = this.#fire(timer)
-        // One failing timer (a view that cannot be read) must not hold back the others.
-        .catch((error: unknown) => this.#onError(error, 'timers'))
+        .then(
+          () => void this.#timerFailures.delete(timer.id),
+          // One failing timer (a view that cannot be read) must not hold back the others.
+          (error: unknown) => this.#backOff(timer, error),
+        )
         .finally(() => {
           this.#firing.delete(timer.id);
           this.#timerLoop.wake();
@@ -425,6 +492,20 @@ export class Orchestrator {
       started.push(firing);
     }
     return { started, more: started.length > 0 && due.length === limit };
+  }
+
+  /** Failures in a row of the timers that failed to fire, by timer id. */
+  readonly #timerFailures = new Map<string, number>();
+
+  /** Postpones a timer that failed to fire, longer after each failure in a row. */
+  async #backOff(timer: DurableTimer, error: unknown): Promise<void> {
+    this.#onError(error, 'timers');
+    const failures = (this.#timerFailures.get(timer.id) ?? 0) + 1;
+    setBounded(this.#timerFailures, timer.id, failures, FAILING_REMEMBERED);
+    const delay = TIMER_BACKOFF.initialMs + backoffDelay(TIMER_BACKOFF, failures);
+    const dueAt = new Date(Date.now() + delay).toISOString();
+    // A store that cannot take the write either: the timer fires again at its old time.
+    await this.#options.timers.postpone(timer.id, dueAt).catch(() => {});
   }
 
   async #fire(timer: DurableTimer): Promise<void> {
@@ -436,8 +517,18 @@ export class Orchestrator {
     // the timer is neither due nor stale. Its commit never came if it is long overdue.
     const setBy = Number(/@(\d+)\|/.exec(timer.id)?.[1] ?? 0);
     if ((snapshot?.version ?? 0) < setBy) {
-      if (Date.parse(timer.dueAt) < Date.now() - ORPHAN_TIMER_MS) {
+      if (Date.parse(timer.dueAt) < Date.now() - this.#orphanMs) {
         await this.#options.timers.delete([timer.id]);
+        // Its commit may have come meanwhile, from a writer slower than the orphan wait: the
+        // commit keeps its timer (the writer stores it again too, if it still runs).
+        const again = await this.#options.store.load<WorkflowState>(
+          this.entity.type,
+          timer.workflowId,
+        );
+        const pending = again?.state.timer;
+        if (pending !== undefined && Orchestrator.#timerDocId(pending) === timer.id) {
+          await this.#options.timers.schedule(timer);
+        }
       }
       return;
     }

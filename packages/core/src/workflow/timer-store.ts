@@ -23,6 +23,12 @@ export interface TimerStore {
   due(owner: string, now: string, limit: number): Promise<DurableTimer[]>;
   /** The earliest pending timer of the owner, if any. */
   next(owner: string): Promise<DurableTimer | undefined>;
+  /**
+   * Moves a timer to another due time, keeping its id: a timer that failed to fire backs off, so
+   * that it does not stay among the earliest and hold back the timers due after it. Nothing
+   * happens to a timer that is gone.
+   */
+  postpone(id: string, dueAt: string): Promise<void>;
   /** Forgets timers (idempotent). */
   delete(ids: readonly string[]): Promise<void>;
 }

@@ -120,7 +120,17 @@ export interface WorkflowDefinition<I = unknown> {
    * new version must be deployed next to the old one while old workflows run. @default 1
    */
   readonly version?: number;
-  /** Checks and shapes the input of a start; throw (naming the field) to refuse it. @default as is */
+  /**
+   * The Avro record that a start's input must fit: a type of the orchestrator's schema catalog
+   * (e.g. `OrderFulfillmentInput`, from its `.avsc`). Checked before `input`; a misfit is refused
+   * with `INVALID_ARGUMENT` naming the field (`input.items.0.quantity`). Needs a serde that checks
+   * payloads (`check`: the Avro and in-memory serdes do). @default none
+   */
+  readonly inputSchema?: string;
+  /**
+   * Checks and shapes the input of a start (after `inputSchema`): what a schema cannot say, such
+   * as ranges; throw (naming the field) to refuse it. @default as is
+   */
   readonly input?: (raw: unknown) => I;
   /** The business key shown and searched in the admin, e.g. the order id. @default none */
   readonly businessKey?: (input: I) => string;
@@ -247,6 +257,18 @@ export function parseWorkflowCommandId(commandId: string):
     stepIndex: Number(match[3]),
     attempt: Number(match[4]),
   };
+}
+
+/**
+ * The causation key under which a participant applies a command: one per workflow step and phase
+ * for a workflow's command, whatever its attempt (a slow first attempt and its retry have one
+ * effect, and the retry is answered with the first one's reply); the command id for any other.
+ */
+export function commandCausationKey(commandId: string): string {
+  const parsed = parseWorkflowCommandId(commandId);
+  return parsed === undefined
+    ? `command:${commandId}`
+    : `command:${parsed.workflowId}:${parsed.phase === 'forward' ? 's' : 'c'}${parsed.stepIndex}`;
 }
 
 /** The delay before attempt `attempt + 1` after attempt `attempt` timed out. */

@@ -394,6 +394,24 @@ export function entityStoreContract(
       });
     });
 
+    it('hands out copies: changing a loaded state in place changes nothing stored', async () => {
+      const { store, id } = await setup();
+      for (let v = 1; v <= 3; v += 1) await store.append(commitOf(id, v, `k${v}`));
+      const stored = commitOf(id, 3, 'k3').state;
+      // Another process, whose first load reads the database; then one that finds it cached.
+      const other = sibling(store);
+      await other.prepare(counter.type);
+      for (const reader of [other, other, store]) {
+        const loaded = await reader.load<Counter>(counter.type, id);
+        expect(loaded).toEqual({ state: stored, version: 3 });
+        // A handler or an evolve that changes the state in place.
+        loaded!.state.count = 999;
+        loaded!.state.nested.tags.push('changed');
+      }
+      expect(await other.load(counter.type, id)).toEqual({ state: stored, version: 3 });
+      expect(await store.load(counter.type, id)).toEqual({ state: stored, version: 3 });
+    });
+
     it('keeps entity types apart', async () => {
       const { store, id } = await setup();
       await store.prepare('contract.other');

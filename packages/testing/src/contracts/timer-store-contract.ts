@@ -49,6 +49,19 @@ export function timerStoreContract(
       expect(await store.next(owner)).toBeUndefined();
     });
 
+    it('postpones a timer that failed to fire behind the later ones, and nothing that is gone', async () => {
+      const { store, owner, timer } = await setup();
+      await store.schedule(timer('a', 10));
+      await store.schedule(timer('b', 20));
+      await store.postpone(timer('a', 10).id, at(30));
+      expect(await store.due(owner, at(25), 10)).toEqual([timer('b', 20)]);
+      expect(await store.due(owner, at(30), 10)).toEqual([timer('b', 20), timer('a', 30)]);
+      expect(await store.next(owner)).toEqual(timer('b', 20));
+      await store.delete([timer('b', 20).id]);
+      await store.postpone(timer('b', 20).id, at(40));
+      expect(await store.due(owner, at(59), 10)).toEqual([timer('a', 30)]);
+    });
+
     it('schedules and deletes many timers at once, each as if alone', async () => {
       const { store, owner, timer } = await setup();
       const ids = Array.from({ length: 30 }, (_, i) => String(i).padStart(2, '0'));
