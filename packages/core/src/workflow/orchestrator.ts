@@ -420,17 +420,23 @@ export class Orchestrator {
     return `${timer.id}|${timer.dueAt}`;
   }
 
-  /** Stores the timer a commit sets, before the commit exists. */
-  async #scheduleTimer(commit: Commit): Promise<void> {
-    if (commit.entityType !== this.entity.type) return;
+  /** The durable timer a workflow commit sets, if it sets one (a timer of its own version). */
+  #timerSetBy(commit: Commit): DurableTimer | undefined {
     const timer = (commit.state as WorkflowState).timer;
-    if (timer?.id !== `${commit.entityId}@${commit.version}`) return;
-    const durable: DurableTimer = {
+    if (timer?.id !== `${commit.entityId}@${commit.version}`) return undefined;
+    return {
       id: Orchestrator.#timerDocId(timer),
       owner: this.entity.type,
       workflowId: commit.entityId,
       dueAt: timer.dueAt,
     };
+  }
+
+  /** Stores the timer a commit sets, before the commit exists. */
+  async #scheduleTimer(commit: Commit): Promise<void> {
+    if (commit.entityType !== this.entity.type) return;
+    const durable = this.#timerSetBy(commit);
+    if (durable === undefined) return;
     setBounded(this.#scheduledAt, durable.id, Date.now(), FAILING_REMEMBERED);
     await this.#options.timers.schedule(durable);
     await this.#fault('timer-written');
@@ -442,14 +448,13 @@ export class Orchestrator {
    * storing the same timer twice changes nothing.
    */
   #restoreLateTimer(commit: Commit): void {
-    const timer = (commit.state as WorkflowState).timer;
-    if (timer?.id !== `${commit.entityId}@${commit.version}`) return;
-    const id = Orchestrator.#timerDocId(timer);
-    const storedAt = this.#scheduledAt.get(id);
-    this.#scheduledAt.delete(id);
+    const durable = this.#timerSetBy(commit);
+    if (durable === undefined) return;
+    const storedAt = this.#scheduledAt.get(durable.id);
+    this.#scheduledAt.delete(durable.id);
     if (storedAt === undefined || Date.now() - storedAt < this.#orphanMs / 2) return;
     this.#options.timers
-      .schedule({ id, owner: this.entity.type, workflowId: commit.entityId, dueAt: timer.dueAt })
+      .schedule(durable)
       .then(() => this.#timerLoop.wake())
       .catch((error: unknown) => this.#onError(error, 'timers'));
   }
