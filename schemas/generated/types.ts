@@ -48,10 +48,13 @@ export interface OrderItem {
   readonly unitPrice: number;
 }
 
-/** The order was rejected, with the reason. */
+/** The order was rejected, with the reason. A cancelled order (its saga compensated at an operator's or the tracker's request) is undone by every participant, whatever step its saga had reached. */
 export interface OrderRejected {
   readonly orderId: string;
   readonly reason: string;
+  readonly customerId: string;
+  /** Rejected because its saga's compensation was requested while the order was pending. */
+  readonly cancelled: boolean;
 }
 
 /** The amount of an order is authorized against the customer credit. */

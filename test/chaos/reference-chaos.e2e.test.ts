@@ -21,6 +21,7 @@ import {
   type ServiceName,
 } from '@sagaflow/reference';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { explainPending } from '../fixtures/pending-orders.js';
 import {
   startReferenceProcesses,
   type ReferenceProcesses,
@@ -136,6 +137,7 @@ it(`settles ${ORDERS} orders with every invariant intact while services, Kafka a
   const quietAfter = (Date.now() - lastFault) / 1000;
   const total = (Date.now() - started) / 1000;
   const views = [...orders.values()];
+  if (!quiet) console.log(await explainPending(sys, views));
   const violations = await settledInvariants(sys.client, batch.starting, views);
   const restarts = Object.fromEntries(sys.supervisor.restarts);
   console.log(

@@ -13,6 +13,7 @@ import {
 } from '@sagaflow/reference';
 import { testEnv, waitFor } from '@sagaflow/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { explainPending } from '../fixtures/pending-orders.js';
 import {
   startReferenceProcesses,
   type ReferenceProcesses,
@@ -90,6 +91,7 @@ it(`finishes every workflow of ${ORDERS} orchestrated orders when the database r
   const { orders: views, quiet } = await waitUntilTerminal(sys.client, ids, {
     timeoutMs: 300_000,
   });
+  if (!quiet) note(await explainPending(sys, views.values()));
   const violations = await settledInvariants(sys.client, batch.starting, [...views.values()]);
   note(
     `all ${ORDERS} orders terminal ${((Date.now() - lastFault) / 1000).toFixed(1)} s after the last restart: ${summarize(

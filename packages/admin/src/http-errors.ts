@@ -18,6 +18,7 @@ const STATUS: Partial<Record<SagaflowErrorCode, number>> = {
   INVALID_ARGUMENT: 400,
   NOT_FOUND: 404,
   COMMAND_REJECTED: 409,
+  SAGA_ENDED: 409,
   STORE_UNAVAILABLE: 503,
   PUBLISH_FAILED: 503,
 };

@@ -11,7 +11,9 @@ export type SagaflowErrorCode =
   | 'SERDE_FAILED'
   | 'PUBLISH_FAILED'
   | 'UNKNOWN_WORKFLOW'
-  | 'NOT_FOUND';
+  | 'NOT_FOUND'
+  /** A saga that has ended (completed, compensated or failed) cannot be compensated. */
+  | 'SAGA_ENDED';
 
 /** Where a failing message came from, when it came from Kafka. */
 export interface MessageOrigin {

@@ -243,4 +243,86 @@ describe('SagaTracker', () => {
     expect((await views.view('fails-1'))?.status).toBe('running');
     await t.stop();
   });
+
+  describe('compensation requests', () => {
+    /** The saga above, whose reservation must answer within a second, compensated when stuck. */
+    const timed = defineSaga({
+      ...saga,
+      steps: saga.steps.map((step) => ({ ...step, deadlineMs: 1_000 })),
+      onStuck: 'compensate',
+    });
+
+    async function compensating(views: SagaViewStore, publish: (r: unknown) => Promise<void>) {
+      const bus = subscriber();
+      let now = Date.UTC(2026, 0, 1, 0, 0, 0);
+      const t = new SagaTracker({
+        definitions: [timed],
+        subscriber: bus.fake,
+        serde,
+        views,
+        stuckCheckIntervalMs: 60_000,
+        clock: () => new Date(now),
+        publishCompensation: publish,
+      });
+      await t.start();
+      return {
+        tracker: t,
+        deliver: bus.deliver,
+        later: (ms: number) => {
+          now += ms;
+        },
+      };
+    }
+
+    it('asks again for the compensation of a stuck saga whose request could not be published', async () => {
+      const views = new MemorySagaViewStore();
+      const published: unknown[] = [];
+      let failing = true;
+      const {
+        tracker: t,
+        deliver,
+        later,
+      } = await compensating(views, (request) => {
+        if (failing) return Promise.reject(new Error('the control service is down'));
+        published.push(request);
+        return Promise.resolve();
+      });
+      await deliver(event('stuck-1', 'OrderCreated'));
+      later(120_000);
+      // The process asking for it fails (or dies) before the request is out.
+      await expect(t.checkDeadlines()).rejects.toThrow('the control service is down');
+      expect(published).toEqual([]);
+      // The next round finds the saga overdue still, and asks again.
+      failing = false;
+      expect(await t.checkDeadlines()).toBe(1);
+      expect(published).toEqual([
+        expect.objectContaining({ sagaId: 'stuck-1', requestedBy: 'sagaflow-tracker' }),
+      ]);
+      expect((await views.view('stuck-1'))?.status).toBe('compensating');
+      // Asked once: a later round finds nothing overdue.
+      expect(await t.checkDeadlines()).toBe(0);
+      expect(published).toHaveLength(1);
+      await t.stop();
+    });
+
+    it('refuses to compensate a saga that has ended, reading its timeline afresh', async () => {
+      const views = new MemorySagaViewStore();
+      const published: unknown[] = [];
+      const { tracker: t, deliver } = await compensating(views, (request) => {
+        published.push(request);
+        return Promise.resolve();
+      });
+      await deliver(event('ended-1', 'OrderCreated'));
+      // What an admin saw a moment ago: the saga running.
+      expect((await views.view('ended-1'))?.status).toBe('running');
+      await deliver(event('ended-1', 'OrderApproved'));
+      const request = { at: new Date().toISOString(), by: 'op', reason: 'customer called' };
+      await expect(t.requestCompensation('ended-1', request)).rejects.toMatchObject({
+        code: 'SAGA_ENDED',
+      });
+      expect(published).toEqual([]);
+      expect(await views.compensationRequest('ended-1')).toBeUndefined();
+      await t.stop();
+    });
+  });
 });

@@ -26,11 +26,16 @@ export async function startServiceInMemory<S extends ServiceProcess>(
     readonly schemaDirs: readonly string[];
     /** The service's environment (e.g. `ADMIN_TOKEN`). @default empty */
     readonly env?: NodeJS.ProcessEnv;
+    /**
+     * The adapters, e.g. one `memoryAdapters` factory shared by several services, so that they
+     * share its bus. @default `memoryAdapters` of its own
+     */
+    readonly adapters?: AdapterFactory;
   },
 ): Promise<ServiceInMemory<S>> {
   const config = loadProcessConfig({ defaultPort: 0, env: options.env ?? {} });
   const running: RunningService<S> = await listen(
-    await build(config, memoryAdapters({ schemaDirs: options.schemaDirs })),
+    await build(config, options.adapters ?? memoryAdapters({ schemaDirs: options.schemaDirs })),
     config,
   );
   return {

@@ -1,4 +1,4 @@
-import { defineProcessor, eventsTopic, sagaControlTopic } from '@sagaflow/core';
+import { defineProcessor, eventsTopic } from '@sagaflow/core';
 import {
   isWorkflowSaga,
   quantitiesBySku,
@@ -10,19 +10,14 @@ import { reserveOrder, unholdAll, type InventoryEntities } from './reserve-order
 /**
  * The inventory's part in both styles: reserves an order's stock when it is created (in a
  * choreography) or when its reservation is requested (the workflow's `ReserveStock`), releases it
- * when the payment is refused or an operator compensates, and frees the stock of a released
+ * when the payment is refused or the order is cancelled, and frees the stock of a released
  * reservation.
  */
 export const inventoryProcessor = (names: ReferenceNames, entities: InventoryEntities) => {
   const { stock, reservation } = entities;
   return defineProcessor<ReferencePayloads>({
     name: 'inventory',
-    topics: [
-      eventsTopic(names.order),
-      eventsTopic(names.customer),
-      eventsTopic(reservation.type),
-      sagaControlTopic,
-    ],
+    topics: [eventsTopic(names.order), eventsTopic(names.customer), eventsTopic(reservation.type)],
     // Requests and releases of reservations come from both styles; the rest from choreographies.
     filter: (e) =>
       e.type === 'StockReservationRequested' ||
@@ -39,11 +34,13 @@ export const inventoryProcessor = (names: ReferenceNames, entities: InventoryEnt
           reason: payload.reason,
         });
       },
-      // An operator asked to compensate the saga.
-      SagaCompensationRequested: async ({ payload }, ctx) => {
-        await ctx.execute(reservation, payload.businessKey, 'Release', {
-          orderId: payload.businessKey,
-          reason: `compensation requested: ${payload.reason}`,
+      // The order was cancelled (its saga's compensation was requested): undone whatever step
+      // the saga reached; a reservation that comes later is refused.
+      OrderRejected: async ({ payload }, ctx) => {
+        if (!payload.cancelled) return;
+        await ctx.execute(reservation, payload.orderId, 'Release', {
+          orderId: payload.orderId,
+          reason: payload.reason,
         });
       },
       // A released reservation frees its stock.
@@ -59,7 +56,6 @@ export const inventoryProcessor = (names: ReferenceNames, entities: InventoryEnt
     },
     ignore: [
       'OrderApproved',
-      'OrderRejected',
       'CustomerCreditSet',
       'PaymentAuthorized',
       'PaymentReleased',

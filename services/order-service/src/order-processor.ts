@@ -1,4 +1,4 @@
-import { defineProcessor, eventsTopic } from '@sagaflow/core';
+import { defineProcessor, eventsTopic, sagaControlTopic } from '@sagaflow/core';
 import {
   isWorkflowSaga,
   ORDER_WORKFLOW,
@@ -10,7 +10,10 @@ import type { OrderEntity } from './order.js';
 /**
  * The order's part in both styles: in a choreography it approves the order once the payment is
  * authorized and rejects it when the stock was refused or released; an orchestrated order whose
- * workflow compensated (or could not) is rejected with the workflow's reason.
+ * workflow compensated (or could not) is rejected with the workflow's reason. A choreography's
+ * compensation request reaches the order first: the order decides (a pending order is cancelled,
+ * an approved one stays approved), and the other participants undo their part of a cancelled
+ * order, so that nothing is undone of a saga that completed.
  */
 export const orderProcessor = (names: ReferenceNames, order: OrderEntity) =>
   defineProcessor<ReferencePayloads>({
@@ -19,6 +22,7 @@ export const orderProcessor = (names: ReferenceNames, order: OrderEntity) =>
       eventsTopic(names.reservation),
       eventsTopic(names.customer),
       eventsTopic(names.workflow),
+      sagaControlTopic,
     ],
     filter: (e) =>
       e.entityType === names.workflow
@@ -35,6 +39,12 @@ export const orderProcessor = (names: ReferenceNames, order: OrderEntity) =>
       StockReleased: async ({ payload }, ctx) => {
         await ctx.execute(order, payload.orderId, 'Reject', {
           reason: payload.reason === '' ? 'the stock reservation was released' : payload.reason,
+        });
+      },
+      SagaCompensationRequested: async ({ payload }, ctx) => {
+        if (payload.businessKey === '') return;
+        await ctx.execute(order, payload.businessKey, 'Cancel', {
+          reason: `compensation requested by ${payload.requestedBy}: ${payload.reason}`,
         });
       },
       WorkflowCompensated: async ({ payload }, ctx) => {

@@ -30,6 +30,12 @@ export type OrderCommands = {
   /** `ApproveOrder` from the orchestrator, or the order processor in a choreography. */
   Approve: { orderId?: string };
   Reject: { orderId?: string; reason: string };
+  /**
+   * An operator's (or the tracker's) request to compensate the order's choreography: a pending
+   * order is rejected as cancelled, which every participant undoes whatever step it reached; an
+   * approved order stays approved (its saga completed: nothing is undone).
+   */
+  Cancel: { reason: string };
 };
 
 /** An order: placed `PENDING`, then `APPROVED` or `REJECTED` for good. */
@@ -75,9 +81,33 @@ export const orderEntity = (type: string) =>
         const stranger = strangerWorkflow(state, entityId, sagaId);
         if (stranger !== undefined) return reject(stranger);
         return state.status === 'PENDING'
-          ? [{ type: 'OrderRejected', payload: { orderId: entityId, reason } }]
+          ? [
+              {
+                type: 'OrderRejected',
+                payload: {
+                  orderId: entityId,
+                  reason,
+                  customerId: state.customerId,
+                  cancelled: false,
+                },
+              },
+            ]
           : [];
       },
+      Cancel: (state, { reason }, { entityId }) =>
+        state.status === 'PENDING' && state.mode === 'CHOREOGRAPHY'
+          ? [
+              {
+                type: 'OrderRejected',
+                payload: {
+                  orderId: entityId,
+                  reason,
+                  customerId: state.customerId,
+                  cancelled: true,
+                },
+              },
+            ]
+          : [],
     },
     evolve: (state, event) => {
       switch (event.type) {

@@ -1,4 +1,4 @@
-import { defineProcessor, eventsTopic, sagaControlTopic } from '@sagaflow/core';
+import { defineProcessor, eventsTopic } from '@sagaflow/core';
 import {
   isWorkflowSaga,
   type ReferenceNames,
@@ -8,13 +8,15 @@ import type { CustomerEntity } from './customer.js';
 
 /**
  * The payment's part in the choreography: authorizes an order's total once its stock is
- * reserved, and releases what it authorized when an operator asks to compensate the saga.
- * (Orchestrated orders reach the customer through its command topic instead.)
+ * reserved, and releases what it authorized when the order is cancelled (its saga's compensation
+ * was requested). A cancelled order is released even before its payment was asked: the customer
+ * keeps it released, so an authorization that comes later is refused. (Orchestrated orders reach
+ * the customer through its command topic instead.)
  */
 export const paymentProcessor = (names: ReferenceNames, customer: CustomerEntity) =>
   defineProcessor<ReferencePayloads>({
     name: 'payment',
-    topics: [eventsTopic(names.reservation), sagaControlTopic],
+    topics: [eventsTopic(names.reservation), eventsTopic(names.order)],
     filter: (e) => !isWorkflowSaga(e.sagaId),
     handlers: {
       StockReserved: async ({ payload }, ctx) => {
@@ -24,14 +26,19 @@ export const paymentProcessor = (names: ReferenceNames, customer: CustomerEntity
           amount: payload.total,
         });
       },
-      SagaCompensationRequested: async ({ payload }, ctx) => {
-        for (const step of payload.steps.filter((s) => s.entityType === customer.type)) {
-          await ctx.execute(customer, step.entityId, 'Release', {
-            orderId: payload.businessKey,
-            customerId: step.entityId,
-          });
-        }
+      OrderRejected: async ({ payload }, ctx) => {
+        if (!payload.cancelled || payload.customerId === '') return;
+        await ctx.execute(customer, payload.customerId, 'Release', {
+          orderId: payload.orderId,
+          customerId: payload.customerId,
+        });
       },
     },
-    ignore: ['StockReservationRequested', 'StockReservationFailed', 'StockReleased'],
+    ignore: [
+      'StockReservationRequested',
+      'StockReservationFailed',
+      'StockReleased',
+      'OrderCreated',
+      'OrderApproved',
+    ],
   });

@@ -2,7 +2,7 @@ import { BackgroundLoop } from '../service/background-loop.js';
 import { setBounded } from '../bounded-map.js';
 import { defaultBackoff } from '../backoff.js';
 import { readEnvelope } from '../messaging/envelope.js';
-import { invalidArgument, SagaflowError } from '../errors.js';
+import { invalidArgument, isSagaflowError, SagaflowError } from '../errors.js';
 import type { EventSerde } from '../messaging/event-serde.js';
 import type { MessageSubscriber, ReceivedMessage, Subscription } from '../messaging/message-bus.js';
 import { eventRoles, type SagaDefinition } from './saga.js';
@@ -319,64 +319,102 @@ export class SagaTracker {
 
   /**
    * Marks overdue sagas stuck, and asks for their compensation when their definition says so;
-   * returns how many changed.
+   * returns how many changed. A stuck saga's compensation is published before the view that
+   * clears its deadline is written: a process that dies in between leaves the saga overdue, and
+   * the next round asks again (the request is recorded once and published once).
    */
   async checkDeadlines(): Promise<number> {
     const overdue = await this.#options.views.overdue(this.#clock().toISOString(), 100);
     let changed = 0;
     for (const view of overdue) {
-      const fresh = await this.refresh(view.sagaId);
-      if (fresh === undefined || fresh.status === view.status) continue;
-      changed += 1;
-      const definition = this.#options.definitions.find((d) => d.type === fresh.type);
-      if (fresh.status === 'stuck' && definition?.onStuck === 'compensate') {
-        const step = fresh.steps.find((s) => s.name === fresh.currentStep);
-        await this.requestCompensation(fresh.sagaId, {
-          at: this.#clock().toISOString(),
-          by: this.#groupId,
-          reason: `no answer from ${step?.participant ?? 'a participant'} for ${fresh.currentStep ?? 'a step'} by ${fresh.deadlineAt ?? 'its deadline'}`,
-        });
+      const definition = this.#options.definitions.find((d) => d.type === view.type);
+      if (definition?.onStuck === 'compensate') {
+        const fresh = await this.#derive(view.sagaId);
+        if (fresh?.status === 'stuck') {
+          const step = fresh.steps.find((s) => s.name === fresh.currentStep);
+          try {
+            await this.requestCompensation(fresh.sagaId, {
+              at: this.#clock().toISOString(),
+              by: this.#groupId,
+              reason: `no answer from ${step?.participant ?? 'a participant'} for ${fresh.currentStep ?? 'a step'} by ${fresh.deadlineAt ?? 'its deadline'}`,
+            });
+            changed += 1;
+            continue;
+          } catch (error) {
+            // It ended meanwhile: nothing to compensate, and its view is rewritten below.
+            if (!isSagaflowError(error, 'SAGA_ENDED')) throw error;
+          }
+        }
       }
+      const fresh = await this.refresh(view.sagaId);
+      if (fresh !== undefined && fresh.status !== view.status) changed += 1;
     }
     return changed;
   }
 
+  /** A saga's view as its stored timeline and request make it now, without writing it. */
+  async #derive(sagaId: string): Promise<SagaView | undefined> {
+    const [entries, requests] = await Promise.all([
+      this.#options.views.entries(sagaId),
+      this.#options.views.compensationRequests([sagaId]),
+    ]);
+    if (entries.length === 0) return undefined;
+    const request = requests.get(sagaId);
+    return deriveSagaView(this.#options.definitions, sagaId, entries, {
+      now: this.#clock().toISOString(),
+      ...(request === undefined ? {} : { compensationRequest: request }),
+    });
+  }
+
   /**
-   * Records a request to compensate a saga (the first one counts), shows it in the view, and asks
-   * the participants to undo the completed steps, last first. Safe to call again.
+   * Asks the participants to undo a saga's completed steps, last first, records the request (the
+   * first one counts) and shows it in the view. Safe to call again. The saga's timeline is read
+   * afresh first: a saga that has ended is refused with `SAGA_ENDED`. The request is published
+   * before it is recorded, so that a process that dies in between has recorded nothing that was
+   * not sent: the caller's retry, or the next deadline round, asks again (the publisher is
+   * expected to publish a request once, e.g. through the outbox of a {@link sagaControl} entity).
    */
   async requestCompensation(
     sagaId: string,
     request: CompensationRequest,
   ): Promise<SagaView | undefined> {
-    await this.#options.views.requestCompensation(sagaId, request);
-    this.#requests.delete(sagaId);
-    const view = await this.refresh(sagaId);
-    const definition = this.#options.definitions.find((d) => d.type === view?.type);
+    const current = await this.#derive(sagaId);
+    if (current === undefined) return undefined;
+    if (isEnded(current.status)) {
+      throw new SagaflowError(
+        'SAGA_ENDED',
+        `saga '${sagaId}' is ${current.status}: there is nothing to compensate`,
+        { context: { sagaId } },
+      );
+    }
+    const definition = this.#options.definitions.find((d) => d.type === current.type);
     const publish = this.#options.publishCompensation;
-    if (view === undefined || definition === undefined || publish === undefined) return view;
-    const recorded = view.compensationRequest ?? request;
-    const steps: CompletedStep[] = [];
-    for (const step of [...definition.steps].reverse()) {
-      if (view.steps.find((s) => s.name === step.name)?.status !== 'done') continue;
-      const success = view.timeline.find((e) => step.success.includes(e.type));
-      if (success === undefined) continue;
-      steps.push({
-        step: step.name,
-        participant: step.participant,
-        entityType: success.entityType,
-        entityId: success.entityId,
+    if (definition !== undefined && publish !== undefined) {
+      const recorded = current.compensationRequest ?? request;
+      const steps: CompletedStep[] = [];
+      for (const step of [...definition.steps].reverse()) {
+        if (current.steps.find((s) => s.name === step.name)?.status !== 'done') continue;
+        const success = current.timeline.find((e) => step.success.includes(e.type));
+        if (success === undefined) continue;
+        steps.push({
+          step: step.name,
+          participant: step.participant,
+          entityType: success.entityType,
+          entityId: success.entityId,
+        });
+      }
+      await publish({
+        sagaId,
+        sagaType: definition.type,
+        businessKey: current.businessKey ?? '',
+        reason: recorded.reason,
+        requestedBy: recorded.by,
+        requestedAt: recorded.at,
+        steps,
       });
     }
-    await publish({
-      sagaId,
-      sagaType: definition.type,
-      businessKey: view.businessKey ?? '',
-      reason: recorded.reason,
-      requestedBy: recorded.by,
-      requestedAt: recorded.at,
-      steps,
-    });
-    return view;
+    await this.#options.views.requestCompensation(sagaId, request);
+    this.#requests.delete(sagaId);
+    return this.refresh(sagaId);
   }
 }

@@ -1,0 +1,276 @@
+import {
+  eventMessage,
+  newId,
+  sagaControl,
+  type EventSerde,
+  type MessagePublisher,
+} from '@sagaflow/core';
+import { buildInventoryService, stockEntity } from '@sagaflow/inventory-service';
+import { buildOrderService } from '@sagaflow/order-service';
+import { buildPaymentService, customerEntity } from '@sagaflow/payment-service';
+import {
+  CHOREOGRAPHY_SAGA,
+  referenceNames,
+  referenceSchemaDirs,
+  sagaIdOf,
+} from '@sagaflow/reference-contracts';
+import {
+  memoryAdapters,
+  type AdapterFactory,
+  type EntityServiceProcess,
+  type ProcessConfig,
+  type ServiceAdapters,
+} from '@sagaflow/runtime';
+import { startServiceInMemory, waitFor, type ServiceInMemory } from '@sagaflow/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ReferenceClient } from '../src/client.js';
+
+/*
+ * A choreography's compensation with the events in the orders a race can give them: the order
+ * decides (a pending order is cancelled, an approved one stays approved), and the others undo
+ * their part of a cancelled order whatever step the saga had reached, refusing a step that comes
+ * after the cancellation.
+ */
+const names = referenceNames();
+const running: ServiceInMemory<EntityServiceProcess>[] = [];
+afterEach(async () => {
+  for (const service of running.splice(0)) await service.stop();
+});
+
+type Build = (config: ProcessConfig, adapters: AdapterFactory) => Promise<EntityServiceProcess>;
+
+/**
+ * Services on one in-memory bus, a client of their HTTP APIs, and a way to put an event on the
+ * bus as another service would.
+ */
+async function start(builds: Partial<Record<'order' | 'inventory' | 'payment', Build>>) {
+  let bus: MessagePublisher | undefined;
+  let serde: EventSerde | undefined;
+  const factory = memoryAdapters({ schemaDirs: referenceSchemaDirs });
+  // Each service keeps its store across a stop and a new start, as it would on a database.
+  const kept = new Map<string, ServiceAdapters>();
+  const adapters: AdapterFactory = async (service, ...rest) => {
+    const ports = kept.get(service) ?? (await factory(service, ...rest));
+    kept.set(service, ports);
+    bus = ports.bus;
+    serde = ports.serde;
+    return ports;
+  };
+  const urls: Record<string, string> = { order: '', inventory: '', payment: '' };
+  const services: Record<string, ServiceInMemory<EntityServiceProcess>> = {};
+  const client = new ReferenceClient(urls as ConstructorParameters<typeof ReferenceClient>[0]);
+  /** Starts a service on the bus: it reads on from where it stopped (at first, from the start). */
+  const add = async (name: string, build: Build) => {
+    const service = await startServiceInMemory(build, {
+      schemaDirs: referenceSchemaDirs,
+      adapters,
+    });
+    running.push(service);
+    urls[name] = service.url;
+    services[name] = service;
+  };
+  const pause = async (name: string) => {
+    const service = services[name]!;
+    running.splice(running.indexOf(service), 1);
+    await service.stop();
+  };
+  for (const [name, build] of Object.entries(builds)) await add(name, build);
+  const emit = async (
+    type: string,
+    from: { entityType: string; entityId: string; sagaId: string },
+    payload: Record<string, unknown>,
+  ) => {
+    const encoded = await serde!.encode(type, payload);
+    await bus!.publish([
+      eventMessage(
+        {
+          eventId: newId(),
+          type,
+          ...from,
+          version: 1,
+          index: 0,
+          payload,
+          metadata: { sagaId: from.sagaId, causationId: newId(), service: 'test' },
+          occurredAt: new Date().toISOString(),
+        },
+        encoded.value,
+        encoded.schema,
+      ),
+    ]);
+  };
+  /** An operator's compensation request, as the admin's saga control publishes it. */
+  const requestCompensation = (orderId: string) => {
+    const sagaId = sagaIdOf(orderId, 'CHOREOGRAPHY');
+    return emit(
+      'SagaCompensationRequested',
+      { entityType: sagaControl.type, entityId: sagaId, sagaId },
+      {
+        sagaId,
+        sagaType: CHOREOGRAPHY_SAGA,
+        businessKey: orderId,
+        reason: 'the customer called',
+        requestedBy: 'operator',
+        requestedAt: new Date().toISOString(),
+        steps: [],
+      },
+    );
+  };
+  return { client, emit, requestCompensation, services, add, pause };
+}
+
+describe('compensating a choreography', () => {
+  it('undoes every cancelled order and nothing of an approved one, however the request races the saga', async () => {
+    // Stock and credit first; then the order service alone: the first orders are cancelled
+    // before any other participant has read them, and the others then read them (and their
+    // cancellations) in whatever order their topics give.
+    const { client, requestCompensation, add, pause } = await start({
+      order: buildOrderService,
+      inventory: buildInventoryService,
+      payment: buildPaymentService,
+    });
+    await client.setStock('bolts', 100);
+    await client.setCredit('c-1', 1_000_000);
+    await pause('inventory');
+    await pause('payment');
+    const placed: string[] = [];
+    for (let i = 0; i < 20; i += 1) {
+      const { orderId } = await client.placeOrder({
+        customerId: 'c-1',
+        items: [{ sku: 'bolts', quantity: 2, unitPrice: 50 }],
+        mode: 'choreography',
+      });
+      placed.push(orderId);
+    }
+    for (const orderId of placed.slice(0, 8)) await requestCompensation(orderId);
+    await waitFor(
+      async () =>
+        (await Promise.all(placed.slice(0, 8).map((id) => client.order(id)))).every(
+          (o) => o.status === 'REJECTED',
+        ),
+      { timeoutMs: 5_000, description: 'the first 8 orders cancelled' },
+    );
+    await add('inventory', buildInventoryService);
+    await add('payment', buildPaymentService);
+    // Requests that race the saga, and requests for orders approved already.
+    for (const orderId of placed.slice(8, 12)) await requestCompensation(orderId);
+    await waitFor(
+      async () =>
+        (await Promise.all(placed.slice(12).map((id) => client.order(id)))).every(
+          (o) => o.status === 'APPROVED',
+        ),
+      { timeoutMs: 5_000, description: 'the last 8 orders approved' },
+    );
+    for (const orderId of placed.slice(12)) await requestCompensation(orderId);
+    const settled = async () => {
+      const orders = await Promise.all(placed.map((id) => client.order(id)));
+      const approved = orders.filter((o) => o.status === 'APPROVED').length;
+      const [stock, customer] = await Promise.all([client.stock('bolts'), client.customer('c-1')]);
+      return {
+        pending: orders.filter((o) => o.status === 'PENDING').length,
+        approved,
+        reservedBeyondApproved: stock.reserved - approved * 2,
+        stock: stock.available + stock.reserved,
+        creditBeyondApproved: customer.creditReserved - approved * 100,
+      };
+    };
+    await waitFor(
+      async () => {
+        const now = await settled();
+        return (
+          now.pending === 0 && now.reservedBeyondApproved === 0 && now.creditBeyondApproved === 0
+        );
+      },
+      { timeoutMs: 10_000, description: 'every order settled, holding just what it approved' },
+    );
+    const end = await settled();
+    expect(end).toMatchObject({ reservedBeyondApproved: 0, stock: 100, creditBeyondApproved: 0 });
+    // The 8 cancelled first and the 8 approved before their request, at least.
+    expect(end.approved).toBeGreaterThanOrEqual(8);
+    expect(end.approved).toBeLessThanOrEqual(12);
+  });
+
+  it('refuses a payment that comes after its order was cancelled, and releases one that came before', async () => {
+    const { client, emit, services } = await start({ payment: buildPaymentService });
+    const customer = () =>
+      services['payment']!.service.sagaflow.commands.load(customerEntity(names.customer), 'c-2');
+    /** Waits until the customer has made `version` commits. */
+    const commits = (version: number, description: string) =>
+      waitFor(async () => (await customer()).version >= version, { timeoutMs: 5_000, description });
+    await client.setCredit('c-2', 1_000);
+    const from = (orderId: string, entityType: string) => ({
+      entityType,
+      entityId: orderId,
+      sagaId: sagaIdOf(orderId, 'CHOREOGRAPHY'),
+    });
+    const cancelled = (orderId: string) =>
+      emit('OrderRejected', from(orderId, names.order), {
+        orderId,
+        reason: 'compensation requested by operator: the customer called',
+        customerId: 'c-2',
+        cancelled: true,
+      });
+    const reserved = (orderId: string) =>
+      emit('StockReserved', from(orderId, names.reservation), {
+        orderId,
+        customerId: 'c-2',
+        items: [{ sku: 'bolts', quantity: 1, unitPrice: 300 }],
+        total: 300,
+      });
+    // Cancelled before its payment was asked: kept released, and the late request refused.
+    await cancelled('o-late');
+    await commits(2, 'o-late released before its payment was asked');
+    await reserved('o-late');
+    await commits(3, 'the late payment of o-late answered');
+    expect((await customer()).state).toMatchObject({
+      creditReserved: 0,
+      orders: { 'o-late': { status: 'RELEASED' } },
+    });
+    // Paid before it was cancelled: released.
+    await reserved('o-early');
+    await commits(4, 'o-early authorized');
+    expect((await customer()).state.creditReserved).toBe(300);
+    await cancelled('o-early');
+    await commits(5, 'o-early released');
+    expect((await customer()).state).toMatchObject({
+      creditReserved: 0,
+      orders: { 'o-late': { status: 'RELEASED' }, 'o-early': { status: 'RELEASED' } },
+    });
+  });
+
+  it('holds no stock for an order cancelled before its reservation came', async () => {
+    const { client, emit, services } = await start({ inventory: buildInventoryService });
+    await client.setStock('nuts', 10);
+    const orderId = 'o-gone';
+    const from = {
+      entityType: names.order,
+      entityId: orderId,
+      sagaId: sagaIdOf(orderId, 'CHOREOGRAPHY'),
+    };
+    // Both on the order's topic and key: read in this order.
+    await emit('OrderRejected', from, {
+      orderId,
+      reason: 'compensation requested by operator: the customer called',
+      customerId: 'c-3',
+      cancelled: true,
+    });
+    await emit('OrderCreated', from, {
+      orderId,
+      customerId: 'c-3',
+      items: [{ sku: 'nuts', quantity: 4, unitPrice: 10 }],
+      total: 40,
+      mode: 'CHOREOGRAPHY',
+    });
+    // The reservation may take the nuts for a moment; it gives them back (set, held, given back).
+    await waitFor(
+      async () =>
+        (
+          await services['inventory']!.service.sagaflow.commands.load(
+            stockEntity(names.stock),
+            'nuts',
+          )
+        ).version >= 3,
+      { timeoutMs: 5_000, description: 'the late reservation of o-gone read and undone' },
+    );
+    expect(await client.stock('nuts')).toEqual({ sku: 'nuts', available: 10, reserved: 0 });
+  });
+});
