@@ -21,7 +21,7 @@ import {
   type ServiceName,
 } from '@sagaflow/reference';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { explainPending } from '../fixtures/pending-orders.js';
+import { explainPending, explainViolations } from '../fixtures/pending-orders.js';
 import {
   startReferenceProcesses,
   type ReferenceProcesses,
@@ -139,6 +139,7 @@ it(`settles ${ORDERS} orders with every invariant intact while services, Kafka a
   const views = [...orders.values()];
   if (!quiet) console.log(await explainPending(sys, views));
   const violations = await settledInvariants(sys.client, batch.starting, views);
+  if (violations.length > 0) console.log(await explainViolations(sys, views, violations));
   const restarts = Object.fromEntries(sys.supervisor.restarts);
   console.log(
     [

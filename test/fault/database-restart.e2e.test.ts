@@ -13,7 +13,7 @@ import {
 } from '@sagaflow/reference';
 import { testEnv, waitFor } from '@sagaflow/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { explainPending } from '../fixtures/pending-orders.js';
+import { explainPending, explainViolations } from '../fixtures/pending-orders.js';
 import {
   startReferenceProcesses,
   type ReferenceProcesses,
@@ -93,6 +93,7 @@ it(`finishes every workflow of ${ORDERS} orchestrated orders when the database r
   });
   if (!quiet) note(await explainPending(sys, views.values()));
   const violations = await settledInvariants(sys.client, batch.starting, [...views.values()]);
+  if (violations.length > 0) note(await explainViolations(sys, views.values(), violations));
   note(
     `all ${ORDERS} orders terminal ${((Date.now() - lastFault) / 1000).toFixed(1)} s after the last restart: ${summarize(
       [...views.values()],

@@ -1,4 +1,5 @@
 import {
+  defineWorkflow,
   Orchestrator,
   SagaflowService,
   workflowIdOf,
@@ -42,7 +43,9 @@ async function setup(
       bus: bus.client(),
       serde,
       entities: [flow.stock, flow.wallet, flow.parcel],
-      commandEndpoints: flowOptions.withoutParcels === true ? endpoints.slice(0, 2) : endpoints,
+      // A later deployment (with recalls) answers parcels in any case.
+      commandEndpoints:
+        flowOptions.withoutParcels === true && !recalls ? endpoints.slice(0, 2) : endpoints,
     });
   };
   const bus = new MemoryBus();
@@ -310,6 +313,68 @@ describe('Orchestrator on the in-memory adapters', () => {
     await expect(
       s.orchestrator.cancel(workflowId, { requestedBy: 'ops', reason: 'again' }),
     ).rejects.toThrow('workflow is compensated: only a running workflow can be cancelled');
+  });
+
+  it('goes only forward once its pivot is sent: a cancel is refused, a pivot without a reply fails the workflow', async () => {
+    const s = await setup({
+      timeoutMs: 500,
+      retry: { maxAttempts: 2, delayMs: 20 },
+      pivot: true,
+      withoutParcels: true,
+    });
+    // Nobody answers the parcel commands yet: the pivot is in flight.
+    const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
+      key: 'k',
+      input: input(),
+    });
+    await waitFor(
+      async () =>
+        (await s.orchestrator.get(workflowId))?.current?.commandId?.includes(':s2.') === true,
+      { timeoutMs: 5000, description: 'the parcel shipped' },
+    );
+    await expect(
+      s.orchestrator.cancel(workflowId, { requestedBy: 'ops', reason: 'customer called' }),
+    ).rejects.toThrow("workflow passed its pivot step 'ship-parcel', which cannot be undone");
+    // Its attempts run out: the parcel may still ship, so nothing before it is undone.
+    const state = await s.ended(workflowId);
+    expect(state).toMatchObject({
+      status: 'failed',
+      error: "step 'ship-parcel' had no reply after 2 attempt(s)",
+      current: { step: 'ship-parcel', phase: 'forward', attempt: 2 },
+    });
+    expect(await s.load<StockState>(s.flow.stock, 'sku-1')).toMatchObject({ available: 3 });
+    expect(await s.load<WalletState>(s.flow.wallet, 'ann')).toMatchObject({ balance: 80 });
+    // Parcels are answered again; an operator's retry ships it and the workflow completes.
+    await s.participants.stop();
+    const fixed = s.participantsOf(true);
+    await fixed.start();
+    stopping.push(() => fixed.stop());
+    await s.orchestrator.retry(workflowId, { requestedBy: 'ops', reason: 'parcels back' });
+    expect(await s.ended(workflowId)).toMatchObject({ status: 'completed' });
+  });
+
+  it('compensates the steps before a pivot that is refused', async () => {
+    const s = await setup({ pivot: true });
+    const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
+      key: 'k',
+      input: input({ address: '' }),
+    });
+    expect(await s.ended(workflowId)).toMatchObject({ status: 'compensated' });
+    expect(await s.load<StockState>(s.flow.stock, 'sku-1')).toMatchObject({ available: 5 });
+    expect(await s.load<WalletState>(s.flow.wallet, 'ann')).toMatchObject({ balance: 100 });
+    // A pivot cannot be undone, and a workflow has one.
+    const [first, second] = s.flow.purchase.steps;
+    const undo = () => ({ entityId: 'x', type: 'Undo', payload: {} });
+    expect(() =>
+      defineWorkflow({ type: 'p', steps: [{ ...first!, pivot: true, compensate: undo }] }),
+    ).toThrow('steps[0].pivot marks a step that cannot be undone: it takes no compensate');
+    const pivot = (step: typeof first) => {
+      const { compensate: _undo, ...rest } = step!;
+      return { ...rest, pivot: true };
+    };
+    expect(() => defineWorkflow({ type: 'p', steps: [pivot(first), pivot(second)] })).toThrow(
+      'steps[1].pivot repeats the pivot of steps[0]: a workflow has one at most',
+    );
   });
 
   it('fails when a compensation gets no reply; an operator retry finishes it', async () => {

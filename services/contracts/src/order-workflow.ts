@@ -121,6 +121,9 @@ export function orderWorkflow(names: ReferenceNames, options: OrderWorkflowOptio
           payload: { orderId: input.orderId },
         }),
         replies: { OrderApproved: done() },
+        // An approved order is not undone: once approval is asked, the workflow goes forward
+        // only (a cancel is refused; an approval or shipment without an answer fails it).
+        pivot: true,
         ...step,
       },
       {

@@ -219,6 +219,27 @@ function stepOf(decision: Decision, name: string): { step: WorkflowStep; index: 
   return { step: decision.definition.steps[index]!, index };
 }
 
+/** Whether the step at `index` comes after the workflow's pivot: it goes only forward. */
+function pastPivot(decision: Decision, index: number): boolean {
+  const pivot = decision.definition.steps.findIndex((s) => s.pivot === true);
+  return pivot >= 0 && index > pivot;
+}
+
+/**
+ * The pivot step, once its command was sent (it may take effect whatever the workflow does
+ * next): past it the workflow is not compensated.
+ */
+function sentPivot(definition: AnyWorkflowDefinition, state: WorkflowState): string | undefined {
+  const pivot = definition.steps.findIndex((s) => s.pivot === true);
+  const name = definition.steps[pivot]?.name;
+  if (name === undefined) return undefined;
+  if (state.completed.includes(name)) return name;
+  const current = state.current;
+  if (current?.phase !== 'forward') return undefined;
+  const at = definition.steps.findIndex((s) => s.name === current.step);
+  return at > pivot || (at === pivot && current.commandId !== undefined) ? name : undefined;
+}
+
 function contextOf(decision: Decision, step: WorkflowStep, attempt: number): StepContext<unknown> {
   const { state } = decision;
   return {
@@ -249,7 +270,9 @@ function send(
     // Workflow code that throws refuses its step (forward) or fails the workflow (compensation).
     const reason = `the ${phase === 'forward' ? 'command' : 'compensation'} of step '${step.name}' threw: ${failure(error)}`;
     decision.event('WorkflowStepRejected', { step: step.name, phase, attempt, reason });
-    if (phase === 'forward') return startCompensation(decision, reason, '', false);
+    if (phase === 'forward' && !pastPivot(decision, index)) {
+      return startCompensation(decision, reason, '', false);
+    }
     return fail(decision, step.name, reason);
   }
   const commandId = workflowCommandId(decision.workflowId, phase, index, attempt);
@@ -396,6 +419,8 @@ function onReply(decision: Decision, reply: WorkflowCommands['Reply']): void {
   if (outcome === undefined) return;
   if (outcome.kind === 'refused') {
     decision.event('WorkflowStepRejected', { ...base, reason: outcome.reason });
+    // Past the pivot, nothing is undone: the workflow fails, for an operator to retry.
+    if (pastPivot(decision, index)) return fail(decision, step.name, outcome.reason);
     return startCompensation(decision, outcome.reason, '', false);
   }
   decision.event('WorkflowStepSucceeded', { ...base, replyType: reply.eventType });
@@ -410,6 +435,9 @@ function onReply(decision: Decision, reply: WorkflowCommands['Reply']): void {
     next = steps.findIndex((s) => s.name === outcome.next);
     if (next <= index) {
       const reason = `step '${step.name}' chose '${outcome.next}', which is not a later step`;
+      if (sentPivot(decision.definition, decision.state) !== undefined) {
+        return fail(decision, step.name, reason);
+      }
       return startCompensation(decision, reason, '', false);
     }
   }
@@ -442,7 +470,10 @@ function onFire(decision: Decision, { timerId, view }: WorkflowCommands['Fire'])
         return decision.set({ timer: decision.timer('retry', delay) });
       }
       const reason = `step '${step.name}' had no reply after ${current.attempt} attempt(s)`;
-      if (current.phase === 'compensation') return fail(decision, step.name, reason);
+      // A compensation, or a step at or past the pivot, whose effect is unknown: not undone.
+      if (current.phase === 'compensation' || sentPivot(decision.definition, state) !== undefined) {
+        return fail(decision, step.name, reason);
+      }
       return startCompensation(decision, reason, '', true);
     }
   }
@@ -527,7 +558,8 @@ export function workflowEntity(
           const current = decision.state.current!;
           const { step, index } = stepOf(decision, current.step);
           decision.event('WorkflowRetryRequested', { step: step.name, requestedBy, reason });
-          decision.set({ status: 'compensating' });
+          // A step past the pivot failed forward; any other failure is a compensation's.
+          decision.set({ status: current.phase === 'forward' ? 'running' : 'compensating' });
           const { endedAt: _e, error: _f, ...rest } = decision.state;
           decision.state = rest;
           send(decision, step, index, current.phase, current.attempt + 1);
@@ -540,10 +572,15 @@ export function workflowEntity(
       Cancel: decide<'Cancel'>(
         (decision, { requestedBy, reason }) =>
           startCompensation(decision, reason, requestedBy, true),
-        (state) =>
-          state.status === 'running'
+        (state) => {
+          if (state.status !== 'running') {
+            return `workflow is ${state.status}: only a running workflow can be cancelled`;
+          }
+          const pivot = sentPivot(definitionOf(state.type, state.version), state);
+          return pivot === undefined
             ? undefined
-            : `workflow is ${state.status}: only a running workflow can be cancelled`,
+            : `workflow passed its pivot step '${pivot}', which cannot be undone: it only goes forward now`;
+        },
       ),
     },
     // Every decision sets the state itself (a StateChange): nothing to derive from events.

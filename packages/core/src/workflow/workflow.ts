@@ -109,6 +109,15 @@ export interface WorkflowStep<I = unknown> {
   readonly timeoutMs?: number;
   /** Attempts after timeouts (each with a new command id). @default {@link defaultRetryPolicy} */
   readonly retry?: Partial<RetryPolicy>;
+  /**
+   * The workflow's point of no return (e.g. approving the order): a step that cannot be undone,
+   * after which the workflow only goes forward. Refused, it compensates the steps before it, as
+   * any step does. Once its command is sent, an operator's cancel is refused (it may take effect
+   * whatever the workflow does next), and a pivot without a reply after its attempts, or a later
+   * step refused or without a reply, fails the workflow (an operator retries it) instead of
+   * compensating. One step at most; it takes no `compensate`. @default false
+   */
+  readonly pivot?: boolean;
 }
 
 /** A workflow: its steps, run in order, each one commanding an entity. */
@@ -182,6 +191,24 @@ export function defineWorkflow<I>(definition: WorkflowDefinition<I>): WorkflowDe
     for (const fn of ['read', 'compensate'] as const) {
       if (step[fn] !== undefined && typeof step[fn] !== 'function') {
         throw invalidArgument(`${field}.${fn}`, 'must be a function');
+      }
+    }
+    if (step.pivot !== undefined && typeof step.pivot !== 'boolean') {
+      throw invalidArgument(`${field}.pivot`, 'must be true or false');
+    }
+    if (step.pivot === true) {
+      if (step.compensate !== undefined) {
+        throw invalidArgument(
+          `${field}.pivot`,
+          'marks a step that cannot be undone: it takes no compensate',
+        );
+      }
+      const other = definition.steps.findIndex((s, j) => j < i && s.pivot === true);
+      if (other >= 0) {
+        throw invalidArgument(
+          `${field}.pivot`,
+          `repeats the pivot of steps[${other}]: a workflow has one at most`,
+        );
       }
     }
     if (step.timeoutMs !== undefined && (!Number.isFinite(step.timeoutMs) || step.timeoutMs <= 0)) {
