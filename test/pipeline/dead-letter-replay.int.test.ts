@@ -2,10 +2,12 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createAdminApp } from '@sagaflow/admin';
 import {
+  deadLetterHeaders,
   DeadLetterIndexer,
   deadLetterTopic,
   defineProcessor,
   eventsTopic,
+  replayTopic,
   SagaflowError,
 } from '@sagaflow/core';
 import { MongoAuditLog, MongoDeadLetterStore, MongoSagaViewStore } from '@sagaflow/mongodb';
@@ -21,7 +23,11 @@ describe('dead letters through the admin API: listed, replayed, audited', () => 
   let audit: MongoAuditLog;
   let store: MongoDeadLetterStore;
   const handled: number[] = [];
+  /** What another group on the same topic was handed: it handled each event the first time. */
+  const tallied: number[] = [];
   let refuse = true;
+  let dlq: string;
+  let group: string;
 
   beforeAll(async () => {
     p = await startPipeline(testEnv(), {
@@ -44,7 +50,19 @@ describe('dead letters through the admin API: listed, replayed, audited', () => 
         },
       },
     });
-    const dlq = deadLetterTopic(p.runtime.groupOf(processor));
+    const tally = defineProcessor<{ Deposited: { accountId: string; amount: number } }>({
+      name: 'tally',
+      topics: [eventsTopic(p.account.type)],
+      ignore: ['Flagged'],
+      handlers: {
+        Deposited: ({ payload }) => {
+          tallied.push(payload.amount);
+          return Promise.resolve();
+        },
+      },
+    });
+    group = p.runtime.groupOf(processor);
+    dlq = deadLetterTopic(group);
     await p.bus.ensureTopics([{ topic: dlq, partitions: 1 }]);
     const db = p.client.db(uniqueDatabase('admin'));
     store = new MongoDeadLetterStore(db);
@@ -57,6 +75,7 @@ describe('dead letters through the admin API: listed, replayed, audited', () => 
     });
     await indexer.start();
     await p.startProcessor(processor);
+    await p.startProcessor(tally);
     p.relay.start();
     const app = createAdminApp({
       views: new MongoSagaViewStore(db),
@@ -83,7 +102,7 @@ describe('dead letters through the admin API: listed, replayed, audited', () => 
       headers: { authorization: 'Bearer secret', 'x-operator': 'bob' },
     });
 
-  it('lists a dead letter by source topic and replays it to that topic', async () => {
+  it('lists a dead letter by source topic and replays it to the group that could not handle it, alone', async () => {
     await p.entities.execute(p.account, 'acc-1', 'Deposit', { amount: 13 });
     await p.entities.execute(p.account, 'acc-1', 'Deposit', { amount: 5 });
     await waitFor(() => handled.includes(5), {
@@ -118,16 +137,27 @@ describe('dead letters through the admin API: listed, replayed, audited', () => 
     ).toEqual([]);
 
     refuse = false;
+    const published = async () =>
+      [...(await p.bus.endOffsets(source)).values()].reduce((a, b) => a + b, 0n);
+    const sourceBefore = await published();
     const replay = await api(`/dead-letters/${encodeURIComponent(listed[0]!.id)}/replay`, {
       method: 'POST',
     });
     expect(replay.status).toBe(202);
-    expect(await replay.json()).toMatchObject({ id: listed[0]!.id, replayedTo: source, by: 'bob' });
+    expect(await replay.json()).toMatchObject({
+      id: listed[0]!.id,
+      replayedTo: replayTopic(group),
+      group,
+      by: 'bob',
+    });
     await waitFor(() => handled.includes(13), {
       timeoutMs: 30_000,
       description: 'the replayed event handled',
     });
     expect(handled).toEqual([5, 13]);
+    // The other group on the source topic handled 13 when it came, and never saw the replay.
+    expect(tallied).toEqual([13, 5]);
+    expect(await published()).toBe(sourceBefore);
     expect((await store.get(listed[0]!.id))?.replays).toMatchObject([{ by: 'bob' }]);
     expect((await audit.recent(1))[0]).toMatchObject({
       action: 'dead-letter.replay',
@@ -136,6 +166,56 @@ describe('dead letters through the admin API: listed, replayed, audited', () => 
     });
     expect((await api('/dead-letters/nope/replay', { method: 'POST' })).status).toBe(404);
     expect((await api('/dead-letters?limit=0')).status).toBe(400);
+  });
+
+  it("indexes a forged record under where it was read, and replays it to the group's own replay topic only", async () => {
+    const victim = `${eventsTopic(p.account.type)}.victim`;
+    await p.bus.ensureTopics([{ topic: victim, partitions: 1 }]);
+    const real = await waitFor(
+      async () =>
+        (await store.list({ limit: 10 })).letters.find((l) => l.eventType === 'Deposited'),
+      { timeoutMs: 30_000, description: 'the real dead letter indexed' },
+    );
+    // Anyone who can write to the dead-letter topic stages a record: another letter's header id,
+    // another group's name, a topic of its choosing, and bytes the group will be handed.
+    const source = real.headers;
+    await p.bus.publish([
+      {
+        topic: dlq,
+        key: real.key ?? '',
+        value: Buffer.from(real.value, 'base64'),
+        headers: {
+          ...source,
+          // The id the group gave the real letter, as a writer can work it out.
+          [deadLetterHeaders.id]: `${group}/${real.sourceTopic}/${real.sourcePartition}/${real.sourceOffset}`,
+          [deadLetterHeaders.sourceTopic]: victim,
+          [deadLetterHeaders.group]: 'another-service.payments',
+          [deadLetterHeaders.reason]: 'forged',
+        },
+      },
+    ]);
+    const forged = await waitFor(
+      async () =>
+        (await store.list({ sourceTopic: victim, limit: 10 })).letters.find(
+          (l) => l.reason === 'forged',
+        ),
+      { timeoutMs: 30_000, description: 'the forged record indexed' },
+    );
+    // Listed beside the real one, under its own position and the group of its topic.
+    expect(forged.id).toMatch(new RegExp(`^${dlq.replaceAll('.', '\\.')}/0/\\d+$`));
+    expect(forged.id).not.toBe(real.id);
+    expect(forged.group).toBe(group);
+    expect(await store.get(real.id)).toMatchObject({ reason: 'thirteen is not welcome today' });
+    const replayed = handled.length;
+    const replay = await api(`/dead-letters/${encodeURIComponent(forged.id)}/replay`, {
+      method: 'POST',
+    });
+    expect(await replay.json()).toMatchObject({ replayedTo: replayTopic(group) });
+    await waitFor(() => handled.length > replayed, {
+      timeoutMs: 30_000,
+      description: 'the forged bytes handed to the group (and applied at most once)',
+    });
+    expect([...(await p.bus.endOffsets(victim)).values()].reduce((a, b) => a + b, 0n)).toBe(0n);
   });
 
   it('refuses to replay a commit the relay set aside, saying why, and records no replay', async () => {

@@ -2,6 +2,7 @@ import {
   invalidArgument,
   isEnded,
   isWorkflowTimeline,
+  replayTopic,
   type WorkflowControl,
   type AuditLog,
   type DeadLetterStore,
@@ -363,11 +364,21 @@ export function createAdminApp(options: AdminOptions): express.Express {
         'id',
       );
     }
+    if (letter.group === '') {
+      throw new HttpError(
+        409,
+        'NOT_REPLAYABLE',
+        `dead letter '${id}' names no consumer group: there is no one to replay it to`,
+        'id',
+      );
+    }
+    // To the group that could not handle it, alone: the others applied it already.
+    const target = replayTopic(letter.group);
     const by = req.header('x-operator')?.slice(0, 100) || 'operator';
     const at = clock().toISOString();
     await publisher.publish([
       {
-        topic: letter.sourceTopic,
+        topic: target,
         key: letter.key ?? '',
         value: Buffer.from(letter.value, 'base64'),
         headers: letter.headers,
@@ -379,9 +390,9 @@ export function createAdminApp(options: AdminOptions): express.Express {
       target: id,
       by,
       at,
-      details: { topic: letter.sourceTopic },
+      details: { topic: target, group: letter.group },
     });
-    res.status(202).json({ id, replayedTo: letter.sourceTopic, by, at });
+    res.status(202).json({ id, replayedTo: target, group: letter.group, by, at });
   });
 
   app.use((_req, _res, next) => next(new HttpError(404, 'NOT_FOUND', 'no such route')));

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAdminApp } from '@sagaflow/admin';
+import { replayTopic } from '@sagaflow/core';
 import {
   MemoryAuditLog,
   MemoryBus,
@@ -159,8 +160,8 @@ describe('sagaflow CLI', { timeout: 60_000 }, () => {
     expect(replay.stdout).toBe('replayed 3 dead letter(s)\n');
     expect(replay.stderr).toContain('replayed 1/3');
     expect(replay.stderr).toContain('replayed 3/3');
-    // The originals are on their source topic again, and each letter says who replayed it.
-    const ends = await bus.endOffsets('shop.order.events');
+    // The originals are on their group's replay topic, and each letter says who replayed it.
+    const ends = await bus.endOffsets(replayTopic('svc.p'));
     expect([...ends.values()].reduce((a, b) => a + b, 0n)).toBe(3n);
     for (const id of letterIds) {
       expect((await letters.get(id))?.replays).toEqual([

@@ -161,11 +161,14 @@ export {
   deadLetterTopic,
   defineCommandEndpoint,
   defineProcessor,
+  groupOfDeadLetterTopic,
   messageLogFields,
   processorGroupId,
   ProcessorRuntime,
   relayDeadLetterTopic,
+  replayTopic,
   serviceDeadLetterTopics,
+  serviceReplayTopics,
 } from './processor/processor.js';
 export type {
   AnyProcessorDefinition,

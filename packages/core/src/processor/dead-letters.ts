@@ -1,12 +1,20 @@
 import type { MessageSubscriber, ReceivedMessage, Subscription } from '../messaging/message-bus.js';
-import { deadLetterHeaders } from './processor.js';
+import { deadLetterHeaders, groupOfDeadLetterTopic } from './processor.js';
 import { commitDeadLetterKind } from '../messaging/outbox-relay.js';
 
 /** A dead letter, as the admin API shows it: the original message and why it failed. */
 export interface DeadLetterRecord {
-  /** `<group>/<source topic>/<partition>/<offset>`: the same for a dead letter sent twice. */
+  /**
+   * `<dead-letter topic>/<partition>/<offset>`: where the index read it, which whoever wrote the
+   * record cannot choose (a dead letter sent twice is listed twice; replaying both applies it once).
+   */
   readonly id: string;
+  /** The consumer group that could not handle it: the one its dead-letter topic belongs to. */
   readonly group: string;
+  /**
+   * Where the message came from, as the record says. Shown, never used: a replay goes to the
+   * group's replay topic (see `replayTopic`), whatever the record names.
+   */
   readonly sourceTopic: string;
   readonly sourcePartition: number;
   readonly sourceOffset: string;
@@ -47,18 +55,30 @@ export interface DeadLetterStore {
 
 const DLQ_PREFIX = 'sagaflow-dlq-';
 
-/** Reads a dead-letter message into a record; undefined when it lacks the dead-letter headers. */
+/**
+ * Reads a dead-letter message into a record; undefined when it lacks the dead-letter headers. Its
+ * id and group come from where it was read (the dead-letter topic, partition and offset), not
+ * from its headers: a record written by anyone else cannot take a real letter's id or another
+ * group's name.
+ */
 export function deadLetterRecordOf(message: ReceivedMessage): DeadLetterRecord | undefined {
   const h = message.headers;
-  const id = h[deadLetterHeaders.id];
   const sourceTopic = h[deadLetterHeaders.sourceTopic];
-  if (id === undefined || sourceTopic === undefined) return undefined;
+  if (h[deadLetterHeaders.id] === undefined || sourceTopic === undefined) return undefined;
+  const id = `${message.topic}/${message.partition}/${message.offset}`;
   const original = Object.fromEntries(
     Object.entries(h).filter(([name]) => !name.startsWith(DLQ_PREFIX)),
   );
   return {
     id,
-    group: h[deadLetterHeaders.group] ?? '',
+    // A commit the relay set aside names its relay (it is never replayed); a message, the group
+    // whose dead-letter topic holds it.
+    group:
+      (h[deadLetterHeaders.kind] === commitDeadLetterKind
+        ? undefined
+        : groupOfDeadLetterTopic(message.topic)) ??
+      h[deadLetterHeaders.group] ??
+      '',
     sourceTopic,
     sourcePartition: Number(h[deadLetterHeaders.sourcePartition] ?? -1),
     sourceOffset: h[deadLetterHeaders.sourceOffset] ?? '',

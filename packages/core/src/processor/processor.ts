@@ -32,6 +32,7 @@ import type {
   MessageSubscriber,
   ReceivedMessage,
   Subscription,
+  TopicAdmin,
 } from '../messaging/message-bus.js';
 
 /** An event as a processor handler receives it. */
@@ -190,6 +191,17 @@ export const deadLetterHeaders = {
 /** The dead-letter topic of a consumer group. */
 export const deadLetterTopic = (groupId: string) => `${groupId}.dlq`;
 
+/**
+ * The replay topic of a consumer group: a dead letter an operator replays goes there, so that only
+ * the group that could not handle it reads it again (the others applied it already, and their
+ * records of it may have been compacted since). The group reads it beside its own topics.
+ */
+export const replayTopic = (groupId: string) => `${groupId}.replay`;
+
+/** The consumer group whose dead-letter topic this is, if it is one (`<group>.dlq`). */
+export const groupOfDeadLetterTopic = (topic: string): string | undefined =>
+  topic.endsWith('.dlq') && topic.length > 4 ? topic.slice(0, -4) : undefined;
+
 /** The dead-letter topic of a service's outbox relay: commits it set aside (see `OutboxRelay`). */
 export const relayDeadLetterTopic = (service: string) => deadLetterTopic(`${service}.relay`);
 
@@ -206,6 +218,18 @@ export const commandGroupId = (service: string, endpoint: CommandEndpoint) =>
  * outbox relay: what the service creates at start, and what a dead-letter index of that service
  * reads.
  */
+/** The replay topics of a service's consumer groups (see {@link replayTopic}). */
+export function serviceReplayTopics(
+  service: string,
+  processors: readonly AnyProcessorDefinition[],
+  endpoints: readonly CommandEndpoint[],
+): string[] {
+  return [
+    ...processors.map((p) => replayTopic(processorGroupId(service, p))),
+    ...endpoints.map((e) => replayTopic(commandGroupId(service, e))),
+  ];
+}
+
 export function serviceDeadLetterTopics(
   service: string,
   processors: readonly AnyProcessorDefinition[],
@@ -333,14 +357,22 @@ export class ProcessorRuntime {
     return processorGroupId(this.#options.service, definition);
   }
 
+  /** The replay topic exists before the group reads it (a subscriber that creates topics makes it). */
+  async #ensureReplayTopic(groupId: string): Promise<void> {
+    const admin = this.#options.subscriber as MessageSubscriber & Partial<TopicAdmin>;
+    await admin.ensureTopics?.([{ topic: replayTopic(groupId), partitions: 1 }]);
+  }
+
   /** Starts consuming for the processor. */
-  start(definition: AnyProcessorDefinition): Promise<Subscription> {
+  async start(definition: AnyProcessorDefinition): Promise<Subscription> {
     this.#stopping = false;
     const groupId = this.groupOf(definition);
+    await this.#ensureReplayTopic(groupId);
     return this.#options.subscriber.subscribe(
       {
         groupId,
-        topics: definition.topics,
+        // The group's replay topic too: dead letters an operator replays to this group alone.
+        topics: [...definition.topics, replayTopic(groupId)],
         // Events of one entity in order; those of other entities side by side.
         ordering: 'key',
         onRestart: (error) => this.#restarted(groupId, error),
@@ -356,13 +388,14 @@ export class ProcessorRuntime {
   }
 
   /** Starts consuming the command topic of an entity. */
-  startCommands(endpoint: CommandEndpoint): Promise<Subscription> {
+  async startCommands(endpoint: CommandEndpoint): Promise<Subscription> {
     this.#stopping = false;
     const groupId = this.commandGroupOf(endpoint);
+    await this.#ensureReplayTopic(groupId);
     return this.#options.subscriber.subscribe(
       {
         groupId,
-        topics: [commandsTopic(endpoint.entity.type)],
+        topics: [commandsTopic(endpoint.entity.type), replayTopic(groupId)],
         // Commands of one entity in order; those of other entities side by side.
         ordering: 'key',
         onRestart: (error) => this.#restarted(groupId, error),

@@ -28,6 +28,7 @@ import {
   ProcessorRuntime,
   relayDeadLetterTopic,
   serviceDeadLetterTopics,
+  serviceReplayTopics,
   type AnyProcessorDefinition,
   type CommandEndpoint,
 } from '../processor/processor.js';
@@ -299,6 +300,10 @@ export class SagaflowService {
       ...serviceDeadLetterTopics(this.#options.name, processors, endpoints, {
         relay: this.#relay !== undefined,
       }).map((topic) => ({ topic, partitions: 1 })),
+      ...serviceReplayTopics(this.#options.name, processors, endpoints).map((topic) => ({
+        topic,
+        partitions: 1,
+      })),
       ...(this.#options.topics ?? []).map((topic) => ({ topic, partitions })),
     ];
     // A topic named twice (a processor reading this service's own events, say) is created once.
