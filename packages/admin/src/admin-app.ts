@@ -73,6 +73,7 @@ const STATUSES = [
   'failed',
   'stuck',
 ] as const;
+const ENDED_STATUSES = ['completed', 'compensated', 'failed'] as const;
 
 const isoTime = (field: string) =>
   z.string().refine((v) => !Number.isNaN(Date.parse(v)), `${field} must be an ISO-8601 time`);
@@ -125,16 +126,10 @@ function percentile(sorted: readonly number[], p: number): number | null {
 }
 
 /** Every view, page by page (for stats), up to a bound. */
-async function allViews(views: SagaViewStore, bound = 10_000): Promise<SagaView[]> {
-  const all: SagaView[] = [];
-  let after: string | undefined;
-  do {
-    const page = await views.query({ limit: 200, ...(after === undefined ? {} : { after }) });
-    all.push(...page.views);
-    after = page.next;
-  } while (after !== undefined && all.length < bound);
-  return all;
-}
+/** Ended sagas of a type whose durations the percentiles are taken from (the latest ones). */
+const DURATIONS_SAMPLED = 1_000;
+/** How long one answer of `/sagas/stats` is served again (each open page asks every 3 s). */
+const STATS_TTL_MS = 2_000;
 
 /**
  * The admin API: sagas (list, detail, stats, compensate, retry), health, readiness and Prometheus
@@ -200,38 +195,39 @@ export function createAdminApp(options: AdminOptions): express.Express {
     });
   });
 
+  // Counts from the store (exact, whatever the number of sagas); percentiles of the latest ended
+  // sagas of each type, read without their views; one answer served for a moment to every page.
+  let stats: { readonly at: number; readonly body: unknown } | undefined;
   app.get('/sagas/stats', async (_req, res) => {
-    const views = await allViews(options.views);
-    const counts = new Map<string, Map<string, number>>();
-    const durations = new Map<string, number[]>();
-    for (const view of views) {
-      const type = view.type ?? 'unknown';
-      const byStatus = counts.get(type) ?? new Map<string, number>();
-      byStatus.set(view.status, (byStatus.get(view.status) ?? 0) + 1);
-      counts.set(type, byStatus);
-      if (view.endedAt !== undefined) {
-        durations.set(type, [
-          ...(durations.get(type) ?? []),
-          Date.parse(view.endedAt) - Date.parse(view.startedAt),
-        ]);
-      }
+    const now = clock().getTime();
+    if (stats === undefined || now - stats.at >= STATS_TTL_MS || now < stats.at) {
+      const counts = await options.views.counts();
+      const types = [...new Set(counts.map((c) => c.type))].sort();
+      const body = {
+        types: await Promise.all(
+          types.map(async (type) => {
+            const sorted = (await options.views.durations({ type, limit: DURATIONS_SAMPLED })).sort(
+              (a, b) => a - b,
+            );
+            const byStatus = new Map(
+              counts.filter((c) => c.type === type).map((c) => [c.status, c.count]),
+            );
+            return {
+              type,
+              counts: Object.fromEntries(STATUSES.map((s) => [s, byStatus.get(s) ?? 0])),
+              durationMs: {
+                p50: percentile(sorted, 50),
+                p95: percentile(sorted, 95),
+                ended: ENDED_STATUSES.reduce((sum, s) => sum + (byStatus.get(s) ?? 0), 0),
+                sampled: sorted.length,
+              },
+            };
+          }),
+        ),
+      };
+      stats = { at: now, body };
     }
-    res.json({
-      types: [...counts.entries()]
-        .sort(([a], [b]) => (a < b ? -1 : 1))
-        .map(([type, byStatus]) => {
-          const sorted = [...(durations.get(type) ?? [])].sort((a, b) => a - b);
-          return {
-            type,
-            counts: Object.fromEntries(STATUSES.map((s) => [s, byStatus.get(s) ?? 0])),
-            durationMs: {
-              p50: percentile(sorted, 50),
-              p95: percentile(sorted, 95),
-              ended: sorted.length,
-            },
-          };
-        }),
-    });
+    res.json(stats.body);
   });
 
   app.get('/sagas/:id', async (req, res) => {

@@ -188,7 +188,7 @@ describe('admin API on the real database', () => {
       {
         type: 'order-placement',
         counts: { running: 1, completed: 1, compensating: 0, compensated: 1, failed: 0, stuck: 1 },
-        durationMs: { p50: 3000, p95: 4000, ended: 2 },
+        durationMs: { p50: 3000, p95: 4000, ended: 2, sampled: 2 },
       },
     ]);
   });

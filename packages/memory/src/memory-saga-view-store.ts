@@ -94,6 +94,14 @@ export class MemorySagaViewStore implements SagaViewStore {
     return Promise.resolve(structuredClone(due.slice(0, limit)));
   }
 
+  durations(query: { readonly type?: string; readonly limit: number }): Promise<number[]> {
+    const ended = [...this.#views.values()]
+      .filter((v) => v.endedAt !== undefined && (query.type === undefined || v.type === query.type))
+      .sort((a, b) => (a.endedAt! < b.endedAt! ? 1 : a.endedAt! > b.endedAt! ? -1 : 0))
+      .slice(0, query.limit);
+    return Promise.resolve(ended.map((v) => Date.parse(v.endedAt!) - Date.parse(v.startedAt)));
+  }
+
   counts(): Promise<SagaCount[]> {
     const counts = new Map<string, SagaCount>();
     for (const { type = 'unknown', status } of this.#views.values()) {

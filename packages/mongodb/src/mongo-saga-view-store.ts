@@ -377,6 +377,25 @@ export class MongoSagaViewStore implements SagaViewStore {
     }
   }
 
+  async durations(query: { readonly type?: string; readonly limit: number }): Promise<number[]> {
+    try {
+      const docs = await this.#views
+        .find(
+          {
+            endedAt: { $exists: true },
+            ...(query.type === undefined ? {} : { type: query.type }),
+          },
+          { projection: { _id: 0, startedAt: 1, endedAt: 1 } },
+        )
+        .sort({ endedAt: -1 })
+        .limit(query.limit)
+        .toArray();
+      return docs.map((d) => Date.parse(d.endedAt!) - Date.parse(d.startedAt));
+    } catch (error) {
+      throw unavailable('reading saga durations', error);
+    }
+  }
+
   async counts(): Promise<SagaCount[]> {
     try {
       const groups = await this.#views

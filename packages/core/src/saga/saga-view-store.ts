@@ -73,6 +73,11 @@ export interface SagaViewStore {
   overdue(now: string, limit: number): Promise<SagaView[]>;
   /** How many sagas there are of each type and status (what the saga gauges report). */
   counts(): Promise<readonly SagaCount[]>;
+  /**
+   * How long (ms) the latest ended sagas took, of one type if given, newest first, at most
+   * `limit`: what the admin's duration percentiles are taken from, read without whole views.
+   */
+  durations(query: { readonly type?: string; readonly limit: number }): Promise<number[]>;
   /** Views by filter, newest first, with the cursor of the next page. */
   query(query: SagaQuery): Promise<{ views: SagaView[]; next?: string }>;
 }

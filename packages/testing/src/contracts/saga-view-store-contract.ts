@@ -214,14 +214,23 @@ export function sagaViewStoreContract(
       const { store, id } = await setup();
       const type = uniqueName('type');
       for (let i = 0; i < 5; i += 1) {
+        const startedAt = `2026-02-0${i + 1}T00:00:00.000Z`;
         await store.writeView(
-          view(`${id}-${i}`, `2026-02-0${i + 1}T00:00:00.000Z`, {
+          view(`${id}-${i}`, startedAt, {
             type,
             status: i % 2 === 0 ? 'completed' : 'stuck',
             businessKey: `order-${id}-${i}`,
+            // The completed ones took 1, 3 and 5 seconds.
+            ...(i % 2 === 0
+              ? { endedAt: new Date(Date.parse(startedAt) + (i + 1) * 1000).toISOString() }
+              : {}),
           }),
         );
       }
+      // The latest ended first; of this type only.
+      expect(await store.durations({ type, limit: 10 })).toEqual([5000, 3000, 1000]);
+      expect(await store.durations({ type, limit: 2 })).toEqual([5000, 3000]);
+      expect(await store.durations({ type: uniqueName('none'), limit: 10 })).toEqual([]);
       const ids = (views: SagaView[]) => views.map((v) => v.sagaId.slice(-1));
       const first = await store.query({ type, limit: 2 });
       expect(ids(first.views)).toEqual(['4', '3']);
