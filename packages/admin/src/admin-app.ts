@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Request } from 'express';
 import { watchSagas } from '@sagaflow/observability';
+import { shownReadiness } from './readiness.js';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { z } from 'zod';
 import { requireToken } from './auth.js';
@@ -164,7 +165,7 @@ export function createAdminApp(options: AdminOptions): express.Express {
   });
   app.get('/readyz', async (_req, res) => {
     const readiness = await options.readiness();
-    res.status(readiness.ready ? 200 : 503).json(readiness);
+    res.status(readiness.ready ? 200 : 503).json(shownReadiness(readiness));
   });
 
   if (options.token !== undefined && options.token !== '') app.use(requireToken(options.token));

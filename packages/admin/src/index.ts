@@ -15,5 +15,7 @@
 export { createAdminApp } from './admin-app.js';
 export type { AdminOptions } from './admin-app.js';
 export { errorHandler, HttpError, parseInput } from './http-errors.js';
+export { shownReadiness } from './readiness.js';
+export type { ReadinessLike, ShownCheck } from './readiness.js';
 export { workflowRoutes } from './workflow-routes.js';
 export type { WorkflowRoutesOptions } from './workflow-routes.js';

@@ -8,6 +8,7 @@ import type {
   SagaViewStore,
   ServiceStats,
 } from '@sagaflow/core';
+import { invalidArgument } from '@sagaflow/core';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -189,21 +190,38 @@ interface ScrapedGauge<T, L extends string> {
  * Registers gauges that share one read per scrape (prom-client collects them one after the
  * other): a failed read counts `sagaflow_scrape_errors_total{source}` and leaves them as they were.
  */
+/** Options of the gauges read at scrape time ({@link watchService}, {@link watchSagas}). */
+export interface ScrapeOptions {
+  /**
+   * How long one reading answers every scrape: a burst of requests to an open `/metrics`, or
+   * several scrapers, cost one reading per this while. @default 5000
+   */
+  readonly maxAgeMs?: number;
+}
+
 function scraped<T>(
   registry: Registry,
   source: string,
   read: () => Promise<T>,
   gauges: readonly ScrapedGauge<T, string>[],
+  options: ScrapeOptions = {},
 ): void {
+  const maxAgeMs = options.maxAgeMs ?? 5_000;
+  if (!Number.isFinite(maxAgeMs) || maxAgeMs < 0) {
+    throw invalidArgument('maxAgeMs', `must be a number ≥ 0 (got ${maxAgeMs})`);
+  }
   const errors = scrapeErrors(registry);
   let latest: Promise<T | undefined> | undefined;
+  // The gauges of one scrape share a reading, and so do the scrapes of the next maxAgeMs.
   const once = () =>
     (latest ??= read()
       .catch(() => {
         errors.inc({ source });
         return undefined;
       })
-      .finally(() => setTimeout(() => (latest = undefined), 0)));
+      .finally(() => {
+        setTimeout(() => (latest = undefined), maxAgeMs).unref();
+      }));
   for (const gauge of gauges) {
     new Gauge({
       name: gauge.name,
@@ -227,35 +245,45 @@ function scraped<T>(
  * `sagaflow_scrape_errors_total{source="service"}` (the scrape itself still answers; the count
  * shows from the next scrape).
  */
-export function watchService(registry: Registry, stats: () => Promise<ServiceStats>): void {
-  scraped<ServiceStats>(registry, 'service', stats, [
-    {
-      name: 'sagaflow_outbox_pending',
-      help: 'Commits waiting for the relay, by entity type.',
-      labelNames: ['entity_type'],
-      fill: (found, set) => {
-        for (const o of found.outbox) set({ entity_type: o.entityType }, o.pending);
+export function watchService(
+  registry: Registry,
+  stats: () => Promise<ServiceStats>,
+  options: ScrapeOptions = {},
+): void {
+  scraped<ServiceStats>(
+    registry,
+    'service',
+    stats,
+    [
+      {
+        name: 'sagaflow_outbox_pending',
+        help: 'Commits waiting for the relay, by entity type.',
+        labelNames: ['entity_type'],
+        fill: (found, set) => {
+          for (const o of found.outbox) set({ entity_type: o.entityType }, o.pending);
+        },
       },
-    },
-    {
-      name: 'sagaflow_outbox_oldest_pending_age_seconds',
-      help: 'How long the oldest unpublished commit has waited, by entity type (0 when none).',
-      labelNames: ['entity_type'],
-      fill: (found, set) => {
-        for (const o of found.outbox) set({ entity_type: o.entityType }, o.oldestAgeSeconds);
+      {
+        name: 'sagaflow_outbox_oldest_pending_age_seconds',
+        help: 'How long the oldest unpublished commit has waited, by entity type (0 when none).',
+        labelNames: ['entity_type'],
+        fill: (found, set) => {
+          for (const o of found.outbox) set({ entity_type: o.entityType }, o.oldestAgeSeconds);
+        },
       },
-    },
-    {
-      name: 'sagaflow_consumer_lag',
-      help: 'Messages not yet consumed (end offset minus committed offset), by group, topic and partition.',
-      labelNames: ['group', 'topic', 'partition'],
-      fill: (found, set) => {
-        for (const l of found.lag) {
-          set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag);
-        }
+      {
+        name: 'sagaflow_consumer_lag',
+        help: 'Messages not yet consumed (end offset minus committed offset), by group, topic and partition.',
+        labelNames: ['group', 'topic', 'partition'],
+        fill: (found, set) => {
+          for (const l of found.lag) {
+            set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.lag);
+          }
+        },
       },
-    },
-  ]);
+    ],
+    options,
+  );
 }
 
 /**
@@ -263,25 +291,35 @@ export function watchService(registry: Registry, stats: () => Promise<ServiceSta
  * `sagaflow_sagas_stuck` by saga type (label `type`); a failed read counts
  * `sagaflow_scrape_errors_total{source="sagas"}`.
  */
-export function watchSagas(registry: Registry, views: Pick<SagaViewStore, 'counts'>): void {
-  scraped<readonly SagaCount[]>(registry, 'sagas', () => views.counts(), [
-    {
-      name: 'sagaflow_sagas',
-      help: 'Sagas known to the tracker, by type and status.',
-      labelNames: ['type', 'status'],
-      fill: (counts, set) => {
-        for (const c of counts) set({ type: c.type, status: c.status }, c.count);
+export function watchSagas(
+  registry: Registry,
+  views: Pick<SagaViewStore, 'counts'>,
+  options: ScrapeOptions = {},
+): void {
+  scraped<readonly SagaCount[]>(
+    registry,
+    'sagas',
+    () => views.counts(),
+    [
+      {
+        name: 'sagaflow_sagas',
+        help: 'Sagas known to the tracker, by type and status.',
+        labelNames: ['type', 'status'],
+        fill: (counts, set) => {
+          for (const c of counts) set({ type: c.type, status: c.status }, c.count);
+        },
       },
-    },
-    {
-      name: 'sagaflow_sagas_stuck',
-      help: 'Sagas past the deadline of their current step, by type.',
-      labelNames: ['type'],
-      fill: (counts, set) => {
-        for (const c of counts) if (c.status === 'stuck') set({ type: c.type }, c.count);
+      {
+        name: 'sagaflow_sagas_stuck',
+        help: 'Sagas past the deadline of their current step, by type.',
+        labelNames: ['type'],
+        fill: (counts, set) => {
+          for (const c of counts) if (c.status === 'stuck') set({ type: c.type }, c.count);
+        },
       },
-    },
-  ]);
+    ],
+    options,
+  );
 }
 
 function scrapeErrors(registry: Registry): Counter<'source'> {

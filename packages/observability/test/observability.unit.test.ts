@@ -173,21 +173,29 @@ describe('metrics', () => {
   it('reads gauges at scrape time, and counts a failed read instead of failing the scrape', async () => {
     const registry = new Registry();
     let fail = false;
-    watchService(registry, () =>
-      fail
-        ? Promise.reject(new Error('database away'))
-        : Promise.resolve({
-            outbox: [{ entityType: 'shop.order', pending: 3, oldestAgeSeconds: 4.5 }],
-            lag: [{ group: 'svc.p', topic: 'shop.order.events', partition: 1, lag: 7 }],
-          }),
+    // Read afresh at each scrape here (maxAgeMs 0).
+    watchService(
+      registry,
+      () =>
+        fail
+          ? Promise.reject(new Error('database away'))
+          : Promise.resolve({
+              outbox: [{ entityType: 'shop.order', pending: 3, oldestAgeSeconds: 4.5 }],
+              lag: [{ group: 'svc.p', topic: 'shop.order.events', partition: 1, lag: 7 }],
+            }),
+      { maxAgeMs: 0 },
     );
-    watchSagas(registry, {
-      counts: () =>
-        Promise.resolve([
-          { type: 'order', status: 'completed', count: 5 },
-          { type: 'order', status: 'stuck', count: 2 },
-        ]),
-    });
+    watchSagas(
+      registry,
+      {
+        counts: () =>
+          Promise.resolve([
+            { type: 'order', status: 'completed', count: 5 },
+            { type: 'order', status: 'stuck', count: 2 },
+          ]),
+      },
+      { maxAgeMs: 0 },
+    );
     let text = await registry.metrics();
     expect(text).toContain('sagaflow_outbox_pending{entity_type="shop.order"} 3');
     expect(text).toContain(
@@ -206,6 +214,23 @@ describe('metrics', () => {
     await new Promise((resolve) => setTimeout(resolve, 5));
     text = await registry.metrics();
     expect(text).toContain('sagaflow_scrape_errors_total{source="service"} 1');
+  });
+});
+
+describe('scraped gauges', () => {
+  it('answer a burst of scrapes from one reading, and refuse a bad maxAgeMs', async () => {
+    const registry = new Registry();
+    let reads = 0;
+    watchService(registry, () => {
+      reads += 1;
+      return Promise.resolve({ outbox: [], lag: [] });
+    });
+    await Promise.all([registry.metrics(), registry.metrics(), registry.metrics()]);
+    await registry.metrics();
+    expect(reads).toBe(1);
+    expect(() =>
+      watchSagas(new Registry(), { counts: () => Promise.resolve([]) }, { maxAgeMs: -1 }),
+    ).toThrow('maxAgeMs must be a number ≥ 0 (got -1)');
   });
 });
 

@@ -1,4 +1,4 @@
-import { errorHandler } from '@sagaflow/admin';
+import { errorHandler, shownReadiness } from '@sagaflow/admin';
 import { httpTracing } from '@sagaflow/observability';
 import express, { type Express } from 'express';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
@@ -74,7 +74,7 @@ export function serviceApp(options: {
         service: { ok: false, error: error instanceof Error ? error.message : String(error) },
       },
     }));
-    res.status(report.ready ? 200 : 503).json(report);
+    res.status(report.ready ? 200 : 503).json(shownReadiness(report));
   });
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
