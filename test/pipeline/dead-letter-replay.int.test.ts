@@ -99,7 +99,11 @@ describe('dead letters through the admin API: listed, replayed, audited', () => 
   const api = (path: string, init: RequestInit = {}) =>
     fetch(`${base}${path}`, {
       ...init,
-      headers: { authorization: 'Bearer secret', 'x-operator': 'bob' },
+      headers: {
+        authorization: 'Bearer secret',
+        'x-operator': 'bob',
+        'content-type': 'application/json',
+      },
     });
 
   it('lists a dead letter by source topic and replays it to the group that could not handle it, alone', async () => {
@@ -142,6 +146,7 @@ describe('dead letters through the admin API: listed, replayed, audited', () => 
     const sourceBefore = await published();
     const replay = await api(`/dead-letters/${encodeURIComponent(listed[0]!.id)}/replay`, {
       method: 'POST',
+      body: JSON.stringify({ reason: 'the handler is fixed' }),
     });
     expect(replay.status).toBe(202);
     expect(await replay.json()).toMatchObject({
@@ -164,7 +169,20 @@ describe('dead letters through the admin API: listed, replayed, audited', () => 
       target: listed[0]!.id,
       by: 'bob',
     });
-    expect((await api('/dead-letters/nope/replay', { method: 'POST' })).status).toBe(404);
+    expect(
+      (
+        await api('/dead-letters/nope/replay', {
+          method: 'POST',
+          body: JSON.stringify({ reason: 'try' }),
+        })
+      ).status,
+    ).toBe(404);
+    // A replay says why.
+    const why = await api(`/dead-letters/${encodeURIComponent(listed[0]!.id)}/replay`, {
+      method: 'POST',
+    });
+    expect(why.status).toBe(400);
+    expect(await why.json()).toMatchObject({ error: { field: 'reason' } });
     expect((await api('/dead-letters?limit=0')).status).toBe(400);
   });
 
@@ -209,6 +227,7 @@ describe('dead letters through the admin API: listed, replayed, audited', () => 
     const replayed = handled.length;
     const replay = await api(`/dead-letters/${encodeURIComponent(forged.id)}/replay`, {
       method: 'POST',
+      body: JSON.stringify({ reason: 'the handler is fixed' }),
     });
     expect(await replay.json()).toMatchObject({ replayedTo: replayTopic(group) });
     await waitFor(() => handled.length > replayed, {
@@ -237,7 +256,10 @@ describe('dead letters through the admin API: listed, replayed, audited', () => 
       replays: [],
     });
     expect((await store.get(id))?.kind).toBe('commit');
-    const replay = await api(`/dead-letters/${encodeURIComponent(id)}/replay`, { method: 'POST' });
+    const replay = await api(`/dead-letters/${encodeURIComponent(id)}/replay`, {
+      method: 'POST',
+      body: JSON.stringify({ reason: 'try' }),
+    });
     expect(replay.status).toBe(409);
     const body = (await replay.json()) as { error: { code: string; message: string } };
     expect(body.error.code).toBe('NOT_REPLAYABLE');

@@ -3,6 +3,7 @@ import {
   isEnded,
   isWorkflowTimeline,
   replayTopic,
+  SagaflowError,
   type WorkflowControl,
   type AuditLog,
   type DeadLetterStore,
@@ -13,12 +14,12 @@ import {
 } from '@sagaflow/core';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express, { type Request } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import { watchSagas } from '@sagaflow/observability';
 import { shownReadiness } from './readiness.js';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { z } from 'zod';
-import { requireToken } from './auth.js';
+import { authenticate, callerOf, requireOperator, type Credential } from './auth.js';
 import { errorHandler, HttpError, parseInput as parse } from './http-errors.js';
 
 /** Options of {@link createAdminApp}. */
@@ -44,6 +45,17 @@ export interface AdminOptions {
    * start unless `allowNoToken` (development only).
    */
   readonly token: string | undefined;
+  /**
+   * Tokens of named operators (name → token): the audit log records the name a token proves,
+   * whatever `X-Operator` says (with the shared `token`, it records the name the caller gives).
+   * @default none
+   */
+  readonly operatorTokens?: Readonly<Record<string, string>>;
+  /**
+   * A token that may read everything (sagas, dead letters, metrics) and act on nothing: acting
+   * with it is refused (403 `READ_ONLY`) and the refusal recorded. @default none
+   */
+  readonly readToken?: string;
   /** @default false */
   readonly allowNoToken?: boolean;
   /** Clock, for tests. @default () => new Date() */
@@ -137,8 +149,47 @@ const STATS_TTL_MS = 2_000;
  * metrics. Every route but `/healthz` and `/readyz` requires the bearer token; operator actions
  * go to the audit log; bad input gets a 400 naming the field.
  */
+/** What an audit entry says of an error: its HTTP status and code. */
+function codeOf(error: unknown): Record<string, string | number> {
+  if (error instanceof HttpError) return { status: error.status, code: error.code };
+  if (error instanceof SagaflowError) return { code: error.code };
+  return { code: 'INTERNAL' };
+}
+
+/** The credentials the options give, checked: every token non-empty and different. */
+function credentialsOf(options: AdminOptions): Credential[] {
+  const credentials: Credential[] = [];
+  if (options.token !== undefined && options.token !== '') {
+    credentials.push({ token: options.token, name: 'operator', mayOperate: true, named: false });
+  }
+  for (const [name, token] of Object.entries(options.operatorTokens ?? {})) {
+    if (!/^[\w.@-]{1,100}$/.test(name)) {
+      throw invalidArgument(
+        'operatorTokens',
+        `names '${name}': use 1 to 100 letters, digits, '.', '@', '_' or '-'`,
+      );
+    }
+    if (typeof token !== 'string' || token === '') {
+      throw invalidArgument(`operatorTokens.${name}`, 'must be a non-empty token');
+    }
+    credentials.push({ token, name, mayOperate: true, named: true });
+  }
+  if (options.readToken !== undefined && options.readToken !== '') {
+    credentials.push({ token: options.readToken, name: 'reader', mayOperate: false, named: false });
+  }
+  const tokens = credentials.map((c) => c.token);
+  if (new Set(tokens).size !== tokens.length) {
+    throw invalidArgument('token', 'each token must be different from the others');
+  }
+  return credentials;
+}
+
+/** The operator routes, and what their audit entries are named. */
+const OPERATOR_ROUTE = /^\/(sagas|dead-letters)\/([^/]+)\/(compensate|retry|replay)$/;
+
 export function createAdminApp(options: AdminOptions): express.Express {
-  if ((options.token === undefined || options.token === '') && options.allowNoToken !== true) {
+  const credentials = credentialsOf(options);
+  if (!credentials.some((c) => c.mayOperate) && options.allowNoToken !== true) {
     throw invalidArgument(
       'token',
       'must be set (ADMIN_TOKEN); an admin API without a token is for development only',
@@ -168,9 +219,61 @@ export function createAdminApp(options: AdminOptions): express.Express {
     res.status(readiness.ready ? 200 : 503).json(shownReadiness(readiness));
   });
 
-  if (options.token !== undefined && options.token !== '') app.use(requireToken(options.token));
-  // Bodies are read only from a caller who holds the token.
+  if (credentials.length > 0) app.use(authenticate(credentials));
+  // Bodies are read only from a caller who holds a token; acting needs an operator's.
+  app.post(OPERATOR_ROUTE, requireOperator);
   app.use(express.json({ limit: '16kb' }));
+
+  /** Who acts, for the audit log: the name a named token proves, else the name the caller gives. */
+  const actorOf = (req: Request, res: Response) => {
+    const caller = callerOf(res);
+    const claimed = req.header('x-operator')?.slice(0, 100);
+    if (caller?.named === true) return { by: caller.name, claimed };
+    return { by: claimed || caller?.name || 'operator', claimed: undefined };
+  };
+
+  /**
+   * Runs an operator action between two audit entries: the intent before it (nothing is done
+   * unless it is recorded), then what came of it: done, refused (an answer of 4xx) or failed.
+   */
+  const audited = async <T>(
+    req: Request,
+    res: Response,
+    entry: { action: string; target: string; details: Record<string, string> },
+    act: (actor: { at: string; by: string }) => Promise<T>,
+  ): Promise<T> => {
+    const { by, claimed } = actorOf(req, res);
+    const base = {
+      action: entry.action,
+      target: entry.target,
+      by,
+      address: req.ip ?? '',
+      details: {
+        ...entry.details,
+        credential: callerOf(res)?.name ?? 'none',
+        ...(claimed === undefined || claimed === by ? {} : { claimed }),
+      },
+    };
+    const at = clock().toISOString();
+    await options.audit.record({ ...base, at, outcome: 'requested' });
+    res.locals['audited'] = true;
+    try {
+      const answer = await act({ at, by });
+      await options.audit.record({ ...base, at: clock().toISOString(), outcome: 'done' });
+      return answer;
+    } catch (error) {
+      const refused = error instanceof HttpError && error.status < 500;
+      await options.audit
+        .record({
+          ...base,
+          at: clock().toISOString(),
+          outcome: refused ? 'refused' : 'failed',
+          details: { ...base.details, ...codeOf(error) },
+        })
+        .catch(() => {});
+      throw error;
+    }
+  };
 
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
@@ -262,18 +365,16 @@ export function createAdminApp(options: AdminOptions): express.Express {
     app.post(`/sagas/:id/${action}`, async (req, res) => {
       const id = sagaIdOf(req);
       const { reason } = parse(compensateBody, req.body ?? {});
-      const view = await options.views.view(id);
-      if (view === undefined) throw new HttpError(404, 'NOT_FOUND', `no saga '${id}'`, 'id');
-      const by = req.header('x-operator')?.slice(0, 100) || 'operator';
-      const at = clock().toISOString();
-      const answer = await act(view, { at, by, reason });
-      await options.audit.record({
-        action: `saga.${action}`,
-        target: id,
-        by,
-        at,
-        details: { reason },
-      });
+      const answer = await audited(
+        req,
+        res,
+        { action: `saga.${action}`, target: id, details: { reason } },
+        async ({ at, by }) => {
+          const view = await options.views.view(id);
+          if (view === undefined) throw new HttpError(404, 'NOT_FOUND', `no saga '${id}'`, 'id');
+          return act(view, { at, by, reason });
+        },
+      );
       res.status(202).json(answer);
     });
 
@@ -351,45 +452,87 @@ export function createAdminApp(options: AdminOptions): express.Express {
   app.post('/dead-letters/:id/replay', async (req, res) => {
     const { store, publisher } = deadLetters();
     const id = String(req.params['id']);
-    const letter = await store.get(id);
-    if (letter === undefined) throw new HttpError(404, 'NOT_FOUND', `no dead letter '${id}'`, 'id');
-    if (letter.kind === 'commit') {
-      throw new HttpError(
-        409,
-        'NOT_REPLAYABLE',
-        `dead letter '${id}' is a commit the relay set aside because its events cannot be encoded (${letter.reason}); it holds the commit as JSON, not a message, so it cannot be replayed: the entity's state has the change, only its events were not published`,
-        'id',
-      );
-    }
-    if (letter.group === '') {
-      throw new HttpError(
-        409,
-        'NOT_REPLAYABLE',
-        `dead letter '${id}' names no consumer group: there is no one to replay it to`,
-        'id',
-      );
-    }
-    // To the group that could not handle it, alone: the others applied it already.
-    const target = replayTopic(letter.group);
-    const by = req.header('x-operator')?.slice(0, 100) || 'operator';
-    const at = clock().toISOString();
-    await publisher.publish([
-      {
-        topic: target,
-        key: letter.key ?? '',
-        value: Buffer.from(letter.value, 'base64'),
-        headers: letter.headers,
+    const { reason } = parse(compensateBody, req.body ?? {});
+    const answer = await audited(
+      req,
+      res,
+      { action: 'dead-letter.replay', target: id, details: { reason } },
+      async ({ at, by }) => {
+        const letter = await store.get(id);
+        if (letter === undefined) {
+          throw new HttpError(404, 'NOT_FOUND', `no dead letter '${id}'`, 'id');
+        }
+        if (letter.kind === 'commit') {
+          throw new HttpError(
+            409,
+            'NOT_REPLAYABLE',
+            `dead letter '${id}' is a commit the relay set aside because its events cannot be encoded (${letter.reason}); it holds the commit as JSON, not a message, so it cannot be replayed: the entity's state has the change, only its events were not published`,
+            'id',
+          );
+        }
+        if (letter.group === '') {
+          throw new HttpError(
+            409,
+            'NOT_REPLAYABLE',
+            `dead letter '${id}' names no consumer group: there is no one to replay it to`,
+            'id',
+          );
+        }
+        // To the group that could not handle it, alone: the others applied it already.
+        const target = replayTopic(letter.group);
+        await publisher.publish([
+          {
+            topic: target,
+            key: letter.key ?? '',
+            value: Buffer.from(letter.value, 'base64'),
+            headers: letter.headers,
+          },
+        ]);
+        await store.recordReplay(id, { by, at });
+        return { id, replayedTo: target, group: letter.group, by, at };
       },
-    ]);
-    await store.recordReplay(id, { by, at });
-    await options.audit.record({
-      action: 'dead-letter.replay',
-      target: id,
-      by,
-      at,
-      details: { topic: target, group: letter.group },
-    });
-    res.status(202).json({ id, replayedTo: target, group: letter.group, by, at });
+    );
+    res.status(202).json(answer);
+  });
+
+  // An operator action refused before it ran (no or a wrong token, a read-only token, bad input)
+  // is recorded too; those of callers without a valid token at most once a second.
+  let strangerRecordedAt = 0;
+  let strangersUnrecorded = 0;
+  app.use(async (error: unknown, req: Request, res: Response, next: NextFunction) => {
+    const route = req.method === 'POST' ? OPERATOR_ROUTE.exec(req.path) : null;
+    if (route === null || res.locals['audited'] === true) return next(error);
+    const now = clock();
+    if (callerOf(res) === undefined) {
+      if (now.getTime() - strangerRecordedAt < 1_000) {
+        strangersUnrecorded += 1;
+        return next(error);
+      }
+      strangerRecordedAt = now.getTime();
+    }
+    const { by } = actorOf(req, res);
+    const claimed = req.header('x-operator')?.slice(0, 100);
+    const unrecorded = strangersUnrecorded;
+    strangersUnrecorded = 0;
+    await options.audit
+      .record({
+        action: route[1] === 'sagas' ? `saga.${route[3]}` : 'dead-letter.replay',
+        target: decodeURIComponent(route[2]!).slice(0, 200),
+        by:
+          callerOf(res) === undefined
+            ? `unauthenticated${claimed === undefined ? '' : ` (says ${claimed})`}`
+            : by,
+        at: now.toISOString(),
+        address: req.ip ?? '',
+        outcome: 'refused',
+        details: {
+          credential: callerOf(res)?.name ?? 'none',
+          ...codeOf(error),
+          ...(unrecorded > 0 ? { strangersUnrecorded: unrecorded } : {}),
+        },
+      })
+      .catch(() => {});
+    next(error);
   });
 
   app.use((_req, _res, next) => next(new HttpError(404, 'NOT_FOUND', 'no such route')));

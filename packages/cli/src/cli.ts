@@ -192,13 +192,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
   dlq
     .command('replay')
-    .description('publish dead letters again to the topic they came from')
+    .description('hand dead letters again to the consumer group that could not handle them')
     .argument('<ids...>', 'dead-letter ids')
-    .action(async (ids: string[]) => {
+    .requiredOption('--reason <text>', 'why, recorded in the audit log')
+    .action(async (ids: string[], o: { reason: string }) => {
       const { api, json } = client();
       const results: unknown[] = [];
       for (const [i, id] of ids.entries()) {
-        results.push(await api.post(`/dead-letters/${encodeURIComponent(id)}/replay`, {}));
+        results.push(
+          await api.post(`/dead-letters/${encodeURIComponent(id)}/replay`, { reason: o.reason }),
+        );
         // Progress on stderr, so that stdout stays the result.
         if (ids.length > 1) io.err(`\rreplayed ${i + 1}/${ids.length}`);
       }

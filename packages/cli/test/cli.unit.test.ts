@@ -155,7 +155,15 @@ describe('sagaflow CLI', { timeout: 60_000 }, () => {
     expect(list.stdout).toMatch(
       /svc\.p\/shop\.order\.events\/0\/3\s+shop\.order\.events\s+\S+\s+0\s+cannot decode OrderPlaced #3/,
     );
-    const replay = await sagaflow(['--operator', 'ops-jane', 'dlq', 'replay', ...letterIds]);
+    const replay = await sagaflow([
+      '--operator',
+      'ops-jane',
+      'dlq',
+      'replay',
+      ...letterIds,
+      '--reason',
+      'the decoder is fixed',
+    ]);
     expect(replay.code, replay.stderr).toBe(0);
     expect(replay.stdout).toBe('replayed 3 dead letter(s)\n');
     expect(replay.stderr).toContain('replayed 1/3');
@@ -168,7 +176,7 @@ describe('sagaflow CLI', { timeout: 60_000 }, () => {
         { by: 'ops-jane', at: expect.any(String) as string },
       ]);
     }
-    const unknown = await sagaflow(['dlq', 'replay', 'svc.p/none/0/9']);
+    const unknown = await sagaflow(['dlq', 'replay', 'svc.p/none/0/9', '--reason', 'try']);
     expect(unknown.code).toBe(5);
     expect(unknown.stderr).toMatch(/no dead letter 'svc\.p\/none\/0\/9'/);
   });

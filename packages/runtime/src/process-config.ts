@@ -19,6 +19,13 @@ export interface ProcessConfig {
   readonly namespace: string;
   /** The bearer token of the admin and workflow routes (`ADMIN_TOKEN`). */
   readonly adminToken: string | undefined;
+  /**
+   * Tokens of named operators of the admin API (`ADMIN_OPERATOR_TOKENS`, `name=token,…`): the
+   * audit log records the name a token proves. @default none
+   */
+  readonly operatorTokens?: Readonly<Record<string, string>>;
+  /** A token of the admin API that may read and not act (`ADMIN_READ_TOKEN`). @default none */
+  readonly readToken?: string;
   /** Partitions of the topics a service creates. @default 3 */
   readonly partitions: number;
   /**
@@ -88,9 +95,27 @@ export function serversFromEnv(env: NodeJS.ProcessEnv): ServerAddresses | undefi
   };
 }
 
+/** `ADMIN_OPERATOR_TOKENS`: `name=token` pairs joined by commas. */
+function operatorTokensOf(value: string | undefined): { operatorTokens?: Record<string, string> } {
+  if (value === undefined || value.trim() === '') return {};
+  const tokens: Record<string, string> = {};
+  for (const pair of value.split(',')) {
+    const match = /^\s*([\w.@-]{1,100})=(\S+)\s*$/.exec(pair);
+    if (match === null || Object.hasOwn(tokens, match[1]!)) {
+      throw badSetting(
+        'ADMIN_OPERATOR_TOKENS',
+        `ADMIN_OPERATOR_TOKENS must be name=token pairs joined by commas, each name once (got '${pair.split('=')[0]?.trim() ?? ''}=…')`,
+      );
+    }
+    tokens[match[1]!] = match[2]!;
+  }
+  return { operatorTokens: tokens };
+}
+
 /**
  * Reads what every service process is configured with: `PORT`, `HOST`, `KAFKA_BROKERS`,
  * `SCHEMA_REGISTRY_URL`, `MONGODB_URL` (all three or none), `SAGAFLOW_NAMESPACE`, `ADMIN_TOKEN`,
+ * `ADMIN_OPERATOR_TOKENS`, `ADMIN_READ_TOKEN`,
  * `SAGAFLOW_PARTITIONS`, `SAGAFLOW_RELAY_SHARDS`, `LOG_LEVEL`. A bad value throws an `INVALID_ARGUMENT` error naming it.
  */
 export function loadProcessConfig(options: {
@@ -117,6 +142,10 @@ export function loadProcessConfig(options: {
       env['SAGAFLOW_NAMESPACE'] ?? '',
     ),
     adminToken: token === undefined || token === '' ? undefined : token,
+    ...operatorTokensOf(env['ADMIN_OPERATOR_TOKENS']),
+    ...(env['ADMIN_READ_TOKEN'] === undefined || env['ADMIN_READ_TOKEN'] === ''
+      ? {}
+      : { readToken: env['ADMIN_READ_TOKEN'] }),
     partitions: parseSetting(
       'SAGAFLOW_PARTITIONS',
       z.coerce

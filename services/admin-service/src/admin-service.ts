@@ -125,6 +125,8 @@ export async function buildAdminService(
     views: ports.views,
     audit: ports.audit,
     token: config.adminToken,
+    ...(config.operatorTokens === undefined ? {} : { operatorTokens: config.operatorTokens }),
+    ...(config.readToken === undefined ? {} : { readToken: config.readToken }),
     requestCompensation: (sagaId, request) => tracker.requestCompensation(sagaId, request),
     readiness,
     ...(context.liveness === undefined ? {} : { liveness: context.liveness }),

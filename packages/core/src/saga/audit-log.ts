@@ -8,6 +8,14 @@ export interface AuditEntry {
   readonly by: string;
   /** ISO-8601. */
   readonly at: string;
+  /**
+   * `requested` before the action runs (nothing is done unless this is recorded), then `done`,
+   * `failed`, or `refused` (an action refused: no or a wrong token, a read-only token, bad input,
+   * a saga that cannot take it). @default absent in entries of earlier releases
+   */
+  readonly outcome?: 'requested' | 'done' | 'failed' | 'refused';
+  /** The caller's address, as the HTTP server saw it. */
+  readonly address?: string;
   readonly details?: Readonly<Record<string, string | number | boolean>>;
 }
 
