@@ -6,7 +6,9 @@ import {
   SagaflowError,
   type WorkflowControl,
   type AuditLog,
+  type DeadLetterRecord,
   type DeadLetterStore,
+  type EventSerde,
   type MessagePublisher,
   type Readiness,
   type SagaView,
@@ -65,8 +67,16 @@ export interface AdminOptions {
    * it those routes answer 404 for workflows. @default none
    */
   readonly workflowControl?: Pick<WorkflowControl, 'retry' | 'cancel'>;
-  /** The dead-letter index and where replays are published; without them the routes answer 404. */
-  readonly deadLetters?: { readonly store: DeadLetterStore; readonly publisher: MessagePublisher };
+  /**
+   * The dead-letter index and where replays are published; without them the routes answer 404.
+   * A letter is shown without its bytes: with `serde`, its payload decoded and with the fields
+   * its schema marks sensitive redacted (`payload`), else nothing of it.
+   */
+  readonly deadLetters?: {
+    readonly store: DeadLetterStore;
+    readonly publisher: MessagePublisher;
+    readonly serde?: Pick<EventSerde, 'decode' | 'redact'>;
+  };
   /**
    * Where `GET /metrics` reads from; the saga gauges are added to it. Give the registry of the
    * service's `PrometheusMetrics` so that one scrape has everything.
@@ -444,10 +454,29 @@ export function createAdminApp(options: AdminOptions): express.Express {
       ...(query.cursor === undefined ? {} : { after: query.cursor }),
     });
     res.json({
-      deadLetters: page.letters,
+      deadLetters: await Promise.all(page.letters.map((letter) => shownLetter(letter))),
       ...(page.next === undefined ? {} : { next: page.next }),
     });
   });
+
+  /**
+   * A dead letter as the API shows it: never its bytes (they hold every field, sensitive ones
+   * too); its payload decoded and redacted when a serde that redacts can read it.
+   */
+  const shownLetter = async (letter: DeadLetterRecord) => {
+    const { value, ...shown } = letter;
+    const serde = options.deadLetters?.serde;
+    const bytes = Buffer.from(value, 'base64');
+    if (serde?.redact === undefined || letter.eventType === undefined || letter.kind === 'commit') {
+      return { ...shown, valueBytes: bytes.length };
+    }
+    try {
+      const payload = serde.redact(letter.eventType, await serde.decode(letter.eventType, bytes));
+      return { ...shown, valueBytes: bytes.length, payload };
+    } catch {
+      return { ...shown, valueBytes: bytes.length, payloadUnreadable: true };
+    }
+  };
 
   app.post('/dead-letters/:id/replay', async (req, res) => {
     const { store, publisher } = deadLetters();

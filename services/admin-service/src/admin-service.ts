@@ -137,7 +137,7 @@ export async function buildAdminService(
     }),
     ...(ports.deadLetters === undefined
       ? {}
-      : { deadLetters: { store: ports.deadLetters, publisher: ports.bus } }),
+      : { deadLetters: { store: ports.deadLetters, publisher: ports.bus, serde: ports.serde } }),
   });
   return {
     name,

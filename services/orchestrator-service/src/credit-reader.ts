@@ -8,7 +8,7 @@ export async function readCreditOver(paymentUrl: string, customerId: string): Pr
   if (response.status === 404)
     return { customerId, known: false, creditLimit: 0, creditReserved: 0 };
   if (!response.ok)
-    throw new Error(`the payment service answered ${response.status} for customer ${customerId}`);
+    throw new Error(`the payment service answered ${response.status} for a customer's credit`);
   const body = (await response.json()) as { creditLimit: number; creditReserved: number };
   return {
     customerId,

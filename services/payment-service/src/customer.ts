@@ -55,7 +55,8 @@ export const customerEntity = (type: string) =>
             },
           ];
         if (earlier !== undefined) return failed(earlier.reason ?? 'the payment was released');
-        if (!state.known) return failed(`unknown customer ${entityId}`);
+        // Reasons are shown by the admin and kept in timelines: never the customer's id.
+        if (!state.known) return failed('unknown customer');
         // A negative amount would pass the credit check and lower the credit reserved.
         if (!(amount >= 0)) return failed(`the amount must be at least 0 (got ${amount})`);
         if (state.creditReserved + amount > state.creditLimit) {

@@ -62,5 +62,15 @@ describe('payment service (in memory)', () => {
       'PaymentFailed',
     ]);
     expect(negative.status !== 'rejected' && negative.state.creditReserved).toBe(0);
+    // A refusal's reason is shown in the admin and kept in timelines: it never names the
+    // customer, a field marked sensitive.
+    const stranger = await sagaflow.commands.execute(customer, 'c-secret-7', 'Authorize', {
+      orderId: 'o-4',
+      customerId: 'c-secret-7',
+      amount: 5,
+    });
+    expect(stranger.status === 'committed' && stranger.events[0]?.payload).toMatchObject({
+      reason: 'unknown customer',
+    });
   });
 });
