@@ -201,6 +201,26 @@ describe('Orchestrator on the in-memory adapters', () => {
     }
   });
 
+  it('fires again a timer whose firing never ends (a read that never answers), after fireTimeoutMs', async () => {
+    let reads = 0;
+    const s = await setup(
+      {
+        // The first read hangs for good, as a call to a server restarted under it can.
+        price: () => (++reads === 1 ? new Promise<number>(() => {}) : 10),
+      },
+      { fireTimeoutMs: 200 },
+    );
+    const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
+      key: 'k',
+      input: input(),
+    });
+    expect(await s.ended(workflowId)).toMatchObject({ status: 'completed' });
+    expect(reads).toBe(2);
+    expect(() => s.build({ fireTimeoutMs: 0 })).toThrow(
+      'fireTimeoutMs must be a positive number (got 0)',
+    );
+  });
+
   it('backs off timers that fail to fire: a hundred failing reads hold back no later workflow', async () => {
     const s = await setup({
       price: (sku) => {

@@ -73,6 +73,9 @@ export function realAdapters(
     const roundTrip = metrics?.roundTrip.bind(metrics);
     const client = new MongoClient(servers.mongodbUrl, {
       serverSelectionTimeoutMS: 5000,
+      // A call whose answer never comes (a server restarted under it) fails after a minute and
+      // is retried, instead of holding its caller for good.
+      socketTimeoutMS: 60_000,
       monitorCommands: roundTrip !== undefined,
     });
     if (roundTrip !== undefined) {

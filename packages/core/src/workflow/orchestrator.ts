@@ -77,6 +77,13 @@ export interface OrchestratorOptions extends Pick<
    * writer slower than this) stores its timer again. @default 60000
    */
   readonly orphanTimerMs?: number;
+  /**
+   * How long one firing of a timer may take (its view read, the workflow's commit, the timer's
+   * deletion) before it counts as failed: a read or a database call that never answers (a
+   * server restarted under it) then holds its workflow back for this long, not for good. The
+   * firing may still finish later; firing a timer twice changes nothing. @default 60000
+   */
+  readonly fireTimeoutMs?: number;
   /** Fault injection for tests: awaited at each point. @default none */
   readonly faults?: (point: OrchestratorFaultPoint) => Promise<void> | void;
 }
@@ -125,6 +132,8 @@ export class Orchestrator {
   readonly #fault: (point: OrchestratorFaultPoint) => Promise<void>;
   /** See {@link OrchestratorOptions.orphanTimerMs}. */
   readonly #orphanMs: number;
+  /** See {@link OrchestratorOptions.fireTimeoutMs}. */
+  readonly #fireTimeoutMs: number;
   /** When this process stored each timer whose commit it has not made yet. */
   readonly #scheduledAt = new Map<string, number>();
   readonly #onError: (error: unknown, where: string) => void;
@@ -167,6 +176,11 @@ export class Orchestrator {
       throw invalidArgument('orphanTimerMs', `must be a positive number (got ${orphanMs})`);
     }
     this.#orphanMs = orphanMs;
+    const fireTimeoutMs = options.fireTimeoutMs ?? 60_000;
+    if (!Number.isFinite(fireTimeoutMs) || fireTimeoutMs <= 0) {
+      throw invalidArgument('fireTimeoutMs', `must be a positive number (got ${fireTimeoutMs})`);
+    }
+    this.#fireTimeoutMs = fireTimeoutMs;
     this.#options = options;
     this.#fault = async (point) => {
       await options.faults?.(point);
@@ -483,7 +497,7 @@ export class Orchestrator {
       if (this.#firing.size >= FIRING_AT_ONCE) break;
       if (this.#firing.has(timer.id) || busy.has(timer.workflowId)) continue;
       busy.add(timer.workflowId);
-      const firing = this.#fire(timer)
+      const firing = this.#bounded(this.#fire(timer), timer)
         .then(
           () => void this.#timerFailures.delete(timer.id),
           // One failing timer (a view that cannot be read) must not hold back the others.
@@ -497,6 +511,28 @@ export class Orchestrator {
       started.push(firing);
     }
     return { started, more: started.length > 0 && due.length === limit };
+  }
+
+  /** A firing that fails once it has taken longer than {@link OrchestratorOptions.fireTimeoutMs}. */
+  #bounded(firing: Promise<void>, timer: DurableTimer): Promise<void> {
+    let timeout: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_resolve, reject) => {
+      timeout = setTimeout(
+        () =>
+          reject(
+            new SagaflowError(
+              'STORE_UNAVAILABLE',
+              `timer ${timer.id} did not fire within ${this.#fireTimeoutMs} ms (a read or a database call did not answer); it fires again`,
+              { retriable: true, context: { sagaId: timer.workflowId } },
+            ),
+          ),
+        this.#fireTimeoutMs,
+      );
+      timeout.unref();
+    });
+    // The firing left behind may still end; whatever it did is done again, once, by the next.
+    firing.catch(() => {});
+    return Promise.race([firing, late]).finally(() => clearTimeout(timeout));
   }
 
   /** Failures in a row of the timers that failed to fire, by timer id. */
