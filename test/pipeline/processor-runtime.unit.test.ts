@@ -1,4 +1,5 @@
 import {
+  noMetrics,
   deadLetterHeaders,
   deadLetterTopic,
   defineProcessor,
@@ -121,6 +122,8 @@ describe('processors on the in-memory adapters', () => {
       ignore: ['Flagged'],
     });
     const accounts = accountsService(bus, serde, account);
+    // What the metrics are told of messages waiting, by code.
+    const waits: string[] = [];
     const patient = new SagaflowService({
       name: 'patient',
       store: new MemoryEntityStore(),
@@ -129,6 +132,10 @@ describe('processors on the in-memory adapters', () => {
       entities: [],
       processors: [processor],
       processing: { maxAttempts: 3, backoff: { initialMs: 1, maxMs: 5, multiplier: 2 } },
+      metrics: {
+        ...noMetrics,
+        messageWaiting: ({ code }, change) => void waits.push(`${change > 0 ? '+' : '-'}${code}`),
+      },
     });
     await accounts.start();
     await patient.start();
@@ -136,6 +143,13 @@ describe('processors on the in-memory adapters', () => {
     await accounts.execute(account, 'a', 'Deposit', { amount: 2 });
     await waitFor(() => handled.length === 2, { timeoutMs: 5000 });
     expect(handled).toEqual([1, 2]);
+    // Each wait was visible while it lasted (sagaflow_messages_waiting), and ended.
+    expect(waits).toEqual([
+      '+SERDE_FAILED',
+      '-SERDE_FAILED',
+      '+UNKNOWN_WORKFLOW',
+      '-UNKNOWN_WORKFLOW',
+    ]);
     const ends = await bus.endOffsets(deadLetterTopic(patient.groupOf(processor)));
     expect([...ends.values()].reduce((a, b) => a + b, 0n)).toBe(0n);
     await patient.stop();

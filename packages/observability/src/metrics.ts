@@ -39,6 +39,7 @@ export class PrometheusMetrics implements SagaflowMetrics, SagaMetrics {
   readonly #consumed: Counter<'group' | 'topic' | 'type' | 'outcome'>;
   readonly #handlerSeconds: Histogram<'group' | 'topic' | 'type' | 'outcome'>;
   readonly #retries: Counter<'group' | 'type'>;
+  readonly #waiting: Gauge<'group' | 'code'>;
   readonly #deadLettered: Counter<'group' | 'type' | 'code'>;
   readonly #published: Counter<'type'>;
   readonly #loopRestarts: Counter<'loop'>;
@@ -79,6 +80,12 @@ export class PrometheusMetrics implements SagaflowMetrics, SagaMetrics {
       name: 'sagaflow_handler_retries_total',
       help: 'Handler attempts that failed and were retried.',
       labelNames: ['group', 'type'],
+      registers,
+    });
+    this.#waiting = new Gauge({
+      name: 'sagaflow_messages_waiting',
+      help: 'Messages waiting, however long, for what they need (code: STORE_UNAVAILABLE, PUBLISH_FAILED, SERDE_FAILED for the schema registry, UNKNOWN_WORKFLOW for a workflow version not deployed yet), by group.',
+      labelNames: ['group', 'code'],
       registers,
     });
     this.#deadLettered = new Counter({
@@ -145,6 +152,10 @@ export class PrometheusMetrics implements SagaflowMetrics, SagaMetrics {
 
   messageRetried(labels: { group: string; type: string }): void {
     this.#retries.inc(labels);
+  }
+
+  messageWaiting(labels: { group: string; code: string }, change: 1 | -1): void {
+    this.#waiting.inc(labels, change);
   }
 
   deadLettered(labels: { group: string; type: string; code: string }): void {

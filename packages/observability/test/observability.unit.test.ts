@@ -139,6 +139,9 @@ describe('metrics', () => {
     );
     metrics.messageHandled({ group: 'g', topic: 't', type: 'E', outcome: 'handled' }, 0.01);
     metrics.messageRetried({ group: 'g', type: 'E' });
+    metrics.messageWaiting({ group: 'g', code: 'UNKNOWN_WORKFLOW' }, 1);
+    metrics.messageWaiting({ group: 'g', code: 'SERDE_FAILED' }, 1);
+    metrics.messageWaiting({ group: 'g', code: 'SERDE_FAILED' }, -1);
     metrics.deadLettered({ group: 'g', type: 'E', code: 'SERDE_FAILED' });
     metrics.published(['E', 'E', 'F']);
     metrics.loopRestarted('relay');
@@ -157,6 +160,8 @@ describe('metrics', () => {
       'sagaflow_events_dead_lettered_total{group="g",type="E",code="SERDE_FAILED"} 1',
     );
     expect(text).toContain('sagaflow_handler_retries_total{group="g",type="E"} 1');
+    expect(text).toContain('sagaflow_messages_waiting{group="g",code="UNKNOWN_WORKFLOW"} 1');
+    expect(text).toContain('sagaflow_messages_waiting{group="g",code="SERDE_FAILED"} 0');
     expect(text).toContain('sagaflow_loop_restarts_total{loop="relay"} 1');
     expect(text).toContain('sagaflow_consumer_restarts_total{group="g"} 1');
     expect(text).toContain(

@@ -592,43 +592,56 @@ export class ProcessorRuntime {
     type: string,
     attempt: () => Promise<void | 'skipped'>,
   ): Promise<MessageOutcome> {
-    let attempts = 0;
-    for (;;) {
-      attempts += 1;
-      let skipped = false;
-      const outcome = await attempt().then(
-        (result) => {
-          skipped = result === 'skipped';
-          return undefined;
-        },
-        (error: unknown) => error,
-      );
-      if (outcome === undefined) return skipped ? 'skipped' : 'handled';
-      if (outcome instanceof DeadLetter) {
-        await this.#deadLetter(groupId, message, type, outcome.reason, outcome.code, attempts);
-        return 'dead-lettered';
+    /** What the message waits for, while it does (counted by `messageWaiting`). */
+    let waitingFor: string | undefined;
+    const waiting = (code: string | undefined) => {
+      if (code === waitingFor) return;
+      if (waitingFor !== undefined) {
+        this.#metrics.messageWaiting?.({ group: groupId, code: waitingFor }, -1);
       }
-      const error = outcome;
-      const code = error instanceof SagaflowError ? error.code : 'HANDLER_FAILED';
-      const blocking = waitedFor(error);
-      const retriable = blocking || !(error instanceof SagaflowError) || error.retriable;
-      const reason = error instanceof Error ? error.message : JSON.stringify(error);
-      if (!retriable || (!blocking && attempts >= this.#maxAttempts)) {
-        await this.#deadLetter(groupId, message, type, reason, code, attempts);
-        return 'dead-lettered';
+      if (code !== undefined) this.#metrics.messageWaiting?.({ group: groupId, code }, 1);
+      waitingFor = code;
+    };
+    try {
+      for (let attempts = 1; ; attempts += 1) {
+        let skipped = false;
+        const outcome = await attempt().then(
+          (result) => {
+            skipped = result === 'skipped';
+            return undefined;
+          },
+          (error: unknown) => error,
+        );
+        if (outcome === undefined) return skipped ? 'skipped' : 'handled';
+        if (outcome instanceof DeadLetter) {
+          await this.#deadLetter(groupId, message, type, outcome.reason, outcome.code, attempts);
+          return 'dead-lettered';
+        }
+        const error = outcome;
+        const code = error instanceof SagaflowError ? error.code : 'HANDLER_FAILED';
+        const blocking = waitedFor(error);
+        const retriable = blocking || !(error instanceof SagaflowError) || error.retriable;
+        const reason = error instanceof Error ? error.message : JSON.stringify(error);
+        if (!retriable || (!blocking && attempts >= this.#maxAttempts)) {
+          await this.#deadLetter(groupId, message, type, reason, code, attempts);
+          return 'dead-lettered';
+        }
+        this.#options.onError?.(error, message);
+        this.#metrics.messageRetried({ group: groupId, type });
+        waiting(blocking ? code : undefined);
+        this.#logger.warn(
+          { ...messageLogFields(this.#options.service, groupId, message), attempts, code, reason },
+          `${type} failed, retrying`,
+        );
+        if (this.#stopping) {
+          throw new SagaflowError('PUBLISH_FAILED', `stopping while retrying: ${reason}`, {
+            retriable: true,
+          });
+        }
+        await sleep(backoffDelay(this.#backoff, Math.min(attempts, 20)));
       }
-      this.#options.onError?.(error, message);
-      this.#metrics.messageRetried({ group: groupId, type });
-      this.#logger.warn(
-        { ...messageLogFields(this.#options.service, groupId, message), attempts, code, reason },
-        `${type} failed, retrying`,
-      );
-      if (this.#stopping) {
-        throw new SagaflowError('PUBLISH_FAILED', `stopping while retrying: ${reason}`, {
-          retriable: true,
-        });
-      }
-      await sleep(backoffDelay(this.#backoff, Math.min(attempts, 20)));
+    } finally {
+      waiting(undefined);
     }
   }
 

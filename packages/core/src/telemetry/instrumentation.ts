@@ -32,6 +32,13 @@ export interface SagaflowMetrics {
   ): void;
   /** A handler failed and will be tried again. */
   messageRetried(labels: { readonly group: string; readonly type: string }): void;
+  /**
+   * A message started (`+1`) or stopped (`-1`) waiting for something that is not there yet,
+   * however long it takes: the database or Kafka (`STORE_UNAVAILABLE`, `PUBLISH_FAILED`), the
+   * schema registry (`SERDE_FAILED`), a workflow version not deployed yet (`UNKNOWN_WORKFLOW`).
+   * @default not told
+   */
+  messageWaiting?(labels: { readonly group: string; readonly code: string }, change: 1 | -1): void;
   /** A message went to a dead-letter topic. */
   deadLettered(labels: {
     readonly group: string;
