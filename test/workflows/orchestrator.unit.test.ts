@@ -311,6 +311,35 @@ describe('Orchestrator on the in-memory adapters', () => {
     expect(await s.orchestrator.get(workflowId)).toEqual(waiting);
   });
 
+  it('looks again in a second, not at once, at a timer whose commit is not there yet', async () => {
+    const s = await setup({ timeoutMs: 60_000, withoutParcels: true });
+    const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
+      key: 'k',
+      input: input(),
+    });
+    await waitFor(
+      async () => (await s.orchestrator.get(workflowId))?.current?.step === 'ship-parcel',
+      { timeoutMs: 10_000, description: 'waiting for the parcel reply' },
+    );
+    // A timer stored before a commit that is not there (yet): version 99 of the workflow.
+    const now = Date.now();
+    const early = {
+      id: `${workflowId}@99|${new Date(now).toISOString()}`,
+      owner: s.orchestrator.entityType,
+      workflowId,
+      dueAt: new Date(now).toISOString(),
+    };
+    await s.timers.schedule(early);
+    await s.orchestrator.fireDueTimers();
+    const dueBy = async (ms: number) =>
+      (await s.timers.due(s.orchestrator.entityType, new Date(now + ms).toISOString(), 10)).map(
+        (t) => t.id,
+      );
+    // Neither fired nor dropped: postponed, so the loop does not read it over and over.
+    expect(await dueBy(500)).not.toContain(early.id);
+    expect(await dueBy(5_000)).toContain(early.id);
+  });
+
   it('cancels a running workflow by compensating it', async () => {
     const s = await setup({ timeoutMs: 60_000, withoutParcels: true });
     const { workflowId } = await s.orchestrator.startWorkflow('purchase', {

@@ -112,6 +112,8 @@ const FIRING_AT_ONCE = 16;
  * off: it is postponed, so that it leaves the earliest timers to those due after it.
  */
 const TIMER_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 30_000, multiplier: 2 };
+/** How soon a timer whose commit is missing (yet) is looked at again. */
+const MISSING_COMMIT_RECHECK_MS = 1_000;
 /** Timers whose failures in a row are counted (the oldest counts dropped first). */
 const FAILING_REMEMBERED = 10_000;
 
@@ -558,18 +560,27 @@ export class Orchestrator {
     // the timer is neither due nor stale. Its commit never came if it is long overdue.
     const setBy = Number(/@(\d+)\|/.exec(timer.id)?.[1] ?? 0);
     if ((snapshot?.version ?? 0) < setBy) {
-      if (Date.parse(timer.dueAt) < Date.now() - this.#orphanMs) {
-        await this.#options.timers.delete([timer.id]);
-        // Its commit may have come meanwhile, from a writer slower than the orphan wait: the
-        // commit keeps its timer (the writer stores it again too, if it still runs).
-        const again = await this.#options.store.load<WorkflowState>(
-          this.entity.type,
-          timer.workflowId,
-        );
-        const pending = again?.state.timer;
-        if (pending !== undefined && Orchestrator.#timerDocId(pending) === timer.id) {
-          await this.#options.timers.schedule(timer);
-        }
+      // The due time it was stored with (postponing changes the document's, not the id's).
+      const storedDue = Date.parse(timer.id.slice(timer.id.lastIndexOf('|') + 1));
+      const orphanAt =
+        (Number.isNaN(storedDue) ? Date.parse(timer.dueAt) : storedDue) + this.#orphanMs;
+      if (Date.now() <= orphanAt) {
+        // Looked at again in a while, not at once: a commit that never comes must not keep the
+        // loop reading it for a minute.
+        const again = Math.min(orphanAt + 1, Date.now() + MISSING_COMMIT_RECHECK_MS);
+        await this.#options.timers.postpone(timer.id, new Date(again).toISOString());
+        return;
+      }
+      await this.#options.timers.delete([timer.id]);
+      // Its commit may have come meanwhile, from a writer slower than the orphan wait: the
+      // commit keeps its timer (the writer stores it again too, if it still runs).
+      const again = await this.#options.store.load<WorkflowState>(
+        this.entity.type,
+        timer.workflowId,
+      );
+      const pending = again?.state.timer;
+      if (pending !== undefined && Orchestrator.#timerDocId(pending) === timer.id) {
+        await this.#options.timers.schedule(timer);
       }
       return;
     }
