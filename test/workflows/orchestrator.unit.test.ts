@@ -90,6 +90,20 @@ async function setup(
 
 const input = (extra: Partial<PurchaseInput> = {}) => purchaseInput(1, { quantity: 2, ...extra });
 
+/** A purchase waiting for its parcel, which nobody ships. */
+async function waitingOnParcel() {
+  const s = await setup({ timeoutMs: 60_000, withoutParcels: true });
+  const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
+    key: 'k',
+    input: input(),
+  });
+  await waitFor(
+    async () => (await s.orchestrator.get(workflowId))?.current?.step === 'ship-parcel',
+    { timeoutMs: 10_000, description: 'waiting for the parcel reply' },
+  );
+  return { s, workflowId };
+}
+
 describe('Orchestrator on the in-memory adapters', () => {
   it('runs the steps in order, passing results on, and starts once per idempotency key', async () => {
     const reads: string[] = [];
@@ -312,15 +326,7 @@ describe('Orchestrator on the in-memory adapters', () => {
   });
 
   it('looks again in a second, not at once, at a timer whose commit is not there yet', async () => {
-    const s = await setup({ timeoutMs: 60_000, withoutParcels: true });
-    const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
-      key: 'k',
-      input: input(),
-    });
-    await waitFor(
-      async () => (await s.orchestrator.get(workflowId))?.current?.step === 'ship-parcel',
-      { timeoutMs: 10_000, description: 'waiting for the parcel reply' },
-    );
+    const { s, workflowId } = await waitingOnParcel();
     // A timer stored before a commit that is not there (yet): version 99 of the workflow.
     const now = Date.now();
     const early = {
@@ -341,18 +347,7 @@ describe('Orchestrator on the in-memory adapters', () => {
   });
 
   it('cancels a running workflow by compensating it', async () => {
-    const s = await setup({ timeoutMs: 60_000, withoutParcels: true });
-    const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
-      key: 'k',
-      input: input(),
-    });
-    await waitFor(
-      async () => (await s.orchestrator.get(workflowId))?.current?.step === 'ship-parcel',
-      {
-        timeoutMs: 5000,
-        description: 'waiting on the parcel',
-      },
-    );
+    const { s, workflowId } = await waitingOnParcel();
     await s.orchestrator.cancel(workflowId, { requestedBy: 'ops', reason: 'customer called' });
     expect(await s.ended(workflowId)).toMatchObject({
       status: 'compensated',
