@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { sagaControl, SagaTracker, type SagaView } from '@sagaflow/core';
+import { compensationCausationKey, sagaControl, SagaTracker, type SagaView } from '@sagaflow/core';
 import { KafkaBus } from '@sagaflow/kafka';
 import { MongoAuditLog, MongoSagaViewStore } from '@sagaflow/mongodb';
 import { AvroSerde, loadSchemaCatalog } from '@sagaflow/schema-registry';
@@ -54,7 +54,7 @@ async function tracker(
     publishCompensation: async (request) => {
       await control.service.execute(sagaControl, request.sagaId, 'RequestCompensation', request, {
         sagaId: request.sagaId,
-        causationKey: 'compensation',
+        causationKey: compensationCausationKey(request),
       });
     },
   });

@@ -125,7 +125,12 @@ export { MAX_SHARDS, checkShardCount, inShard, shardOf, shardRelayId } from './m
 export type { ClaimShardsOptions, Shard, ShardClaim, ShardClaims } from './messaging/shards.js';
 export { pageCursor, parsePageCursor } from './page-cursor.js';
 export { COMPENSATION_REQUESTED, defineSaga, eventRoles } from './saga/saga.js';
-export { controlSchemasDir, sagaControl, sagaControlTopic } from './saga/saga-control.js';
+export {
+  compensationCausationKey,
+  controlSchemasDir,
+  sagaControl,
+  sagaControlTopic,
+} from './saga/saga-control.js';
 export type { CompletedStep, SagaCompensationRequested } from './saga/saga-control.js';
 export type { EventRole, SagaDefinition, SagaStep } from './saga/saga.js';
 export { deriveSagaView, isEnded, sagaTypeOf } from './saga/saga-view.js';

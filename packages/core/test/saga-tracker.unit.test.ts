@@ -7,6 +7,7 @@ import {
   SagaTracker,
   type MessageSubscriber,
   type ReceivedMessage,
+  type SagaCompensationRequested,
   type SagaEntry,
   type SagaView,
   type SagaViewStore,
@@ -302,6 +303,38 @@ describe('SagaTracker', () => {
       // Asked once: a later round finds nothing overdue.
       expect(await t.checkDeadlines()).toBe(0);
       expect(published).toHaveLength(1);
+      await t.stop();
+    });
+
+    it('asks for the compensation of a step that completes after the request, which could not list it', async () => {
+      const views = new MemorySagaViewStore();
+      const published: SagaCompensationRequested[] = [];
+      const { tracker: t, deliver } = await compensating(views, (request) => {
+        published.push(request as SagaCompensationRequested);
+        return Promise.resolve();
+      });
+      await deliver(event('late-1', 'OrderCreated'));
+      // Asked for while the reservation is in flight: nothing done to list.
+      await t.requestCompensation('late-1', {
+        at: new Date().toISOString(),
+        by: 'op',
+        reason: 'r',
+      });
+      expect(published.map((r) => r.steps)).toEqual([[]]);
+      // The reservation lands after all: its compensation is asked for too.
+      await deliver(event('late-1', 'StockReserved'));
+      expect(published.map((r) => r.steps)).toEqual([
+        [],
+        [
+          {
+            step: 'reserve-stock',
+            participant: 'inventory',
+            entityType: 'orders.order',
+            entityId: 'late-1',
+          },
+        ],
+      ]);
+      expect(published[1]).toMatchObject({ sagaId: 'late-1', requestedBy: 'op', reason: 'r' });
       await t.stop();
     });
 

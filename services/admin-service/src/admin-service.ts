@@ -1,6 +1,7 @@
 import { createAdminApp } from '@sagaflow/admin';
 import {
   backgroundReporter,
+  compensationCausationKey,
   consumerLag,
   DeadLetterIndexer,
   SagaflowService,
@@ -92,7 +93,7 @@ export async function buildAdminService(
     publishCompensation: async (request) => {
       await control.commands.execute(sagaControl, request.sagaId, 'RequestCompensation', request, {
         sagaId: request.sagaId,
-        causationKey: 'compensation',
+        causationKey: compensationCausationKey(request),
       });
     },
   });

@@ -70,6 +70,33 @@ const REQUESTS_REMEMBERED = 10_000;
 const scalar = (value: unknown): value is string | number | boolean | null =>
   value === null || ['string', 'number', 'boolean'].includes(typeof value);
 
+/** A step as a compensation request lists it: the entity that did it, from its success event. */
+const completedStep = (
+  step: SagaDefinition['steps'][number],
+  success: Pick<TimelineEntry, 'entityType' | 'entityId'>,
+): CompletedStep => ({
+  step: step.name,
+  participant: step.participant,
+  entityType: success.entityType,
+  entityId: success.entityId,
+});
+
+/** The event that asks a saga's participants to undo the given steps. */
+const compensationRequest = (
+  definition: SagaDefinition,
+  view: SagaView,
+  request: CompensationRequest,
+  steps: readonly CompletedStep[],
+): SagaCompensationRequested => ({
+  sagaId: view.sagaId,
+  sagaType: definition.type,
+  businessKey: view.businessKey ?? '',
+  reason: request.reason,
+  requestedBy: request.by,
+  requestedAt: request.at,
+  steps,
+});
+
 /**
  * Follows every saga of the given definitions: a consumer group on their topics records each
  * event in the saga's timeline (once per event id) and rewrites the saga's view from the whole
@@ -82,6 +109,8 @@ export class SagaTracker {
   readonly #groupId: string;
   readonly #clock: () => Date;
   readonly #tracked: ReadonlySet<string>;
+  /** The event types that complete a step. */
+  readonly #successes: ReadonlySet<string>;
   readonly #stuckLoop: BackgroundLoop;
   #subscription: Subscription | undefined;
   /** Events handed in and not recorded yet, with their handlers' settlement. */
@@ -105,6 +134,9 @@ export class SagaTracker {
     this.#groupId = options.groupId ?? 'sagaflow-tracker';
     this.#clock = options.clock ?? (() => new Date());
     this.#tracked = new Set(options.definitions.flatMap((d) => [...eventRoles(d).keys()]));
+    this.#successes = new Set(
+      options.definitions.flatMap((d) => d.steps.flatMap((s) => s.success)),
+    );
     this.#stuckLoop = new BackgroundLoop(async () => (await this.checkDeadlines()) > 0, {
       idleMs: options.stuckCheckIntervalMs ?? 1000,
       backoff: defaultBackoff,
@@ -224,6 +256,8 @@ export class SagaTracker {
       (item) => item !== undefined,
     );
     if (items.length === 0) return;
+    // Asked for before the event is recorded: a process that dies in between asks again.
+    await this.#compensateLateSteps(items);
     const recorded = await this.#options.views.recordEntries(items);
     const views = await this.#refreshAll(
       new Map([...recorded].map(([sagaId, r]) => [sagaId, r.entries])),
@@ -243,6 +277,28 @@ export class SagaTracker {
           Math.max(0, seconds),
         );
       }
+    }
+  }
+
+  /**
+   * Asks for the compensation of a step that completed after its saga's compensation was asked
+   * for (it was in flight then, so the request did not list it): the publisher's saga control
+   * publishes a step once, so asking again changes nothing. Not for a saga that completed.
+   */
+  async #compensateLateSteps(items: readonly SagaEntry[]): Promise<void> {
+    const publish = this.#options.publishCompensation;
+    const completing = items.filter(({ entry }) => this.#successes.has(entry.type));
+    if (publish === undefined || completing.length === 0) return;
+    const requests = await this.#requestsOf([...new Set(completing.map((i) => i.sagaId))]);
+    for (const { sagaId, entry } of completing) {
+      const request = requests.get(sagaId);
+      if (request === undefined) continue;
+      const view = await this.#options.views.view(sagaId);
+      const definition = this.#options.definitions.find((d) => d.type === view?.type);
+      const step = definition?.steps.find((s) => s.success.includes(entry.type));
+      if (view === undefined || definition === undefined || step === undefined) continue;
+      if (view.status === 'completed') continue;
+      await publish(compensationRequest(definition, view, request, [completedStep(step, entry)]));
     }
   }
 
@@ -395,23 +451,9 @@ export class SagaTracker {
       for (const step of [...definition.steps].reverse()) {
         if (current.steps.find((s) => s.name === step.name)?.status !== 'done') continue;
         const success = current.timeline.find((e) => step.success.includes(e.type));
-        if (success === undefined) continue;
-        steps.push({
-          step: step.name,
-          participant: step.participant,
-          entityType: success.entityType,
-          entityId: success.entityId,
-        });
+        if (success !== undefined) steps.push(completedStep(step, success));
       }
-      await publish({
-        sagaId,
-        sagaType: definition.type,
-        businessKey: current.businessKey ?? '',
-        reason: recorded.reason,
-        requestedBy: recorded.by,
-        requestedAt: recorded.at,
-        steps,
-      });
+      await publish(compensationRequest(definition, current, recorded, steps));
     }
     await this.#options.views.requestCompensation(sagaId, request);
     this.#requests.delete(sagaId);
