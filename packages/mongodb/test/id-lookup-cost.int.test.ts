@@ -76,9 +76,12 @@ it('finds, replaces and deletes by _id at the same cost among 100 and among 20,0
   }
   const shown = `${JSON.stringify(figures)}\n${plans.join('\n')}`;
   console.log(`by-_id cost (median ms) and query plans:\n${shown}`);
+  // A scan of 20,000 documents costs tens of times one of 100 (a search costs the same): a
+  // bound of 5 tells the two apart with room for a busy machine (2 failed once in CI at 2.06,
+  // with both plans searching the index).
   for (const [operation, bySize] of Object.entries(figures)) {
     const ratio = bySize[20_000]! / bySize[100]!;
-    expect(ratio, `${operation}: ${shown}`).toBeLessThanOrEqual(2);
+    expect(ratio, `${operation}: ${shown}`).toBeLessThanOrEqual(5);
   }
   // Where the server tells its plan (FerretDB on SQLite does), the `_id` index is searched.
   for (const plan of plans) {
