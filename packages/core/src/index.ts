@@ -235,6 +235,7 @@ export {
   deriveWorkflowView,
   isWorkflowEvent,
   isWorkflowTimeline,
+  WORKFLOW_START_GRACE_MS,
   WORKFLOW_STUCK_GRACE_MS,
   workflowTopics,
 } from './workflow/workflow-view.js';

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   deriveSagaView,
   isWorkflowEvent,
+  WORKFLOW_START_GRACE_MS,
   WORKFLOW_STUCK_GRACE_MS,
   type TimelineEntry,
 } from '../src/index.js';
@@ -63,6 +64,39 @@ describe('the view of an orchestrated workflow', () => {
       'running',
     );
     expect(view([started, stepStarted('reserve', 1)], 11 + graceSeconds).status).toBe('stuck');
+  });
+
+  it('is stuck when it has not started its next step a minute after it last moved (a read that keeps failing)', () => {
+    const grace = WORKFLOW_START_GRACE_MS / 1000;
+    // Started, its first step waiting for its view to be read.
+    expect(view([started], grace - 1)).toMatchObject({
+      status: 'running',
+      currentStep: 'reserve',
+      deadlineAt: at(grace),
+    });
+    expect(view([started], grace).status).toBe('stuck');
+    // It moves again: running, with the step's own deadline.
+    expect(view([started, stepStarted('reserve', grace + 1)], grace + 2)).toMatchObject({
+      status: 'running',
+      deadlineAt: at(grace + 11 + WORKFLOW_STUCK_GRACE_MS / 1000),
+    });
+  });
+
+  it('runs forward again when an operator retries a step past its pivot', () => {
+    const failed = [
+      started,
+      stepStarted('reserve', 1),
+      entry('WorkflowStepSucceeded', 2, { step: 'reserve', phase: 'forward', attempt: 1 }),
+      stepStarted('pay', 2),
+      entry('WorkflowFailed', 40, { step: 'pay', reason: "step 'pay' had no reply" }),
+    ];
+    expect(view(failed, 41).status).toBe('failed');
+    const retried = [
+      ...failed,
+      entry('WorkflowRetryRequested', 50, { step: 'pay', requestedBy: 'ops', reason: 'back' }),
+      stepStarted('pay', 50),
+    ];
+    expect(view(retried, 51)).toMatchObject({ status: 'running', currentStep: 'pay' });
   });
 
   it('ends compensated with the steps undone, or failed naming why', () => {

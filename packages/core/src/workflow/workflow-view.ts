@@ -16,6 +16,12 @@ import { workflowEventTypes } from './workflow-entity.js';
  */
 export const WORKFLOW_STUCK_GRACE_MS = 5000;
 
+/**
+ * How long a running workflow may go without starting its next step (its view read failing, an
+ * orchestrator that does not fire it) before it counts as stuck: it is waiting on something.
+ */
+export const WORKFLOW_START_GRACE_MS = 60_000;
+
 const WORKFLOW_EVENTS: ReadonlySet<string> = new Set(workflowEventTypes);
 
 /** True for the events of a workflow instance or the replies to its commands. */
@@ -62,7 +68,11 @@ export function deriveWorkflowView(
   let endedAt: string | undefined;
   let error: string | undefined;
   let compensationRequest: CompensationRequest | undefined;
+  let compensationStarted = false;
+  /** When the workflow itself last moved (an event of its own). */
+  let movedAt = started.occurredAt;
   for (const entry of timeline) {
+    if (WORKFLOW_EVENTS.has(entry.type) && entry.occurredAt > movedAt) movedAt = entry.occurredAt;
     const step = steps.get(text(entry, 'step') ?? '');
     const compensation = text(entry, 'phase') === 'compensation';
     switch (entry.type) {
@@ -88,6 +98,7 @@ export function deriveWorkflowView(
       }
       case 'WorkflowCompensationStarted': {
         status = 'compensating';
+        compensationStarted = true;
         const by = text(entry, 'requestedBy') ?? '';
         if (by !== '') {
           compensationRequest = { at: entry.occurredAt, by, reason: text(entry, 'reason') ?? '' };
@@ -96,7 +107,8 @@ export function deriveWorkflowView(
         break;
       }
       case 'WorkflowRetryRequested':
-        status = 'compensating';
+        // A compensation's step tried again, or a forward step past the workflow's pivot.
+        status = compensationStarted ? 'compensating' : 'running';
         endedAt = undefined;
         break;
       case 'WorkflowCompleted':
@@ -121,10 +133,14 @@ export function deriveWorkflowView(
   });
   const active = stepViews.find((s) => s.status === 'active');
   const current = active ?? stepViews.find((s) => s.status === 'pending');
+  // A step in flight must answer by its deadline; a running workflow with none in flight must
+  // start its next one (its read may be failing) within a while of its last move.
   const deadlineAt =
-    active?.deadlineAt === undefined || active.deadlineAt === ''
-      ? undefined
-      : new Date(Date.parse(active.deadlineAt) + WORKFLOW_STUCK_GRACE_MS).toISOString();
+    active?.deadlineAt !== undefined && active.deadlineAt !== ''
+      ? new Date(Date.parse(active.deadlineAt) + WORKFLOW_STUCK_GRACE_MS).toISOString()
+      : active === undefined && current !== undefined && status === 'running'
+        ? new Date(Date.parse(movedAt) + WORKFLOW_START_GRACE_MS).toISOString()
+        : undefined;
   if (!ended && deadlineAt !== undefined && deadlineAt <= now) status = 'stuck';
   const businessKey = text(started, 'businessKey');
   return {
