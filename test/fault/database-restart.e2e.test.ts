@@ -1,10 +1,5 @@
-import { rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { infraDown, infraUp, loadInfraConfig, type InfraConfig } from '@sagaflow/infra-local';
 import {
   settledInvariants,
-  freePort,
   mixedBatch,
   placeAll,
   seed,
@@ -13,6 +8,7 @@ import {
 } from '@sagaflow/reference';
 import { testEnv, waitFor } from '@sagaflow/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startOwnServer, type OwnServer } from '../fixtures/own-server.js';
 import { explainPending, explainViolations } from '../fixtures/pending-orders.js';
 import {
   startReferenceProcesses,
@@ -21,31 +17,20 @@ import {
 
 const ORDERS = 60;
 
-/*
- * A database of this test's own (FerretDB on a free port, fresh data), so that restarting it
- * disturbs no other test; Kafka and the registry are the shared ones.
- */
-let config: InfraConfig;
+/* A database of this test's own, so that restarting it disturbs no other test. */
+let database: OwnServer | undefined;
 let system: ReferenceProcesses | undefined;
 const log: string[] = [];
 const note = (line: string) => log.push(`${new Date().toISOString().slice(11, 23)} ${line}`);
 
 beforeAll(async () => {
-  config = loadInfraConfig({
-    ...process.env,
-    SAGAFLOW_INFRA_STATE_DIR: path.join(
-      os.tmpdir(),
-      `sagaflow-db-restart-${process.pid}-${Date.now().toString(36)}`,
-    ),
-    SAGAFLOW_MONGODB_PORT: String(await freePort()),
-  });
-  const up = await infraUp(config, () => {}, { servers: ['database'] });
+  database = await startOwnServer('database', 'db-restart');
   const env = testEnv();
   system = await startReferenceProcesses(
     {
       kafkaBrokers: env.kafkaBrokers,
       schemaRegistryUrl: env.schemaRegistryUrl,
-      mongodbUrl: up.env.MONGODB_URL,
+      mongodbUrl: database.env.MONGODB_URL,
     },
     { onEvent: note },
   );
@@ -53,10 +38,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await system?.stop();
-  if (config !== undefined) {
-    await infraDown(config, { wipe: true, servers: ['database'] });
-    await rm(config.stateDir, { recursive: true, force: true });
-  }
+  await database?.remove();
   if (log.length > 0) console.log(`database restart log:\n  ${log.join('\n  ')}`);
 }, 120_000);
 
@@ -81,9 +63,9 @@ it(`finishes every workflow of ${ORDERS} orchestrated orders when the database r
   });
   for (const pauseMs of [2_000, 6_000]) {
     note('database: stopping');
-    await infraDown(config, { servers: ['database'] });
+    await database!.stop();
     await new Promise((resolve) => setTimeout(resolve, pauseMs));
-    await infraUp(config, () => {}, { servers: ['database'] });
+    await database!.start();
     note(`database: up again after ${pauseMs} ms down`);
   }
   const lastFault = Date.now();

@@ -1,7 +1,5 @@
-import { rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import {
+  deadLetterHeaders,
   deadLetterTopic,
   defineProcessor,
   eventsTopic,
@@ -9,56 +7,43 @@ import {
   ProcessorRuntime,
   type EventSerde,
 } from '@sagaflow/core';
-import { infraDown, infraUp, loadInfraConfig, type InfraConfig } from '@sagaflow/infra-local';
-import { freePort } from '@sagaflow/reference';
 import { AvroSerde, loadSchemaCatalog } from '@sagaflow/schema-registry';
 import { testEnv, uniqueDatabase, waitFor } from '@sagaflow/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { demoSchemasDir } from '../fixtures/demo-domain.js';
+import { startOwnServer, type OwnServer } from '../fixtures/own-server.js';
 import { startPipeline, uniqueDomain, type Pipeline } from '../fixtures/pipeline.js';
 
-/*
- * A schema registry of this test's own (Apicurio on a free port, its data kept across a
- * restart), so that stopping it disturbs no other test; Kafka and the database are the shared
- * ones.
- */
-let config: InfraConfig;
-let registryUrl: string;
+/* A schema registry of this test's own (its data kept across a restart), so that stopping it
+ * disturbs no other test. */
+let registry: OwnServer | undefined;
 let p: Pipeline | undefined;
 
 beforeAll(async () => {
-  config = loadInfraConfig({
-    ...process.env,
-    SAGAFLOW_INFRA_STATE_DIR: path.join(
-      os.tmpdir(),
-      `sagaflow-registry-restart-${process.pid}-${Date.now().toString(36)}`,
-    ),
-    SAGAFLOW_REGISTRY_PORT: String(await freePort()),
-  });
-  const up = await infraUp(config, () => {}, { servers: ['registry'] });
-  registryUrl = up.env.SCHEMA_REGISTRY_URL;
+  registry = await startOwnServer('registry', 'registry-restart');
 }, 240_000);
 
 afterAll(async () => {
   await p?.stop();
-  if (config !== undefined) {
-    await infraDown(config, { wipe: true, servers: ['registry'] });
-    await rm(config.stateDir, { recursive: true, force: true });
-  }
+  await registry?.remove();
 }, 120_000);
 
 it('waits out a schema registry that is down for a consumer that has not seen the schema, and dead-letters nothing', async () => {
+  const domain = uniqueDomain();
   const pipeline = await startPipeline(
-    { ...testEnv(), schemaRegistryUrl: registryUrl },
-    { domain: uniqueDomain(), database: uniqueDatabase('registry') },
+    { ...testEnv(), schemaRegistryUrl: registry!.env.SCHEMA_REGISTRY_URL },
+    { domain, database: uniqueDatabase('registry') },
   );
   p = pipeline;
   pipeline.relay.start();
   // An event whose schema only the registry can tell a fresh consumer.
   await pipeline.entities.execute(pipeline.account, 'acc-1', 'Deposit', { amount: 7 });
-  await infraDown(config, { servers: ['registry'] });
+  await registry!.stop();
   // A consumer that starts while the registry is down, with nothing cached.
-  const fresh = new AvroSerde({ registryUrl, catalog: await loadSchemaCatalog(demoSchemasDir) });
+  const fresh = new AvroSerde({
+    registryUrl: registry!.env.SCHEMA_REGISTRY_URL,
+    catalog: await loadSchemaCatalog(demoSchemasDir),
+  });
   const serde: EventSerde = {
     encode: (type, payload) => fresh.encode(type, payload),
     decode: (type, value) => fresh.decode(type, value),
@@ -76,8 +61,14 @@ it('waits out a schema registry that is down for a consumer that has not seen th
       },
     },
   });
+  const deadLettered: string[] = [];
   const runtime = new ProcessorRuntime({
-    service: 'late',
+    onDeadLetter: (message) =>
+      void deadLettered.push(
+        `${message.headers[deadLetterHeaders.errorCode]}: ${message.headers[deadLetterHeaders.reason]}`,
+      ),
+    // Groups and dead-letter topics of this run alone.
+    service: `late-${domain}`,
     subscriber: pipeline.bus,
     publisher: pipeline.bus,
     serde,
@@ -99,14 +90,17 @@ it('waits out a schema registry that is down for a consumer that has not seen th
       description: 'the consumer waiting for the registry',
     });
     expect(handled).toEqual([]);
-    await infraUp(config, () => {}, { servers: ['registry'] });
+    await registry!.start();
     await waitFor(() => handled.includes(7), {
       timeoutMs: 60_000,
       description: 'the event handled once the registry is back',
     });
     expect(waiting).toContain('-1:SERDE_FAILED');
     const ends = await pipeline.bus.endOffsets(dlq);
-    expect([...ends.values()].reduce((a, b) => a + b, 0n)).toBe(0n);
+    expect(
+      [...ends.values()].reduce((a, b) => a + b, 0n),
+      deadLettered.join('\n'),
+    ).toBe(0n);
   } finally {
     runtime.stopping();
     await subscription.stop();
