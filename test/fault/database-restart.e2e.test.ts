@@ -75,7 +75,9 @@ it(`finishes every workflow of ${ORDERS} orchestrated orders when the database r
   });
   if (!quiet) note(await explainPending(sys, views.values()));
   const violations = await settledInvariants(sys.client, batch.starting, [...views.values()]);
-  if (violations.length > 0) note(await explainViolations(sys, views.values(), violations));
+  if (violations.length > 0) {
+    note(await explainViolations(sys, views.values(), violations, database!.env.MONGODB_URL));
+  }
   note(
     `all ${ORDERS} orders terminal ${((Date.now() - lastFault) / 1000).toFixed(1)} s after the last restart: ${summarize(
       [...views.values()],
