@@ -13,7 +13,7 @@ const MODULE = 'github.com/FerretDB/FerretDB';
  * the line is not there). Their id names the build's folder, so a changed list builds afresh.
  */
 const SOURCE_PATCHES = {
-  id: 'sagaflow.1',
+  id: 'sagaflow.2',
   patches: [
     {
       // The SQLite backend looks documents up by `_id` with `_ferretdb_sjson->'$._id' = ?`, but
@@ -27,6 +27,16 @@ const SOURCE_PATCHES = {
     },
   ],
 } as const;
+
+/**
+ * Go modules built newer than FerretDB's go.mod names them. FerretDB 1.24.2 builds with
+ * modernc.org/sqlite v1.32.0, which bundles SQLite 3.46.0: versions 3.7.0 to 3.51.2 have the
+ * WAL-reset bug (https://www.sqlite.org/wal.html#walresetbug), a race between a checkpoint and
+ * another connection's commit that can lose a committed transaction. FerretDB's SQLite backend
+ * writes and checkpoints from several connections at once, most of all while it stops with
+ * clients still writing; v1.62.0 bundles SQLite 3.54.1.
+ */
+const MODULE_UPGRADES = ['modernc.org/sqlite@v1.62.0'] as const;
 
 function installDir(config: InfraConfig): string {
   return path.join(config.cacheDir, `ferretdb-${config.database.version}-${SOURCE_PATCHES.id}`);
@@ -108,6 +118,9 @@ export const databaseServer: LocalServer = {
         `v${config.database.version}\n`,
       );
       await patchSource(src);
+      for (const module of MODULE_UPGRADES) {
+        await runToCompletion({ command: 'go', args: ['get', module], cwd: src, env }, logFile);
+      }
       const bin = path.join(dir, 'bin', 'ferretdb');
       await runToCompletion(
         { command: 'go', args: ['build', '-trimpath', '-o', bin, './cmd/ferretdb'], cwd: src, env },
