@@ -5,6 +5,7 @@ import {
   eventsTopic,
   noMetrics,
   ProcessorRuntime,
+  replayTopic,
   type EventSerde,
 } from '@sagaflow/core';
 import { AvroSerde, loadSchemaCatalog } from '@sagaflow/schema-registry';
@@ -82,7 +83,10 @@ it('waits out a schema registry that is down for a consumer that has not seen th
     },
   });
   const dlq = deadLetterTopic(runtime.groupOf(processor));
-  await pipeline.bus.ensureTopics([{ topic: dlq, partitions: 1 }]);
+  await pipeline.bus.ensureTopics([
+    { topic: dlq, partitions: 1 },
+    { topic: replayTopic(runtime.groupOf(processor)), partitions: 1 },
+  ]);
   const subscription = await runtime.start(processor);
   try {
     await waitFor(() => waiting.includes('1:SERDE_FAILED'), {

@@ -16,6 +16,14 @@ function strangerWorkflow(state: OrderState, orderId: string, sagaId: string): s
 
 export type OrderStatus = 'PENDING' | 'APPROVED' | 'REJECTED';
 
+/** A pending order's rejection; `cancelled` when its saga's compensation was asked for. */
+const rejected = (state: OrderState, orderId: string, reason: string, cancelled: boolean) => [
+  {
+    type: 'OrderRejected' as const,
+    payload: { orderId, reason, customerId: state.customerId, cancelled },
+  },
+];
+
 export interface OrderState {
   readonly status: 'NEW' | OrderStatus;
   readonly customerId: string;
@@ -80,33 +88,11 @@ export const orderEntity = (type: string) =>
       Reject: (state, { reason }, { entityId, sagaId }) => {
         const stranger = strangerWorkflow(state, entityId, sagaId);
         if (stranger !== undefined) return reject(stranger);
-        return state.status === 'PENDING'
-          ? [
-              {
-                type: 'OrderRejected',
-                payload: {
-                  orderId: entityId,
-                  reason,
-                  customerId: state.customerId,
-                  cancelled: false,
-                },
-              },
-            ]
-          : [];
+        return state.status === 'PENDING' ? rejected(state, entityId, reason, false) : [];
       },
       Cancel: (state, { reason }, { entityId }) =>
         state.status === 'PENDING' && state.mode === 'CHOREOGRAPHY'
-          ? [
-              {
-                type: 'OrderRejected',
-                payload: {
-                  orderId: entityId,
-                  reason,
-                  customerId: state.customerId,
-                  cancelled: true,
-                },
-              },
-            ]
+          ? rejected(state, entityId, reason, true)
           : [],
     },
     evolve: (state, event) => {

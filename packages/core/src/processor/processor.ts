@@ -32,7 +32,6 @@ import type {
   MessageSubscriber,
   ReceivedMessage,
   Subscription,
-  TopicAdmin,
 } from '../messaging/message-bus.js';
 
 /** An event as a processor handler receives it. */
@@ -357,17 +356,13 @@ export class ProcessorRuntime {
     return processorGroupId(this.#options.service, definition);
   }
 
-  /** The replay topic exists before the group reads it (a subscriber that creates topics makes it). */
-  async #ensureReplayTopic(groupId: string): Promise<void> {
-    const admin = this.#options.subscriber as MessageSubscriber & Partial<TopicAdmin>;
-    await admin.ensureTopics?.([{ topic: replayTopic(groupId), partitions: 1 }]);
-  }
-
-  /** Starts consuming for the processor. */
-  async start(definition: AnyProcessorDefinition): Promise<Subscription> {
+  /**
+   * Starts consuming for the processor: its topics and its group's replay topic, which must exist
+   * (a {@link SagaflowService} creates both, with the dead-letter topics, at its start).
+   */
+  start(definition: AnyProcessorDefinition): Promise<Subscription> {
     this.#stopping = false;
     const groupId = this.groupOf(definition);
-    await this.#ensureReplayTopic(groupId);
     return this.#options.subscriber.subscribe(
       {
         groupId,
@@ -387,11 +382,10 @@ export class ProcessorRuntime {
     return commandGroupId(this.#options.service, endpoint);
   }
 
-  /** Starts consuming the command topic of an entity. */
-  async startCommands(endpoint: CommandEndpoint): Promise<Subscription> {
+  /** Starts consuming the command topic of an entity and its group's replay topic (see {@link start}). */
+  startCommands(endpoint: CommandEndpoint): Promise<Subscription> {
     this.#stopping = false;
     const groupId = this.commandGroupOf(endpoint);
-    await this.#ensureReplayTopic(groupId);
     return this.#options.subscriber.subscribe(
       {
         groupId,

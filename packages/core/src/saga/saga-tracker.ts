@@ -368,8 +368,13 @@ export class SagaTracker {
       else if (remembered !== null) found.set(sagaId, remembered);
     }
     if (unknown.length === 0) return found;
-    for (const [sagaId, request] of await this.#options.views.compensationRequests(unknown))
-      found.set(sagaId, request);
+    const read = await this.#options.views.compensationRequests(unknown);
+    // Remembered, so that the refresh after the late-step check reads a saga's request once.
+    for (const sagaId of unknown) {
+      const request = read.get(sagaId);
+      setBounded(this.#requests, sagaId, request ?? null, REQUESTS_REMEMBERED);
+      if (request !== undefined) found.set(sagaId, request);
+    }
     return found;
   }
 

@@ -219,9 +219,13 @@ function stepOf(decision: Decision, name: string): { step: WorkflowStep; index: 
   return { step: decision.definition.steps[index]!, index };
 }
 
+/** The index of the workflow's pivot step, -1 without one. */
+const pivotOf = (definition: AnyWorkflowDefinition) =>
+  definition.steps.findIndex((s) => s.pivot === true);
+
 /** Whether the step at `index` comes after the workflow's pivot: it goes only forward. */
 function pastPivot(decision: Decision, index: number): boolean {
-  const pivot = decision.definition.steps.findIndex((s) => s.pivot === true);
+  const pivot = pivotOf(decision.definition);
   return pivot >= 0 && index > pivot;
 }
 
@@ -230,7 +234,7 @@ function pastPivot(decision: Decision, index: number): boolean {
  * next): past it the workflow is not compensated.
  */
 function sentPivot(definition: AnyWorkflowDefinition, state: WorkflowState): string | undefined {
-  const pivot = definition.steps.findIndex((s) => s.pivot === true);
+  const pivot = pivotOf(definition);
   const name = definition.steps[pivot]?.name;
   if (name === undefined) return undefined;
   if (state.completed.includes(name)) return name;
