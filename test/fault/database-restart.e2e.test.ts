@@ -73,7 +73,7 @@ it(`finishes every workflow of ${ORDERS} orchestrated orders when the database r
   const { orders: views, quiet } = await waitUntilTerminal(sys.client, ids, {
     timeoutMs: 300_000,
   });
-  if (!quiet) note(await explainPending(sys, views.values()));
+  if (!quiet) note(await explainPending(sys, views.values(), database!.env.MONGODB_URL));
   const violations = await settledInvariants(sys.client, batch.starting, [...views.values()]);
   if (violations.length > 0) {
     note(await explainViolations(sys, views.values(), violations, database!.env.MONGODB_URL));
