@@ -4,8 +4,9 @@ import {
   type DeadLetterRecord,
   type DeadLetterStore,
 } from '@sagaflow/core';
+import { isDuplicateKey } from './duplicate-keys.js';
 import { unavailable } from './paging.js';
-import { MongoServerError, type Db, type Filter } from 'mongodb';
+import type { Db, Filter } from 'mongodb';
 
 type LetterDocument = Omit<DeadLetterRecord, 'id'> & { _id: string };
 
@@ -41,7 +42,7 @@ export class MongoDeadLetterStore implements DeadLetterStore {
       await this.#letters.insertOne({ _id: id, ...rest });
       return true;
     } catch (error) {
-      if (error instanceof MongoServerError && error.code === 11000) return false;
+      if (isDuplicateKey(error)) return false;
       throw unavailable('recording a dead letter', error);
     }
   }

@@ -560,7 +560,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
           { ordered: false },
         )
         .catch((error: unknown) => {
-          const indexes = duplicateIndexes(error);
+          const indexes = duplicateIndexes(error, batch.length);
           if (indexes === undefined) throw error;
           refused = indexes;
         });

@@ -14,7 +14,7 @@ import {
   type TimelineEntry,
 } from '@sagaflow/core';
 import { unavailable } from './paging.js';
-import { duplicateIndexes } from './duplicate-keys.js';
+import { duplicateIndexes, isDuplicateKey } from './duplicate-keys.js';
 import { MongoServerError, type AnyBulkWriteOperation, type Db, type Filter } from 'mongodb';
 
 interface EntryDocument {
@@ -163,7 +163,7 @@ export class MongoSagaViewStore implements SagaViewStore {
           return { recorded: true, entries };
         } catch (error) {
           // Another event took the slot: read the timeline on (it may be this very event).
-          if (!(error instanceof MongoServerError) || error.code !== 11000) throw error;
+          if (!isDuplicateKey(error)) throw error;
         }
         slots = await this.#slots(sagaId);
       }
@@ -196,7 +196,7 @@ export class MongoSagaViewStore implements SagaViewStore {
     try {
       if (docs.length > 0) await this.#entries.insertMany(docs, { ordered: false });
     } catch (error) {
-      const indexes = duplicateIndexes(error);
+      const indexes = duplicateIndexes(error, docs.length);
       if (indexes === undefined) throw unavailable('recording saga events', error);
       for (const index of indexes) {
         const doc = docs[index];
@@ -251,7 +251,7 @@ export class MongoSagaViewStore implements SagaViewStore {
       await this.#requests.insertOne({ _id: sagaId, ...request });
       return true;
     } catch (error) {
-      if (error instanceof MongoServerError && error.code === 11000) return false;
+      if (isDuplicateKey(error)) return false;
       throw unavailable('recording a compensation request', error);
     }
   }

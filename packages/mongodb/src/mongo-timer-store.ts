@@ -22,7 +22,7 @@ export class MongoTimerStore implements TimerStore {
       await this.#timers.insertMany([...docs], { ordered: false });
     } catch (error) {
       // A timer stored already: the first one stays.
-      if (!isDuplicateKey(error)) throw error;
+      if (!isDuplicateKey(error, docs.length)) throw error;
     }
   });
   readonly #delete = coalesced<string>(async (ids) => {
