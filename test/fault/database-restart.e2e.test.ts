@@ -1,15 +1,8 @@
-import {
-  settledInvariants,
-  mixedBatch,
-  placeAll,
-  seed,
-  summarize,
-  waitUntilTerminal,
-} from '@sagaflow/reference';
+import { mixedBatch, placeAll, seed } from '@sagaflow/reference';
 import { testEnv, waitFor } from '@sagaflow/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startOwnServer, type OwnServer } from '../fixtures/own-server.js';
-import { explainPending, explainViolations } from '../fixtures/pending-orders.js';
+import { settleOrders } from '../fixtures/pending-orders.js';
 import {
   startReferenceProcesses,
   type ReferenceProcesses,
@@ -70,23 +63,11 @@ it(`finishes every workflow of ${ORDERS} orchestrated orders when the database r
   }
   const lastFault = Date.now();
   const ids = await placing;
-  const { orders: views, quiet } = await waitUntilTerminal(sys.client, ids, {
-    timeoutMs: 300_000,
+  const { quiet, violations } = await settleOrders(sys, batch.starting, ids, {
+    mongodbUrl: database!.env.MONGODB_URL,
+    since: { at: lastFault, what: 'the last restart' },
+    note,
   });
-  if (!quiet) note(await explainPending(sys, views.values(), database!.env.MONGODB_URL));
-  const violations = await settledInvariants(sys.client, batch.starting, [...views.values()]);
-  if (violations.length > 0) {
-    note(await explainViolations(sys, views.values(), violations, database!.env.MONGODB_URL));
-  }
-  note(
-    `all ${ORDERS} orders terminal ${((Date.now() - lastFault) / 1000).toFixed(1)} s after the last restart: ${summarize(
-      [...views.values()],
-    )
-      .map(([r, n]) => `${n} ${r}`)
-      .join(
-        '; ',
-      )}; restarts by the supervisor: ${JSON.stringify(Object.fromEntries(sys.supervisor.restarts))}`,
-  );
   expect(quiet).toBe(true);
   expect(violations).toEqual([]);
   // Every service answers again, alive and ready (a readiness probe answers within 2 s, which a

@@ -1,10 +1,26 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { loadInfraConfig } from './config.js';
+import { infraEnvVars, loadInfraConfig, type InfraConfig } from './config.js';
 import { InfraError } from './errors.js';
-import { infraDown, infraEnv, infraStatus, infraUp } from './infra.js';
+import { infraDown, infraEnv, infraStatus, infraUp, recordedBrokers } from './infra.js';
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
+
+/**
+ * The configuration from the environment, with Kafka's brokers as `--brokers` gives them, else
+ * `SAGAFLOW_KAFKA_BROKERS`, else as many as the state folder's cluster was made with.
+ */
+async function configFor(brokers?: string): Promise<InfraConfig> {
+  const env = { ...process.env };
+  const variable = infraEnvVars.kafkaBrokers;
+  if (brokers !== undefined) {
+    env[variable] = brokers;
+  } else if ((env[variable] ?? '') === '') {
+    const recorded = await recordedBrokers(loadInfraConfig(env).stateDir);
+    if (recorded !== undefined) env[variable] = String(recorded);
+  }
+  return loadInfraConfig(env);
+}
 
 async function main(argv: string[]): Promise<number> {
   const program = new Command('sagaflow-infra')
@@ -17,9 +33,13 @@ async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   program
     .command('up')
-    .description('install on first use, start, and wait until all three servers answer')
-    .action(async () => {
-      const config = loadInfraConfig();
+    .description('install on first use, start, and wait until all servers answer')
+    .option(
+      '--brokers <n>',
+      `Kafka brokers of the local KRaft cluster, 1 to 5 (also ${infraEnvVars.kafkaBrokers}); the state folder remembers it`,
+    )
+    .action(async (options: { brokers?: string }) => {
+      const config = await configFor(options.brokers);
       const started = Date.now();
       const result = await infraUp(config, log);
       log(
@@ -32,14 +52,14 @@ async function main(argv: string[]): Promise<number> {
     .description('stop the servers that up started (by pid); data is kept unless --wipe')
     .option('--wipe', 'also delete their data, logs and configuration', false)
     .action(async (options: { wipe: boolean }) => {
-      await infraDown(loadInfraConfig(), { wipe: options.wipe, log });
+      await infraDown(await configFor(), { wipe: options.wipe, log });
     });
   program
     .command('status')
     .description('per server: up/down, version, port, pid (exit code 3 when one is not up)')
     .addOption(new Option('--json', 'print JSON instead of a table'))
     .action(async (options: { json?: boolean }) => {
-      const statuses = await infraStatus(loadInfraConfig());
+      const statuses = await infraStatus(await configFor());
       if (options.json === true) {
         process.stdout.write(`${JSON.stringify(statuses, null, 2)}\n`);
       } else {
@@ -70,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
     .command('env')
     .description('print KAFKA_BROKERS, SCHEMA_REGISTRY_URL and MONGODB_URL of the running servers')
     .action(async () => {
-      const env = await infraEnv(loadInfraConfig());
+      const env = await infraEnv(await configFor());
       for (const [name, value] of Object.entries(env)) process.stdout.write(`${name}=${value}\n`);
     });
   await program.parseAsync(argv);

@@ -21,6 +21,11 @@ export interface InfraConfig {
     readonly controllerPort: number;
     /** @default 1024 */
     readonly heapMb: number;
+    /**
+     * Brokers of the local KRaft cluster (each also a controller): broker `n` (from 1) listens on
+     * `port + 2(n-1)`, its controller on `controllerPort + 2(n-1)`. @default 1
+     */
+    readonly brokers: number;
   };
   readonly registry: {
     /** `io.apicurio:apicurio-registry-app` version. @default '3.0.9' */
@@ -51,6 +56,7 @@ export const infraEnvVars = {
   kafkaPort: 'SAGAFLOW_KAFKA_PORT',
   kafkaControllerPort: 'SAGAFLOW_KAFKA_CONTROLLER_PORT',
   kafkaHeapMb: 'SAGAFLOW_KAFKA_HEAP_MB',
+  kafkaBrokers: 'SAGAFLOW_KAFKA_BROKERS',
   registryVersion: 'SAGAFLOW_REGISTRY_VERSION',
   registryPort: 'SAGAFLOW_REGISTRY_PORT',
   registryHeapMb: 'SAGAFLOW_REGISTRY_HEAP_MB',
@@ -85,6 +91,11 @@ const schema = z.object({
   kafkaPort: port,
   kafkaControllerPort: port,
   kafkaHeapMb: positiveInt,
+  kafkaBrokers: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be an integer')
+    .min(1, 'must be at least 1')
+    .max(5, 'must be at most 5'),
   registryVersion: version.refine(
     (v) => v.split('.')[0] === '3',
     'must be 3.x (the layout and settings used here are those of Apicurio Registry 3)',
@@ -114,6 +125,7 @@ export function loadInfraConfig(env: NodeJS.ProcessEnv = process.env): InfraConf
     kafkaPort: '9092',
     kafkaControllerPort: '9093',
     kafkaHeapMb: '1024',
+    kafkaBrokers: '1',
     registryVersion: '3.0.9',
     registryPort: '8081',
     registryHeapMb: '512',
@@ -136,12 +148,25 @@ export function loadInfraConfig(env: NodeJS.ProcessEnv = process.env): InfraConf
   }
   const c = parsed.data;
   const ports: [string, number][] = [
-    [infraEnvVars.kafkaPort, c.kafkaPort],
-    [infraEnvVars.kafkaControllerPort, c.kafkaControllerPort],
+    ...Array.from({ length: c.kafkaBrokers }, (_, i): [string, number][] => [
+      [
+        i === 0 ? infraEnvVars.kafkaPort : `${infraEnvVars.kafkaPort} + ${2 * i} (broker ${i + 1})`,
+        c.kafkaPort + 2 * i,
+      ],
+      [
+        i === 0
+          ? infraEnvVars.kafkaControllerPort
+          : `${infraEnvVars.kafkaControllerPort} + ${2 * i} (controller ${i + 1})`,
+        c.kafkaControllerPort + 2 * i,
+      ],
+    ]).flat(),
     [infraEnvVars.registryPort, c.registryPort],
     [infraEnvVars.databasePort, c.databasePort],
   ];
   for (const [i, [name, value]] of ports.entries()) {
+    if (value > 65535) {
+      throw new InfraError('config', undefined, `${name} must be at most 65535 (got ${value})`);
+    }
     const clash = ports.slice(0, i).find(([, other]) => other === value);
     if (clash) {
       throw new InfraError(
@@ -160,6 +185,7 @@ export function loadInfraConfig(env: NodeJS.ProcessEnv = process.env): InfraConf
       port: c.kafkaPort,
       controllerPort: c.kafkaControllerPort,
       heapMb: c.kafkaHeapMb,
+      brokers: c.kafkaBrokers,
     },
     registry: { version: c.registryVersion, port: c.registryPort, heapMb: c.registryHeapMb },
     database: {

@@ -2,8 +2,11 @@
 export type InfraStep =
   'config' | 'prerequisites' | 'install' | 'start' | 'health' | 'stop' | 'env';
 
-/** The three servers that the local infrastructure runs. */
-export type ServerName = 'kafka' | 'registry' | 'database';
+/**
+ * The servers that the local infrastructure runs: Kafka (its first broker; `kafka-2`, `kafka-3`, …
+ * are the others of a cluster of several), the schema registry and the database.
+ */
+export type ServerName = 'kafka' | `kafka-${number}` | 'registry' | 'database';
 
 /**
  * A failure of the local infrastructure. The message always names the step and the server, and

@@ -31,5 +31,6 @@ export {
   infraStatus,
   infraUp,
   localInfraPossible,
+  recordedBrokers,
 } from './infra.js';
 export type { InfraLog, InfraUpResult, ServerStatus } from './infra.js';

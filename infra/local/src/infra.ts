@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { InfraConfig } from './config.js';
+import { infraEnvVars, type InfraConfig } from './config.js';
+import { pathExists } from './install-once.js';
 import { InfraError, type ServerName } from './errors.js';
 import type { LocalServer } from './local-server.js';
 import { missingTools } from './prerequisites.js';
@@ -17,8 +18,12 @@ import { databaseServer } from './servers/database.js';
 import { kafkaServer } from './servers/kafka.js';
 import { registryServer } from './servers/registry.js';
 
-/** The servers in start order. */
-export const localServers: readonly LocalServer[] = [kafkaServer, registryServer, databaseServer];
+/** The configured servers in start order: Kafka's brokers, the registry, the database. */
+export const localServersOf = (config: InfraConfig): readonly LocalServer[] => [
+  ...Array.from({ length: config.kafka.brokers }, (_, i) => kafkaServer(i)),
+  registryServer,
+  databaseServer,
+];
 
 /** Progress messages; `up` writes them to stderr so that stdout stays parseable. */
 export type InfraLog = (message: string) => void;
@@ -233,10 +238,11 @@ async function startOne(config: InfraConfig, server: LocalServer, log: InfraLog)
 
 /** The three environment lines for the configured servers. */
 export function infraEnvLines(config: InfraConfig): InfraUpResult['env'] {
-  const entries = localServers.map((server) => {
+  const entries = localServersOf(config).flatMap((server) => {
     const line = server.envLine(config);
+    if (line === undefined) return [];
     const at = line.indexOf('=');
-    return [line.slice(0, at), line.slice(at + 1)];
+    return [[line.slice(0, at), line.slice(at + 1)]];
   });
   return Object.fromEntries(entries) as InfraUpResult['env'];
 }
@@ -252,10 +258,11 @@ export async function infraUp(
   log: InfraLog = () => {},
   options: { readonly servers?: readonly ServerName[] } = {},
 ): Promise<InfraUpResult> {
-  const chosen = localServers.filter(
+  const chosen = localServersOf(config).filter(
     (server) => options.servers === undefined || options.servers.includes(server.name),
   );
   return withLock(config, async () => {
+    if (chosen.some((server) => server.name.startsWith('kafka'))) await checkBrokerCount(config);
     const installs = await Promise.allSettled(chosen.map((server) => install(config, server, log)));
     const installFailure = installs.find((r) => r.status === 'rejected');
     if (installFailure !== undefined) throw installFailure.reason;
@@ -279,12 +286,45 @@ export async function infraUp(
   });
 }
 
-async function stopOne(config: InfraConfig, server: LocalServer, log: InfraLog): Promise<void> {
+const brokersFile = (config: InfraConfig) => path.join(config.stateDir, 'kafka-brokers');
+
+/**
+ * The number of brokers the Kafka data of a state folder was made for, if any: `up` records it
+ * (a broker's storage is formatted for its cluster, so a folder holds one size of cluster).
+ */
+export async function recordedBrokers(stateDir: string): Promise<number | undefined> {
+  const text = await readFile(path.join(stateDir, 'kafka-brokers'), 'utf8').catch(() => undefined);
+  const count = Number(text);
+  return text === undefined || !Number.isInteger(count) || count < 1 ? undefined : count;
+}
+
+async function checkBrokerCount(config: InfraConfig): Promise<void> {
+  const recorded = await recordedBrokers(config.stateDir);
+  if (
+    recorded !== undefined &&
+    recorded !== config.kafka.brokers &&
+    (await pathExists(path.join(serverDir(config, kafkaServer(0)), 'data')))
+  ) {
+    throw new InfraError(
+      'config',
+      'kafka',
+      `the Kafka data under ${config.stateDir} is a cluster of ${recorded} broker(s), not ${config.kafka.brokers}: stop and wipe it first ('pnpm infra:down --wipe'), or choose another ${infraEnvVars.stateDir}`,
+    );
+  }
+  await writeFile(brokersFile(config), `${config.kafka.brokers}\n`);
+}
+
+async function stopOne(
+  config: InfraConfig,
+  server: LocalServer,
+  log: InfraLog,
+  kill = false,
+): Promise<void> {
   const record = await readRecord(config, server);
   if (record === undefined) return;
   if (await isOwnProcess(record.pid, serverDir(config, server))) {
-    await stopProcessGroup(record.pid, 30_000);
-    log(`${server.name}: stopped (pid ${record.pid})`);
+    await stopProcessGroup(record.pid, kill ? 0 : 30_000);
+    log(`${server.name}: ${kill ? 'killed' : 'stopped'} (pid ${record.pid})`);
   } else {
     log(`${server.name}: not running`);
   }
@@ -293,21 +333,30 @@ async function stopOne(config: InfraConfig, server: LocalServer, log: InfraLog):
 
 /**
  * Stops the processes that {@link infraUp} started (by pid), optionally wiping their data.
- * @param servers Only these servers. @default all three
+ * @param options.servers Only these servers. @default all
+ * @param options.kill SIGKILL at once, as a crash would stop them (fault tests). @default false:
+ *   SIGTERM, SIGKILL after 30 s
  */
 export async function infraDown(
   config: InfraConfig,
-  options: { wipe?: boolean; servers?: readonly ServerName[]; log?: InfraLog } = {},
+  options: {
+    wipe?: boolean;
+    servers?: readonly ServerName[];
+    log?: InfraLog;
+    kill?: boolean;
+  } = {},
 ): Promise<void> {
   const log = options.log ?? (() => {});
-  const chosen = localServers.filter(
+  const chosen = localServersOf(config).filter(
     (server) => options.servers === undefined || options.servers.includes(server.name),
   );
   await withLock(config, async () => {
-    await Promise.all(chosen.map((server) => stopOne(config, server, log)));
+    await Promise.all(chosen.map((server) => stopOne(config, server, log, options.kill)));
     if (options.wipe === true) {
       for (const server of chosen)
         await rm(serverDir(config, server), { recursive: true, force: true });
+      if (chosen.some((server) => server.name === 'kafka'))
+        await rm(brokersFile(config), { force: true });
       log(`wiped ${chosen.map((s) => s.name).join(', ')} data under ${config.stateDir}`);
     }
   });
@@ -317,7 +366,7 @@ export async function infraDown(
 /** Per server: up/down, the version it reports, its port and pid. */
 export async function infraStatus(config: InfraConfig): Promise<ServerStatus[]> {
   return Promise.all(
-    localServers.map(async (server): Promise<ServerStatus> => {
+    localServersOf(config).map(async (server): Promise<ServerStatus> => {
       const pid = await runningPid(config, server);
       const base = {
         name: server.name,
@@ -344,8 +393,9 @@ export async function infraStatus(config: InfraConfig): Promise<ServerStatus[]> 
  * servers that do not.
  */
 export async function infraEnv(config: InfraConfig): Promise<InfraUpResult['env']> {
-  const problems = await Promise.all(localServers.map((server) => answers(config, server)));
-  const down = localServers.flatMap((server, i) =>
+  const servers = localServersOf(config);
+  const problems = await Promise.all(servers.map((server) => answers(config, server)));
+  const down = servers.flatMap((server, i) =>
     problems[i] === undefined ? [] : [`${server.name} (${problems[i]})`],
   );
   if (down.length > 0) {
@@ -361,7 +411,7 @@ export async function infraEnv(config: InfraConfig): Promise<InfraUpResult['env'
 /** True when everything needed to install and run the servers locally is on this machine. */
 export async function localInfraPossible(config: InfraConfig): Promise<string[]> {
   const missing: string[] = [];
-  for (const server of localServers) {
+  for (const server of localServersOf(config)) {
     const installed = await server.isInstalled(config);
     missing.push(...missingTools(installed ? server.runTools : server.installTools));
   }

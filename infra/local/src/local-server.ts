@@ -26,6 +26,6 @@ export interface LocalServer {
   check(config: InfraConfig): Promise<void>;
   /** The version the running server reports (or the installed one when it reports none). */
   runningVersion(config: InfraConfig): Promise<string>;
-  /** The `NAME=value` line that `infra:env` prints for it. */
-  envLine(config: InfraConfig): string;
+  /** The `NAME=value` line that `infra:env` prints for it (none: another server's line covers it). */
+  envLine(config: InfraConfig): string | undefined;
 }

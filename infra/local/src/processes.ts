@@ -101,7 +101,7 @@ export function runToCompletion(spec: CommandSpec, logFile: string): Promise<str
 
 /**
  * Stops a process group started by {@link startDetached}: SIGTERM, then SIGKILL after the grace
- * period. Resolves once the leader is gone.
+ * period (at once for 0: a crash). Resolves once the leader is gone.
  */
 export async function stopProcessGroup(pid: number, graceMs: number): Promise<void> {
   const signal = (sig: NodeJS.Signals) => {
@@ -115,7 +115,7 @@ export async function stopProcessGroup(pid: number, graceMs: number): Promise<vo
       }
     }
   };
-  signal('SIGTERM');
+  if (graceMs > 0) signal('SIGTERM');
   const deadline = Date.now() + graceMs;
   while (isAlive(pid) && Date.now() < deadline) await delay(100);
   if (isAlive(pid)) {

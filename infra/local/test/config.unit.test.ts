@@ -12,6 +12,7 @@ describe('loadInfraConfig', () => {
       port: 9092,
       controllerPort: 9093,
       heapMb: 1024,
+      brokers: 1,
     });
     expect(config.registry).toEqual({ version: '3.0.9', port: 8081, heapMb: 512 });
     expect(config.database).toMatchObject({ version: '1.24.2', port: 27017, backend: 'sqlite' });
@@ -49,6 +50,16 @@ describe('loadInfraConfig', () => {
     [
       { SAGAFLOW_FERRETDB_BACKEND: 'mysql' },
       /SAGAFLOW_FERRETDB_BACKEND must be 'sqlite' or 'postgresql'/,
+    ],
+    [{ SAGAFLOW_KAFKA_BROKERS: '0' }, /SAGAFLOW_KAFKA_BROKERS must be at least 1/],
+    [{ SAGAFLOW_KAFKA_BROKERS: '9' }, /SAGAFLOW_KAFKA_BROKERS must be at most 5/],
+    [
+      { SAGAFLOW_KAFKA_BROKERS: '3', SAGAFLOW_REGISTRY_PORT: '9096' },
+      /SAGAFLOW_REGISTRY_PORT must differ from SAGAFLOW_KAFKA_PORT \+ 4 \(broker 3\) \(both are 9096\)/,
+    ],
+    [
+      { SAGAFLOW_KAFKA_BROKERS: '3', SAGAFLOW_KAFKA_CONTROLLER_PORT: '65534' },
+      /SAGAFLOW_KAFKA_CONTROLLER_PORT \+ 2 \(controller 2\) must be at most 65535 \(got 65536\)/,
     ],
     [{ SAGAFLOW_INFRA_START_TIMEOUT_MS: '-5' }, /SAGAFLOW_INFRA_START_TIMEOUT_MS must be positive/],
     [

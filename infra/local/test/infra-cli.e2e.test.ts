@@ -201,3 +201,84 @@ describe('infra CLI (up, status, env, down) on its own ports', () => {
     );
   });
 });
+
+/** `count` consecutive ports free now. */
+async function freePortRun(count: number): Promise<number> {
+  for (;;) {
+    const [base] = await freePorts(1);
+    const taken = await Promise.all(
+      Array.from(
+        { length: count },
+        (_, i) =>
+          new Promise<boolean>((resolve) => {
+            const server = net.createServer();
+            server.once('error', () => resolve(true));
+            server.listen(base! + i, '127.0.0.1', () => server.close(() => resolve(false)));
+          }),
+      ),
+    );
+    if (base! + count <= 65535 && !taken.some(Boolean)) return base!;
+  }
+}
+
+describe('infra CLI with a cluster of three brokers', () => {
+  let stateDir: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    stateDir = await mkdtemp(path.join(tmpdir(), 'sagaflow-infra-brokers-'));
+    const kafka = await freePortRun(6);
+    const [registry, database] = await freePorts(2);
+    env = {
+      SAGAFLOW_INFRA_STATE_DIR: stateDir,
+      SAGAFLOW_KAFKA_PORT: String(kafka),
+      SAGAFLOW_KAFKA_CONTROLLER_PORT: String(kafka + 1),
+      SAGAFLOW_REGISTRY_PORT: String(registry),
+      SAGAFLOW_MONGODB_PORT: String(database),
+      SAGAFLOW_KAFKA_HEAP_MB: '512',
+      SAGAFLOW_REGISTRY_HEAP_MB: '384',
+    };
+  });
+
+  afterAll(async () => {
+    await cli(['down', '--wipe'], env);
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('starts three brokers that each see the others, remembers the count, and refuses another on the same data', async () => {
+    const up = await cli(['up', '--brokers', '3'], env);
+    expect(up.stderr).toContain('Apache Kafka broker 3');
+    expect(up.code).toBe(0);
+    // Without --brokers, the state folder's cluster.
+    const printed = await cli(['env'], env);
+    expect(printed.code).toBe(0);
+    const brokers = /^KAFKA_BROKERS=(.+)$/m.exec(printed.stdout)?.[1]?.split(',') ?? [];
+    expect(brokers).toHaveLength(3);
+    for (const broker of brokers) {
+      const admin = new Kafka({ brokers: [broker], logLevel: logLevel.NOTHING }).admin();
+      await admin.connect();
+      try {
+        expect((await admin.describeCluster()).brokers.map((b) => b.nodeId).sort()).toEqual([
+          1, 2, 3,
+        ]);
+      } finally {
+        await admin.disconnect();
+      }
+    }
+    const status = await cli(['status', '--json'], env);
+    const statuses = JSON.parse(status.stdout) as ServerStatus[];
+    expect(statuses.map((s) => [s.name, s.state])).toEqual([
+      ['kafka', 'up'],
+      ['kafka-2', 'up'],
+      ['kafka-3', 'up'],
+      ['registry', 'up'],
+      ['database', 'up'],
+    ]);
+    const other = await cli(['up', '--brokers', '1'], env);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/is a cluster of 3 broker\(s\), not 1: stop and wipe it first/);
+    const down = await cli(['down', '--wipe'], env);
+    expect(down.code).toBe(0);
+    expect(down.stderr).toContain('kafka-3: stopped');
+  }, 300_000);
+});

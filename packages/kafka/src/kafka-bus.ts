@@ -47,6 +47,19 @@ export interface KafkaBusOptions {
   readonly transactionalId?: string;
   /** Partitions of topics that {@link KafkaBus.ensureTopics} creates. @default 3 */
   readonly defaultPartitions?: number;
+  /**
+   * Replicas of each partition of the topics that {@link KafkaBus.ensureTopics} creates (events,
+   * commands, dead letters, relay checkpoints). Topics that exist already are left as they are.
+   * @default min(3, the brokers the cluster has when the topics are created)
+   */
+  readonly replicationFactor?: number;
+  /**
+   * `min.insync.replicas` of the topics {@link KafkaBus.ensureTopics} creates: a transaction
+   * commits only once this many replicas have each write (producers ask all in-sync replicas), so
+   * a broker that dies right after loses nothing. At most the replication factor.
+   * @default 2 with three replicas or more, else 1
+   */
+  readonly minInSyncReplicas?: number;
   /** Messages of one consumer handled in parallel, one partition each. @default 3 */
   readonly partitionsConsumedConcurrently?: number;
   /**
@@ -184,6 +197,22 @@ export class KafkaBus
     if (interval !== undefined && !(Number.isFinite(interval) && interval > 0)) {
       throw invalidArgument('commitIntervalMs', `must be a positive number (got ${interval})`);
     }
+    for (const field of ['replicationFactor', 'minInSyncReplicas'] as const) {
+      const value = options[field];
+      if (value !== undefined && !(Number.isInteger(value) && value >= 1 && value <= 32767)) {
+        throw invalidArgument(field, `must be a positive integer (got ${value})`);
+      }
+    }
+    if (
+      options.replicationFactor !== undefined &&
+      options.minInSyncReplicas !== undefined &&
+      options.minInSyncReplicas > options.replicationFactor
+    ) {
+      throw invalidArgument(
+        'minInSyncReplicas',
+        `must be at most the replication factor ${options.replicationFactor} (got ${options.minInSyncReplicas})`,
+      );
+    }
     this.#options = options;
     this.#ownTransactionalId = options.transactionalId ?? `${options.clientId}-${randomUUID()}`;
     this.#kafka = new Kafka({
@@ -237,21 +266,63 @@ export class KafkaBus
       const existing = new Set(await admin.listTopics());
       const missing = topics.filter((t) => !existing.has(t.topic));
       if (missing.length > 0) {
+        const { replicationFactor, minInSyncReplicas } = await this.#replication(admin);
         await admin.createTopics({
           waitForLeaders: true,
           topics: missing.map((t) => ({
             topic: t.topic,
             numPartitions: t.partitions ?? this.#options.defaultPartitions ?? 3,
+            replicationFactor,
+            configEntries: [{ name: 'min.insync.replicas', value: String(minInSyncReplicas) }],
           })),
         });
       }
       // A topic another client has just created is listed before its partitions' leaders
       // serve it; producing to it or reading its offsets then fails with a retriable error.
-      // Return only once every partition answers an offset request.
-      await Promise.all(topics.map((t) => admin.fetchTopicOffsets(t.topic)));
+      // Return only once every partition has a leader and answers an offset request (kafkajs
+      // fails reading the offsets of a topic whose partitions its metadata does not know yet
+      // with a TypeError, so they are checked first).
+      const { topics: known } = await admin.fetchTopicMetadata({
+        topics: topics.map((t) => t.topic),
+      });
+      const lagging = known.filter(
+        (t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0),
+      );
+      if (lagging.length > 0) {
+        throw new SagaflowError(
+          'PUBLISH_FAILED',
+          `the brokers do not serve every partition of ${lagging.map((t) => t.name).join(', ')} yet`,
+          { retriable: true },
+        );
+      }
+      // One topic at a time: kafkajs' admin, asked for several topics' offsets at once, can
+      // lose one topic's metadata to another's refresh (and fails with a TypeError).
+      for (const { topic } of topics) await admin.fetchTopicOffsets(topic);
     } finally {
       await admin.disconnect();
     }
+  }
+
+  /** The replication of new topics: as configured, else from the brokers the cluster has. */
+  async #replication(
+    admin: Admin,
+  ): Promise<{ replicationFactor: number; minInSyncReplicas: number }> {
+    const { brokers } = await admin.describeCluster();
+    const replicationFactor = this.#options.replicationFactor ?? Math.min(3, brokers.length);
+    if (replicationFactor > brokers.length) {
+      throw invalidArgument(
+        'replicationFactor',
+        `must be at most the ${brokers.length} broker(s) the cluster has (got ${replicationFactor})`,
+      );
+    }
+    const minInSyncReplicas = this.#options.minInSyncReplicas ?? (replicationFactor >= 3 ? 2 : 1);
+    if (minInSyncReplicas > replicationFactor) {
+      throw invalidArgument(
+        'minInSyncReplicas',
+        `must be at most the replication factor ${replicationFactor} (got ${minInSyncReplicas})`,
+      );
+    }
+    return { replicationFactor, minInSyncReplicas };
   }
 
   /** A relay's publishes go through its own producer (its relay id); the rest through ours. */

@@ -87,6 +87,12 @@ export function realAdapters(
     const bus = new KafkaBus({
       brokers: servers.kafkaBrokers,
       clientId: service,
+      ...(servers.kafkaReplicationFactor === undefined
+        ? {}
+        : { replicationFactor: servers.kafkaReplicationFactor }),
+      ...(servers.kafkaMinInSyncReplicas === undefined
+        ? {}
+        : { minInSyncReplicas: servers.kafkaMinInSyncReplicas }),
       sessionTimeoutMs: 10_000,
       logLevel: 'nothing',
       ...(roundTrip === undefined

@@ -4,6 +4,16 @@ import { z } from 'zod';
 /** Where Kafka, the schema registry and MongoDB answer. */
 export interface ServerAddresses {
   readonly kafkaBrokers: readonly string[];
+  /**
+   * Replicas of the topics the services create (`KAFKA_REPLICATION_FACTOR`).
+   * @default min(3, the cluster's brokers)
+   */
+  readonly kafkaReplicationFactor?: number;
+  /**
+   * `min.insync.replicas` of the topics the services create (`KAFKA_MIN_INSYNC_REPLICAS`).
+   * @default 2 with three replicas or more, else 1
+   */
+  readonly kafkaMinInSyncReplicas?: number;
   readonly schemaRegistryUrl: string;
   readonly mongodbUrl: string;
 }
@@ -92,7 +102,29 @@ export function serversFromEnv(env: NodeJS.ProcessEnv): ServerAddresses | undefi
       z.string().regex(/^mongodb(\+srv)?:\/\//, `MONGODB_URL must be a mongodb:// URL`),
       env['MONGODB_URL'],
     ),
+    ...replicaSetting('kafkaReplicationFactor', 'KAFKA_REPLICATION_FACTOR', env),
+    ...replicaSetting('kafkaMinInSyncReplicas', 'KAFKA_MIN_INSYNC_REPLICAS', env),
   };
+}
+
+/** An optional count of replicas, 1 to 32767. */
+function replicaSetting<K extends 'kafkaReplicationFactor' | 'kafkaMinInSyncReplicas'>(
+  key: K,
+  variable: string,
+  env: NodeJS.ProcessEnv,
+): Partial<Record<K, number>> {
+  const value = env[variable];
+  if (value === undefined || value.trim() === '') return {};
+  const count = parseSetting(
+    variable,
+    z.coerce
+      .number({ error: `${variable} must be a number` })
+      .int(`${variable} must be an integer`)
+      .min(1, `${variable} must be at least 1`)
+      .max(32767, `${variable} must be at most 32767`),
+    value,
+  );
+  return { [key]: count } as Partial<Record<K, number>>;
 }
 
 /** `ADMIN_OPERATOR_TOKENS`: `name=token` pairs joined by commas. */
@@ -114,7 +146,8 @@ function operatorTokensOf(value: string | undefined): { operatorTokens?: Record<
 
 /**
  * Reads what every service process is configured with: `PORT`, `HOST`, `KAFKA_BROKERS`,
- * `SCHEMA_REGISTRY_URL`, `MONGODB_URL` (all three or none), `SAGAFLOW_NAMESPACE`, `ADMIN_TOKEN`,
+ * `SCHEMA_REGISTRY_URL`, `MONGODB_URL` (all three or none), `KAFKA_REPLICATION_FACTOR`,
+ * `KAFKA_MIN_INSYNC_REPLICAS`, `SAGAFLOW_NAMESPACE`, `ADMIN_TOKEN`,
  * `ADMIN_OPERATOR_TOKENS`, `ADMIN_READ_TOKEN`,
  * `SAGAFLOW_PARTITIONS`, `SAGAFLOW_RELAY_SHARDS`, `LOG_LEVEL`. A bad value throws an `INVALID_ARGUMENT` error naming it.
  */

@@ -1,10 +1,12 @@
+import { createHash } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { infraEnvVars, type InfraConfig } from '../config.js';
 import type { LocalServer } from '../local-server.js';
 import { runToCompletion } from '../processes.js';
 import { installOnce, isInstalledIn, pathExists } from '../install-once.js';
+import type { ServerName } from '../errors.js';
 
 const HEALTH_TOPIC = '__sagaflow_health';
 
@@ -86,12 +88,30 @@ function loggingSetup(
   };
 }
 
-function serverProperties(config: InfraConfig, dataDir: string): string {
-  const { port, controllerPort } = config.kafka;
+/** Broker `index` (from 0) of the cluster: its node id and ports. */
+function node(config: InfraConfig, index: number) {
+  return {
+    id: index + 1,
+    port: config.kafka.port + 2 * index,
+    controllerPort: config.kafka.controllerPort + 2 * index,
+  };
+}
+
+const nodesOf = (config: InfraConfig) =>
+  Array.from({ length: config.kafka.brokers }, (_, i) => node(config, i));
+
+function serverProperties(config: InfraConfig, index: number, dataDir: string): string {
+  const { id, port, controllerPort } = node(config, index);
+  const brokers = config.kafka.brokers;
+  // What production asks of a cluster of three: every write on two replicas at least.
+  const replicas = Math.min(3, brokers);
+  const minIsr = replicas >= 3 ? 2 : 1;
   return [
     'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+    `node.id=${id}`,
+    `controller.quorum.voters=${nodesOf(config)
+      .map((n) => `${n.id}@127.0.0.1:${n.controllerPort}`)
+      .join(',')}`,
     `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
     `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
     'controller.listener.names=CONTROLLER',
@@ -99,15 +119,15 @@ function serverProperties(config: InfraConfig, dataDir: string): string {
     'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
     `log.dirs=${dataDir}`,
     'num.partitions=1',
-    'default.replication.factor=1',
-    'min.insync.replicas=1',
-    'offsets.topic.replication.factor=1',
+    `default.replication.factor=${replicas}`,
+    `min.insync.replicas=${minIsr}`,
+    `offsets.topic.replication.factor=${replicas}`,
     'offsets.topic.num.partitions=10',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
+    `transaction.state.log.replication.factor=${replicas}`,
+    `transaction.state.log.min.isr=${minIsr}`,
     'transaction.state.log.num.partitions=10',
-    'share.coordinator.state.topic.replication.factor=1',
-    'share.coordinator.state.topic.min.isr=1',
+    `share.coordinator.state.topic.replication.factor=${replicas}`,
+    `share.coordinator.state.topic.min.isr=${minIsr}`,
     'group.initial.rebalance.delay.ms=0',
     'auto.create.topics.enable=false',
     'delete.topic.enable=true',
@@ -117,22 +137,36 @@ function serverProperties(config: InfraConfig, dataDir: string): string {
   ].join('\n');
 }
 
+/**
+ * The cluster id every broker's storage is formatted with: one per state folder, the same for
+ * every broker of it (a KRaft cluster id is 16 bytes, base64url).
+ */
+const clusterIdOf = (config: InfraConfig) =>
+  createHash('sha256').update(config.stateDir).digest().subarray(0, 16).toString('base64url');
+
 function classpath(config: InfraConfig): string {
   return `${path.join(installDir(config), 'libs')}/*`;
 }
 
-/** Apache Kafka, single-node KRaft, from the Maven Central jars. */
-export const kafkaServer: LocalServer = {
-  name: 'kafka',
-  title: 'Apache Kafka',
+/** The name of broker `index` (from 0): `kafka`, then `kafka-2`, `kafka-3`, … */
+export const kafkaNodeName = (index: number): ServerName =>
+  index === 0 ? 'kafka' : `kafka-${index + 1}`;
+
+/**
+ * One broker of a local KRaft cluster (each broker is a controller too; one broker by default),
+ * from the Maven Central jars.
+ */
+export const kafkaServer = (index: number): LocalServer => ({
+  name: kafkaNodeName(index),
+  title: index === 0 ? 'Apache Kafka' : `Apache Kafka broker ${index + 1}`,
   installTools: [
     { command: 'java', why: 'Kafka runs on a JDK 17+' },
     { command: 'mvn', why: 'the Kafka jars come from Maven Central' },
   ],
   runTools: [{ command: 'java', why: 'Kafka runs on a JDK 17+' }],
   ports: (config) => [
-    { envVar: infraEnvVars.kafkaPort, port: config.kafka.port },
-    { envVar: infraEnvVars.kafkaControllerPort, port: config.kafka.controllerPort },
+    { envVar: infraEnvVars.kafkaPort, port: node(config, index).port },
+    { envVar: infraEnvVars.kafkaControllerPort, port: node(config, index).controllerPort },
   ],
   version: (config) => config.kafka.version,
   isInstalled: (config) => isInstalledIn(installDir(config)),
@@ -162,22 +196,12 @@ export const kafkaServer: LocalServer = {
     const dataDir = path.join(dir, 'data');
     await mkdir(dataDir, { recursive: true });
     const propertiesFile = path.join(dir, 'server.properties');
-    await writeFile(propertiesFile, serverProperties(config, dataDir));
+    await writeFile(propertiesFile, serverProperties(config, index, dataDir));
     const logging = loggingSetup(config, dir);
     await writeFile(logging.file, logging.text);
     const java = ['-cp', classpath(config), logging.flag];
     if (!(await pathExists(path.join(dataDir, 'meta.properties')))) {
-      const clusterId = (
-        await runToCompletion(
-          { command: 'java', args: [...java, 'kafka.tools.StorageTool', 'random-uuid'] },
-          logFile,
-        )
-      )
-        .trim()
-        .split('\n')
-        .pop();
-      if (clusterId === undefined || clusterId === '')
-        throw new Error('no cluster id was generated');
+      const clusterId = clusterIdOf(config);
       await runToCompletion(
         {
           command: 'java',
@@ -208,9 +232,10 @@ export const kafkaServer: LocalServer = {
     };
   },
   async check(config) {
+    const { id, port } = node(config, index);
     const kafka = new Kafka({
       clientId: 'sagaflow-infra',
-      brokers: [`127.0.0.1:${config.kafka.port}`],
+      brokers: [`127.0.0.1:${port}`],
       logLevel: logLevel.NOTHING,
       connectionTimeout: 2000,
       requestTimeout: 5000,
@@ -219,18 +244,40 @@ export const kafkaServer: LocalServer = {
     const admin = kafka.admin();
     try {
       await admin.connect();
-      await admin.createTopics({
-        topics: [{ topic: HEALTH_TOPIC, numPartitions: 1, replicationFactor: 1 }],
-        waitForLeaders: true,
-        timeout: 5000,
-      });
-      const { topics } = await admin.fetchTopicMetadata({ topics: [HEALTH_TOPIC] });
-      const leader = topics[0]?.partitions[0]?.leader;
-      if (leader === undefined || leader < 0) throw new Error(`${HEALTH_TOPIC} has no leader yet`);
+      await checkServes(admin, id, config.kafka.brokers);
     } finally {
       await admin.disconnect();
     }
   },
   runningVersion: (config) => Promise.resolve(config.kafka.version),
-  envLine: (config) => `KAFKA_BROKERS=127.0.0.1:${config.kafka.port}`,
-};
+  // The first broker's line names them all.
+  envLine: (config) =>
+    index === 0
+      ? `KAFKA_BROKERS=${nodesOf(config)
+          .map((n) => `127.0.0.1:${n.port}`)
+          .join(',')}`
+      : undefined,
+});
+
+/**
+ * Whether broker `id` serves: the cluster's controllers create a topic with a replica on every
+ * broker (once), one of them leads it, and the broker lists itself and every other broker.
+ */
+async function checkServes(admin: Admin, id: number, brokers: number): Promise<void> {
+  await admin.createTopics({
+    topics: [{ topic: HEALTH_TOPIC, numPartitions: 1, replicationFactor: brokers }],
+    waitForLeaders: true,
+    timeout: 5000,
+  });
+  const { topics } = await admin.fetchTopicMetadata({ topics: [HEALTH_TOPIC] });
+  const leader = topics[0]?.partitions[0]?.leader;
+  if (leader === undefined || leader < 0) throw new Error(`${HEALTH_TOPIC} has no leader yet`);
+  // Every broker known to this one: a client that starts from it sees the whole cluster (a
+  // topic created while it sees fewer would get fewer replicas).
+  const cluster = await admin.describeCluster();
+  if (!cluster.brokers.some((b) => b.nodeId === id) || cluster.brokers.length < brokers) {
+    throw new Error(
+      `broker ${id} sees ${cluster.brokers.length} of the ${brokers} broker(s) (${cluster.brokers.map((b) => b.nodeId).join(', ')})`,
+    );
+  }
+}
