@@ -185,6 +185,14 @@ export class KafkaBus
     string,
     { producer: Promise<Producer> | undefined; queue: Promise<unknown> }
   >();
+  /**
+   * The checkpoint of each relay this process sent last, and whether its transaction's commit
+   * answered: {@link readCheckpoint} reads until the group coordinator shows it.
+   */
+  readonly #checkpointsSent = new Map<
+    string,
+    { readonly value: RelayCheckpoint; readonly committed: boolean }
+  >();
   /** How to stop each running consumer (its handled offsets committed first). */
   readonly #consumers = new Set<() => Promise<void>>();
 
@@ -418,6 +426,9 @@ export class KafkaBus
       byTopic.set(m.topic, list);
     }
     const transaction = await producer.transaction();
+    if (checkpoint !== undefined) {
+      this.#checkpointsSent.set(checkpoint.relayId, { value: checkpoint.value, committed: false });
+    }
     try {
       if (messages.length > 0) {
         await transaction.sendBatch({
@@ -443,6 +454,9 @@ export class KafkaBus
         });
       }
       await transaction.commit();
+      if (checkpoint !== undefined) {
+        this.#checkpointsSent.set(checkpoint.relayId, { value: checkpoint.value, committed: true });
+      }
     } catch (error) {
       await transaction.abort().catch(() => {});
       // A fenced or broken producer cannot be reused: start a fresh one next time.
@@ -529,18 +543,24 @@ export class KafkaBus
       await this.#ensureCheckpointTopic();
       // Connecting the transactional producer afresh fences an older instance with the same id
       // and waits until its last transaction is settled (a committed one's markers, the
-      // checkpoint's among them, are written after the commit returns), so the offsets read next
-      // are final. This process's own producer too: its last commit may still be settling.
+      // checkpoint's among them, are written after the commit returns). This process's own
+      // producer too: its last commit may still be settling.
       await this.#reconnectProducer(relayId);
-      const [offsets] = await this.#withAdmin((admin) =>
-        admin.fetchOffsets({ groupId: checkpointGroup(relayId), topics: [CHECKPOINT_TOPIC] }),
-      );
-      const partition = offsets?.partitions.find((p) => p.partition === 0) as
-        { offset: string; metadata: string | null } | undefined;
-      if (partition === undefined || Number(partition.offset) < 0 || partition.metadata === null) {
-        return undefined;
+      // The group coordinator takes a committed transaction's offsets in a moment after its
+      // markers are written: read until the checkpoint this process sent last shows (at once,
+      // mostly). One it committed shows for certain; one whose commit it did not see answered
+      // (the broker died under it) is waited for a moment, then taken as aborted.
+      const sent = this.#checkpointsSent.get(relayId);
+      const deadline = Date.now() + (sent?.committed === true ? 10_000 : 1_000);
+      for (let attempt = 1; ; attempt += 1) {
+        const read = await this.#fetchCheckpoint(relayId);
+        const behind =
+          sent !== undefined &&
+          (read === undefined ||
+            (read.instance === sent.value.instance && read.sequence < sent.value.sequence));
+        if (!behind || Date.now() >= deadline) return read;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50 * attempt, 500)));
       }
-      return { sequence: Number(partition.offset), instance: partition.metadata };
     } catch (error) {
       throw new SagaflowError(
         'PUBLISH_FAILED',
@@ -551,6 +571,19 @@ export class KafkaBus
         },
       );
     }
+  }
+
+  /** The committed offset of a relay's checkpoint group, as the group coordinator has it. */
+  async #fetchCheckpoint(relayId: string): Promise<RelayCheckpoint | undefined> {
+    const [offsets] = await this.#withAdmin((admin) =>
+      admin.fetchOffsets({ groupId: checkpointGroup(relayId), topics: [CHECKPOINT_TOPIC] }),
+    );
+    const partition = offsets?.partitions.find((p) => p.partition === 0) as
+      { offset: string; metadata: string | null } | undefined;
+    if (partition === undefined || Number(partition.offset) < 0 || partition.metadata === null) {
+      return undefined;
+    }
+    return { sequence: Number(partition.offset), instance: partition.metadata };
   }
 
   subscribe(
