@@ -20,6 +20,8 @@ export interface CustomerCreditSet {
 /** Stock and payment are secured: the order is approved. */
 export interface OrderApproved {
   readonly orderId: string;
+  /** Whose credit the order took (empty in events of earlier releases). */
+  readonly customerId: string;
 }
 
 /** An order was placed; starts the order saga. */
@@ -82,6 +84,13 @@ export interface PaymentReleased {
   readonly customerId: string;
   readonly amount: number;
   readonly items: readonly OrderItem[];
+}
+
+/** The authorization of an approved order is final: it leaves the customer's state, its amount stays reserved. */
+export interface PaymentSettled {
+  readonly orderId: string;
+  readonly customerId: string;
+  readonly amount: number;
 }
 
 /** Command: reject the order. */
@@ -147,6 +156,13 @@ export interface StockItemReserved {
   readonly quantity: number;
 }
 
+/** The quantity of one SKU held for an order is taken for good (the order was approved): the hold leaves the stock's state, the quantity stays reserved. */
+export interface StockItemSettled {
+  readonly sku: string;
+  readonly orderId: string;
+  readonly quantity: number;
+}
+
 /** A SKU had not enough stock for an order: the order will not hold it (final for that order). */
 export interface StockItemShort {
   readonly sku: string;
@@ -202,6 +218,7 @@ export interface SchemaTypes {
   readonly PaymentAuthorized: PaymentAuthorized;
   readonly PaymentFailed: PaymentFailed;
   readonly PaymentReleased: PaymentReleased;
+  readonly PaymentSettled: PaymentSettled;
   readonly RejectOrder: RejectOrder;
   readonly ReleasePayment: ReleasePayment;
   readonly ReleaseStock: ReleaseStock;
@@ -211,6 +228,7 @@ export interface SchemaTypes {
   readonly ShipmentScheduled: ShipmentScheduled;
   readonly StockItemReleased: StockItemReleased;
   readonly StockItemReserved: StockItemReserved;
+  readonly StockItemSettled: StockItemSettled;
   readonly StockItemShort: StockItemShort;
   readonly StockReleased: StockReleased;
   readonly StockReservationFailed: StockReservationFailed;

@@ -1,11 +1,11 @@
-import { defineProcessor, eventsTopic } from '@sagaflow/core';
+import { defineProcessor, eventsTopic, type ProcessorContext } from '@sagaflow/core';
 import {
   isWorkflowSaga,
   quantitiesBySku,
   type ReferenceNames,
   type ReferencePayloads,
 } from '@sagaflow/reference-contracts';
-import { reserveOrder, unholdAll, type InventoryEntities } from './reserve-order.js';
+import { reserveOrder, settleAll, unholdAll, type InventoryEntities } from './reserve-order.js';
 
 /**
  * The inventory's part in both styles: reserves an order's stock when it is created (in a
@@ -15,13 +15,18 @@ import { reserveOrder, unholdAll, type InventoryEntities } from './reserve-order
  */
 export const inventoryProcessor = (names: ReferenceNames, entities: InventoryEntities) => {
   const { stock, reservation } = entities;
+  /** The SKUs of an order, as its reservation holds them. */
+  const skusOf = async (ctx: ProcessorContext, orderId: string) =>
+    quantitiesBySku((await ctx.load(reservation, orderId)).state.items).map(([sku]) => sku);
   return defineProcessor<ReferencePayloads>({
     name: 'inventory',
     topics: [eventsTopic(names.order), eventsTopic(names.customer), eventsTopic(reservation.type)],
-    // Requests and releases of reservations come from both styles; the rest from choreographies.
+    // Requests and releases of reservations, and approvals, come from both styles; the rest from
+    // choreographies.
     filter: (e) =>
       e.type === 'StockReservationRequested' ||
       e.type === 'StockReleased' ||
+      e.type === 'OrderApproved' ||
       !isWorkflowSaga(e.sagaId),
     handlers: {
       OrderCreated: ({ payload }, ctx) => reserveOrder(entities, ctx, payload),
@@ -43,22 +48,20 @@ export const inventoryProcessor = (names: ReferenceNames, entities: InventoryEnt
           reason: payload.reason,
         });
       },
+      // An approved order's holds are taken for good: they leave the stocks' state.
+      OrderApproved: async ({ payload }, ctx) => {
+        await settleAll(stock, ctx, payload.orderId, await skusOf(ctx, payload.orderId));
+      },
       // A released reservation frees its stock.
       StockReleased: async ({ payload }, ctx) => {
-        const { state } = await ctx.load(reservation, payload.orderId);
-        await unholdAll(
-          stock,
-          ctx,
-          payload.orderId,
-          quantitiesBySku(state.items).map(([sku]) => sku),
-        );
+        await unholdAll(stock, ctx, payload.orderId, await skusOf(ctx, payload.orderId));
       },
     },
     ignore: [
-      'OrderApproved',
       'CustomerCreditSet',
       'PaymentAuthorized',
       'PaymentReleased',
+      'PaymentSettled',
       'StockReserved',
       'StockReservationFailed',
     ],

@@ -1,7 +1,7 @@
 import type { ExecuteOptions, ProcessorContext } from '@sagaflow/core';
 import { quantitiesBySku, type OrderRequest } from '@sagaflow/reference-contracts';
 import type { ReservationEntity } from './reservation.js';
-import type { StockEntity } from './stock.js';
+import { notHeldReason, type StockEntity } from './stock.js';
 
 /** The inventory's two entities. */
 export interface InventoryEntities {
@@ -9,13 +9,18 @@ export interface InventoryEntities {
   readonly reservation: ReservationEntity;
 }
 
+/** The causation key of an order's hold at a SKU: one per order, whichever run sends it. */
+const holdKey = (orderId: string) => `hold:${orderId}`;
+
 /**
  * Reserves an order's items SKU by SKU (in SKU order) and records the decision on the order's
  * reservation: confirmed when every SKU holds its quantity, refused (and the holds undone) when
- * one is short. Safe to run again and concurrently for the same order: holds are idempotent per
- * order and a refused or released order is closed at each SKU, so every run ends on the same
- * holds; a repeated request gets the decision again, as the answer to its own command, and
- * gives back the holds of a refused order again (a run may have died before it did).
+ * one is short. Safe to run again and concurrently for the same order: a SKU takes one command
+ * with the order's hold key (`hold:<orderId>`), a hold or, when the order was released before it
+ * held there, the release's record, so every run ends on the same holds, also after the hold was
+ * settled or released and left the stock's state; a repeated request gets the decision again, as
+ * the answer to its own command, and gives back the holds of a refused order again (a run may
+ * have died before it did).
  */
 export async function reserveOrder(
   { stock, reservation }: InventoryEntities,
@@ -45,13 +50,25 @@ export async function reserveOrder(
   const held: string[] = [];
   let shortReason: string | undefined;
   for (const [sku, quantity] of quantitiesBySku(order.items)) {
-    const result = await ctx.execute(stock, sku, 'Hold', { orderId, quantity });
+    const result = await ctx.execute(
+      stock,
+      sku,
+      'Hold',
+      { orderId, quantity },
+      { idempotencyKey: holdKey(orderId) },
+    );
     if (result.status === 'rejected') throw new Error(result.rejection.reason);
-    if (result.state.holds[orderId] !== undefined) {
+    // The command with the order's hold key decided (now or in an earlier run): a hold, a short
+    // stock, or a release that came first. Nothing decided: the order holds here already.
+    const events = result.status === 'unchanged' ? [] : result.events;
+    if (
+      events.some((e) => e.type === 'StockItemReserved') ||
+      (result.status === 'unchanged' && result.state.holds[orderId] !== undefined)
+    ) {
       held.push(sku);
       continue;
     }
-    shortReason = result.state.closed[orderId] ?? `${sku} holds nothing for ${orderId}`;
+    shortReason = notHeldReason(sku, events) ?? `${sku} holds nothing for ${orderId}`;
     break;
   }
   const decided =
@@ -63,12 +80,39 @@ export async function reserveOrder(
   if (decided.state.status !== 'RESERVED') await unholdAll(stock, ctx, orderId, held);
 }
 
-/** Undoes an order's holds at these SKUs (and closes the order there). */
+/**
+ * Undoes an order's holds at these SKUs. At a SKU where the order has not held (yet), the release
+ * takes the order's hold key, so that a hold that comes later is refused; where it held, the hold
+ * is given back once (key `unhold:<orderId>`).
+ */
 export async function unholdAll(
   stock: StockEntity,
   ctx: ProcessorContext,
   orderId: string,
   skus: Iterable<string>,
 ): Promise<void> {
-  for (const sku of skus) await ctx.execute(stock, sku, 'Unhold', { orderId });
+  for (const sku of skus) {
+    const first = await ctx.execute(
+      stock,
+      sku,
+      'Unhold',
+      { orderId },
+      { idempotencyKey: holdKey(orderId) },
+    );
+    if (first.status === 'duplicate' && first.events.some((e) => e.type === 'StockItemReserved')) {
+      await ctx.execute(stock, sku, 'Unhold', { orderId }, { idempotencyKey: `unhold:${orderId}` });
+    }
+  }
+}
+
+/** Takes an approved order's holds for good at these SKUs: they leave the stock's state. */
+export async function settleAll(
+  stock: StockEntity,
+  ctx: ProcessorContext,
+  orderId: string,
+  skus: Iterable<string>,
+): Promise<void> {
+  for (const sku of skus) {
+    await ctx.execute(stock, sku, 'Settle', { orderId }, { idempotencyKey: `settle:${orderId}` });
+  }
 }

@@ -2,20 +2,39 @@ import { defineEntity } from '@sagaflow/core';
 import type { SchemaTypes } from '@sagaflow/reference-contracts';
 
 /**
- * The stock of one SKU. Every operation is idempotent per order and final once an order was
- * refused or released here (`closed`): whatever order the inventory processor's runs for one
- * order interleave in, they end on the same holds.
+ * The stock of one SKU. Its state holds only what is still open: the holds of orders not settled
+ * yet. An order's hold leaves it when the hold is released (the order refused or cancelled) or
+ * settled (the order approved: the quantity stays taken). That each order holds at most once, and
+ * never after its hold was released, is kept by the causation keys the inventory processor gives
+ * these commands (`hold:<orderId>`, see `reserveOrder`), which the store keeps with the commits.
  */
 export interface StockState {
   readonly available: number;
-  /** Quantities held, by order id. */
+  /** Quantities held, by order id: orders not settled yet. */
   readonly holds: Readonly<Record<string, number>>;
-  /** Orders that were refused or released here, with why: they hold nothing, now or later. */
-  readonly closed: Readonly<Record<string, string>>;
+  /** The quantities of settled orders, taken for good. */
+  readonly settled: number;
 }
 
+/** What is reserved: the held quantities and the settled ones. */
 export const reservedOf = (state: StockState) =>
-  Object.values(state.holds).reduce((sum, quantity) => sum + quantity, 0);
+  Object.values(state.holds).reduce((sum, quantity) => sum + quantity, state.settled ?? 0);
+
+/**
+ * The state's own fields only: a state of an earlier release (with the orders it closed, and
+ * without `settled`) sheds what it no longer keeps at its next event.
+ */
+const current = (state: StockState): StockState => ({
+  available: state.available,
+  holds: state.holds,
+  settled: state.settled ?? 0,
+});
+
+/** The state without an order's hold. */
+const withoutHold = (state: StockState, orderId: string): StockState => {
+  const { [orderId]: _held, ...holds } = state.holds;
+  return { ...current(state), holds };
+};
 
 export const stockEntity = (type: string) =>
   defineEntity<
@@ -23,18 +42,27 @@ export const stockEntity = (type: string) =>
     {
       Set: { available: number };
       Hold: { orderId: string; quantity: number };
+      /**
+       * Gives an order's hold back, or, when the order holds nothing here, records that it is
+       * released (sent with the hold's causation key, that record refuses a hold that comes later).
+       */
       Unhold: { orderId: string };
+      /** Takes an approved order's hold for good. */
+      Settle: { orderId: string };
     },
-    Pick<SchemaTypes, 'StockSet' | 'StockItemReserved' | 'StockItemShort' | 'StockItemReleased'>
+    Pick<
+      SchemaTypes,
+      'StockSet' | 'StockItemReserved' | 'StockItemShort' | 'StockItemReleased' | 'StockItemSettled'
+    >
   >({
     type,
-    initialState: () => ({ available: 0, holds: {}, closed: {} }),
+    initialState: () => ({ available: 0, holds: {}, settled: 0 }),
     commands: {
       Set: (_state, { available }, { entityId }) => [
         { type: 'StockSet', payload: { sku: entityId, available } },
       ],
       Hold: (state, { orderId, quantity }, { entityId }) =>
-        state.holds[orderId] !== undefined || state.closed[orderId] !== undefined
+        state.holds[orderId] !== undefined
           ? []
           : // A quantity below 1 (never sent by the order service, whose input is checked) holds
             // nothing: taking it would raise the stock.
@@ -51,45 +79,60 @@ export const stockEntity = (type: string) =>
                 },
               ]
             : [{ type: 'StockItemReserved', payload: { sku: entityId, orderId, quantity } }],
-      Unhold: (state, { orderId }, { entityId }) =>
-        state.closed[orderId] !== undefined
+      Unhold: (state, { orderId }, { entityId }) => [
+        {
+          type: 'StockItemReleased',
+          payload: { sku: entityId, orderId, quantity: state.holds[orderId] ?? 0 },
+        },
+      ],
+      Settle: (state, { orderId }, { entityId }) => {
+        const quantity = state.holds[orderId];
+        return quantity === undefined
           ? []
-          : [
-              {
-                type: 'StockItemReleased',
-                payload: { sku: entityId, orderId, quantity: state.holds[orderId] ?? 0 },
-              },
-            ],
+          : [{ type: 'StockItemSettled', payload: { sku: entityId, orderId, quantity } }];
+      },
     },
     evolve: (state, event) => {
       switch (event.type) {
         case 'StockSet':
-          return { ...state, available: event.payload.available };
+          return { ...current(state), available: event.payload.available };
         case 'StockItemReserved': {
           const { orderId, quantity } = event.payload;
+          const rest = current(state);
           return {
-            ...state,
-            available: state.available - quantity,
-            holds: { ...state.holds, [orderId]: quantity },
+            ...rest,
+            available: rest.available - quantity,
+            holds: { ...rest.holds, [orderId]: quantity },
           };
         }
-        case 'StockItemShort': {
-          const { sku, orderId, requested, available } = event.payload;
-          const reason = `not enough stock of ${sku}: ${requested} asked, ${available} available`;
-          return { ...state, closed: { ...state.closed, [orderId]: reason } };
-        }
+        case 'StockItemShort':
+          return current(state);
         case 'StockItemReleased': {
-          const { [event.payload.orderId]: held = 0, ...holds } = state.holds;
-          return {
-            available: state.available + held,
-            holds,
-            closed: {
-              ...state.closed,
-              [event.payload.orderId]: `the reservation of ${event.payload.sku} was released`,
-            },
-          };
+          const held = state.holds[event.payload.orderId] ?? 0;
+          const rest = withoutHold(state, event.payload.orderId);
+          return { ...rest, available: rest.available + held };
+        }
+        case 'StockItemSettled': {
+          const held = state.holds[event.payload.orderId] ?? 0;
+          const rest = withoutHold(state, event.payload.orderId);
+          return { ...rest, settled: rest.settled + held };
         }
       }
     },
   });
 export type StockEntity = ReturnType<typeof stockEntity>;
+
+/** Why an order holds nothing at a SKU, from the events of the command that decided it. */
+export function notHeldReason(
+  sku: string,
+  events: readonly { readonly type: string; readonly payload: unknown }[],
+): string | undefined {
+  for (const { type, payload } of events) {
+    if (type === 'StockItemShort') {
+      const { requested, available } = payload as { requested: number; available: number };
+      return `not enough stock of ${sku}: ${requested} asked, ${available} available`;
+    }
+    if (type === 'StockItemReleased') return `the reservation of ${sku} was released`;
+  }
+  return undefined;
+}

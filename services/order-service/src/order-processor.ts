@@ -64,5 +64,6 @@ export const orderProcessor = (names: ReferenceNames, order: OrderEntity) =>
       'CustomerCreditSet',
       'PaymentFailed',
       'PaymentReleased',
+      'PaymentSettled',
     ],
   });

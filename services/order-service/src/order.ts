@@ -82,7 +82,12 @@ export const orderEntity = (type: string) =>
           case 'APPROVED':
             return [];
           case 'PENDING':
-            return [{ type: 'OrderApproved', payload: { orderId: entityId } }];
+            return [
+              {
+                type: 'OrderApproved',
+                payload: { orderId: entityId, customerId: state.customerId },
+              },
+            ];
         }
       },
       Reject: (state, { reason }, { entityId, sagaId }) => {

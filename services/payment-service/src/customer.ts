@@ -1,21 +1,35 @@
 import { defineEntity } from '@sagaflow/core';
 import type { SchemaTypes } from '@sagaflow/reference-contracts';
 
-/** What became of one order's payment at a customer: final once decided. */
+/** An order's authorization that is still open at a customer (neither released nor settled). */
 export interface CustomerOrder {
   readonly amount: number;
-  readonly status: 'AUTHORIZED' | 'FAILED' | 'RELEASED';
-  readonly reason?: string;
+  readonly status: 'AUTHORIZED';
 }
 
+/**
+ * A customer's credit. Its state holds only what is still open: the authorizations of orders not
+ * settled yet, which leave it when released (the order cancelled) or settled (the order approved:
+ * the amount stays reserved). That an order is decided once, and never authorized after it was
+ * released, is kept by causation keys: a command's own on the command topic (one per workflow
+ * step), and `authorize:<orderId>` from the payment processor, which a release takes when it
+ * comes first.
+ */
 export interface CustomerState {
   /** A customer exists once its credit limit was set. */
   readonly known: boolean;
   readonly creditLimit: number;
-  /** The sum of the authorized orders' amounts. */
+  /** The sum of the authorized orders' amounts, settled or not. */
   readonly creditReserved: number;
+  /** Open authorizations, by order id. */
   readonly orders: Readonly<Record<string, CustomerOrder>>;
 }
+
+/** The open authorizations only (a state of an earlier release also kept the decided orders). */
+const openOrders = (orders: CustomerState['orders'], without?: string) =>
+  Object.fromEntries(
+    Object.entries(orders).filter(([id, o]) => o.status === 'AUTHORIZED' && id !== without),
+  ) as CustomerState['orders'];
 
 export const customerEntity = (type: string) =>
   defineEntity<
@@ -26,10 +40,16 @@ export const customerEntity = (type: string) =>
       Authorize: SchemaTypes['AuthorizePayment'];
       /** `ReleasePayment` (compensation). */
       Release: SchemaTypes['ReleasePayment'];
+      /** An approved order's authorization is final. */
+      Settle: { orderId: string };
     },
     Pick<
       SchemaTypes,
-      'CustomerCreditSet' | 'PaymentAuthorized' | 'PaymentFailed' | 'PaymentReleased'
+      | 'CustomerCreditSet'
+      | 'PaymentAuthorized'
+      | 'PaymentFailed'
+      | 'PaymentReleased'
+      | 'PaymentSettled'
     >
   >({
     type,
@@ -54,7 +74,8 @@ export const customerEntity = (type: string) =>
               payload: { orderId, customerId: entityId, amount: earlier.amount, items: [] },
             },
           ];
-        if (earlier !== undefined) return failed(earlier.reason ?? 'the payment was released');
+        // A decision of an earlier release, kept in the state then.
+        if (earlier !== undefined) return failed('the payment was released');
         // Reasons are shown by the admin and kept in timelines: never the customer's id.
         if (!state.known) return failed('unknown customer');
         // A negative amount would pass the credit check and lower the credit reserved.
@@ -71,14 +92,30 @@ export const customerEntity = (type: string) =>
           },
         ];
       },
+      // Released whether or not it was authorized: a release that comes first is recorded (and
+      // answers its command), and its causation key refuses the authorization after it.
       Release: (state, { orderId }, { entityId }) => {
         const earlier = state.orders[orderId];
-        return earlier !== undefined && earlier.status !== 'AUTHORIZED'
+        return [
+          {
+            type: 'PaymentReleased',
+            payload: {
+              orderId,
+              customerId: entityId,
+              amount: earlier?.status === 'AUTHORIZED' ? earlier.amount : 0,
+              items: [],
+            },
+          },
+        ];
+      },
+      Settle: (state, { orderId }, { entityId }) => {
+        const earlier = state.orders[orderId];
+        return earlier?.status !== 'AUTHORIZED'
           ? []
           : [
               {
-                type: 'PaymentReleased',
-                payload: { orderId, customerId: entityId, amount: earlier?.amount ?? 0, items: [] },
+                type: 'PaymentSettled',
+                payload: { orderId, customerId: entityId, amount: earlier.amount },
               },
             ];
       },
@@ -93,26 +130,22 @@ export const customerEntity = (type: string) =>
           return {
             ...state,
             creditReserved: state.creditReserved + amount,
-            orders: { ...state.orders, [orderId]: { amount, status: 'AUTHORIZED' } },
+            orders: { ...openOrders(state.orders), [orderId]: { amount, status: 'AUTHORIZED' } },
           };
         }
-        case 'PaymentFailed': {
-          const { orderId, amount, reason } = event.payload;
-          if (state.orders[orderId] !== undefined) return state;
-          return {
-            ...state,
-            orders: { ...state.orders, [orderId]: { amount, status: 'FAILED', reason } },
-          };
-        }
+        case 'PaymentFailed':
+          return { ...state, orders: openOrders(state.orders) };
         case 'PaymentReleased': {
           const { orderId, amount } = event.payload;
           const held = state.orders[orderId]?.status === 'AUTHORIZED';
           return {
             ...state,
             creditReserved: state.creditReserved - (held ? amount : 0),
-            orders: { ...state.orders, [orderId]: { amount, status: 'RELEASED' } },
+            orders: openOrders(state.orders, orderId),
           };
         }
+        case 'PaymentSettled':
+          return { ...state, orders: openOrders(state.orders, event.payload.orderId) };
       }
     },
   });

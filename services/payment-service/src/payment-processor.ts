@@ -6,6 +6,9 @@ import {
 } from '@sagaflow/reference-contracts';
 import type { CustomerEntity } from './customer.js';
 
+/** The causation key of an order's one payment decision in a choreography. */
+const authorizeKey = (orderId: string) => `authorize:${orderId}`;
+
 /**
  * The payment's part in the choreography: authorizes an order's total once its stock is
  * reserved, and releases what it authorized when the order is cancelled (its saga's compensation
@@ -17,21 +20,46 @@ export const paymentProcessor = (names: ReferenceNames, customer: CustomerEntity
   defineProcessor<ReferencePayloads>({
     name: 'payment',
     topics: [eventsTopic(names.reservation), eventsTopic(names.order)],
-    filter: (e) => !isWorkflowSaga(e.sagaId),
+    // Approvals come from both styles; the rest from choreographies.
+    filter: (e) => e.type === 'OrderApproved' || !isWorkflowSaga(e.sagaId),
     handlers: {
+      // One decision per order: the causation key `authorize:<orderId>`.
       StockReserved: async ({ payload }, ctx) => {
-        await ctx.execute(customer, payload.customerId, 'Authorize', {
-          orderId: payload.orderId,
-          customerId: payload.customerId,
-          amount: payload.total,
-        });
+        await ctx.execute(
+          customer,
+          payload.customerId,
+          'Authorize',
+          { orderId: payload.orderId, customerId: payload.customerId, amount: payload.total },
+          { idempotencyKey: authorizeKey(payload.orderId) },
+        );
       },
+      // A release before the authorization takes its key (the authorization that comes later is
+      // a duplicate of the release, and authorizes nothing); after it, it gives it back once.
       OrderRejected: async ({ payload }, ctx) => {
         if (!payload.cancelled || payload.customerId === '') return;
-        await ctx.execute(customer, payload.customerId, 'Release', {
-          orderId: payload.orderId,
-          customerId: payload.customerId,
+        const command = { orderId: payload.orderId, customerId: payload.customerId };
+        const first = await ctx.execute(customer, payload.customerId, 'Release', command, {
+          idempotencyKey: authorizeKey(payload.orderId),
         });
+        if (
+          first.status === 'duplicate' &&
+          first.events.some((e) => e.type === 'PaymentAuthorized')
+        ) {
+          await ctx.execute(customer, payload.customerId, 'Release', command, {
+            idempotencyKey: `release:${payload.orderId}`,
+          });
+        }
+      },
+      // An approved order's authorization is final: it leaves the customer's state.
+      OrderApproved: async ({ payload }, ctx) => {
+        if (payload.customerId === '') return;
+        await ctx.execute(
+          customer,
+          payload.customerId,
+          'Settle',
+          { orderId: payload.orderId },
+          { idempotencyKey: `settle:${payload.orderId}` },
+        );
       },
     },
     ignore: [
@@ -39,6 +67,5 @@ export const paymentProcessor = (names: ReferenceNames, customer: CustomerEntity
       'StockReservationFailed',
       'StockReleased',
       'OrderCreated',
-      'OrderApproved',
     ],
   });

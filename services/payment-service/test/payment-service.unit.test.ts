@@ -45,10 +45,12 @@ describe('payment service (in memory)', () => {
       'PaymentAuthorized',
     ]);
     const over = await authorize('o-2', 600);
-    expect(over.status === 'committed' && over.state.orders['o-2']).toMatchObject({
-      status: 'FAILED',
-      reason: expect.stringMatching(/credit limit exceeded/) as string,
+    expect(over.status === 'committed' && over.events[0]).toMatchObject({
+      type: 'PaymentFailed',
+      payload: { reason: expect.stringMatching(/credit limit exceeded/) as string },
     });
+    // A refused order leaves nothing open in the customer's state.
+    expect(over.status === 'committed' && Object.keys(over.state.orders)).toEqual(['o-1']);
     const again = await authorize('o-1', 600);
     expect(again.status !== 'rejected' && again.state.creditReserved).toBe(600);
     const released = await sagaflow.commands.execute(customer, 'c-2', 'Release', {

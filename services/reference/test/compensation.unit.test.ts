@@ -216,25 +216,27 @@ describe('compensating a choreography', () => {
         items: [{ sku: 'bolts', quantity: 1, unitPrice: 300 }],
         total: 300,
       });
-    // Cancelled before its payment was asked: kept released, and the late request refused.
+    // Cancelled before its payment was asked: the release takes the order's payment decision,
+    // and the late request finds it taken (a duplicate: nothing authorized, nothing kept).
     await cancelled('o-late');
     await commits(2, 'o-late released before its payment was asked');
     await reserved('o-late');
-    await commits(3, 'the late payment of o-late answered');
-    expect((await customer()).state).toMatchObject({
-      creditReserved: 0,
-      orders: { 'o-late': { status: 'RELEASED' } },
-    });
-    // Paid before it was cancelled: released.
+    await waitFor(
+      async () =>
+        /sagaflow_commands_total\{[^}]*command="Authorize"[^}]*outcome="duplicate"[^}]*\} 1/.test(
+          await (await fetch(`${services['payment']!.url}/metrics`)).text(),
+        ),
+      { timeoutMs: 5_000, description: 'the late payment of o-late found decided' },
+    );
+    expect((await customer()).version).toBe(2);
+    expect((await customer()).state).toMatchObject({ creditReserved: 0, orders: {} });
+    // Paid before it was cancelled: released, once.
     await reserved('o-early');
-    await commits(4, 'o-early authorized');
+    await commits(3, 'o-early authorized');
     expect((await customer()).state.creditReserved).toBe(300);
     await cancelled('o-early');
-    await commits(5, 'o-early released');
-    expect((await customer()).state).toMatchObject({
-      creditReserved: 0,
-      orders: { 'o-late': { status: 'RELEASED' }, 'o-early': { status: 'RELEASED' } },
-    });
+    await commits(4, 'o-early released');
+    expect((await customer()).state).toMatchObject({ creditReserved: 0, orders: {} });
   });
 
   it('holds no stock for an order cancelled before its reservation came', async () => {
@@ -273,4 +275,58 @@ describe('compensating a choreography', () => {
     );
     expect(await client.stock('nuts')).toEqual({ sku: 'nuts', available: 10, reserved: 0 });
   });
+});
+
+describe('bounded entity state', () => {
+  it("keeps only open orders in a SKU's and a customer's state: approved, refused and cancelled orders leave it", async () => {
+    const { client, requestCompensation, services } = await start({
+      order: buildOrderService,
+      inventory: buildInventoryService,
+      payment: buildPaymentService,
+    });
+    await client.setStock('bolts', 10);
+    await client.setCredit('c-9', 500);
+    // Bolts for five orders of two, credit for five of 100: the sixth is refused.
+    const placed: string[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      const { orderId } = await client.placeOrder({
+        customerId: 'c-9',
+        items: [{ sku: 'bolts', quantity: 2, unitPrice: 50 }],
+        mode: 'choreography',
+      });
+      placed.push(orderId);
+    }
+    // One more, cancelled by an operator while pending (or refused, when it is too late).
+    const { orderId: cancelledId } = await client.placeOrder({
+      customerId: 'c-9',
+      items: [{ sku: 'bolts', quantity: 1, unitPrice: 50 }],
+      mode: 'choreography',
+    });
+    await requestCompensation(cancelledId);
+    placed.push(cancelledId);
+    const stock = () =>
+      services['inventory']!.service.sagaflow.commands.load(stockEntity(names.stock), 'bolts');
+    const customer = () =>
+      services['payment']!.service.sagaflow.commands.load(customerEntity(names.customer), 'c-9');
+    await waitFor(
+      async () => {
+        const orders = await Promise.all(placed.map((id) => client.order(id)));
+        if (orders.some((o) => o.status === 'PENDING')) return false;
+        const [s, c] = await Promise.all([stock(), customer()]);
+        return Object.keys(s.state.holds).length === 0 && Object.keys(c.state.orders).length === 0;
+      },
+      { timeoutMs: 10_000, description: 'every order decided, and its holds and payment settled' },
+    );
+    const orders = await Promise.all(placed.map((id) => client.order(id)));
+    const approved = orders.filter((o) => o.status === 'APPROVED');
+    expect(approved.length).toBeGreaterThanOrEqual(4);
+    const taken = approved.reduce((sum, o) => sum + o.items[0]!.quantity, 0);
+    // The state holds nothing per order, and still adds up.
+    const { state: s } = await stock();
+    expect(Object.keys(s).sort()).toEqual(['available', 'holds', 'settled']);
+    expect(s).toEqual({ available: 10 - taken, holds: {}, settled: taken });
+    expect(await client.stock('bolts')).toMatchObject({ available: 10 - taken, reserved: taken });
+    const { state: c } = await customer();
+    expect(c).toMatchObject({ creditReserved: approved.length * 100, orders: {} });
+  }, 20_000);
 });

@@ -81,6 +81,28 @@ export interface ExecuteOptions {
    * @default the handled event's id
    */
   readonly causationId?: string;
+  /**
+   * Makes the command's causation key `<processor>:<idempotencyKey>` instead of the handled
+   * event's id and the call's place in the handler (`<processor>:<eventId>#<n>`): an entity then
+   * takes at most one command with that key from this processor, whichever event or run sends it
+   * (e.g. `hold:<orderId>`: one hold per order, also from a second event about the same order).
+   * 1 to 180 characters without spaces. @default the event's id and the call's place
+   */
+  readonly idempotencyKey?: string;
+}
+
+/** A processor's causation key for a call: by the caller's idempotency key, else the event's place. */
+function keyedBy(
+  processor: string,
+  idempotencyKey: string | undefined,
+  eventId: string,
+  call: number,
+): string {
+  if (idempotencyKey === undefined) return `${processor}:${eventId}#${call}`;
+  if (!/^\S{1,180}$/.test(idempotencyKey)) {
+    throw invalidArgument('idempotencyKey', 'must be 1 to 180 characters without spaces');
+  }
+  return `${processor}:${idempotencyKey}`;
 }
 
 /** A handler of one event type. */
@@ -673,7 +695,7 @@ export class ProcessorRuntime {
       load: (entity, entityId) => this.#options.entities.load(entity, entityId),
       execute: (entity, entityId, command, commandPayload, options) =>
         this.#options.entities.execute(entity, entityId, command, commandPayload, {
-          causationKey: `${definition.name}:${envelope.eventId}#${sent++}`,
+          causationKey: keyedBy(definition.name, options?.idempotencyKey, envelope.eventId, sent++),
           causationId: options?.causationId ?? envelope.eventId,
           sagaId: envelope.sagaId,
           ...(envelope.traceparent === undefined ? {} : { traceparent: envelope.traceparent }),
