@@ -551,13 +551,18 @@ export class KafkaBus
       // mostly). One it committed shows for certain; one whose commit it did not see answered
       // (the broker died under it) is waited for a moment, then taken as aborted.
       const sent = this.#checkpointsSent.get(relayId);
-      const deadline = Date.now() + (sent?.committed === true ? 10_000 : 1_000);
+      if (sent === undefined) {
+        // Nothing sent from this process (a relay starting, or taking over a shard): the last
+        // commit of the one before it, settled by the reconnection, is given a moment to show.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        return await this.#fetchCheckpoint(relayId);
+      }
+      const deadline = Date.now() + (sent.committed ? 10_000 : 1_000);
       for (let attempt = 1; ; attempt += 1) {
         const read = await this.#fetchCheckpoint(relayId);
         const behind =
-          sent !== undefined &&
-          (read === undefined ||
-            (read.instance === sent.value.instance && read.sequence < sent.value.sequence));
+          read === undefined ||
+          (read.instance === sent.value.instance && read.sequence < sent.value.sequence);
         if (!behind || Date.now() >= deadline) return read;
         await new Promise((resolve) => setTimeout(resolve, Math.min(50 * attempt, 500)));
       }
