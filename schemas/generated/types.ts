@@ -22,6 +22,8 @@ export interface OrderApproved {
   readonly orderId: string;
   /** Whose credit the order took (empty in events of earlier releases). */
   readonly customerId: string;
+  /** What the order took (empty in events of earlier releases). */
+  readonly items: readonly OrderItem[];
 }
 
 /** An order was placed; starts the order saga. */

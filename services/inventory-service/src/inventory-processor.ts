@@ -50,7 +50,12 @@ export const inventoryProcessor = (names: ReferenceNames, entities: InventoryEnt
       },
       // An approved order's holds are taken for good: they leave the stocks' state.
       OrderApproved: async ({ payload }, ctx) => {
-        await settleAll(stock, ctx, payload.orderId, await skusOf(ctx, payload.orderId));
+        // The approval names the order's items (events of earlier releases do not).
+        const skus =
+          payload.items.length > 0
+            ? quantitiesBySku(payload.items).map(([sku]) => sku)
+            : await skusOf(ctx, payload.orderId);
+        await settleAll(stock, ctx, payload.orderId, skus);
       },
       // A released reservation frees its stock.
       StockReleased: async ({ payload }, ctx) => {

@@ -76,8 +76,9 @@ export async function reserveOrder(
       ? await ctx.execute(reservation, orderId, 'Confirm', { ...order }, answer)
       : await ctx.execute(reservation, orderId, 'Refuse', { orderId, reason: shortReason }, answer);
   if (decided.status === 'rejected') throw new Error(decided.rejection.reason);
-  // Refused, or released meanwhile: nothing of this order stays held.
-  if (decided.state.status !== 'RESERVED') await unholdAll(stock, ctx, orderId, held);
+  // Refused, or released meanwhile: nothing of this order stays held (this run's holds are
+  // known, so they are given back without asking whose the hold key is).
+  if (decided.state.status !== 'RESERVED') await unholdAll(stock, ctx, orderId, held, 'held');
 }
 
 /**
@@ -90,8 +91,14 @@ export async function unholdAll(
   ctx: ProcessorContext,
   orderId: string,
   skus: Iterable<string>,
+  /** `held`: the order is known to hold at these SKUs (no release can take the hold key). */
+  known?: 'held',
 ): Promise<void> {
   for (const sku of skus) {
+    if (known === 'held') {
+      await ctx.execute(stock, sku, 'Unhold', { orderId }, { idempotencyKey: `unhold:${orderId}` });
+      continue;
+    }
     const first = await ctx.execute(
       stock,
       sku,
