@@ -88,13 +88,6 @@ export interface PaymentReleased {
   readonly items: readonly OrderItem[];
 }
 
-/** The authorization of an approved order is final: it leaves the customer's state, its amount stays reserved. */
-export interface PaymentSettled {
-  readonly orderId: string;
-  readonly customerId: string;
-  readonly amount: number;
-}
-
 /** Command: reject the order. */
 export interface RejectOrder {
   readonly orderId: string;
@@ -158,13 +151,6 @@ export interface StockItemReserved {
   readonly quantity: number;
 }
 
-/** The quantity of one SKU held for an order is taken for good (the order was approved): the hold leaves the stock's state, the quantity stays reserved. */
-export interface StockItemSettled {
-  readonly sku: string;
-  readonly orderId: string;
-  readonly quantity: number;
-}
-
 /** A SKU had not enough stock for an order: the order will not hold it (final for that order). */
 export interface StockItemShort {
   readonly sku: string;
@@ -220,7 +206,6 @@ export interface SchemaTypes {
   readonly PaymentAuthorized: PaymentAuthorized;
   readonly PaymentFailed: PaymentFailed;
   readonly PaymentReleased: PaymentReleased;
-  readonly PaymentSettled: PaymentSettled;
   readonly RejectOrder: RejectOrder;
   readonly ReleasePayment: ReleasePayment;
   readonly ReleaseStock: ReleaseStock;
@@ -230,7 +215,6 @@ export interface SchemaTypes {
   readonly ShipmentScheduled: ShipmentScheduled;
   readonly StockItemReleased: StockItemReleased;
   readonly StockItemReserved: StockItemReserved;
-  readonly StockItemSettled: StockItemSettled;
   readonly StockItemShort: StockItemShort;
   readonly StockReleased: StockReleased;
   readonly StockReservationFailed: StockReservationFailed;

@@ -60,7 +60,8 @@ export class MemoryEntityStore implements EntityStore {
     if (history.some((s) => s.commit.version === commit.version)) {
       return Promise.resolve({ status: 'conflict' });
     }
-    history.push({ commit: structuredClone(commit), published: false });
+    // A silent commit has nothing to publish.
+    history.push({ commit: structuredClone(commit), published: commit.silent === true });
     history.sort((a, b) => a.commit.version - b.commit.version);
     entities.set(commit.entityId, history);
     return Promise.resolve({ status: 'appended' });

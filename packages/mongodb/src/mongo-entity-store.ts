@@ -144,7 +144,8 @@ const batchId = (relayId: string, instance: string, sequence: number) =>
 interface QueuedAppend {
   readonly commit: Commit;
   readonly doc: CommitDocument;
-  readonly marker: OutboxDocument;
+  /** None for a silent commit: nothing to publish. */
+  readonly marker: OutboxDocument | undefined;
   readonly done: (outcome: Promise<AppendOutcome<unknown>>) => void;
 }
 
@@ -501,14 +502,17 @@ export class MongoEntityStore implements EntityStore, Pingable {
       committedAt: commit.committedAt,
       writer,
     };
-    const marker: OutboxDocument = {
-      _id: markerId(commit.entityId, commit.version, commit.causationKey, writer),
-      entityId: commit.entityId,
-      version: commit.version,
-      causationKey: commit.causationKey,
-      writer,
-      at: new Date().toISOString(),
-    };
+    const marker: OutboxDocument | undefined =
+      commit.silent === true
+        ? undefined
+        : {
+            _id: markerId(commit.entityId, commit.version, commit.causationKey, writer),
+            entityId: commit.entityId,
+            version: commit.version,
+            causationKey: commit.causationKey,
+            writer,
+            at: new Date().toISOString(),
+          };
     return new Promise<AppendOutcome<unknown>>((resolve, reject) => {
       const queue = this.#queued.get(commit.entityType) ?? [];
       queue.push({
@@ -549,10 +553,8 @@ export class MongoEntityStore implements EntityStore, Pingable {
     const collection = this.#collection(entityType);
     try {
       // The markers first: a crash after the commits must not leave them out of the outbox.
-      await outbox.insertMany(
-        batch.map((q) => q.marker),
-        { ordered: false },
-      );
+      const markers = batch.flatMap((q) => (q.marker === undefined ? [] : [q.marker]));
+      if (markers.length > 0) await outbox.insertMany(markers, { ordered: false });
       let refused = new Set<number>();
       await collection
         .insertMany(
@@ -588,7 +590,9 @@ export class MongoEntityStore implements EntityStore, Pingable {
       // A writer that lost its version, or whose message was applied already, takes its own
       // marker back (should it die first, the relay deletes it: the commit it names has another
       // writer).
-      const lost = batch.filter((_, i) => refused.has(i)).map((q) => q.marker._id);
+      const lost = batch.flatMap((q, i) =>
+        refused.has(i) && q.marker !== undefined ? [q.marker._id] : [],
+      );
       if (lost.length > 0) await outbox.deleteMany({ _id: { $in: lost } });
       await Promise.all(heads);
       return outcomes;

@@ -66,7 +66,6 @@ export const inventoryProcessor = (names: ReferenceNames, entities: InventoryEnt
       'CustomerCreditSet',
       'PaymentAuthorized',
       'PaymentReleased',
-      'PaymentSettled',
       'StockReserved',
       'StockReservationFailed',
     ],

@@ -1,4 +1,4 @@
-import { defineEntity } from '@sagaflow/core';
+import { defineEntity, StateChange } from '@sagaflow/core';
 import type { SchemaTypes } from '@sagaflow/reference-contracts';
 
 /**
@@ -50,10 +50,7 @@ export const stockEntity = (type: string) =>
       /** Takes an approved order's hold for good. */
       Settle: { orderId: string };
     },
-    Pick<
-      SchemaTypes,
-      'StockSet' | 'StockItemReserved' | 'StockItemShort' | 'StockItemReleased' | 'StockItemSettled'
-    >
+    Pick<SchemaTypes, 'StockSet' | 'StockItemReserved' | 'StockItemShort' | 'StockItemReleased'>
   >({
     type,
     initialState: () => ({ available: 0, holds: {}, settled: 0 }),
@@ -85,11 +82,13 @@ export const stockEntity = (type: string) =>
           payload: { sku: entityId, orderId, quantity: state.holds[orderId] ?? 0 },
         },
       ],
-      Settle: (state, { orderId }, { entityId }) => {
+      // A silent change (a commit without events: nothing is published): the hold leaves the
+      // state, its quantity stays taken.
+      Settle: (state, { orderId }) => {
         const quantity = state.holds[orderId];
-        return quantity === undefined
-          ? []
-          : [{ type: 'StockItemSettled', payload: { sku: entityId, orderId, quantity } }];
+        if (quantity === undefined) return [];
+        const rest = withoutHold(state, orderId);
+        return new StateChange({ ...rest, settled: rest.settled + quantity }, []);
       },
     },
     evolve: (state, event) => {
@@ -111,11 +110,6 @@ export const stockEntity = (type: string) =>
           const held = state.holds[event.payload.orderId] ?? 0;
           const rest = withoutHold(state, event.payload.orderId);
           return { ...rest, available: rest.available + held };
-        }
-        case 'StockItemSettled': {
-          const held = state.holds[event.payload.orderId] ?? 0;
-          const rest = withoutHold(state, event.payload.orderId);
-          return { ...rest, settled: rest.settled + held };
         }
       }
     },

@@ -64,6 +64,5 @@ export const orderProcessor = (names: ReferenceNames, order: OrderEntity) =>
       'CustomerCreditSet',
       'PaymentFailed',
       'PaymentReleased',
-      'PaymentSettled',
     ],
   });

@@ -1,4 +1,4 @@
-import { defineEntity } from '@sagaflow/core';
+import { defineEntity, StateChange } from '@sagaflow/core';
 import type { SchemaTypes } from '@sagaflow/reference-contracts';
 
 /** An order's authorization that is still open at a customer (neither released nor settled). */
@@ -45,11 +45,7 @@ export const customerEntity = (type: string) =>
     },
     Pick<
       SchemaTypes,
-      | 'CustomerCreditSet'
-      | 'PaymentAuthorized'
-      | 'PaymentFailed'
-      | 'PaymentReleased'
-      | 'PaymentSettled'
+      'CustomerCreditSet' | 'PaymentAuthorized' | 'PaymentFailed' | 'PaymentReleased'
     >
   >({
     type,
@@ -108,17 +104,12 @@ export const customerEntity = (type: string) =>
           },
         ];
       },
-      Settle: (state, { orderId }, { entityId }) => {
-        const earlier = state.orders[orderId];
-        return earlier?.status !== 'AUTHORIZED'
+      // A silent change (a commit without events: nothing is published): the authorization
+      // leaves the state, its amount stays reserved.
+      Settle: (state, { orderId }) =>
+        state.orders[orderId]?.status !== 'AUTHORIZED'
           ? []
-          : [
-              {
-                type: 'PaymentSettled',
-                payload: { orderId, customerId: entityId, amount: earlier.amount },
-              },
-            ];
-      },
+          : new StateChange({ ...state, orders: openOrders(state.orders, orderId) }, []),
     },
     evolve: (state, event) => {
       switch (event.type) {
@@ -144,8 +135,6 @@ export const customerEntity = (type: string) =>
             orders: openOrders(state.orders, orderId),
           };
         }
-        case 'PaymentSettled':
-          return { ...state, orders: openOrders(state.orders, event.payload.orderId) };
       }
     },
   });

@@ -66,6 +66,11 @@ export interface Commit<S = unknown> {
    * @default false: the state is stored with the commit
    */
   readonly replayable?: boolean;
+  /**
+   * A silent change (a `StateChange` without events): nothing to publish, so a store keeps it out
+   * of its outbox and a relay skips it.
+   */
+  readonly silent?: true;
 }
 
 /**

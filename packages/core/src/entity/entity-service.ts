@@ -290,7 +290,11 @@ export class EntityService {
                 },
               ]
             : decision;
-      if (decided.length === 0) return { status: 'unchanged', version, state };
+      // Nothing to commit, unless a state change that tells nobody: a commit without events
+      // (nothing to publish; see StateChange).
+      if (decided.length === 0 && (direct === undefined || direct.state === state)) {
+        return { status: 'unchanged', version, state };
+      }
       for (const event of decided) this.#checkEvent?.(event.type, event.payload);
       const next = version + 1;
       let newState = state;
@@ -351,6 +355,7 @@ export class EntityService {
         ...(direct === undefined && !(decision instanceof Rejection) && decision.length > 0
           ? { replayable: true }
           : {}),
+        ...(direct !== undefined && decided.length === 0 ? { silent: true as const } : {}),
       };
       await this.#beforeAppend?.(commit);
       const outcome = await this.#store.append(commit);

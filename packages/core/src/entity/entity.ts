@@ -51,7 +51,9 @@ export interface OutboxCommand {
 
 /**
  * A decision that sets the new state itself instead of deriving it with `evolve`: for entities
- * whose state is a record of a process (a workflow) rather than the sum of their events.
+ * whose state is a record of a process (a workflow) rather than the sum of their events. With no
+ * entries (and a new state object) it is a silent change: a commit without events, which nothing
+ * publishes (no outbox entry, no Kafka write), e.g. an entry leaving a state once it is settled.
  */
 export class StateChange<S> {
   readonly state: S;

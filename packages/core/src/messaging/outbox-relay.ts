@@ -384,7 +384,17 @@ export class OutboxRelay {
       this.#options.entityTypes.includes(commit.entityType) &&
       inShard(commit.entityId, this.#options.shard)
     ) {
-      this.#handed.push(commit);
+      if (commit.silent !== true) {
+        this.#handed.push(commit);
+      } else {
+        // Nothing to publish. Right after its entity's published version it counts as published,
+        // so that the next commit goes without waiting for a read of the outbox.
+        const entity = `${commit.entityType}/${commit.entityId}`;
+        if (commit.version === 1 || this.#published.get(entity) === commit.version - 1) {
+          this.#remember([commit]);
+        }
+        return;
+      }
     }
     this.#loop.wake();
   }

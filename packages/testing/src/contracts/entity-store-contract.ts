@@ -226,6 +226,21 @@ export function entityStoreContract(
       expect((await store.outboxBacklog(counter.type)).pending).toBe(backlog.pending - 3);
     });
 
+    it('keeps a silent commit (a state change without events) out of the outbox: it counts as published', async () => {
+      const { store, id } = await setup();
+      await store.append(commitOf(id, 1, 'k1'));
+      const silent = { ...commitOf(id, 2, 'k2'), silent: true as const };
+      expect(await store.append(silent)).toEqual({ status: 'appended' });
+      expect(await store.load(counter.type, id)).toMatchObject({ version: 2 });
+      const pending = (await store.unpublished(counter.type, 100)).filter((c) => c.entityId === id);
+      expect(pending.map((c) => c.version)).toEqual([1]);
+      expect(await store.isPublished(silent)).toBe(true);
+      // A second silent commit with the same key is still a duplicate.
+      expect((await store.append({ ...commitOf(id, 3, 'k2'), silent: true })).status).toBe(
+        'duplicate',
+      );
+    });
+
     it("lists a shard's unpublished commits only, each entity in the shard that shardOf names", async () => {
       const { store, id } = await setup();
       const ids = Array.from({ length: 12 }, (_, i) => `${id}-${i}`);
