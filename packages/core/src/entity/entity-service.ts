@@ -261,8 +261,11 @@ export class EntityService {
         direct === undefined ? (raw as Exclude<typeof raw, StateChange<S>>) : direct.entries;
       const reply = origin.replyToCommand;
       // A decision that writes nothing is not checked by an append: make it on the fresh state.
+      // A silent change writes (its append is checked like any other).
+      const silent = direct !== undefined && direct.entries.length === 0 && direct.state !== state;
       const writesNothing =
-        reply === undefined && (decision instanceof Rejection || decision.length === 0);
+        reply === undefined &&
+        (decision instanceof Rejection || (decision.length === 0 && !silent));
       if (writesNothing && mayBeStale) continue;
       if (decision instanceof Rejection && reply === undefined) {
         return { status: 'rejected', rejection: decision, version };
@@ -292,7 +295,7 @@ export class EntityService {
             : decision;
       // Nothing to commit, unless a state change that tells nobody: a commit without events
       // (nothing to publish; see StateChange).
-      if (decided.length === 0 && (direct === undefined || direct.state === state)) {
+      if (decided.length === 0 && !silent) {
         return { status: 'unchanged', version, state };
       }
       for (const event of decided) this.#checkEvent?.(event.type, event.payload);
@@ -355,7 +358,7 @@ export class EntityService {
         ...(direct === undefined && !(decision instanceof Rejection) && decision.length > 0
           ? { replayable: true }
           : {}),
-        ...(direct !== undefined && decided.length === 0 ? { silent: true as const } : {}),
+        ...(silent && decided.length === 0 ? { silent: true as const } : {}),
       };
       await this.#beforeAppend?.(commit);
       const outcome = await this.#store.append(commit);
