@@ -5,7 +5,7 @@ import {
   type ReferenceNames,
   type ReferencePayloads,
 } from '@sagaflow/reference-contracts';
-import { reserveOrder, settleAll, unholdAll, type InventoryEntities } from './reserve-order.js';
+import { reserveOrder, unholdAll, type InventoryEntities } from './reserve-order.js';
 
 /**
  * The inventory's part in both styles: reserves an order's stock when it is created (in a
@@ -21,12 +21,10 @@ export const inventoryProcessor = (names: ReferenceNames, entities: InventoryEnt
   return defineProcessor<ReferencePayloads>({
     name: 'inventory',
     topics: [eventsTopic(names.order), eventsTopic(names.customer), eventsTopic(reservation.type)],
-    // Requests and releases of reservations, and approvals, come from both styles; the rest from
-    // choreographies.
+    // Requests and releases of reservations come from both styles; the rest from choreographies.
     filter: (e) =>
       e.type === 'StockReservationRequested' ||
       e.type === 'StockReleased' ||
-      e.type === 'OrderApproved' ||
       !isWorkflowSaga(e.sagaId),
     handlers: {
       OrderCreated: ({ payload }, ctx) => reserveOrder(entities, ctx, payload),
@@ -48,21 +46,13 @@ export const inventoryProcessor = (names: ReferenceNames, entities: InventoryEnt
           reason: payload.reason,
         });
       },
-      // An approved order's holds are taken for good: they leave the stocks' state.
-      OrderApproved: async ({ payload }, ctx) => {
-        // The approval names the order's items (events of earlier releases do not).
-        const skus =
-          payload.items.length > 0
-            ? quantitiesBySku(payload.items).map(([sku]) => sku)
-            : await skusOf(ctx, payload.orderId);
-        await settleAll(stock, ctx, payload.orderId, skus);
-      },
       // A released reservation frees its stock.
       StockReleased: async ({ payload }, ctx) => {
         await unholdAll(stock, ctx, payload.orderId, await skusOf(ctx, payload.orderId));
       },
     },
     ignore: [
+      'OrderApproved',
       'CustomerCreditSet',
       'PaymentAuthorized',
       'PaymentReleased',

@@ -18,7 +18,7 @@ const holdKey = (orderId: string) => `hold:${orderId}`;
  * one is short. Safe to run again and concurrently for the same order: a SKU takes one command
  * with the order's hold key (`hold:<orderId>`), a hold or, when the order was released before it
  * held there, the release's record, so every run ends on the same holds, also after the hold was
- * settled or released and left the stock's state; a repeated request gets the decision again, as
+ * given back and left the stock's state; a repeated request gets the decision again, as
  * the answer to its own command, and gives back the holds of a refused order again (a run may
  * have died before it did).
  */
@@ -109,17 +109,5 @@ export async function unholdAll(
     if (first.status === 'duplicate' && first.events.some((e) => e.type === 'StockItemReserved')) {
       await ctx.execute(stock, sku, 'Unhold', { orderId }, { idempotencyKey: `unhold:${orderId}` });
     }
-  }
-}
-
-/** Takes an approved order's holds for good at these SKUs: they leave the stock's state. */
-export async function settleAll(
-  stock: StockEntity,
-  ctx: ProcessorContext,
-  orderId: string,
-  skus: Iterable<string>,
-): Promise<void> {
-  for (const sku of skus) {
-    await ctx.execute(stock, sku, 'Settle', { orderId }, { idempotencyKey: `settle:${orderId}` });
   }
 }

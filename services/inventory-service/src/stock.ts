@@ -1,33 +1,28 @@
-import { defineEntity, StateChange } from '@sagaflow/core';
+import { defineEntity } from '@sagaflow/core';
 import type { SchemaTypes } from '@sagaflow/reference-contracts';
 
 /**
- * The stock of one SKU. Its state holds only what is still open: the holds of orders not settled
- * yet. An order's hold leaves it when the hold is released (the order refused or cancelled) or
- * settled (the order approved: the quantity stays taken). That each order holds at most once, and
- * never after its hold was released, is kept by the causation keys the inventory processor gives
- * these commands (`hold:<orderId>`, see `reserveOrder`), which the store keeps with the commits.
+ * The stock of one SKU: what is available, and the holds of orders that reserved it (approved ones
+ * included). A refused or released order leaves nothing in it: a hold given back leaves the state,
+ * and that each order holds at most once, and never after its release, is kept by the causation
+ * keys the inventory processor gives these commands (`hold:<orderId>`, see `reserveOrder`), which
+ * the store keeps with the commits (a state of an earlier release, with the orders it closed,
+ * sheds them at its next event).
  */
 export interface StockState {
   readonly available: number;
-  /** Quantities held, by order id: orders not settled yet. */
+  /** Quantities held, by order id. */
   readonly holds: Readonly<Record<string, number>>;
-  /** The quantities of settled orders, taken for good. */
-  readonly settled: number;
 }
 
-/** What is reserved: the held quantities and the settled ones. */
+/** What is reserved: the held quantities. */
 export const reservedOf = (state: StockState) =>
-  Object.values(state.holds).reduce((sum, quantity) => sum + quantity, state.settled ?? 0);
+  Object.values(state.holds).reduce((sum, quantity) => sum + quantity, 0);
 
-/**
- * The state's own fields only: a state of an earlier release (with the orders it closed, and
- * without `settled`) sheds what it no longer keeps at its next event.
- */
+/** The state's own fields only (a state of an earlier release also kept the orders it closed). */
 const current = (state: StockState): StockState => ({
   available: state.available,
   holds: state.holds,
-  settled: state.settled ?? 0,
 });
 
 /** The state without an order's hold. */
@@ -47,13 +42,11 @@ export const stockEntity = (type: string) =>
        * released (sent with the hold's causation key, that record refuses a hold that comes later).
        */
       Unhold: { orderId: string };
-      /** Takes an approved order's hold for good. */
-      Settle: { orderId: string };
     },
     Pick<SchemaTypes, 'StockSet' | 'StockItemReserved' | 'StockItemShort' | 'StockItemReleased'>
   >({
     type,
-    initialState: () => ({ available: 0, holds: {}, settled: 0 }),
+    initialState: () => ({ available: 0, holds: {} }),
     commands: {
       Set: (_state, { available }, { entityId }) => [
         { type: 'StockSet', payload: { sku: entityId, available } },
@@ -82,14 +75,6 @@ export const stockEntity = (type: string) =>
           payload: { sku: entityId, orderId, quantity: state.holds[orderId] ?? 0 },
         },
       ],
-      // A silent change (a commit without events: nothing is published): the hold leaves the
-      // state, its quantity stays taken.
-      Settle: (state, { orderId }) => {
-        const quantity = state.holds[orderId];
-        if (quantity === undefined) return [];
-        const rest = withoutHold(state, orderId);
-        return new StateChange({ ...rest, settled: rest.settled + quantity }, []);
-      },
     },
     evolve: (state, event) => {
       switch (event.type) {

@@ -1,27 +1,26 @@
-import { defineEntity, StateChange } from '@sagaflow/core';
+import { defineEntity } from '@sagaflow/core';
 import type { SchemaTypes } from '@sagaflow/reference-contracts';
 
-/** An order's authorization that is still open at a customer (neither released nor settled). */
+/** An order's authorization at a customer (until it is released). */
 export interface CustomerOrder {
   readonly amount: number;
   readonly status: 'AUTHORIZED';
 }
 
 /**
- * A customer's credit. Its state holds only what is still open: the authorizations of orders not
- * settled yet, which leave it when released (the order cancelled) or settled (the order approved:
- * the amount stays reserved). That an order is decided once, and never authorized after it was
- * released, is kept by causation keys: a command's own on the command topic (one per workflow
- * step), and `authorize:<orderId>` from the payment processor, which a release takes when it
- * comes first.
+ * A customer's credit, and the authorizations of its orders (approved ones included). A refused
+ * or released order leaves nothing in it. That an order is decided once, and never authorized
+ * after it was released, is kept by causation keys: a command's own on the command topic (one per
+ * workflow step), and `authorize:<orderId>` from the payment processor, which a release takes
+ * when it comes first.
  */
 export interface CustomerState {
   /** A customer exists once its credit limit was set. */
   readonly known: boolean;
   readonly creditLimit: number;
-  /** The sum of the authorized orders' amounts, settled or not. */
+  /** The sum of the authorized orders' amounts. */
   readonly creditReserved: number;
-  /** Open authorizations, by order id. */
+  /** Authorizations, by order id. */
   readonly orders: Readonly<Record<string, CustomerOrder>>;
 }
 
@@ -40,8 +39,6 @@ export const customerEntity = (type: string) =>
       Authorize: SchemaTypes['AuthorizePayment'];
       /** `ReleasePayment` (compensation). */
       Release: SchemaTypes['ReleasePayment'];
-      /** An approved order's authorization is final. */
-      Settle: { orderId: string };
     },
     Pick<
       SchemaTypes,
@@ -104,12 +101,6 @@ export const customerEntity = (type: string) =>
           },
         ];
       },
-      // A silent change (a commit without events: nothing is published): the authorization
-      // leaves the state, its amount stays reserved.
-      Settle: (state, { orderId }) =>
-        state.orders[orderId]?.status !== 'AUTHORIZED'
-          ? []
-          : new StateChange({ ...state, orders: openOrders(state.orders, orderId) }, []),
     },
     evolve: (state, event) => {
       switch (event.type) {

@@ -20,8 +20,7 @@ export const paymentProcessor = (names: ReferenceNames, customer: CustomerEntity
   defineProcessor<ReferencePayloads>({
     name: 'payment',
     topics: [eventsTopic(names.reservation), eventsTopic(names.order)],
-    // Approvals come from both styles; the rest from choreographies.
-    filter: (e) => e.type === 'OrderApproved' || !isWorkflowSaga(e.sagaId),
+    filter: (e) => !isWorkflowSaga(e.sagaId),
     handlers: {
       // One decision per order: the causation key `authorize:<orderId>`.
       StockReserved: async ({ payload }, ctx) => {
@@ -50,22 +49,12 @@ export const paymentProcessor = (names: ReferenceNames, customer: CustomerEntity
           });
         }
       },
-      // An approved order's authorization is final: it leaves the customer's state.
-      OrderApproved: async ({ payload }, ctx) => {
-        if (payload.customerId === '') return;
-        await ctx.execute(
-          customer,
-          payload.customerId,
-          'Settle',
-          { orderId: payload.orderId },
-          { idempotencyKey: `settle:${payload.orderId}` },
-        );
-      },
     },
     ignore: [
       'StockReservationRequested',
       'StockReservationFailed',
       'StockReleased',
       'OrderCreated',
+      'OrderApproved',
     ],
   });
