@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, type ServerStatus } from '../src/index.js';
+import { isPortFree, repoRoot, type ServerStatus } from '../src/index.js';
 
 interface Run {
   readonly code: number;
@@ -206,18 +206,9 @@ describe('infra CLI (up, status, env, down) on its own ports', () => {
 async function freePortRun(count: number): Promise<number> {
   for (;;) {
     const [base] = await freePorts(1);
-    const taken = await Promise.all(
-      Array.from(
-        { length: count },
-        (_, i) =>
-          new Promise<boolean>((resolve) => {
-            const server = net.createServer();
-            server.once('error', () => resolve(true));
-            server.listen(base! + i, '127.0.0.1', () => server.close(() => resolve(false)));
-          }),
-      ),
-    );
-    if (base! + count <= 65535 && !taken.some(Boolean)) return base!;
+    if (base! + count > 65535) continue;
+    const free = await Promise.all(Array.from({ length: count }, (_, i) => isPortFree(base! + i)));
+    if (free.every(Boolean)) return base!;
   }
 }
 

@@ -85,11 +85,7 @@ export const orderEntity = (type: string) =>
             return [
               {
                 type: 'OrderApproved',
-                payload: {
-                  orderId: entityId,
-                  customerId: state.customerId,
-                  items: [...state.items],
-                },
+                payload: { orderId: entityId },
               },
             ];
         }
