@@ -20,6 +20,10 @@ export interface CustomerCreditSet {
 /** Stock and payment are secured: the order is approved. */
 export interface OrderApproved {
   readonly orderId: string;
+  /** Whose credit the order took (empty in events of earlier releases). */
+  readonly customerId: string;
+  /** What the order took (empty in events of earlier releases). */
+  readonly items: readonly OrderItem[];
 }
 
 /** An order was placed; starts the order saga. */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   checkInvariants,
   placeAll,
+  referenceNames,
   waitUntilTerminal,
   type NewOrder,
   type OrderView,
@@ -9,6 +10,7 @@ import {
 import { runSagaflowBinary } from '@sagaflow/cli';
 import { repoRoot } from '@sagaflow/infra-local';
 import { testEnv, waitFor } from '@sagaflow/testing';
+import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   startReferenceProcesses,
@@ -326,6 +328,42 @@ describe('the sagaflow CLI against the running system', () => {
   });
 });
 
+/**
+ * The states in the last commits of a SKU and a customer that hold one, once the approvals are
+ * settled in both (settling follows the approval: waited for).
+ */
+async function lastStates(sku: string, customerId: string) {
+  const names = referenceNames(system.namespace);
+  const client = await new MongoClient(testEnv().mongodbUrl).connect();
+  try {
+    const last = async (database: string, entityType: string, entityId: string) => {
+      const [doc] = await client
+        .db(database)
+        .collection<{ state?: Record<string, unknown> }>(
+          `${entityType.replaceAll('.', '_')}_commits`,
+        )
+        .find({ entityId, state: { $exists: true } })
+        .sort({ version: -1 })
+        .limit(1)
+        .toArray();
+      return doc?.state;
+    };
+    return await waitFor(
+      async () => {
+        const stock = await last(names.database('inventory'), names.stock, sku);
+        const customer = await last(names.database('payment'), names.customer, customerId);
+        const open = (record: unknown) => Object.keys(record ?? { unknown: true }).length;
+        return open(stock?.['holds']) === 0 && open(customer?.['orders']) === 0
+          ? { stock, customer }
+          : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200, description: `${sku} and ${customerId} settled` },
+    );
+  } finally {
+    await client.close();
+  }
+}
+
 describe('under load', () => {
   it('approves exactly as many of 150 racing orders as there is stock for (50)', async () => {
     const sku = fresh('hot');
@@ -348,6 +386,11 @@ describe('under load', () => {
     const approved = [...views.values()].filter((o) => o.status === 'APPROVED');
     expect(approved).toHaveLength(50);
     expect(await system.client.stock(sku)).toEqual({ sku, available: 0, reserved: 50 });
+    // Bounded state: once settled, the SKU and the customer keep no record of any of the 150
+    // orders (read from their last commits in the database).
+    const stored = await lastStates(sku, customer);
+    expect(stored.stock).toEqual({ available: 0, holds: {}, settled: 50 });
+    expect(stored.customer).toMatchObject({ creditReserved: 5_000, orders: {} });
     expect(
       await checkInvariants(
         system.client,

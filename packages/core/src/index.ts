@@ -175,6 +175,8 @@ export {
   serviceDeadLetterTopics,
   serviceReplayTopics,
 } from './processor/processor.js';
+export { commandBatcher } from './processor/command-batcher.js';
+export type { CommandBatcherOptions } from './processor/command-batcher.js';
 export type {
   AnyProcessorDefinition,
   CommandEndpoint,

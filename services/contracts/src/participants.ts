@@ -1,15 +1,43 @@
-import { commandsTopic, deadLetterTopic, relayDeadLetterTopic } from '@sagaflow/core';
+import {
+  commandsTopic,
+  deadLetterTopic,
+  defineProcessor,
+  eventsTopic,
+  relayDeadLetterTopic,
+  type ProcessorContext,
+} from '@sagaflow/core';
 import type { ReferenceNames, ServiceName } from './names.js';
+import type { ReferencePayloads, SchemaTypes } from './types.js';
 
-/** The entity services: each one's processor and the entity types whose commands it takes. */
+/** The entity services: each one's processors and the entity types whose commands it takes. */
 export const participants = {
-  order: { processor: 'orders', commands: ['order'] },
-  inventory: { processor: 'inventory', commands: ['reservation'] },
-  payment: { processor: 'payment', commands: ['customer'] },
-  shipping: { processor: 'shipping', commands: ['shipment'] },
+  order: { processors: ['orders'], commands: ['order'] },
+  inventory: { processors: ['inventory', 'settle'], commands: ['reservation'] },
+  payment: { processors: ['payment', 'settle'], commands: ['customer'] },
+  shipping: { processors: ['shipping'], commands: ['shipment'] },
 } as const satisfies Partial<
-  Record<ServiceName, { processor: string; commands: readonly (keyof ReferenceNames)[] }>
+  Record<
+    ServiceName,
+    { processors: readonly string[]; commands: readonly (keyof ReferenceNames)[] }
+  >
 >;
+
+/**
+ * The processor of a participant that settles approved orders in its entities' state (a SKU's
+ * holds, a customer's authorizations): its own consumer group (`<service>.settle`) on the order
+ * events, approvals only, in both styles, so that settling never waits in line with the
+ * participant's own saga steps.
+ */
+export const approvalSettler = (
+  names: ReferenceNames,
+  settle: (approval: SchemaTypes['OrderApproved'], ctx: ProcessorContext) => Promise<unknown>,
+) =>
+  defineProcessor<ReferencePayloads>({
+    name: 'settle',
+    topics: [eventsTopic(names.order)],
+    filter: (e) => e.type === 'OrderApproved',
+    handlers: { OrderApproved: ({ payload }, ctx) => settle(payload, ctx).then(() => undefined) },
+  });
 
 /**
  * The dead-letter topics of every entity service (`<service>.<processor>.dlq`,
@@ -18,10 +46,10 @@ export const participants = {
  */
 export function referenceDeadLetterTopics(names: ReferenceNames): string[] {
   return [
-    ...Object.entries(participants).flatMap(([service, { processor, commands }]) => {
+    ...Object.entries(participants).flatMap(([service, { processors, commands }]) => {
       const name = names.service(service as keyof typeof participants);
       return [
-        deadLetterTopic(`${name}.${processor}`),
+        ...processors.map((processor) => deadLetterTopic(`${name}.${processor}`)),
         ...commands.map((entity) => deadLetterTopic(`${name}.${commandsTopic(names[entity])}`)),
         relayDeadLetterTopic(name),
       ];

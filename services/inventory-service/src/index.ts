@@ -4,6 +4,7 @@
  * @module
  */
 export { inventoryProcessor } from './inventory-processor.js';
+export { inventorySettler } from './inventory-settler.js';
 export { buildInventoryService } from './inventory-service.js';
 export { reservationEntity } from './reservation.js';
 export type { ReservationEntity, ReservationState } from './reservation.js';

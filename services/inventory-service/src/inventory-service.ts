@@ -13,6 +13,7 @@ import {
 } from '@sagaflow/runtime';
 import { z } from 'zod';
 import { inventoryProcessor } from './inventory-processor.js';
+import { inventorySettler } from './inventory-settler.js';
 import { reservationEntity } from './reservation.js';
 import { reservedOf, stockEntity, type StockState } from './stock.js';
 
@@ -50,7 +51,10 @@ export async function buildInventoryService(
     context,
     {
       entities: [stock, reservation],
-      processors: [inventoryProcessor(names, { stock, reservation })],
+      processors: [
+        inventoryProcessor(names, { stock, reservation }),
+        inventorySettler(names, stock),
+      ],
       commandEndpoints: [commands],
     },
     (app, service) => {

@@ -1,28 +1,34 @@
-import { defineEntity } from '@sagaflow/core';
+import { defineEntity, StateChange } from '@sagaflow/core';
 import type { SchemaTypes } from '@sagaflow/reference-contracts';
 
 /**
- * The stock of one SKU: what is available, and the holds of orders that reserved it (approved ones
- * included). A refused or released order leaves nothing in it: a hold given back leaves the state,
- * and that each order holds at most once, and never after its release, is kept by the causation
- * keys the inventory processor gives these commands (`hold:<orderId>`, see `reserveOrder`), which
- * the store keeps with the commits (a state of an earlier release, with the orders it closed,
- * sheds them at its next event).
+ * The stock of one SKU. Its state holds only what is still open: the holds of orders not decided
+ * yet. An order's hold leaves it when the hold is given back (the order refused or cancelled) or
+ * settled (the order approved: the quantity stays taken; settled in batches, see
+ * `inventorySettler`). That each order holds at most once, and never after its release, is kept by
+ * the causation keys the inventory processor gives these commands (`hold:<orderId>`, see
+ * `reserveOrder`), which the store keeps with the commits.
  */
 export interface StockState {
   readonly available: number;
-  /** Quantities held, by order id. */
+  /** Quantities held, by order id: orders not settled yet. */
   readonly holds: Readonly<Record<string, number>>;
+  /** The quantities of settled orders, taken for good. */
+  readonly settled: number;
 }
 
-/** What is reserved: the held quantities. */
+/** What is reserved: the held quantities and the settled ones. */
 export const reservedOf = (state: StockState) =>
-  Object.values(state.holds).reduce((sum, quantity) => sum + quantity, 0);
+  Object.values(state.holds).reduce((sum, quantity) => sum + quantity, state.settled ?? 0);
 
-/** The state's own fields only (a state of an earlier release also kept the orders it closed). */
+/**
+ * The state's own fields only: a state of an earlier release (with the orders it closed, and
+ * without `settled`) sheds what it no longer keeps at its next event.
+ */
 const current = (state: StockState): StockState => ({
   available: state.available,
   holds: state.holds,
+  settled: state.settled ?? 0,
 });
 
 /** The state without an order's hold. */
@@ -42,11 +48,13 @@ export const stockEntity = (type: string) =>
        * released (sent with the hold's causation key, that record refuses a hold that comes later).
        */
       Unhold: { orderId: string };
+      /** Takes the holds of approved orders for good (orders that hold nothing here are skipped). */
+      Settle: { orderIds: readonly string[] };
     },
     Pick<SchemaTypes, 'StockSet' | 'StockItemReserved' | 'StockItemShort' | 'StockItemReleased'>
   >({
     type,
-    initialState: () => ({ available: 0, holds: {} }),
+    initialState: () => ({ available: 0, holds: {}, settled: 0 }),
     commands: {
       Set: (_state, { available }, { entityId }) => [
         { type: 'StockSet', payload: { sku: entityId, available } },
@@ -75,6 +83,20 @@ export const stockEntity = (type: string) =>
           payload: { sku: entityId, orderId, quantity: state.holds[orderId] ?? 0 },
         },
       ],
+      // A silent change (a commit without events: nothing is published): the holds leave the
+      // state, their quantities stay taken.
+      Settle: (state, { orderIds }) => {
+        const settling = new Set(orderIds);
+        const open = Object.entries(state.holds);
+        const holds = Object.fromEntries(open.filter(([orderId]) => !settling.has(orderId)));
+        if (Object.keys(holds).length === open.length) return [];
+        const taken = open.reduce(
+          (sum, [id, quantity]) => sum + (settling.has(id) ? quantity : 0),
+          0,
+        );
+        const rest = current(state);
+        return new StateChange({ ...rest, holds, settled: rest.settled + taken }, []);
+      },
     },
     evolve: (state, event) => {
       switch (event.type) {

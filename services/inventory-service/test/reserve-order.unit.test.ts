@@ -45,7 +45,7 @@ it('a request redelivered after the process died between refusing and giving the
   expect(bolt.available).toBe(10);
 });
 
-it('holds an order once per SKU, also after its hold left the state: given back, or released before it came', async () => {
+it('holds an order once per SKU, also after its hold left the state: settled, given back, or released before it came', async () => {
   const stock = stockEntity('test.stock');
   const reservation = reservationEntity('test.reservation');
   const entities = new EntityService({ store: new MemoryEntityStore(), service: 'inventory' });
@@ -75,26 +75,27 @@ it('holds an order once per SKU, also after its hold left the state: given back,
   });
   const bolt = async () => (await entities.load(stock, 'bolt')).state;
 
-  // Approved: a late run holds nothing more.
+  // Approved and settled: the hold leaves the state; a late run holds nothing more.
   await reserveOrder({ stock, reservation }, ctx, order('o-1', 2));
-  expect(await bolt()).toEqual({ available: 8, holds: { 'o-1': 2 } });
+  await entities.execute(stock, 'bolt', 'Settle', { orderIds: ['o-1'] });
+  expect(await bolt()).toEqual({ available: 8, holds: {}, settled: 2 });
   await reserveOrder({ stock, reservation }, late, order('o-1', 2));
-  expect(await bolt()).toEqual({ available: 8, holds: { 'o-1': 2 } });
+  expect(await bolt()).toEqual({ available: 8, holds: {}, settled: 2 });
 
   // Released before its reservation came: the late reservation is refused, holding nothing.
   await entities.execute(reservation, 'o-2', 'Release', { orderId: 'o-2' });
   await unholdAll(stock, ctx, 'o-2', ['bolt']);
   await reserveOrder({ stock, reservation }, late, order('o-2', 3));
   expect((await entities.load(reservation, 'o-2')).state.status).toBe('RELEASED');
-  expect(await bolt()).toEqual({ available: 8, holds: { 'o-1': 2 } });
+  expect(await bolt()).toEqual({ available: 8, holds: {}, settled: 2 });
 
   // Held, then released (given back once, however often the release runs); a late run does
   // not hold again.
   await reserveOrder({ stock, reservation }, ctx, order('o-3', 3));
-  expect(await bolt()).toEqual({ available: 5, holds: { 'o-1': 2, 'o-3': 3 } });
+  expect(await bolt()).toEqual({ available: 5, holds: { 'o-3': 3 }, settled: 2 });
   await entities.execute(reservation, 'o-3', 'Release', { orderId: 'o-3' });
   await unholdAll(stock, ctx, 'o-3', ['bolt']);
   await unholdAll(stock, ctx, 'o-3', ['bolt']);
   await reserveOrder({ stock, reservation }, late, order('o-3', 3));
-  expect(await bolt()).toEqual({ available: 8, holds: { 'o-1': 2 } });
+  expect(await bolt()).toEqual({ available: 8, holds: {}, settled: 2 });
 });

@@ -85,7 +85,11 @@ export const orderEntity = (type: string) =>
             return [
               {
                 type: 'OrderApproved',
-                payload: { orderId: entityId },
+                payload: {
+                  orderId: entityId,
+                  customerId: state.customerId,
+                  items: [...state.items],
+                },
               },
             ];
         }

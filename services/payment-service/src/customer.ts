@@ -1,26 +1,27 @@
-import { defineEntity } from '@sagaflow/core';
+import { defineEntity, StateChange } from '@sagaflow/core';
 import type { SchemaTypes } from '@sagaflow/reference-contracts';
 
-/** An order's authorization at a customer (until it is released). */
+/** An order's authorization that is still open at a customer (neither released nor settled). */
 export interface CustomerOrder {
   readonly amount: number;
   readonly status: 'AUTHORIZED';
 }
 
 /**
- * A customer's credit, and the authorizations of its orders (approved ones included). A refused
- * or released order leaves nothing in it. That an order is decided once, and never authorized
- * after it was released, is kept by causation keys: a command's own on the command topic (one per
- * workflow step), and `authorize:<orderId>` from the payment processor, which a release takes
- * when it comes first.
+ * A customer's credit. Its state holds only what is still open: the authorizations of orders not
+ * decided yet, which leave it when released (the order cancelled) or settled (the order approved:
+ * the amount stays reserved; settled in batches, see `paymentSettler`). A refused order never
+ * enters it. That an order is decided once, and never authorized after it was released, is kept
+ * by causation keys: a command's own on the command topic (one per workflow step), and
+ * `authorize:<orderId>` from the payment processor, which a release takes when it comes first.
  */
 export interface CustomerState {
   /** A customer exists once its credit limit was set. */
   readonly known: boolean;
   readonly creditLimit: number;
-  /** The sum of the authorized orders' amounts. */
+  /** The sum of the authorized orders' amounts, settled or not. */
   readonly creditReserved: number;
-  /** Authorizations, by order id. */
+  /** Open authorizations, by order id. */
   readonly orders: Readonly<Record<string, CustomerOrder>>;
 }
 
@@ -39,6 +40,8 @@ export const customerEntity = (type: string) =>
       Authorize: SchemaTypes['AuthorizePayment'];
       /** `ReleasePayment` (compensation). */
       Release: SchemaTypes['ReleasePayment'];
+      /** Approved orders' authorizations are final (orders without one here are skipped). */
+      Settle: { orderIds: readonly string[] };
     },
     Pick<
       SchemaTypes,
@@ -100,6 +103,16 @@ export const customerEntity = (type: string) =>
             },
           },
         ];
+      },
+      // A silent change (a commit without events: nothing is published): the authorizations
+      // leave the state, their amounts stay reserved.
+      Settle: (state, { orderIds }) => {
+        const settling = new Set(orderIds);
+        const open = Object.entries(state.orders);
+        const orders = Object.fromEntries(open.filter(([orderId]) => !settling.has(orderId)));
+        return Object.keys(orders).length === open.length
+          ? []
+          : new StateChange({ ...state, orders }, []);
       },
     },
     evolve: (state, event) => {

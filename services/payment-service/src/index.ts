@@ -6,4 +6,5 @@
 export { customerEntity } from './customer.js';
 export type { CustomerEntity, CustomerOrder, CustomerState } from './customer.js';
 export { paymentProcessor } from './payment-processor.js';
+export { paymentSettler } from './payment-settler.js';
 export { buildPaymentService } from './payment-service.js';

@@ -14,6 +14,7 @@ import {
 import { z } from 'zod';
 import { customerEntity, type CustomerState } from './customer.js';
 import { paymentProcessor } from './payment-processor.js';
+import { paymentSettler } from './payment-settler.js';
 
 /**
  * The payment service: customers and their credit (`payment.customer`). It authorizes an order's
@@ -48,7 +49,7 @@ export async function buildPaymentService(
     context,
     {
       entities: [customer],
-      processors: [paymentProcessor(names, customer)],
+      processors: [paymentProcessor(names, customer), paymentSettler(names, customer)],
       commandEndpoints: [commands],
     },
     (app, service) => {
