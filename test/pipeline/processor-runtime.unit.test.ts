@@ -1,5 +1,7 @@
 import {
+  controlSchemasDir,
   noMetrics,
+  sagaNoticeTopic,
   deadLetterHeaders,
   deadLetterTopic,
   defineProcessor,
@@ -81,10 +83,25 @@ describe('processors on the in-memory adapters', () => {
     await accounts.stop();
   });
 
-  it('waits out a schema registry that does not answer and a workflow version not deployed yet, past its retries, and dead-letters neither', async () => {
+  it('waits out a schema registry that does not answer and a workflow version not deployed yet, past its retries, dead-letters neither, and tells the tracker', async () => {
     const { account } = demoDomain('waits');
     const bus = new MemoryBus();
-    const serde = new MemorySerde(await loadSchemaCatalog(demoSchemasDir));
+    const serde = new MemorySerde(await loadSchemaCatalog([demoSchemasDir, controlSchemasDir]));
+    // What the processor tells the admin's tracker (saga notices).
+    const notices: { sagaId: string; type: string; payload: Record<string, unknown> }[] = [];
+    await bus.ensureTopics([{ topic: sagaNoticeTopic }]);
+    const noticeReader = await bus.subscribe(
+      { groupId: 'notice-reader', topics: [sagaNoticeTopic] },
+      async (message) => {
+        const type = message.headers['sagaflow-event-type']!;
+        notices.push({
+          sagaId: message.headers['sagaflow-saga-id']!,
+          type,
+          payload: await serde.decode(type, message.value!),
+        });
+      },
+    );
+    await noticeReader.ready;
     // The registry does not answer the first 8 decodes (a schema id this process has not cached).
     let registryDown = 8;
     const flaky: EventSerde = {
@@ -131,7 +148,11 @@ describe('processors on the in-memory adapters', () => {
       serde: flaky,
       entities: [],
       processors: [processor],
-      processing: { maxAttempts: 3, backoff: { initialMs: 1, maxMs: 5, multiplier: 2 } },
+      processing: {
+        maxAttempts: 3,
+        backoff: { initialMs: 1, maxMs: 5, multiplier: 2 },
+        noticeAfterMs: 0,
+      },
       metrics: {
         ...noMetrics,
         messageWaiting: ({ code }, change) => void waits.push(`${change > 0 ? '+' : '-'}${code}`),
@@ -139,8 +160,8 @@ describe('processors on the in-memory adapters', () => {
     });
     await accounts.start();
     await patient.start();
-    await accounts.execute(account, 'a', 'Deposit', { amount: 1 });
-    await accounts.execute(account, 'a', 'Deposit', { amount: 2 });
+    await accounts.execute(account, 'a', 'Deposit', { amount: 1 }, { sagaId: 'saga-1' });
+    await accounts.execute(account, 'a', 'Deposit', { amount: 2 }, { sagaId: 'saga-2' });
     await waitFor(() => handled.length === 2, { timeoutMs: 5000 });
     expect(handled).toEqual([1, 2]);
     // Each wait was visible while it lasted (sagaflow_messages_waiting), and ended.
@@ -152,6 +173,38 @@ describe('processors on the in-memory adapters', () => {
     ]);
     const ends = await bus.endOffsets(deadLetterTopic(patient.groupOf(processor)));
     expect([...ends.values()].reduce((a, b) => a + b, 0n)).toBe(0n);
+    // Each wait was told to the tracker, with what it waited for, and its end.
+    await waitFor(() => notices.length === 4, { timeoutMs: 5000 });
+    const group = patient.groupOf(processor);
+    const bySaga = (sagaId: string) => notices.filter((n) => n.sagaId === sagaId);
+    expect(bySaga('saga-1')).toEqual([
+      {
+        sagaId: 'saga-1',
+        type: 'SagaMessageWaiting',
+        payload: expect.objectContaining({
+          sagaId: 'saga-1',
+          group,
+          code: 'SERDE_FAILED',
+          reason: 'schema registry unreachable: ECONNREFUSED',
+          messageType: 'Deposited',
+        }) as unknown,
+      },
+      {
+        sagaId: 'saga-1',
+        type: 'SagaMessageResumed',
+        payload: { sagaId: 'saga-1', group, outcome: 'handled' },
+      },
+    ]);
+    expect(
+      bySaga('saga-2').map((n) => [n.type, n.payload['code'] ?? n.payload['outcome']]),
+    ).toEqual([
+      ['SagaMessageWaiting', 'UNKNOWN_WORKFLOW'],
+      ['SagaMessageResumed', 'handled'],
+    ]);
+    expect(bySaga('saga-2')[0]!.payload['reason']).toBe(
+      'order version 2 is not deployed here (deployed: order@1)',
+    );
+    await noticeReader.stop();
     await patient.stop();
     await accounts.stop();
   });

@@ -1,10 +1,16 @@
 import {
   commandHeaderNames,
   commandsTopic,
+  deadLetterTopic,
   eventsTopic,
   headerNames,
+  SagaTracker,
+  workflowTopics,
+  type SagaView,
   type WorkflowState,
 } from '@sagaflow/core';
+import { KafkaBus } from '@sagaflow/kafka';
+import { MongoSagaViewStore } from '@sagaflow/mongodb';
 import { testEnv, uniqueDatabase, waitFor } from '@sagaflow/testing';
 import { MongoClient } from 'mongodb';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -74,7 +80,22 @@ async function system(
     );
   const load = <S>(entity: { type: string }, id: string) =>
     participants.store.load<S>(entity.type, id).then((s) => s?.state);
-  return { domain, database, flow, participants, real, start, ended, load };
+  /** The parcel service on its own, for a system started without it. */
+  const startParcels = async () => {
+    const parcels = await realService(testEnv(), {
+      name: `parcels-${domain}`,
+      database: uniqueDatabase('parcels'),
+      schemasDir: purchaseSchemaDirs,
+      entities: [flow.parcel],
+      commandEndpoints: [flow.endpoints[2]!],
+    });
+    await parcels.service.start();
+    closing.push(async () => {
+      await parcels.service.stop();
+      await parcels.close();
+    });
+  };
+  return { domain, database, flow, participants, real, start, startParcels, ended, load };
 }
 
 const input = purchaseInput;
@@ -280,18 +301,7 @@ describe('orchestrator on the real servers', () => {
     const fresh = await v2.startWorkflow('purchase', { key: 'order-14', input: input(14) });
     expect(fresh.version).toBe(2);
     expect(old.map((w) => w.version)).toEqual([1, 1, 1]);
-    const parcels = await realService(testEnv(), {
-      name: `parcels-${s.domain}`,
-      database: uniqueDatabase('parcels'),
-      schemasDir: purchaseSchemaDirs,
-      entities: [s.flow.parcel],
-      commandEndpoints: [s.flow.endpoints[2]!],
-    });
-    await parcels.service.start();
-    closing.push(async () => {
-      await parcels.service.stop();
-      await parcels.close();
-    });
+    await s.startParcels();
     for (const w of old) {
       expect(await s.ended(w.workflowId)).toMatchObject({
         status: 'completed',
@@ -304,5 +314,73 @@ describe('orchestrator on the real servers', () => {
       version: 2,
       completed: ['hold-funds', 'reserve-item', 'ship-parcel'],
     });
+  });
+  it('holds a reply for a workflow version not deployed here, shows why in the tracked view, and goes on once it is deployed', async () => {
+    const s = await system({ timeoutMs: 60_000 }, { parcels: false, versions: 'v2' });
+    // The admin's tracker of these workflows, on the real servers.
+    const client = await new MongoClient(testEnv().mongodbUrl).connect();
+    closing.push(() => client.close());
+    const views = new MongoSagaViewStore(client.db(uniqueDatabase('views')));
+    const bus = new KafkaBus({
+      brokers: testEnv().kafkaBrokers,
+      clientId: `tracker-${s.domain}`,
+      logLevel: 'nothing',
+    });
+    closing.push(() => bus.close());
+    const tracker = new SagaTracker({
+      groupId: `tracker-${s.domain}`,
+      definitions: [],
+      workflowTopics: workflowTopics(`${s.domain}.workflow`, [s.flow.purchase, s.flow.purchaseV2]),
+      subscriber: bus,
+      serde: s.real.serde,
+      views,
+    });
+    const tracked = (workflowId: string, until: (v: SagaView) => boolean, what: string) =>
+      waitFor(
+        async () => {
+          const found = await views.view(workflowId);
+          return found !== undefined && until(found) ? found : undefined;
+        },
+        { timeoutMs: 60_000, description: what },
+      );
+
+    // Version 2 starts a workflow (the parcel service is not there yet) ...
+    const v2 = await s.start();
+    // (Its topics exist once an orchestrator has started.)
+    await tracker.start();
+    closing.push(() => tracker.stop());
+    const started = await v2.startWorkflow('purchase', { key: 'order-21', input: input(21) });
+    expect(started.version).toBe(2);
+    await tracked(started.workflowId, (v) => v.currentStep === 'ship-parcel', 'at ship-parcel');
+    // ... and is rolled back: the orchestrator that takes over knows version 1 only.
+    await v2.stop();
+    await s.start(s.real.again({ workflows: [s.flow.purchase] }));
+    await s.startParcels();
+    // The parcel's reply waits in the orchestrator, and the admin's view says for what.
+    const waiting = await tracked(
+      started.workflowId,
+      (v) => v.waiting !== undefined,
+      'the view of the waiting workflow',
+    );
+    expect(waiting.waiting).toMatchObject({
+      code: 'UNKNOWN_WORKFLOW',
+      reason: expect.stringContaining('purchase version 2 is not deployed here') as unknown,
+      messageType: 'ParcelShipped',
+      service: `orchestrator-${s.domain}`,
+    });
+    expect(waiting.status).toBe('running');
+    // Version 2 again: the reply is handled, the workflow completes, and nothing waits.
+    await s.start(s.real.again({ workflows: [s.flow.purchase, s.flow.purchaseV2] }));
+    const done = await tracked(started.workflowId, (v) => v.status === 'completed', 'completed');
+    expect(done.waiting).toBeUndefined();
+    // (The process that waited stopped: the wait ended when the workflow moved on.)
+    expect(done.timeline.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['ParcelShipped', 'SagaMessageWaiting', 'WorkflowCompleted']),
+    );
+    // Held, never dead-lettered.
+    const letters = await bus.endOffsets(
+      deadLetterTopic(`orchestrator-${s.domain}.workflow-replies`),
+    );
+    expect([...letters.values()].reduce((a, b) => a + b, 0n)).toBe(0n);
   });
 });

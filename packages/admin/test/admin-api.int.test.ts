@@ -99,6 +99,21 @@ describe('admin API on the real database', () => {
       sagas: { sagaId: string }[];
     };
     expect(stuck.sagas.map((s) => s.sagaId)).toEqual(['s-stuck']);
+    // What a message of it waits for, in the list and the detail.
+    expect(stuck.sagas[0]).toMatchObject({
+      waiting: {
+        code: 'SERDE_FAILED',
+        group: 'payment-service.payment',
+        service: 'payment-service',
+      },
+    });
+    expect(await (await api('/sagas/s-stuck')).json()).toMatchObject({
+      waiting: {
+        reason: 'schema registry unreachable: ECONNREFUSED',
+        messageType: 'StockReserved',
+        since: '2026-11-22T10:00:01.500Z',
+      },
+    });
     const byKey = (await (await api('/sagas?q=order-s-done')).json()) as {
       sagas: { sagaId: string }[];
     };

@@ -104,10 +104,20 @@ describe('admin web page in headless Chromium', () => {
 
     await mkdir(screenshotDir, { recursive: true });
     const file = path.join(screenshotDir, 'admin-saga-timeline.png');
+    // A stuck saga whose message waits says for what, in the list and in its detail.
+    expect(await page.textContent('tr[data-saga="s-stuck"] .waiting')).toBe('waiting');
     await page.click('tr[data-saga="s-stuck"]');
     await page.waitForFunction(
       () => document.querySelector('#detail-status')?.textContent === 'stuck',
     );
+    expect(await page.isVisible('#detail-waiting')).toBe(true);
+    expect(await page.textContent('#detail-waiting')).toMatch(
+      /^Waiting since .+: schema registry unreachable: ECONNREFUSED \(StockReserved held by payment-service\.payment, payment-service\)$/,
+    );
+    await page.screenshot({
+      path: path.join(screenshotDir, 'admin-saga-waiting.png'),
+      fullPage: true,
+    });
     await page.click('#status');
     await page.selectOption('#status', '');
     await page.click('#filters button');

@@ -48,7 +48,12 @@
         el('td', {}, saga.sagaId.slice(0, 8)),
         el('td', {}, saga.type || '?'),
         el('td', {}, saga.businessKey || ''),
-        el('td', {}, el('span', { class: `status status-${saga.status}` }, saga.status)),
+        el(
+          'td',
+          {},
+          el('span', { class: `status status-${saga.status}` }, saga.status),
+          ...(saga.waiting ? [' ', el('span', { class: 'waiting', title: saga.waiting.reason }, 'waiting')] : []),
+        ),
         el('td', {}, saga.currentStep || ''),
         el('td', {}, time(saga.startedAt)),
         el('td', {}, String(saga.events)),
@@ -65,7 +70,7 @@
     const roles = {};
     for (const step of view.steps) roles[step.name] = step.status;
     const kind = (entry) => {
-      if (entry.type === 'SagaCompensationRequested') return 'control';
+      if (entry.type === 'SagaCompensationRequested' || entry.type.startsWith('SagaMessage')) return 'control';
       if (entry.keyFields && typeof entry.keyFields.reason === 'string' && /Failed$|Rejected$/.test(entry.type)) return 'failure';
       if (/Released$|Refunded$|Cancelled$/.test(entry.type)) return 'compensation';
       return 'normal';
@@ -116,6 +121,12 @@
       el('span', { class: `status status-${view.status}`, id: 'detail-status' }, view.status),
       ` started ${time(view.startedAt)}${view.endedAt ? `, ended ${time(view.endedAt)}` : ''}${view.error ? ` · ${view.error}` : ''}`,
     );
+    // A message of the saga held back by a consumer (a workflow version not deployed, the registry down).
+    const waiting = view.waiting;
+    $('detail-waiting').hidden = !waiting;
+    $('detail-waiting').textContent = waiting
+      ? `Waiting since ${time(waiting.since)}: ${waiting.reason} (${waiting.messageType} held by ${waiting.group}, ${waiting.service})`
+      : '';
     $('steps').replaceChildren(...view.steps.map((s) => el('li', { class: `step-${s.status}`, 'data-step': s.name }, `${s.name}: ${s.status}`)));
     $('timeline').replaceChildren(timelineSvg(view));
   }

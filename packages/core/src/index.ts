@@ -176,6 +176,15 @@ export {
   serviceReplayTopics,
 } from './processor/processor.js';
 export { commandBatcher } from './processor/command-batcher.js';
+export {
+  SAGA_MESSAGE_RESUMED,
+  SAGA_MESSAGE_WAITING,
+  sagaNoticeEntityType,
+  sagaNoticeTopic,
+  sagaNoticeTypes,
+  waitingOf,
+} from './saga/saga-notice.js';
+export type { SagaMessageResumed, SagaMessageWaiting, SagaWaiting } from './saga/saga-notice.js';
 export type { CommandBatcherOptions } from './processor/command-batcher.js';
 export type {
   AnyProcessorDefinition,

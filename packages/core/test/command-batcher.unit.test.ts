@@ -112,6 +112,12 @@ describe('commandBatcher', () => {
     expect(await service.load(tabs, 'a')).toMatchObject({ version: 10, state: { closed: 7 } });
   });
 
+  it('sends a full batch at once, without waiting for its linger', async () => {
+    const { service, close, ctx } = await setup({ a: 3 }, { lingerMs: 60_000, maxItems: 3 });
+    await Promise.all(ids(3).map((id) => close(ctx, 'a', id)));
+    expect(await service.load(tabs, 'a')).toMatchObject({ version: 4, state: { closed: 3 } });
+  });
+
   it('rejects every call of a batch that failed; the items go again in a later batch', async () => {
     const failing = { count: 1 };
     const { service, close, ctx } = await setup({ a: 4 }, {}, failing);

@@ -46,6 +46,36 @@ const view = (entries: TimelineEntry[], nowSecond: number) =>
   deriveSagaView([], 'wf-1', entries, { now: at(nowSecond) });
 
 describe('the view of an orchestrated workflow', () => {
+  it('shows what a message of the workflow waits for, until it no longer does or the workflow moves', () => {
+    const waiting = entry('SagaMessageWaiting', 3, {
+      sagaId: 'wf-1',
+      group: 'orchestrator.purchase.replies',
+      code: 'UNKNOWN_WORKFLOW',
+      reason: 'purchase version 2 is not deployed here (deployed: purchase@1)',
+      messageType: 'ItemReserved',
+      since: at(2),
+    });
+    const timeline = [started, stepStarted('reserve', 1), waiting];
+    expect(view(timeline, 4).waiting).toEqual({
+      group: 'orchestrator.purchase.replies',
+      code: 'UNKNOWN_WORKFLOW',
+      reason: 'purchase version 2 is not deployed here (deployed: purchase@1)',
+      messageType: 'ItemReserved',
+      since: at(2),
+      service: 'orchestrator',
+    });
+    // A notice of another group does not end it; its own group's does.
+    const other = entry('SagaMessageResumed', 4, { group: 'other', outcome: 'handled' });
+    expect(view([...timeline, other], 5).waiting?.code).toBe('UNKNOWN_WORKFLOW');
+    const resumed = entry('SagaMessageResumed', 4, {
+      group: 'orchestrator.purchase.replies',
+      outcome: 'handled',
+    });
+    expect(view([...timeline, resumed], 5).waiting).toBeUndefined();
+    // The workflow moved on (the process that waited may have died without a word).
+    expect(view([...timeline, stepStarted('pay', 5)], 6).waiting).toBeUndefined();
+  });
+
   it('shows its steps from its events, with the orchestrator as the clock of deadlines', () => {
     const running = view([started, stepStarted('reserve', 1)], 2);
     expect(running).toMatchObject({

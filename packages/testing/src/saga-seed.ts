@@ -37,6 +37,7 @@ const PARTICIPANTS: Record<string, string> = {
   StockReleased: 'inventory-service',
   PaymentAuthorized: 'payment-service',
   PaymentFailed: 'payment-service',
+  SagaMessageWaiting: 'payment-service',
 };
 const entry = (
   sagaId: string,
@@ -58,7 +59,8 @@ const entry = (
 
 /**
  * Four sagas of `order-placement` in a view store, through the tracker's own derivation:
- * completed (s-done), compensated (s-comp), stuck (s-stuck) and running (s-run). For tests of
+ * completed (s-done), compensated (s-comp), stuck (s-stuck, a message of it waiting for the
+ * schema registry) and running (s-run). For tests of
  * what reads views (the admin API, the CLI).
  */
 export async function seedSagaViews<V extends SagaViewStore>(views: V) {
@@ -87,6 +89,14 @@ export async function seedSagaViews<V extends SagaViewStore>(views: V) {
     's-stuck': [
       entry('s-stuck', 'OrderCreated', '2026-11-22T10:00:00.000Z'),
       entry('s-stuck', 'StockReserved', '2026-11-22T10:00:01.000Z'),
+      // The payment holds the reservation back: the schema registry does not answer.
+      entry('s-stuck', 'SagaMessageWaiting', '2026-11-22T10:00:02.000Z', {
+        group: 'payment-service.payment',
+        code: 'SERDE_FAILED',
+        reason: 'schema registry unreachable: ECONNREFUSED',
+        messageType: 'StockReserved',
+        since: '2026-11-22T10:00:01.500Z',
+      }),
     ],
     's-run': [entry('s-run', 'OrderCreated', new Date().toISOString())],
   };

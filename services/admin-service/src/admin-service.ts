@@ -7,6 +7,7 @@ import {
   SagaflowService,
   SagaTracker,
   sagaControl,
+  sagaNoticeTopic,
   WorkflowControl,
   workflowTopics,
 } from '@sagaflow/core';
@@ -79,7 +80,8 @@ export async function buildAdminService(
     entities: [sagaControl],
     partitions: config.partitions,
     ...instrumentsOf(context),
-    topics: [...saga.topics, ...workflows],
+    // The tracker's too: the saga notice topic (participants create it as well).
+    topics: [...saga.topics, ...workflows, sagaNoticeTopic],
   });
   const tracker = new SagaTracker({
     groupId: `${name}.tracker`,

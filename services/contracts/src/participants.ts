@@ -23,6 +23,15 @@ export const participants = {
 >;
 
 /**
+ * How long the settlers gather approvals before they write (one write per entity for all of them):
+ * settling is not in any saga's way, so it takes its time and few writes. Each of a fetch's keys
+ * waits for its batch, so one process settles up to about 96 approvals a second (32 keys of 3
+ * partitions at once); past that the settle group lags, and the states hold a few more open
+ * entries meanwhile.
+ */
+export const SETTLE_LINGER_MS = 1000;
+
+/**
  * The processor of a participant that settles approved orders in its entities' state (a SKU's
  * holds, a customer's authorizations): its own consumer group (`<service>.settle`) on the order
  * events, approvals only, in both styles, so that settling never waits in line with the

@@ -1,6 +1,7 @@
 import { commandBatcher } from '@sagaflow/core';
 import {
   approvalSettler,
+  SETTLE_LINGER_MS,
   quantitiesBySku,
   type ReferenceNames,
 } from '@sagaflow/reference-contracts';
@@ -14,6 +15,7 @@ import type { StockEntity } from './stock.js';
 export const inventorySettler = (names: ReferenceNames, stock: StockEntity) => {
   const settle = commandBatcher(stock, 'Settle', (orderIds: readonly string[]) => ({ orderIds }), {
     keyOf: (orderId) => orderId,
+    lingerMs: SETTLE_LINGER_MS,
   });
   // Approvals of earlier releases name no items: their holds stay.
   return approvalSettler(names, ({ orderId, items }, ctx) =>

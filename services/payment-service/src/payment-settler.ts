@@ -1,5 +1,9 @@
 import { commandBatcher } from '@sagaflow/core';
-import { approvalSettler, type ReferenceNames } from '@sagaflow/reference-contracts';
+import {
+  approvalSettler,
+  SETTLE_LINGER_MS,
+  type ReferenceNames,
+} from '@sagaflow/reference-contracts';
 import type { CustomerEntity } from './customer.js';
 
 /**
@@ -13,7 +17,7 @@ export const paymentSettler = (names: ReferenceNames, customer: CustomerEntity) 
     customer,
     'Settle',
     (orderIds: readonly string[]) => ({ orderIds }),
-    { keyOf: (orderId) => orderId },
+    { keyOf: (orderId) => orderId, lingerMs: SETTLE_LINGER_MS },
   );
   // Approvals of earlier releases name no customer: their authorizations stay.
   return approvalSettler(names, async ({ orderId, customerId }, ctx) => {

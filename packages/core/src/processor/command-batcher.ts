@@ -12,11 +12,11 @@ export interface CommandBatcherOptions<T> {
    */
   readonly keyOf: (item: T) => string;
   /**
-   * How long a batch stays open for more items after its first one (and after the entity's batch
-   * before it is done). @default 5
+   * How long a batch stays open for more items after its first one; longer while the entity's
+   * batch before it is being written. A full batch goes at once. @default 5
    */
   readonly lingerMs?: number;
-  /** The most items in one command; a full batch is sent, the next item opens another. @default 500 */
+  /** The most items in one command; the next item opens another batch. @default 500 */
   readonly maxItems?: number;
 }
 
@@ -71,6 +71,8 @@ export function commandBatcher<
       resolve: (result: CommandResult<S>) => void;
       reject: (error: unknown) => void;
     }[];
+    /** Ends the linger (the batch is full). */
+    full: () => void;
   }
   /** The batch of each entity that still takes items. */
   const open = new Map<string, Batch>();
@@ -96,12 +98,17 @@ export function commandBatcher<
   };
 
   const opened = (ctx: ProcessorContext, entityId: string): Batch => {
-    const batch: Batch = { ctx, items: new Map(), waiters: [] };
+    const batch: Batch = { ctx, items: new Map(), waiters: [], full: () => {} };
     open.set(entityId, batch);
+    const lingered = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, lingerMs);
+      batch.full = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
     const before = last.get(entityId) ?? Promise.resolve();
-    const sent = before
-      .then(() => new Promise<void>((resolve) => setTimeout(resolve, lingerMs)))
-      .then(() => send(entityId, batch));
+    const sent = Promise.all([before, lingered]).then(() => send(entityId, batch));
     last.set(entityId, sent);
     void sent.then(() => {
       if (last.get(entityId) === sent) last.delete(entityId);
@@ -115,7 +122,10 @@ export function commandBatcher<
     const result = new Promise<CommandResult<S>>((resolve, reject) => {
       batch.waiters.push({ resolve, reject });
     });
-    if (batch.items.size >= maxItems) open.delete(entityId);
+    if (batch.items.size >= maxItems) {
+      open.delete(entityId);
+      batch.full();
+    }
     return result;
   };
 }

@@ -1,5 +1,5 @@
 import { backoffDelay, defaultBackoff, sleep, type BackoffPolicy } from '../backoff.js';
-import type { EntitySnapshot } from '../entity/commit.js';
+import type { EntitySnapshot, OutboxEvent } from '../entity/commit.js';
 import type { EntityDefinition } from '../entity/entity.js';
 import type { CommandResult, EntityService } from '../entity/entity-service.js';
 import {
@@ -26,7 +26,15 @@ import { inSpan, spanAttributes, SpanKind } from '../telemetry/telemetry.js';
 import { traceIdOf } from '../telemetry/trace-context.js';
 import { commandCausationKey } from '../workflow/workflow.js';
 import { invalidArgument, SagaflowError, type SagaflowErrorCode } from '../errors.js';
+import { newId } from '../ids.js';
 import type { EventSerde } from '../messaging/event-serde.js';
+import {
+  SAGA_MESSAGE_RESUMED,
+  SAGA_MESSAGE_WAITING,
+  sagaNoticeEntityType,
+  type SagaMessageResumed,
+  type SagaMessageWaiting,
+} from '../saga/saga-notice.js';
 import type {
   MessagePublisher,
   MessageSubscriber,
@@ -289,6 +297,12 @@ export interface ProcessorRuntimeOptions {
    * id. @default none
    */
   readonly logger?: SagaflowLogger;
+  /**
+   * How long a message of a saga waits (for a workflow version not deployed, the schema registry)
+   * before the processor tells the admin's tracker, with a `SagaMessageWaiting` notice on the saga
+   * notice topic (and `SagaMessageResumed` when it no longer waits). @default 1000
+   */
+  readonly noticeAfterMs?: number;
 }
 
 /** The type of a consumed message: its command type, else its event type. */
@@ -610,6 +624,10 @@ export class ProcessorRuntime {
   ): Promise<MessageOutcome> {
     /** What the message waits for, while it does (counted by `messageWaiting`). */
     let waitingFor: string | undefined;
+    /** When it started to wait, and whether the tracker was told (a saga notice). */
+    let waitingSince: Date | undefined;
+    let noticed = false;
+    let ended: SagaMessageResumed['outcome'] | undefined;
     const waiting = (code: string | undefined) => {
       if (code === waitingFor) return;
       if (waitingFor !== undefined) {
@@ -628,9 +646,13 @@ export class ProcessorRuntime {
           },
           (error: unknown) => error,
         );
-        if (outcome === undefined) return skipped ? 'skipped' : 'handled';
+        if (outcome === undefined) {
+          ended = 'handled';
+          return skipped ? 'skipped' : 'handled';
+        }
         if (outcome instanceof DeadLetter) {
           await this.#deadLetter(groupId, message, type, outcome.reason, outcome.code, attempts);
+          ended = 'dead-lettered';
           return 'dead-lettered';
         }
         const error = outcome;
@@ -640,11 +662,26 @@ export class ProcessorRuntime {
         const reason = error instanceof Error ? error.message : JSON.stringify(error);
         if (!retriable || (!blocking && attempts >= this.#maxAttempts)) {
           await this.#deadLetter(groupId, message, type, reason, code, attempts);
+          ended = 'dead-lettered';
           return 'dead-lettered';
         }
         this.#options.onError?.(error, message);
         this.#metrics.messageRetried({ group: groupId, type });
         waiting(blocking ? code : undefined);
+        if (blocking) {
+          waitingSince ??= new Date();
+          const waited = Date.now() - waitingSince.getTime();
+          if (!noticed && waited >= (this.#options.noticeAfterMs ?? 1000)) {
+            noticed = true;
+            void this.#notice(message, SAGA_MESSAGE_WAITING, {
+              group: groupId,
+              code,
+              reason,
+              messageType: type,
+              since: waitingSince.toISOString(),
+            });
+          }
+        }
         this.#logger.warn(
           { ...messageLogFields(this.#options.service, groupId, message), attempts, code, reason },
           `${type} failed, retrying`,
@@ -658,6 +695,49 @@ export class ProcessorRuntime {
       }
     } finally {
       waiting(undefined);
+      // A process that stops while it waits says nothing: the message waits on, for the next
+      // process to take it (a view drops the wait once the saga moves on).
+      if (noticed && ended !== undefined) {
+        void this.#notice(message, SAGA_MESSAGE_RESUMED, { group: groupId, outcome: ended });
+      }
+    }
+  }
+
+  /**
+   * Tells the admin's tracker about a message of a saga that waits (a saga notice, published
+   * straight to the notice topic: it informs, nothing depends on it). A message without a saga
+   * id, or a notice that cannot be sent, is only logged.
+   */
+  async #notice(
+    message: ReceivedMessage,
+    type: typeof SAGA_MESSAGE_WAITING | typeof SAGA_MESSAGE_RESUMED,
+    fields: Omit<SagaMessageWaiting, 'sagaId'> | Omit<SagaMessageResumed, 'sagaId'>,
+  ): Promise<void> {
+    const sagaId = message.headers[headerNames.sagaId];
+    if (sagaId === undefined || sagaId === '') return;
+    try {
+      const payload = { sagaId, ...fields };
+      const encoded = await this.#options.serde.encode(type, payload);
+      const eventId = newId();
+      const event: OutboxEvent = {
+        eventId,
+        type,
+        entityType: sagaNoticeEntityType,
+        entityId: sagaId,
+        // Notices are not versions of anything: each one stands alone.
+        version: 1,
+        index: 0,
+        payload,
+        metadata: {
+          sagaId,
+          causationId: messageIdOf(message.headers) ?? eventId,
+          service: this.#options.service,
+        },
+        occurredAt: new Date().toISOString(),
+      };
+      await this.#options.publisher.publish([eventMessage(event, encoded.value, encoded.schema)]);
+    } catch (error) {
+      this.#options.onError?.(error, message);
     }
   }
 

@@ -6,6 +6,7 @@ import { invalidArgument, isSagaflowError, SagaflowError } from '../errors.js';
 import type { EventSerde } from '../messaging/event-serde.js';
 import type { MessageSubscriber, ReceivedMessage, Subscription } from '../messaging/message-bus.js';
 import { eventRoles, type SagaDefinition } from './saga.js';
+import { sagaNoticeTopic, sagaNoticeTypes } from './saga-notice.js';
 import {
   sagaControlTopic,
   type CompletedStep,
@@ -133,7 +134,10 @@ export class SagaTracker {
     this.#options = options;
     this.#groupId = options.groupId ?? 'sagaflow-tracker';
     this.#clock = options.clock ?? (() => new Date());
-    this.#tracked = new Set(options.definitions.flatMap((d) => [...eventRoles(d).keys()]));
+    this.#tracked = new Set([
+      ...options.definitions.flatMap((d) => [...eventRoles(d).keys()]),
+      ...sagaNoticeTypes,
+    ]);
     this.#successes = new Set(
       options.definitions.flatMap((d) => d.steps.flatMap((s) => s.success)),
     );
@@ -148,13 +152,14 @@ export class SagaTracker {
     return this.#groupId;
   }
 
-  /** The topics the tracker reads: those of its sagas and the saga control topic. */
+  /** The topics the tracker reads: those of its sagas, the saga control and notice topics. */
   topics(): string[] {
     return [
       ...new Set([
         ...this.#options.definitions.flatMap((d) => d.topics),
         ...(this.#options.workflowTopics ?? []),
         sagaControlTopic,
+        sagaNoticeTopic,
       ]),
     ];
   }
@@ -252,9 +257,10 @@ export class SagaTracker {
   }
 
   async #recordBatch(messages: readonly ReceivedMessage[]): Promise<void> {
-    const items = (await Promise.all(messages.map((m) => this.#entryOf(m)))).filter(
+    const entries = (await Promise.all(messages.map((m) => this.#entryOf(m)))).filter(
       (item) => item !== undefined,
     );
+    const items = await this.#withoutStrangeNotices(entries);
     if (items.length === 0) return;
     // Asked for before the event is recorded: a process that dies in between asks again.
     await this.#compensateLateSteps(items);
@@ -278,6 +284,22 @@ export class SagaTracker {
         );
       }
     }
+  }
+
+  /**
+   * Saga notices only of sagas this tracker follows: the notice topic is shared by every service
+   * that consumes, whatever sagas it takes part in (a notice comes long after its saga started).
+   */
+  async #withoutStrangeNotices(items: readonly SagaEntry[]): Promise<SagaEntry[]> {
+    const noticed = [
+      ...new Set(items.filter((i) => sagaNoticeTypes.includes(i.entry.type)).map((i) => i.sagaId)),
+    ];
+    if (noticed.length === 0) return [...items];
+    const known = new Set<string>();
+    for (const sagaId of noticed) {
+      if ((await this.#options.views.view(sagaId)) !== undefined) known.add(sagaId);
+    }
+    return items.filter((i) => !sagaNoticeTypes.includes(i.entry.type) || known.has(i.sagaId));
   }
 
   /**

@@ -1,5 +1,6 @@
 import { COMPENSATION_REQUESTED, eventRoles, type SagaDefinition } from './saga.js';
 import { deriveWorkflowView, isWorkflowTimeline } from '../workflow/workflow-view.js';
+import { waitingOf, type SagaWaiting } from './saga-notice.js';
 
 /** Status of a saga, as the tracker sees it. */
 export type SagaStatus =
@@ -55,6 +56,12 @@ export interface SagaView {
   /** Why the saga failed or is compensating (the reason field of the failure event). */
   readonly error?: string;
   readonly compensationRequest?: CompensationRequest;
+  /**
+   * A message of the saga that a consumer group holds back, waiting for what it needs (a
+   * workflow version deployed, the schema registry answering), as its `SagaMessageWaiting` notice
+   * tells; gone once it is handled or the saga moves on.
+   */
+  readonly waiting?: SagaWaiting;
   readonly steps: readonly StepView[];
   readonly timeline: readonly TimelineEntry[];
 }
@@ -115,6 +122,7 @@ export function deriveSagaView(
           by: String(requested.keyFields['requestedBy'] ?? requested.participant),
           reason: String(requested.keyFields['reason'] ?? ''),
         });
+  const waiting = waitingOf(timeline);
   const base = {
     sagaId,
     type: definition?.type,
@@ -122,6 +130,7 @@ export function deriveSagaView(
     updatedAt: last?.occurredAt ?? options.now,
     timeline,
     ...(compensationRequest === undefined ? {} : { compensationRequest }),
+    ...(waiting === undefined ? {} : { waiting }),
   };
   if (isWorkflowTimeline(timeline)) return deriveWorkflowView(base, options.now);
   if (definition === undefined) return { ...base, status: 'running', steps: [] };

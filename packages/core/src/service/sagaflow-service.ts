@@ -5,6 +5,7 @@ import type { Commit, CommitRecord } from '../entity/commit.js';
 import { EntityService, type CommandOrigin, type CommandResult } from '../entity/entity-service.js';
 import type { EntityStore } from '../entity/entity-store.js';
 import { eventsTopic } from '../messaging/envelope.js';
+import { sagaNoticeTopic } from '../saga/saga-notice.js';
 import { invalidArgument, SagaflowError } from '../errors.js';
 import type { EventSerde } from '../messaging/event-serde.js';
 import type {
@@ -84,7 +85,12 @@ export interface SagaflowServiceOptions {
   };
   /** Commit compaction; `false` turns it off. @default on, with the compactor's defaults */
   readonly compaction?: false | { readonly minRetentionMs?: number; readonly intervalMs?: number };
-  readonly processing?: { readonly maxAttempts?: number; readonly backoff?: BackoffPolicy };
+  readonly processing?: {
+    readonly maxAttempts?: number;
+    readonly backoff?: BackoffPolicy;
+    /** See the processor runtime's `noticeAfterMs`. @default 1000 */
+    readonly noticeAfterMs?: number;
+  };
   /**
    * Called with each commit before it is appended (see the entity service's `beforeAppend`).
    * @default none
@@ -305,6 +311,10 @@ export class SagaflowService {
         partitions: 1,
       })),
       ...(this.#options.topics ?? []).map((topic) => ({ topic, partitions })),
+      // Where a consumer tells the admin's tracker of a message of a saga that waits.
+      ...(processors.length + endpoints.length === 0
+        ? []
+        : [{ topic: sagaNoticeTopic, partitions }]),
     ];
     // A topic named twice (a processor reading this service's own events, say) is created once.
     await bus.ensureTopics([...new Map(wanted.map((t) => [t.topic, t])).values()]);

@@ -55,7 +55,7 @@ export const isWorkflowTimeline = (timeline: readonly TimelineEntry[]) =>
  * side in the admin.
  */
 export function deriveWorkflowView(
-  base: Pick<SagaView, 'sagaId' | 'startedAt' | 'updatedAt' | 'timeline'>,
+  base: Pick<SagaView, 'sagaId' | 'startedAt' | 'updatedAt' | 'timeline' | 'waiting'>,
   now: string,
 ): SagaView {
   const { timeline } = base;
