@@ -95,7 +95,9 @@ export async function unholdAll(
   known?: 'held',
 ): Promise<void> {
   for (const sku of skus) {
-    if (known === 'held') {
+    // Held here (as the state last seen says, or known): given back once. A command that finds
+    // its key taken costs the store a look-up by key, so the common case asks for none.
+    if (known === 'held' || (await ctx.load(stock, sku)).state.holds[orderId] !== undefined) {
       await ctx.execute(stock, sku, 'Unhold', { orderId }, { idempotencyKey: `unhold:${orderId}` });
       continue;
     }

@@ -37,6 +37,17 @@ export const paymentProcessor = (names: ReferenceNames, customer: CustomerEntity
       OrderRejected: async ({ payload }, ctx) => {
         if (!payload.cancelled || payload.customerId === '') return;
         const command = { orderId: payload.orderId, customerId: payload.customerId };
+        const release = () =>
+          ctx.execute(customer, payload.customerId, 'Release', command, {
+            idempotencyKey: `release:${payload.orderId}`,
+          });
+        // Authorized (as the state last seen says): released once. A command that finds its key
+        // taken costs the store a look-up by key, so the common case asks for none.
+        const { state } = await ctx.load(customer, payload.customerId);
+        if (state.orders[payload.orderId]?.status === 'AUTHORIZED') {
+          await release();
+          return;
+        }
         const first = await ctx.execute(customer, payload.customerId, 'Release', command, {
           idempotencyKey: authorizeKey(payload.orderId),
         });
@@ -44,9 +55,7 @@ export const paymentProcessor = (names: ReferenceNames, customer: CustomerEntity
           first.status === 'duplicate' &&
           first.events.some((e) => e.type === 'PaymentAuthorized')
         ) {
-          await ctx.execute(customer, payload.customerId, 'Release', command, {
-            idempotencyKey: `release:${payload.orderId}`,
-          });
+          await release();
         }
       },
     },

@@ -216,7 +216,8 @@ export class OutboxRelay {
       inHand.has(`${entityOf(c)}@${c.version - 1}`);
     /** The first commit of each entity that the read found. */
     const firstRead = new Set<string>();
-    if (Date.now() - this.#readAt >= idleMs || !handed.every(follows)) {
+    const reading = Date.now() - this.#readAt >= idleMs || !handed.every(follows);
+    if (reading) {
       // The outboxes still hold the batch in marking, and would give it in place of newer
       // commits: read them once it is marked.
       await this.#settleMarking();
@@ -263,6 +264,9 @@ export class OutboxRelay {
       if (chained) batch.push(c);
       previous = c;
     }
+    // A silent commit in hand that a read could not chain stays unknown to it for good (a read
+    // never finds one): the read takes its entity's next commit as the first it found instead.
+    if (reading) this.#handed = this.#handed.filter((c) => c.silent !== true || batch.includes(c));
     return batch;
   }
 
@@ -271,10 +275,17 @@ export class OutboxRelay {
     const { store, publisher, relayId } = this.#options;
     try {
       if (!this.#recovered) await this.#recover();
-      const commits = await this.#nextBatch();
-      if (commits.length === 0) {
+      const batch = await this.#nextBatch();
+      if (batch.length === 0) {
         this.#handed = [];
         return 0;
+      }
+      // Silent commits are links of their entities' chains, with nothing to publish or mark.
+      const commits = batch.filter((c) => c.silent !== true);
+      if (commits.length === 0) {
+        this.#remember(batch);
+        this.#handed = this.#handed.filter((c) => !this.#wasPublished(c));
+        return batch.length;
       }
       const messages: BusMessage[] = [];
       const setAside: string[] = [];
@@ -324,7 +335,7 @@ export class OutboxRelay {
       }
       await this.#options.afterPublish?.(commits);
       // Published: the next batch leaves these out whether or not they are marked yet.
-      this.#remember(commits);
+      this.#remember(batch);
       this.#handed = this.#handed.filter((c) => !this.#wasPublished(c));
       // The previous batch's record is replaced by the next batch's: its marking ends first.
       // This batch is marked while the next one is recorded and published.
@@ -332,7 +343,7 @@ export class OutboxRelay {
       const marking = this.#mark(refs);
       marking.catch(() => {});
       this.#marking = marking;
-      return commits.length;
+      return batch.length;
     } catch (error) {
       // The outcome of the last publish may be unknown: recover, and read the outboxes, before
       // the next batch (the handed commits are there too).
@@ -384,17 +395,20 @@ export class OutboxRelay {
       this.#options.entityTypes.includes(commit.entityType) &&
       inShard(commit.entityId, this.#options.shard)
     ) {
-      if (commit.silent !== true) {
-        this.#handed.push(commit);
-      } else {
-        // Nothing to publish. Right after its entity's published version it counts as published,
-        // so that the next commit goes without waiting for a read of the outbox.
-        const entity = `${commit.entityType}/${commit.entityId}`;
-        if (commit.version === 1 || this.#published.get(entity) === commit.version - 1) {
-          this.#remember([commit]);
-        }
+      // A silent commit has nothing to publish. Right after its entity's published version it
+      // counts as published at once; after a version still in hand it is kept in hand too, as a
+      // link of its entity's chain, so that the next commit goes without a read of the outbox
+      // (which never finds a silent commit).
+      const entity = `${commit.entityType}/${commit.entityId}`;
+      if (
+        commit.silent === true &&
+        (commit.version === 1 || this.#published.get(entity) === commit.version - 1)
+      ) {
+        this.#remember([commit]);
         return;
       }
+      this.#handed.push(commit);
+      if (commit.silent === true) return;
     }
     this.#loop.wake();
   }
