@@ -264,9 +264,13 @@ export class OutboxRelay {
       if (chained) batch.push(c);
       previous = c;
     }
-    // A silent commit in hand that a read could not chain stays unknown to it for good (a read
+    // A silent commit in hand that follows nothing known stays unknown to a read for good (a read
     // never finds one): the read takes its entity's next commit as the first it found instead.
-    if (reading) this.#handed = this.#handed.filter((c) => c.silent !== true || batch.includes(c));
+    if (reading) {
+      this.#handed = this.#handed.filter(
+        (c) => c.silent !== true || batch.includes(c) || follows(c),
+      );
+    }
     return batch;
   }
 
