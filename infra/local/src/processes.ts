@@ -76,11 +76,20 @@ export function runToCompletion(spec: CommandSpec, logFile: string): Promise<str
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
+    /** The end of what it printed, for the error (a test's log folder may be gone by then). */
+    let tail = '';
+    const keep = (chunk: Buffer) => {
+      tail = (tail + chunk.toString()).slice(-1500);
+    };
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
+      keep(chunk);
       log.write(chunk);
     });
-    child.stderr.on('data', (chunk: Buffer) => log.write(chunk));
+    child.stderr.on('data', (chunk: Buffer) => {
+      keep(chunk);
+      log.write(chunk);
+    });
     child.once('error', (error) => {
       log.end();
       reject(error);
@@ -91,7 +100,7 @@ export function runToCompletion(spec: CommandSpec, logFile: string): Promise<str
         else
           reject(
             new Error(
-              `'${spec.command} ${spec.args.join(' ')}' exited with ${signal ?? `code ${code}`}`,
+              `'${spec.command} ${spec.args.join(' ')}' exited with ${signal ?? `code ${code}`}${tail.trim() === '' ? '' : `; it printed: ${tail.trim()}`}`,
             ),
           );
       });
