@@ -11,7 +11,7 @@ import {
 } from '@sagaflow/infra-local';
 import {
   settledInvariants,
-  freePort,
+  freePorts,
   mixedBatch,
   placeAll,
   seed,
@@ -53,13 +53,15 @@ beforeAll(async () => {
     os.tmpdir(),
     `sagaflow-chaos-${process.pid}-${Date.now().toString(36)}`,
   );
+  // Four different ports (Kafka refuses to format its storage when two of its listeners share one).
+  const [kafka, controller, registry, database] = await freePorts(4);
   config = loadInfraConfig({
     ...process.env,
     SAGAFLOW_INFRA_STATE_DIR: stateDir,
-    SAGAFLOW_KAFKA_PORT: String(await freePort()),
-    SAGAFLOW_KAFKA_CONTROLLER_PORT: String(await freePort()),
-    SAGAFLOW_REGISTRY_PORT: String(await freePort()),
-    SAGAFLOW_MONGODB_PORT: String(await freePort()),
+    SAGAFLOW_KAFKA_PORT: String(kafka),
+    SAGAFLOW_KAFKA_CONTROLLER_PORT: String(controller),
+    SAGAFLOW_REGISTRY_PORT: String(registry),
+    SAGAFLOW_MONGODB_PORT: String(database),
   });
   const missing = await localInfraPossible(config);
   if (missing.length > 0) {
