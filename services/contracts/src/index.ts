@@ -17,12 +17,7 @@ export type { ReferenceNames, ServiceName } from './names.js';
 export { CHOREOGRAPHY_SAGA, isWorkflowSaga, orderSaga } from './order-saga.js';
 export { ORDER_WORKFLOW, orderWorkflow, orderWorkflowTrigger, sagaIdOf } from './order-workflow.js';
 export type { CreditView, OrderWorkflowOptions } from './order-workflow.js';
-export {
-  approvalSettler,
-  participants,
-  referenceDeadLetterTopics,
-  SETTLE_LINGER_MS,
-} from './participants.js';
+export { approvalSettler, participants, referenceDeadLetterTopics } from './participants.js';
 export { defaultPorts } from './ports.js';
 export { referenceSchemaDirs } from './schemas.js';
 export { quantitiesBySku, totalOf } from './types.js';

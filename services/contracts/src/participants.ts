@@ -1,10 +1,11 @@
 import {
+  commandBatcher,
   commandsTopic,
   deadLetterTopic,
   defineProcessor,
   eventsTopic,
   relayDeadLetterTopic,
-  type ProcessorContext,
+  type EntityDefinition,
 } from '@sagaflow/core';
 import type { ReferenceNames, ServiceName } from './names.js';
 import type { ReferencePayloads, SchemaTypes } from './types.js';
@@ -29,24 +30,39 @@ export const participants = {
  * partitions at once); past that the settle group lags, and the states hold a few more open
  * entries meanwhile.
  */
-export const SETTLE_LINGER_MS = 1000;
+const SETTLE_LINGER_MS = 1000;
 
 /**
  * The processor of a participant that settles approved orders in its entities' state (a SKU's
  * holds, a customer's authorizations): its own consumer group (`<service>.settle`) on the order
  * events, approvals only, in both styles, so that settling never waits in line with the
- * participant's own saga steps.
+ * participant's own saga steps. The approvals that arrive together are settled with one `Settle`
+ * per entity ({@link commandBatcher}) in the entities `entitiesOf` names for each approval.
  */
-export const approvalSettler = (
+export const approvalSettler = <
+  S,
+  C extends { Settle: { orderIds: readonly string[] } },
+  E extends Record<string, object>,
+>(
   names: ReferenceNames,
-  settle: (approval: SchemaTypes['OrderApproved'], ctx: ProcessorContext) => Promise<unknown>,
-) =>
-  defineProcessor<ReferencePayloads>({
+  entity: EntityDefinition<S, C, E>,
+  entitiesOf: (approval: SchemaTypes['OrderApproved']) => readonly string[],
+) => {
+  const settle = commandBatcher(entity, 'Settle', (orderIds: readonly string[]) => ({ orderIds }), {
+    keyOf: (orderId) => orderId,
+    lingerMs: SETTLE_LINGER_MS,
+  });
+  return defineProcessor<ReferencePayloads>({
     name: 'settle',
     topics: [eventsTopic(names.order)],
     filter: (e) => e.type === 'OrderApproved',
-    handlers: { OrderApproved: ({ payload }, ctx) => settle(payload, ctx).then(() => undefined) },
+    handlers: {
+      OrderApproved: async ({ payload }, ctx) => {
+        await Promise.all(entitiesOf(payload).map((id) => settle(ctx, id, payload.orderId)));
+      },
+    },
   });
+};
 
 /**
  * The dead-letter topics of every entity service (`<service>.<processor>.dlq`,
