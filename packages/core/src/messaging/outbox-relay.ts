@@ -151,6 +151,14 @@ export class OutboxRelay {
   async #recover(): Promise<void> {
     const { store, publisher, relayId } = this.#options;
     await this.#settleMarking().catch(() => {});
+    // Batches this relay saw published and has not marked: whatever the checkpoint reads (the
+    // group coordinator can show an older one for a while after a broker restart), they are
+    // marked, or their commits would be left out of every batch as published and stay in the
+    // outbox for good (a command sent again would wait for them forever).
+    for (const refs of [...this.#owed]) {
+      await this.#mark(refs);
+      this.#owed.delete(refs);
+    }
     const checkpoint = await publisher.readCheckpoint(relayId);
     if (checkpoint !== undefined) {
       for (const sequence of [checkpoint.sequence - 1, checkpoint.sequence]) {
@@ -165,6 +173,8 @@ export class OutboxRelay {
 
   /** The marking of the last published batch, if one is under way. */
   #marking: Promise<void> | undefined;
+  /** Batches published (their transaction committed) and not marked yet. */
+  readonly #owed = new Set<readonly CommitRef[]>();
 
   /** Waits for the last batch's marking; rejects if it failed. */
   async #settleMarking(): Promise<void> {
@@ -338,13 +348,17 @@ export class OutboxRelay {
         this.#metrics.deadLettered({ group: relayId, type, code: 'SERDE_FAILED' });
       }
       await this.#options.afterPublish?.(commits);
-      // Published: the next batch leaves these out whether or not they are marked yet.
+      // Published: the next batch leaves these out whether or not they are marked yet, and
+      // they stay owed a marking until one succeeds.
+      this.#owed.add(refs);
       this.#remember(batch);
       this.#handed = this.#handed.filter((c) => !this.#wasPublished(c));
       // The previous batch's record is replaced by the next batch's: its marking ends first.
       // This batch is marked while the next one is recorded and published.
       await this.#settleMarking();
-      const marking = this.#mark(refs);
+      const marking = this.#mark(refs).then(() => {
+        this.#owed.delete(refs);
+      });
       marking.catch(() => {});
       this.#marking = marking;
       return batch.length;
