@@ -76,6 +76,12 @@ const wroteIt = (marker: OutboxDocument, doc: CommitDocument) =>
   doc.causationKey === marker.causationKey &&
   (doc.writer === undefined || marker.writer === undefined || doc.writer === marker.writer);
 
+/** Causation keys remembered per commit kept in the cache (a key costs far less memory). */
+const CAUSES_PER_CACHED_COMMIT = 10;
+
+const causeOf = (entityType: string, entityId: string, causationKey: string) =>
+  `${entityType}/${entityId}#${causationKey}`;
+
 const markerId = (entityId: string, version: number, causationKey: string, writer: string) =>
   `${documentId(entityId, version)}#${causationKey}#${writer}`;
 
@@ -218,6 +224,13 @@ export class MongoEntityStore implements EntityStore, Pingable {
   readonly #oldest = new Map<string, string>();
   /** The latest version of each entity this process has seen (wrote or read); -1: behind. */
   readonly #known: LRUCache<string, number>;
+  /**
+   * The version of each commit this process wrote or read, by entity and causation key: a
+   * message applied already (a redelivery, a workflow's step sent again) is answered from it
+   * with a read by `_id`, not refused by the unique index and then looked up by key, a read that
+   * scans the whole collection on FerretDB.
+   */
+  readonly #causes: LRUCache<string, number>;
 
   readonly #freshPing: (() => Promise<void>) | undefined;
   /** How each prepared entity type rebuilds its state, where `prepare` was told. */
@@ -259,6 +272,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
     this.#snapshotBytes = snapshotBytes;
     this.#commits = new LRUCache({ max });
     this.#known = new LRUCache({ max });
+    this.#causes = new LRUCache({ max: max * CAUSES_PER_CACHED_COMMIT });
   }
 
   /** A commit by its id: from the cache, else from the database (and then cached). */
@@ -270,8 +284,41 @@ export class MongoEntityStore implements EntityStore, Pingable {
     const doc = await this.#collection(entityType).findOne({ _id: id });
     if (doc === null) return undefined;
     // The cache keeps its own copy: the one read goes to whoever asked.
-    this.#commits.set(key, structuredClone(doc));
+    this.#cache(entityType, structuredClone(doc));
     return doc;
+  }
+
+  /** Keeps a commit in the cache (as given: pass a copy) and its causation key's version. */
+  #cache(entityType: string, doc: CommitDocument): void {
+    this.#commits.set(`${entityType}/${doc._id}`, doc);
+    this.#causes.set(causeOf(entityType, doc.entityId, doc.causationKey), doc.version);
+  }
+
+  /**
+   * The outcome of a commit whose causation key this process has seen at another version: that
+   * commit, a duplicate (undefined when it is gone: compacted, or never found).
+   */
+  async #knownDuplicate(commit: Commit): Promise<AppendOutcome<unknown> | undefined> {
+    const version = this.#causes.get(
+      causeOf(commit.entityType, commit.entityId, commit.causationKey),
+    );
+    if (version === undefined || version === commit.version) return undefined;
+    try {
+      // Read from the database, not the cache: a commit compaction deleted (in any process) no
+      // longer refuses its message, as the unique index would not.
+      const existing = await this.#collection(commit.entityType).findOne({
+        _id: documentId(commit.entityId, version),
+      });
+      if (existing?.causationKey !== commit.causationKey) return undefined;
+      const { state } = await this.#withState(commit.entityType, existing);
+      return {
+        status: 'duplicate',
+        existing: { ...toRecord(commit.entityType, existing), state },
+      };
+    } catch (error) {
+      if (error instanceof SagaflowError) throw error;
+      throw unavailable('appending to', commit.entityType, error);
+    }
   }
 
   #collection(entityType: string): Collection<CommitDocument> {
@@ -345,7 +392,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
       latest = next;
       version += 1;
       fromCache = cached !== undefined;
-      if (!fromCache) this.#commits.set(key, structuredClone(next));
+      if (!fromCache) this.#cache(entityType, structuredClone(next));
     }
     if (latest === undefined) return undefined;
     this.#know(entityType, entityId, latest.version);
@@ -409,7 +456,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
       }
     }
     const rebuilt: CommitDocument = { ...doc, state };
-    this.#commits.set(`${entityType}/${doc._id}`, structuredClone(rebuilt));
+    this.#cache(entityType, structuredClone(rebuilt));
     return rebuilt;
   }
 
@@ -484,6 +531,16 @@ export class MongoEntityStore implements EntityStore, Pingable {
    * load a round trip carries many commits.
    */
   append<S>(commit: Commit<S>): Promise<AppendOutcome<S>> {
+    // A message applied already, as this process knows: answered without a write.
+    if (this.#causes.has(causeOf(commit.entityType, commit.entityId, commit.causationKey))) {
+      return this.#knownDuplicate(commit).then(
+        (known) => (known as AppendOutcome<S> | undefined) ?? this.#enqueue(commit),
+      );
+    }
+    return this.#enqueue(commit);
+  }
+
+  #enqueue<S>(commit: Commit<S>): Promise<AppendOutcome<S>> {
     const id = documentId(commit.entityId, commit.version);
     const writer = randomBytes(8).toString('hex');
     const omitted =
@@ -571,10 +628,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
         batch.map(async ({ commit, doc }, i): Promise<AppendOutcome<unknown>> => {
           if (refused.has(i)) return this.#refused(commit);
           // With its state, though the database has it without: the next load needs no rebuild.
-          this.#commits.set(
-            `${entityType}/${doc._id}`,
-            structuredClone({ ...doc, state: commit.state }),
-          );
+          this.#cache(entityType, structuredClone({ ...doc, state: commit.state }));
           this.#forgetRebuilt(entityType, commit.entityId, commit.version - 1);
           this.#know(entityType, commit.entityId, commit.version);
           const oldest = this.#oldest.get(entityType);
@@ -620,11 +674,14 @@ export class MongoEntityStore implements EntityStore, Pingable {
     ) {
       return { status: 'conflict' };
     }
+    const known = await this.#knownDuplicate(commit);
+    if (known !== undefined) return known;
     const existing = await collection.findOne({
       entityId: commit.entityId,
       causationKey: commit.causationKey,
     });
     if (existing === null) return { status: 'conflict' };
+    this.#cache(commit.entityType, structuredClone(existing));
     const { state } = await this.#withState(commit.entityType, existing);
     return {
       status: 'duplicate',
@@ -799,9 +856,15 @@ export class MongoEntityStore implements EntityStore, Pingable {
     if (commits.length === 0) return;
     try {
       const collection = this.#collection(entityType);
-      await inParallel(commits, 20, (c) =>
-        collection.deleteOne({ _id: documentId(c.entityId, c.version) }),
-      );
+      await inParallel(commits, 20, async (c) => {
+        const key = `${entityType}/${documentId(c.entityId, c.version)}`;
+        const cached = this.#commits.peek(key);
+        if (cached !== undefined) {
+          this.#commits.delete(key);
+          this.#causes.delete(causeOf(entityType, c.entityId, cached.causationKey));
+        }
+        await collection.deleteOne({ _id: documentId(c.entityId, c.version) });
+      });
     } catch (error) {
       throw unavailable('compacting', entityType, error);
     }

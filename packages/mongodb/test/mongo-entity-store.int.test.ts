@@ -274,24 +274,86 @@ describe('MongoEntityStore ping', () => {
   });
 });
 
-/** Runs a test on a store of a fresh database, with the collection of every `find` it sends. */
+/**
+ * Runs a test on a store of a fresh database, with the collection of every `find` it sends, and
+ * every command it sends (`<command> <collection>`, a `find` with its filter).
+ */
 async function withFindsCounted(
   label: string,
-  test: (store: MongoEntityStore, finds: string[]) => Promise<void>,
+  test: (
+    store: MongoEntityStore,
+    finds: string[],
+    commands: { readonly command: string; readonly filter?: unknown }[],
+    db: Db,
+  ) => Promise<void>,
 ) {
   const name = uniqueName(label);
   const client = await new MongoClient(testEnv().mongodbUrl, { monitorCommands: true }).connect();
   const finds: string[] = [];
+  const commands: { command: string; filter?: unknown }[] = [];
   client.on('commandStarted', (event) => {
     if (event.commandName === 'find') finds.push(String(event.command['find']));
+    commands.push({
+      command: `${event.commandName} ${String(event.command[event.commandName])}`,
+      ...(event.commandName === 'find' ? { filter: event.command['filter'] as unknown } : {}),
+    });
   });
   try {
-    await test(new MongoEntityStore(client.db(name)), finds);
+    await test(new MongoEntityStore(client.db(name)), finds, commands, client.db(name));
   } finally {
     await client.db(name).dropDatabase();
     await client.close();
   }
 }
+
+describe('MongoEntityStore answers a message applied already', () => {
+  it('from the commit it wrote or read, read by _id: no write, and no look-up by causation key (a scan on FerretDB)', async () => {
+    await withFindsCounted('duplicate-reads', async (store, _finds, commands, db) => {
+      await store.prepare(TYPE);
+      const id = uniqueName('entity');
+      const keyed = (version: number, causationKey: string) => ({
+        ...commitOf(id, version),
+        causationKey,
+      });
+      expect(await store.append(keyed(1, 'k1'))).toEqual({ status: 'appended' });
+      expect(await store.append(keyed(2, 'k2'))).toEqual({ status: 'appended' });
+      commands.length = 0;
+      // The message of version 1 comes again (a redelivery): it is answered with version 1.
+      expect(await store.append(keyed(3, 'k1'))).toMatchObject({
+        status: 'duplicate',
+        existing: { version: 1, causationKey: 'k1', state: { count: 1 } },
+      });
+      const commits = `${TYPE.replaceAll('.', '_')}_commits`;
+      expect(commands).toEqual([
+        { command: `find ${commits}`, filter: { _id: `${id}@0000000001` } },
+      ]);
+      // Another process of the service (a fresh store) learns the key from the database once,
+      // then answers from what it read.
+      const other = new MongoEntityStore(db);
+      expect(await other.append(keyed(3, 'k1'))).toMatchObject({
+        status: 'duplicate',
+        existing: { version: 1 },
+      });
+      const byKey = commands.filter(
+        (c) =>
+          c.command.startsWith('find ') &&
+          (c.filter as Record<string, unknown> | undefined)?.['causationKey'] !== undefined,
+      );
+      expect(byKey).toHaveLength(1);
+      commands.length = 0;
+      expect(await other.append(keyed(3, 'k1'))).toMatchObject({
+        status: 'duplicate',
+        existing: { version: 1 },
+      });
+      expect(commands.map((c) => c.command)).not.toContain(
+        `insert ${TYPE.replaceAll('.', '_')}_commits`,
+      );
+      expect(
+        commands.filter((c) => (c.filter as Record<string, unknown> | undefined)?.['causationKey']),
+      ).toEqual([]);
+    });
+  });
+});
 
 describe('MongoEntityStore loads after a conflict', () => {
   it('reads the head and the next version only, the versions this process saw coming from memory', async () => {
