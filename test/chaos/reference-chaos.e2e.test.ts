@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
+  freePorts,
   infraDown,
   infraUp,
   loadInfraConfig,
@@ -11,7 +12,6 @@ import {
 } from '@sagaflow/infra-local';
 import {
   settledInvariants,
-  freePorts,
   mixedBatch,
   placeAll,
   seed,

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@sagaflow/reference';
+import { freePorts } from '@sagaflow/infra-local';
 import { waitFor } from '@sagaflow/testing/node';
 import { sendJson, startChild, tsxChild, type Child } from '../children.js';
 import type { LoadTarget } from '../load.js';
@@ -41,12 +41,7 @@ export async function startRestate(options: {
   readonly stock: Readonly<Record<string, number>>;
   readonly credit: Readonly<Record<string, number>>;
 }): Promise<RestateSystem> {
-  const [ingress, admin, node, app] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
+  const [ingress, admin, node, app] = (await freePorts(4)) as [number, number, number, number];
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sagaflow-bench-restate-'));
   const logDir = path.join(options.logRoot, `restate-${path.basename(dataDir)}`);
   const server = startChild({

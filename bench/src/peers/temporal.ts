@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { goToolPath, installGoTool } from '@sagaflow/infra-local';
-import { freePort } from '@sagaflow/reference';
+import { freePorts } from '@sagaflow/infra-local';
 import { waitFor } from '@sagaflow/testing/node';
 import { commandSays, startChild } from '../children.js';
 import { startPostgresPeer, type PeerOptions, type PeerSystem } from './postgres-peer.js';
@@ -59,7 +59,7 @@ export function startTemporal(options: PeerOptions): Promise<PeerSystem> {
     env: (url) => ({ TEMPORAL_APP_DATABASE_URL: url('bench_app') }),
     servers: async (logDir) => {
       const cli = await temporalCli();
-      const [grpc, http, metrics] = [await freePort(), await freePort(), await freePort()];
+      const [grpc, http, metrics] = (await freePorts(3)) as [number, number, number];
       const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sagaflow-bench-temporal-'));
       const server = startChild({
         name: 'temporal-server',

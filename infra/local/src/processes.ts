@@ -28,6 +28,25 @@ export async function isOwnProcess(pid: number, marker: string): Promise<boolean
   }
 }
 
+/**
+ * `count` ports free on 127.0.0.1 now, all different: each is held until all are found (ports
+ * asked for one after another may be the same one twice).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, async () => {
+      const server = net.createServer();
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return server;
+    }),
+  );
+  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
+  await Promise.all(
+    servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+  );
+  return ports;
+}
+
 /** True when nothing listens on 127.0.0.1:port. */
 export function isPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {

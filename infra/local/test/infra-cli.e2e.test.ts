@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPortFree, repoRoot, type ServerStatus } from '../src/index.js';
+import { freePorts, isPortFree, repoRoot, type ServerStatus } from '../src/index.js';
 
 interface Run {
   readonly code: number;
@@ -26,22 +26,6 @@ function cli(args: string[], env: Record<string, string>): Promise<Run> {
       },
     );
   });
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<net.Server>((resolve) => {
-          const server = net.createServer();
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }
 
 function isAlive(pid: number): boolean {

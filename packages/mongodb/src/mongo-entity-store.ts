@@ -294,14 +294,19 @@ export class MongoEntityStore implements EntityStore, Pingable {
     this.#causes.set(causeOf(entityType, doc.entityId, doc.causationKey), doc.version);
   }
 
+  /** The version at which this process saw a commit with this commit's causation key. */
+  #seenAt(commit: Commit): number | undefined {
+    return this.#causes.get(causeOf(commit.entityType, commit.entityId, commit.causationKey));
+  }
+
   /**
-   * The outcome of a commit whose causation key this process has seen at another version: that
-   * commit, a duplicate (undefined when it is gone: compacted, or never found).
+   * The outcome of a commit whose causation key this process saw at `version`: that commit, a
+   * duplicate (undefined when it is gone: compacted, in any process).
    */
-  async #knownDuplicate(commit: Commit): Promise<AppendOutcome<unknown> | undefined> {
-    const version = this.#causes.get(
-      causeOf(commit.entityType, commit.entityId, commit.causationKey),
-    );
+  async #knownDuplicate(
+    commit: Commit,
+    version: number | undefined,
+  ): Promise<AppendOutcome<unknown> | undefined> {
     if (version === undefined || version === commit.version) return undefined;
     try {
       // Read from the database, not the cache: a commit compaction deleted (in any process) no
@@ -532,8 +537,9 @@ export class MongoEntityStore implements EntityStore, Pingable {
    */
   append<S>(commit: Commit<S>): Promise<AppendOutcome<S>> {
     // A message applied already, as this process knows: answered without a write.
-    if (this.#causes.has(causeOf(commit.entityType, commit.entityId, commit.causationKey))) {
-      return this.#knownDuplicate(commit).then(
+    const seenAt = this.#seenAt(commit);
+    if (seenAt !== undefined) {
+      return this.#knownDuplicate(commit, seenAt).then(
         (known) => (known as AppendOutcome<S> | undefined) ?? this.#enqueue(commit),
       );
     }
@@ -674,7 +680,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
     ) {
       return { status: 'conflict' };
     }
-    const known = await this.#knownDuplicate(commit);
+    const known = await this.#knownDuplicate(commit, this.#seenAt(commit));
     if (known !== undefined) return known;
     const existing = await collection.findOne({
       entityId: commit.entityId,
@@ -856,15 +862,9 @@ export class MongoEntityStore implements EntityStore, Pingable {
     if (commits.length === 0) return;
     try {
       const collection = this.#collection(entityType);
-      await inParallel(commits, 20, async (c) => {
-        const key = `${entityType}/${documentId(c.entityId, c.version)}`;
-        const cached = this.#commits.peek(key);
-        if (cached !== undefined) {
-          this.#commits.delete(key);
-          this.#causes.delete(causeOf(entityType, c.entityId, cached.causationKey));
-        }
-        await collection.deleteOne({ _id: documentId(c.entityId, c.version) });
-      });
+      await inParallel(commits, 20, (c) =>
+        collection.deleteOne({ _id: documentId(c.entityId, c.version) }),
+      );
     } catch (error) {
       throw unavailable('compacting', entityType, error);
     }

@@ -95,8 +95,9 @@ export async function unholdAll(
   known?: 'held',
 ): Promise<void> {
   for (const sku of skus) {
-    // Held here (as the state last seen says, or known): given back once. A command that finds
-    // its key taken costs the store a look-up by key, so the common case asks for none.
+    // Held here (as the state last seen says, or known): given back once, at once. Asking with
+    // the hold key first would find it taken: a duplicate, which costs the store a look-up by key
+    // (a scan on FerretDB) when this process has not seen the hold's commit.
     if (known === 'held' || (await ctx.load(stock, sku)).state.holds[orderId] !== undefined) {
       await ctx.execute(stock, sku, 'Unhold', { orderId }, { idempotencyKey: `unhold:${orderId}` });
       continue;

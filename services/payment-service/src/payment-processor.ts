@@ -41,8 +41,9 @@ export const paymentProcessor = (names: ReferenceNames, customer: CustomerEntity
           ctx.execute(customer, payload.customerId, 'Release', command, {
             idempotencyKey: `release:${payload.orderId}`,
           });
-        // Authorized (as the state last seen says): released once. A command that finds its key
-        // taken costs the store a look-up by key, so the common case asks for none.
+        // Authorized (as the state last seen says): released once, at once. Asking with the
+        // authorize key first would find it taken: a duplicate, which costs the store a look-up by
+        // key (a scan on FerretDB) when this process has not seen the authorization's commit.
         const { state } = await ctx.load(customer, payload.customerId);
         if (state.orders[payload.orderId]?.status === 'AUTHORIZED') {
           await release();

@@ -43,5 +43,5 @@ export {
 export type { Starting } from './scenario.js';
 export { buildReferenceService } from './services.js';
 export type { ReferenceService } from './services.js';
-export { ServiceSupervisor, freePort, freePorts } from './supervisor.js';
+export { ServiceSupervisor, freePort } from './supervisor.js';
 export type { SupervisorOptions } from './supervisor.js';

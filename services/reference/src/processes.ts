@@ -3,7 +3,8 @@ import path from 'node:path';
 import { ReferenceClient } from './client.js';
 import { invalidArgument } from '@sagaflow/core';
 import { serviceNames, type ServiceName } from '@sagaflow/reference-contracts';
-import { freePort, REPLICA_PORT_STEP, ServiceSupervisor } from './supervisor.js';
+import { freePorts } from '@sagaflow/infra-local';
+import { REPLICA_PORT_STEP, ServiceSupervisor } from './supervisor.js';
 
 /** Participant services, which can run as several replicas. */
 export const participantServices = ['order', 'inventory', 'payment', 'shipping'] as const;
@@ -84,7 +85,9 @@ export async function startReferenceProcesses(
   const namespace = options.namespace ?? `r${randomBytes(5).toString('hex')}`;
   const adminToken = options.adminToken ?? randomBytes(12).toString('hex');
   const ports = { ...options.ports } as Record<ServiceName, number>;
-  for (const s of serviceNames) ports[s] ??= await freePort();
+  const missing = serviceNames.filter((s) => ports[s] === undefined);
+  const found = await freePorts(missing.length);
+  missing.forEach((s, i) => (ports[s] = found[i]!));
   const urls = Object.fromEntries(
     serviceNames.map((s) => [s, `http://127.0.0.1:${ports[s]}`]),
   ) as Record<ServiceName, string>;
