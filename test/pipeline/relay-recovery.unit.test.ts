@@ -1,6 +1,6 @@
 import { eventsTopic, OutboxRelay, type CommitRef, type RelayCheckpoint } from '@sagaflow/core';
 import { loadSchemaCatalog } from '@sagaflow/schema-registry';
-import { MemoryBus, MemoryEntityStore, MemorySerde } from '@sagaflow/testing';
+import { MemoryBus, MemoryBusClient, MemoryEntityStore, MemorySerde } from '@sagaflow/testing';
 import { expect, it } from 'vitest';
 import { demoDomain, demoSchemasDir } from '../fixtures/demo-domain.js';
 import { depositCommit } from '../fixtures/deposit-commit.js';
@@ -72,4 +72,58 @@ it('marks a batch it published whose marking failed, also when the checkpoint it
   expect(await published()).toBe(2n);
   expect(await store.unpublished(account.type, 10)).toEqual([]);
   await relay.stop();
+});
+
+/** A client whose next publish waits at a gate until let through. */
+class GatedClient extends MemoryBusClient {
+  #open: (() => void) | undefined;
+  #arrived: (() => void) | undefined;
+  /** Resolves when the next publish reaches the gate. */
+  readonly arrived = new Promise<void>((resolve) => (this.#arrived = resolve));
+  override async publish(...args: Parameters<MemoryBus['publish']>): Promise<void> {
+    const gate = new Promise<void>((resolve) => (this.#open = resolve));
+    this.#arrived?.();
+    await gate;
+    return super.publish(...args);
+  }
+  letThrough(): void {
+    this.#open?.();
+  }
+}
+
+/*
+ * A shard moves to another process while its previous relay has a batch in hand: the new relay
+ * reads the checkpoint and the outbox, publishes the batch's commits and marks them; the old
+ * relay's publish then comes too late and must not go out a second time.
+ */
+it('publishes nothing more from a relay whose shard another process took over while it had a batch in hand', async () => {
+  const { account } = demoDomain('relay-takeover');
+  const store = new MemoryEntityStore();
+  const bus = new MemoryBus();
+  const serde = new MemorySerde(await loadSchemaCatalog(demoSchemasDir));
+  const relayOf = (publisher: MemoryBusClient) =>
+    new OutboxRelay({
+      relayId: 'shard-relay',
+      store,
+      publisher,
+      serde,
+      entityTypes: [account.type],
+      idleMs: 60_000,
+    });
+  const old = new GatedClient(bus);
+  const before = relayOf(old);
+  const after = relayOf(new MemoryBusClient(bus));
+  await store.append(depositCommit(account.type, 'acc', 1));
+
+  const inHand = before.runOnce();
+  await old.arrived;
+  expect(await after.runOnce()).toBe(1);
+  old.letThrough();
+  await expect(inHand).rejects.toMatchObject({ code: 'PUBLISH_FAILED' });
+  // Back at work (it has not learnt yet that the shard moved), it finds nothing left to publish.
+  expect(await before.runOnce()).toBe(0);
+  const published = [...(await bus.endOffsets(eventsTopic(account.type))).values()];
+  expect(published.reduce((a, b) => a + b, 0n)).toBe(1n);
+  expect(await store.unpublished(account.type, 10)).toEqual([]);
+  await Promise.all([before.stop(), after.stop()]);
 });

@@ -347,16 +347,34 @@ export class KafkaBus
     return slot;
   }
 
-  /** Drops a producer (after its transactions in hand) and connects a new one. */
-  async #reconnectProducer(transactionalId: string): Promise<Producer> {
+  /**
+   * Takes a transactional id over, after the transactions in hand of this process's producer: a
+   * fresh producer initialises it (InitProducerId with the id), which fences every older producer
+   * with the id, in any process (its next transaction fails), and waits until the last
+   * transaction of the one before is settled (a committed one's markers, a checkpoint's among
+   * them, are written after its commit returns). kafkajs initialises a transactional id only
+   * when a producer begins its first transaction (connecting asks for a plain producer id), so
+   * one is begun, and ended without a request.
+   */
+  #fence(transactionalId: string): Promise<void> {
     const slot = this.#slot(transactionalId);
-    const stale = slot.producer;
-    slot.producer = undefined;
-    if (stale !== undefined) {
-      await slot.queue;
-      await (await stale.catch(() => undefined))?.disconnect().catch(() => {});
-    }
-    return this.#connectedProducer(transactionalId);
+    const fencing = slot.queue.then(async () => {
+      const stale = slot.producer;
+      slot.producer = undefined;
+      await (await stale?.catch(() => undefined))?.disconnect().catch(() => {});
+      try {
+        const transaction = await (await this.#connectedProducer(transactionalId)).transaction();
+        await transaction.abort();
+      } catch (error) {
+        // A producer that could not take the id over is not kept: the next one starts afresh.
+        const failed = this.#slot(transactionalId).producer;
+        slot.producer = undefined;
+        void failed?.then((p) => p.disconnect()).catch(() => {});
+        throw error;
+      }
+    });
+    slot.queue = fencing.catch(() => {});
+    return fencing;
   }
 
   #connectedProducer(transactionalId: string): Promise<Producer> {
@@ -541,11 +559,7 @@ export class KafkaBus
   async readCheckpoint(relayId: string): Promise<RelayCheckpoint | undefined> {
     try {
       await this.#ensureCheckpointTopic();
-      // Connecting the transactional producer afresh fences an older instance with the same id
-      // and waits until its last transaction is settled (a committed one's markers, the
-      // checkpoint's among them, are written after the commit returns). This process's own
-      // producer too: its last commit may still be settling.
-      await this.#reconnectProducer(relayId);
+      await this.#fence(relayId);
       // The group coordinator takes a committed transaction's offsets in a moment after its
       // markers are written: read until the checkpoint this process sent last shows (at once,
       // mostly). One it committed shows for certain; one whose commit it did not see answered

@@ -1,4 +1,4 @@
-import { checkShardCount } from '@sagaflow/core';
+import { checkShardCount, SagaflowError } from '@sagaflow/core';
 import type {
   BusMessage,
   ClaimShardsOptions,
@@ -37,6 +37,60 @@ interface Group {
   readonly start: 'earliest' | 'latest';
 }
 
+/**
+ * Who holds each relay id, as Kafka's transactional ids are held: a client takes a relay id over
+ * by reading its checkpoint, or by publishing with it when it does not hold it; the client that
+ * held it before fails its next publish with it (and takes it back with the one after, as a
+ * producer started afresh would).
+ */
+class RelayHolds {
+  readonly #holder = new Map<string, object>();
+  /** The relay ids each client believes it holds. */
+  readonly #held = new WeakMap<object, Set<string>>();
+
+  #heldBy(client: object): Set<string> {
+    let held = this.#held.get(client);
+    if (held === undefined) {
+      held = new Set();
+      this.#held.set(client, held);
+    }
+    return held;
+  }
+
+  take(client: object, relayId: string): void {
+    this.#holder.set(relayId, client);
+    this.#heldBy(client).add(relayId);
+  }
+
+  /** The error of a client whose relay id another one took over since this one took it. */
+  check(client: object, relayId: string): SagaflowError | undefined {
+    const held = this.#heldBy(client);
+    if (!held.has(relayId)) {
+      this.take(client, relayId);
+      return undefined;
+    }
+    if (this.#holder.get(relayId) === client) return undefined;
+    held.delete(relayId);
+    return new SagaflowError(
+      'PUBLISH_FAILED',
+      `the relay '${relayId}' was taken over by another process (fenced)`,
+      { retriable: true },
+    );
+  }
+}
+
+/** What a {@link MemoryBusClient} reaches of its bus: publishing and reading in its own name. */
+interface ClientAccess {
+  readonly holds: RelayHolds;
+  readonly append: (
+    messages: readonly BusMessage[],
+    checkpoint: { readonly relayId: string; readonly value: RelayCheckpoint } | undefined,
+  ) => void;
+  readonly checkpoint: (relayId: string) => RelayCheckpoint | undefined;
+}
+
+const access = new WeakMap<MemoryBus, ClientAccess>();
+
 /** Kafka's partitioner in spirit: a stable hash of the key. */
 function partitionOf(key: string, partitions: number): number {
   let hash = 0;
@@ -63,6 +117,11 @@ export class MemoryBus
 
   constructor(options: { defaultPartitions?: number } = {}) {
     this.#defaultPartitions = options.defaultPartitions ?? 3;
+    access.set(this, {
+      holds: new RelayHolds(),
+      append: (messages, checkpoint) => this.#append(messages, checkpoint),
+      checkpoint: (relayId) => this.#checkpoints.get(relayId),
+    });
   }
 
   ensureTopics(topics: readonly { topic: string; partitions?: number }[]): Promise<void> {
@@ -90,6 +149,13 @@ export class MemoryBus
       readonly checkpoint?: { readonly relayId: string; readonly value: RelayCheckpoint };
     } = {},
   ): Promise<void> {
+    return publishAs(this, this, messages, options.checkpoint);
+  }
+
+  #append(
+    messages: readonly BusMessage[],
+    checkpoint: { readonly relayId: string; readonly value: RelayCheckpoint } | undefined,
+  ): void {
     const created = messages.some((m) => !this.#topics.has(m.topic));
     for (const message of messages) {
       const log = this.#topic(message.topic);
@@ -104,12 +170,11 @@ export class MemoryBus
         headers: { ...message.headers },
       });
     }
-    if (options.checkpoint !== undefined) {
-      this.#checkpoints.set(options.checkpoint.relayId, { ...options.checkpoint.value });
+    if (checkpoint !== undefined) {
+      this.#checkpoints.set(checkpoint.relayId, { ...checkpoint.value });
     }
     if (created) this.#rebalanceAll();
     for (const wake of this.#notify) wake();
-    return Promise.resolve();
   }
 
   /**
@@ -158,9 +223,9 @@ export class MemoryBus
     return claimant.changes;
   }
 
+  /** The relay's last checkpoint; takes the relay over, as a relay recovering does. */
   readCheckpoint(relayId: string): Promise<RelayCheckpoint | undefined> {
-    const checkpoint = this.#checkpoints.get(relayId);
-    return Promise.resolve(checkpoint === undefined ? undefined : { ...checkpoint });
+    return readCheckpointAs(this, this, relayId);
   }
 
   endOffsets(topic: string): Promise<ReadonlyMap<number, bigint>> {
@@ -309,12 +374,12 @@ export class MemoryBusClient
     return this.#bus.ping();
   }
 
-  publish(...args: Parameters<MemoryBus['publish']>): Promise<void> {
-    return this.#bus.publish(...args);
+  publish(...[messages, options]: Parameters<MemoryBus['publish']>): Promise<void> {
+    return publishAs(this.#bus, this, messages, options?.checkpoint);
   }
 
   readCheckpoint(relayId: string): Promise<RelayCheckpoint | undefined> {
-    return this.#bus.readCheckpoint(relayId);
+    return readCheckpointAs(this.#bus, this, relayId);
   }
 
   async claimShards(options: ClaimShardsOptions): Promise<ShardClaim> {
@@ -352,4 +417,29 @@ export class MemoryBusClient
   async close(): Promise<void> {
     await Promise.all([...this.#running].map((s) => s.stop()));
   }
+}
+
+/** Publishes through the bus in a client's name: with a checkpoint, only while it holds the relay. */
+function publishAs(
+  bus: MemoryBus,
+  client: object,
+  messages: readonly BusMessage[],
+  checkpoint: { readonly relayId: string; readonly value: RelayCheckpoint } | undefined,
+): Promise<void> {
+  const { holds, append } = access.get(bus)!;
+  const fenced = checkpoint === undefined ? undefined : holds.check(client, checkpoint.relayId);
+  if (fenced !== undefined) return Promise.reject(fenced);
+  append(messages, checkpoint);
+  return Promise.resolve();
+}
+
+function readCheckpointAs(
+  bus: MemoryBus,
+  client: object,
+  relayId: string,
+): Promise<RelayCheckpoint | undefined> {
+  const { holds, checkpoint } = access.get(bus)!;
+  holds.take(client, relayId);
+  const read = checkpoint(relayId);
+  return Promise.resolve(read === undefined ? undefined : { ...read });
 }

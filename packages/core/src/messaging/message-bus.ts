@@ -22,7 +22,12 @@ export interface MessagePublisher {
       readonly checkpoint?: { readonly relayId: string; readonly value: RelayCheckpoint };
     },
   ): Promise<void>;
-  /** The last checkpoint published for the relay, if any. */
+  /**
+   * The last checkpoint published for the relay, if any. Reading it takes the relay over: every
+   * other process's publishes with the relay's checkpoint fail from then on (until that process
+   * reads the checkpoint, or publishes with it again after the failure, taking it back), and the
+   * checkpoint read is the one of the last batch that any process published before.
+   */
   readCheckpoint(relayId: string): Promise<RelayCheckpoint | undefined>;
   close(): Promise<void>;
 }

@@ -84,7 +84,9 @@ export class ShardedRelay {
       const wanted = new Set(shards);
       const lost = [...this.#relays].filter(([index]) => !wanted.has(index));
       for (const [index] of lost) this.#relays.delete(index);
-      // A lost shard's relay finishes its batch in hand; its new owner fences it after that.
+      // A lost shard's relay finishes its batch in hand, unless its new owner's relay (in
+      // another process, told at the same time) reads the checkpoint first: that read fences it,
+      // so that its batch fails rather than go out after the new owner read the outbox.
       await Promise.all(lost.map(([, relay]) => relay.stop()));
       for (const index of wanted) {
         if (this.#relays.has(index)) continue;

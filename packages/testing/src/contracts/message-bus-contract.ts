@@ -206,5 +206,37 @@ export function messageBusContract(
       expect(await bus.readCheckpoint(relayId)).toEqual({ sequence: 2, instance: 'one' });
       expect(await bus.readCheckpoint(`${relayId}-other`)).toBeUndefined();
     });
+
+    /*
+     * A relay taking a shard over reads its checkpoint, then the outbox: a batch its previous
+     * holder published after that read would be published again by the new one.
+     */
+    it("takes a relay over by reading its checkpoint: the previous holder's next batch fails and is never delivered", async () => {
+      const { bus: a, topic } = await setup(1);
+      const b = await peerOf(a);
+      open.push(b);
+      const relayId = uniqueName('relay');
+      const batch = (bus: ContractBus, n: number, instance: string) =>
+        bus.publish([message(topic, 'k', n)], {
+          checkpoint: { relayId, value: { sequence: n, instance } },
+        });
+      await batch(a, 1, 'a');
+      expect(await b.readCheckpoint(relayId)).toEqual({ sequence: 1, instance: 'a' });
+      await expect(batch(a, 2, 'a')).rejects.toMatchObject({
+        code: 'PUBLISH_FAILED',
+        retriable: true,
+      });
+      expect(await b.readCheckpoint(relayId)).toEqual({ sequence: 1, instance: 'a' });
+      await batch(b, 3, 'b');
+      // A holder that failed takes the relay back with its next batch, as a restarted one would.
+      await batch(a, 4, 'a');
+      await expect(batch(b, 5, 'b')).rejects.toMatchObject({ code: 'PUBLISH_FAILED' });
+      expect(await a.readCheckpoint(relayId)).toEqual({ sequence: 4, instance: 'a' });
+      const { received } = await consume(b, uniqueGroupId('fenced'), topic);
+      await waitFor(() => received.length >= 3, { timeoutMs, description: '3 delivered' });
+      await batch(a, 6, 'a');
+      await waitFor(() => received.length >= 4, { timeoutMs, description: '4 delivered' });
+      expect(received.map((m) => m.headers['x-n'])).toEqual(['1', '3', '4', '6']);
+    });
   });
 }
