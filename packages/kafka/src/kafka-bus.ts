@@ -148,6 +148,11 @@ const ENSURE_TOPICS_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 2_000, mul
 /** Pauses before a consumer that kafkajs left stopped is started afresh. */
 const CONSUMER_RESTART_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 10_000, multiplier: 2 };
 const checkpointGroup = (relayId: string) => `${relayId}.checkpoint`;
+/**
+ * How long a relay's checkpoint read waits for the group coordinator to answer a stable offset
+ * (its offsets loaded, the last transaction's taken): then the read fails and the relay retries.
+ */
+const STABLE_CHECKPOINT_MS = 30_000;
 
 const LEVELS = {
   nothing: logLevel.NOTHING,
@@ -184,14 +189,6 @@ export class KafkaBus
   readonly #producers = new Map<
     string,
     { producer: Promise<Producer> | undefined; queue: Promise<unknown> }
-  >();
-  /**
-   * The checkpoint of each relay this process sent last, and whether its transaction's commit
-   * answered: {@link readCheckpoint} reads until the group coordinator shows it.
-   */
-  readonly #checkpointsSent = new Map<
-    string,
-    { readonly value: RelayCheckpoint; readonly committed: boolean }
   >();
   /** How to stop each running consumer (its handled offsets committed first). */
   readonly #consumers = new Set<() => Promise<void>>();
@@ -444,9 +441,6 @@ export class KafkaBus
       byTopic.set(m.topic, list);
     }
     const transaction = await producer.transaction();
-    if (checkpoint !== undefined) {
-      this.#checkpointsSent.set(checkpoint.relayId, { value: checkpoint.value, committed: false });
-    }
     try {
       if (messages.length > 0) {
         await transaction.sendBatch({
@@ -472,9 +466,6 @@ export class KafkaBus
         });
       }
       await transaction.commit();
-      if (checkpoint !== undefined) {
-        this.#checkpointsSent.set(checkpoint.relayId, { value: checkpoint.value, committed: true });
-      }
     } catch (error) {
       await transaction.abort().catch(() => {});
       // A fenced or broken producer cannot be reused: start a fresh one next time.
@@ -560,25 +551,19 @@ export class KafkaBus
     try {
       await this.#ensureCheckpointTopic();
       await this.#fence(relayId);
-      // The group coordinator takes a committed transaction's offsets in a moment after its
-      // markers are written: read until the checkpoint this process sent last shows (at once,
-      // mostly). One it committed shows for certain; one whose commit it did not see answered
-      // (the broker died under it) is waited for a moment, then taken as aborted.
-      const sent = this.#checkpointsSent.get(relayId);
-      if (sent === undefined) {
-        // Nothing sent from this process (a relay starting, or taking over a shard): the last
-        // commit of the one before it, settled by the reconnection, is given a moment to show.
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        return await this.#fetchCheckpoint(relayId);
-      }
-      const deadline = Date.now() + (sent.committed ? 10_000 : 1_000);
+      // The fence settled the last transaction of every holder before: the group coordinator
+      // takes its offsets a moment later (after a broker failover, once it has loaded them), and
+      // until then a stable read answers UNSTABLE_OFFSET_COMMIT rather than the checkpoint
+      // before. Read until it answers.
+      const deadline = Date.now() + STABLE_CHECKPOINT_MS;
       for (let attempt = 1; ; attempt += 1) {
-        const read = await this.#fetchCheckpoint(relayId);
-        const behind =
-          read === undefined ||
-          (read.instance === sent.value.instance && read.sequence < sent.value.sequence);
-        if (!behind || Date.now() >= deadline) return read;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(50 * attempt, 500)));
+        try {
+          return await this.#fetchCheckpoint(relayId);
+        } catch (error) {
+          const retriable = (error as { retriable?: unknown }).retriable === true;
+          if (!retriable || Date.now() >= deadline) throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(10 * 2 ** attempt, 500)));
       }
     } catch (error) {
       throw new SagaflowError(
@@ -595,7 +580,11 @@ export class KafkaBus
   /** The committed offset of a relay's checkpoint group, as the group coordinator has it. */
   async #fetchCheckpoint(relayId: string): Promise<RelayCheckpoint | undefined> {
     const [offsets] = await this.#withAdmin((admin) =>
-      admin.fetchOffsets({ groupId: checkpointGroup(relayId), topics: [CHECKPOINT_TOPIC] }),
+      admin.fetchOffsets({
+        groupId: checkpointGroup(relayId),
+        topics: [CHECKPOINT_TOPIC],
+        requireStable: true,
+      }),
     );
     const partition = offsets?.partitions.find((p) => p.partition === 0) as
       { offset: string; metadata: string | null } | undefined;

@@ -151,10 +151,11 @@ export class OutboxRelay {
   async #recover(): Promise<void> {
     const { store, publisher, relayId } = this.#options;
     await this.#settleMarking().catch(() => {});
-    // Batches this relay saw published and has not marked: whatever the checkpoint reads (the
-    // group coordinator can show an older one for a while after a broker restart), they are
-    // marked, or their commits would be left out of every batch as published and stay in the
-    // outbox for good (a command sent again would wait for them forever).
+    // Batches this relay saw published and has not marked: whatever the checkpoint reads (it
+    // names the last two batches only, and markings can fail several rounds in a row while the
+    // database restarts), they are marked, or their commits would be left out of every batch as
+    // published and stay in the outbox for good (a command sent again would wait for them
+    // forever).
     for (const refs of [...this.#owed]) {
       await this.#mark(refs);
       this.#owed.delete(refs);
