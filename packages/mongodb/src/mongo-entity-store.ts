@@ -79,6 +79,12 @@ const wroteIt = (marker: OutboxDocument, doc: CommitDocument) =>
 /** Causation keys remembered per commit kept in the cache (a key costs far less memory). */
 const CAUSES_PER_CACHED_COMMIT = 10;
 
+/**
+ * Versions before a commit refused for its causation key that are read by _id for the commit
+ * with that key, before it is looked up by key.
+ */
+const LATEST_READ = 8;
+
 const causeOf = (entityType: string, entityId: string, causationKey: string) =>
   `${entityType}/${entityId}#${causationKey}`;
 
@@ -663,6 +669,24 @@ export class MongoEntityStore implements EntityStore, Pingable {
     }
   }
 
+  /**
+   * The commit with the refused commit's causation key among the {@link LATEST_READ} versions
+   * before it, read by _id all at once.
+   */
+  async #amongLatest(
+    collection: Collection<CommitDocument>,
+    commit: Commit,
+  ): Promise<CommitDocument | undefined> {
+    const versions = Array.from(
+      { length: Math.min(LATEST_READ, commit.version - 1) },
+      (_, i) => commit.version - 1 - i,
+    );
+    const docs = await Promise.all(
+      versions.map((version) => collection.findOne({ _id: documentId(commit.entityId, version) })),
+    );
+    return docs.find((doc) => doc?.causationKey === commit.causationKey) ?? undefined;
+  }
+
   /** Which key refused an insert: a conflict (the version is taken) or a duplicate (the causation). */
   async #refused(commit: Commit): Promise<AppendOutcome<unknown>> {
     const collection = this.#collection(commit.entityType);
@@ -682,10 +706,13 @@ export class MongoEntityStore implements EntityStore, Pingable {
     }
     const known = await this.#knownDuplicate(commit, this.#seenAt(commit));
     if (known !== undefined) return known;
-    const existing = await collection.findOne({
-      entityId: commit.entityId,
-      causationKey: commit.causationKey,
-    });
+    // A key this process never saw (a message delivered again after a restart, mostly): the
+    // entity's latest commits are read by _id first, as a message delivered again is mostly
+    // among them; only a key older than those is looked up by key, which scans the whole
+    // collection on FerretDB, at a cost that grows with the data.
+    const existing =
+      (await this.#amongLatest(collection, commit)) ??
+      (await collection.findOne({ entityId: commit.entityId, causationKey: commit.causationKey }));
     if (existing === null) return { status: 'conflict' };
     this.#cache(commit.entityType, structuredClone(existing));
     const { state } = await this.#withState(commit.entityType, existing);

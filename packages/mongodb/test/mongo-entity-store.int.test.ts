@@ -330,14 +330,16 @@ describe('MongoEntityStore answers a message applied already', () => {
       expect(commands).toEqual([
         { command: `find ${commits}`, filter: { _id: `${id}@0000000001` } },
       ]);
-      // Another process of the service (a fresh store) learns the key from the database once,
-      // then answers from what it read.
+      // Another process of the service (a fresh store, as after a restart) never saw the key:
+      // it reads the versions before the refused one by _id, and finds it there; then it answers
+      // from what it read.
       const other = new MongoEntityStore(db);
+      commands.length = 0;
       expect(await other.append(keyed(id, 3, 'k1'))).toMatchObject({
         status: 'duplicate',
         existing: { version: 1 },
       });
-      expect(lookUpsByKey()).toHaveLength(1);
+      expect(lookUpsByKey()).toEqual([]);
       commands.length = 0;
       expect(await other.append(keyed(id, 3, 'k1'))).toMatchObject({
         status: 'duplicate',
@@ -345,6 +347,36 @@ describe('MongoEntityStore answers a message applied already', () => {
       });
       expect(commands.map((c) => c.command)).not.toContain(`insert ${commits}`);
       expect(lookUpsByKey()).toEqual([]);
+    });
+  });
+
+  it('that it never saw, by reading the entity’s latest commits by _id; a key older than those by key, once', async () => {
+    await withFindsCounted('unseen-duplicates', async (store, _finds, commands, db) => {
+      await store.prepare(TYPE);
+      const id = uniqueName('entity');
+      const lookUpsByKey = () =>
+        commands.filter(
+          (c) =>
+            c.command.startsWith('find ') &&
+            (c.filter as Record<string, unknown> | undefined)?.['causationKey'] !== undefined,
+        );
+      for (let v = 1; v <= 12; v += 1) await store.append(keyed(id, v, `k${v}`));
+      // A fresh store, as after a restart: the message of version 5 comes again (eight versions
+      // back), then that of version 2 (eleven back, older than the versions read by _id).
+      const restarted = new MongoEntityStore(db);
+      commands.length = 0;
+      expect(await restarted.append(keyed(id, 13, 'k5'))).toMatchObject({
+        status: 'duplicate',
+        existing: { version: 5, causationKey: 'k5' },
+      });
+      expect(lookUpsByKey()).toEqual([]);
+      expect(await restarted.append(keyed(id, 13, 'k2'))).toMatchObject({
+        status: 'duplicate',
+        existing: { version: 2, causationKey: 'k2' },
+      });
+      expect(lookUpsByKey()).toHaveLength(1);
+      // A new key is no duplicate.
+      expect(await restarted.append(keyed(id, 13, 'k13'))).toEqual({ status: 'appended' });
     });
   });
 });
