@@ -577,7 +577,10 @@ export class KafkaBus
     }
   }
 
-  /** The committed offset of a relay's checkpoint group, as the group coordinator has it. */
+  /**
+   * The committed offset of a relay's checkpoint group, read stable: fails with the retriable
+   * `UNSTABLE_OFFSET_COMMIT` while a transaction's offsets of the group are not settled.
+   */
   async #fetchCheckpoint(relayId: string): Promise<RelayCheckpoint | undefined> {
     const [offsets] = await this.#withAdmin((admin) =>
       admin.fetchOffsets({
