@@ -188,11 +188,14 @@ describe('infra CLI (up, status, env, down) on its own ports', () => {
 
 /** `count` consecutive ports free now. */
 async function freePortRun(count: number): Promise<number> {
+  // Below the kernel's ephemeral range (32768 and up): the brokers' JVMs bind their ports seconds
+  // after they are picked, and meanwhile the outgoing connections of the tests running beside
+  // this one take ports of that range as their local ports; twice in CI a broker could then not
+  // bind, and the cluster never formed ("did not answer within 180000 ms").
   for (;;) {
-    const [base] = await freePorts(1);
-    if (base! + count > 65535) continue;
-    const free = await Promise.all(Array.from({ length: count }, (_, i) => isPortFree(base! + i)));
-    if (free.every(Boolean)) return base!;
+    const base = 20_000 + Math.floor(Math.random() * (12_000 - count));
+    const free = await Promise.all(Array.from({ length: count }, (_, i) => isPortFree(base + i)));
+    if (free.every(Boolean)) return base;
   }
 }
 
@@ -202,8 +205,8 @@ describe('infra CLI with a cluster of three brokers', () => {
 
   beforeAll(async () => {
     stateDir = await mkdtemp(path.join(tmpdir(), 'sagaflow-infra-brokers-'));
-    const kafka = await freePortRun(6);
-    const [registry, database] = await freePorts(2);
+    const kafka = await freePortRun(8);
+    const [registry, database] = [kafka + 6, kafka + 7];
     env = {
       SAGAFLOW_INFRA_STATE_DIR: stateDir,
       SAGAFLOW_KAFKA_PORT: String(kafka),
