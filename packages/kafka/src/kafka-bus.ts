@@ -153,6 +153,26 @@ const checkpointGroup = (relayId: string) => `${relayId}.checkpoint`;
  * (its offsets loaded, the last transaction's taken): then the read fails and the relay retries.
  */
 const STABLE_CHECKPOINT_MS = 30_000;
+const STABLE_CHECKPOINT_BACKOFF: BackoffPolicy = { initialMs: 20, maxMs: 500, multiplier: 2 };
+
+/** Runs `run` again after each retriable failure (kafkajs' flag), with backoff, for `timeoutMs`. */
+async function retryingRetriable<T>(
+  run: () => Promise<T>,
+  backoff: BackoffPolicy,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await run();
+    } catch (error) {
+      const delay = backoffDelay(backoff, attempt);
+      const retriable = (error as { retriable?: unknown }).retriable === true;
+      if (!retriable || Date.now() + delay > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
 
 const LEVELS = {
   nothing: logLevel.NOTHING,
@@ -248,18 +268,11 @@ export class KafkaBus
     // Services that start together create the same topics at once, and a busy broker's metadata
     // lags a creation: kafkajs then fails with a retriable error (`This server does not host this
     // topic-partition`) that its own retries do not always outlast. Wait it out, bounded.
-    const deadline = Date.now() + ENSURE_TOPICS_TIMEOUT_MS;
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await this.#createMissingTopics(topics);
-        return;
-      } catch (error) {
-        const delay = backoffDelay(ENSURE_TOPICS_BACKOFF, attempt);
-        const retriable = (error as { retriable?: unknown }).retriable === true;
-        if (!retriable || Date.now() + delay > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
-    }
+    await retryingRetriable(
+      () => this.#createMissingTopics(topics),
+      ENSURE_TOPICS_BACKOFF,
+      ENSURE_TOPICS_TIMEOUT_MS,
+    );
   }
 
   async #createMissingTopics(
@@ -364,14 +377,20 @@ export class KafkaBus
         await transaction.abort();
       } catch (error) {
         // A producer that could not take the id over is not kept: the next one starts afresh.
-        const failed = this.#slot(transactionalId).producer;
-        slot.producer = undefined;
-        void failed?.then((p) => p.disconnect()).catch(() => {});
+        this.#dropProducer(transactionalId);
         throw error;
       }
     });
     slot.queue = fencing.catch(() => {});
     return fencing;
+  }
+
+  /** Forgets a transactional id's producer and disconnects it in the background. */
+  #dropProducer(transactionalId: string): void {
+    const slot = this.#slot(transactionalId);
+    const dropped = slot.producer;
+    slot.producer = undefined;
+    void dropped?.then((p) => p.disconnect()).catch(() => {});
   }
 
   #connectedProducer(transactionalId: string): Promise<Producer> {
@@ -416,7 +435,6 @@ export class KafkaBus
   ): Promise<void> {
     if (messages.length === 0 && checkpoint === undefined) return;
     const transactionalId = this.#transactionalIdOf(checkpoint);
-    const slot = this.#slot(transactionalId);
     let producer: Producer;
     try {
       if (checkpoint !== undefined) await this.#ensureCheckpointTopic();
@@ -469,9 +487,7 @@ export class KafkaBus
     } catch (error) {
       await transaction.abort().catch(() => {});
       // A fenced or broken producer cannot be reused: start a fresh one next time.
-      const stale = slot.producer;
-      slot.producer = undefined;
-      void stale?.then((p) => p.disconnect()).catch(() => {});
+      this.#dropProducer(transactionalId);
       throw new SagaflowError(
         'PUBLISH_FAILED',
         `publishing to Kafka failed: ${(error as Error).message}`,
@@ -555,16 +571,11 @@ export class KafkaBus
       // takes its offsets a moment later (after a broker failover, once it has loaded them), and
       // until then a stable read answers UNSTABLE_OFFSET_COMMIT rather than the checkpoint
       // before. Read until it answers.
-      const deadline = Date.now() + STABLE_CHECKPOINT_MS;
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          return await this.#fetchCheckpoint(relayId);
-        } catch (error) {
-          const retriable = (error as { retriable?: unknown }).retriable === true;
-          if (!retriable || Date.now() >= deadline) throw error;
-        }
-        await new Promise((resolve) => setTimeout(resolve, Math.min(10 * 2 ** attempt, 500)));
-      }
+      return await retryingRetriable(
+        () => this.#fetchCheckpoint(relayId),
+        STABLE_CHECKPOINT_BACKOFF,
+        STABLE_CHECKPOINT_MS,
+      );
     } catch (error) {
       throw new SagaflowError(
         'PUBLISH_FAILED',

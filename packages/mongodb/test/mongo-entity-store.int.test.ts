@@ -307,18 +307,21 @@ async function withFindsCounted(
   }
 }
 
+/** The finds among the commands that look a commit up by its causation key (a scan on FerretDB). */
+const byKey = (commands: readonly { command: string; filter?: unknown }[]) =>
+  commands.filter(
+    (c) =>
+      c.command.startsWith('find ') &&
+      (c.filter as Record<string, unknown> | undefined)?.['causationKey'] !== undefined,
+  );
+
 describe('MongoEntityStore answers a message applied already', () => {
   it('from the commit it wrote or read, read by _id: no write, and no look-up by causation key (a scan on FerretDB)', async () => {
     await withFindsCounted('duplicate-reads', async (store, _finds, commands, db) => {
       await store.prepare(TYPE);
       const id = uniqueName('entity');
       const commits = `${TYPE.replaceAll('.', '_')}_commits`;
-      const lookUpsByKey = () =>
-        commands.filter(
-          (c) =>
-            c.command.startsWith('find ') &&
-            (c.filter as Record<string, unknown> | undefined)?.['causationKey'] !== undefined,
-        );
+      const lookUpsByKey = () => byKey(commands);
       expect(await store.append(keyed(id, 1, 'k1'))).toEqual({ status: 'appended' });
       expect(await store.append(keyed(id, 2, 'k2'))).toEqual({ status: 'appended' });
       commands.length = 0;
@@ -354,12 +357,7 @@ describe('MongoEntityStore answers a message applied already', () => {
     await withFindsCounted('unseen-duplicates', async (store, _finds, commands, db) => {
       await store.prepare(TYPE);
       const id = uniqueName('entity');
-      const lookUpsByKey = () =>
-        commands.filter(
-          (c) =>
-            c.command.startsWith('find ') &&
-            (c.filter as Record<string, unknown> | undefined)?.['causationKey'] !== undefined,
-        );
+      const lookUpsByKey = () => byKey(commands);
       for (let v = 1; v <= 12; v += 1) await store.append(keyed(id, v, `k${v}`));
       // A fresh store, as after a restart: the message of version 5 comes again (eight versions
       // back), then that of version 2 (eleven back, older than the versions read by _id).
