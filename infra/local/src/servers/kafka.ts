@@ -139,10 +139,15 @@ function serverProperties(config: InfraConfig, index: number, dataDir: string): 
 
 /**
  * The cluster id every broker's storage is formatted with: one per state folder, the same for
- * every broker of it (a KRaft cluster id is 16 bytes, base64url).
+ * every broker of it (a KRaft cluster id is 16 bytes, base64url; here of a hash of the folder's
+ * path). The first byte's top bit is cleared, so that the id never starts with '-' (or '_'),
+ * which the storage tool's `-t <id>` would read as an option. Used only to format a storage.
  */
-const clusterIdOf = (config: InfraConfig) =>
-  createHash('sha256').update(config.stateDir).digest().subarray(0, 16).toString('base64url');
+export function clusterIdOf(config: Pick<InfraConfig, 'stateDir'>): string {
+  const bytes = createHash('sha256').update(config.stateDir).digest().subarray(0, 16);
+  bytes[0] = bytes[0]! & 0x7f;
+  return bytes.toString('base64url');
+}
 
 function classpath(config: InfraConfig): string {
   return `${path.join(installDir(config), 'libs')}/*`;
