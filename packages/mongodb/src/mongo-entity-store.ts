@@ -231,6 +231,11 @@ export class MongoEntityStore implements EntityStore, Pingable {
   /** The latest version of each entity this process has seen (wrote or read); -1: behind. */
   readonly #known: LRUCache<string, number>;
   /**
+   * The versions of `#known` this process wrote or read within the last `trustSeenMs`: a command
+   * starts from one of them without reading the head (none when `trustSeenMs` is 0).
+   */
+  readonly #fresh: LRUCache<string, number> | undefined;
+  /**
    * The version of each commit this process wrote or read, by entity and causation key: a
    * message applied already (a redelivery, a workflow's step sent again) is answered from it
    * with a read by `_id`, not refused by the unique index and then looked up by key, a read that
@@ -253,6 +258,13 @@ export class MongoEntityStore implements EntityStore, Pingable {
    *   prepared with its replay is written without its state when the state is larger than this
    *   (BSON bytes), except every few versions: the cost of a commit then follows its events, not
    *   the size of the state. @default 1024
+   * @param options.trustSeenMs For this long after this process wrote or read an entity's
+   *   latest version, a command starts from it without reading the entity's head (one read less
+   *   per command): should another process have written since, the command's append conflicts
+   *   and it loads afresh. The head is read otherwise, because compaction may have deleted
+   *   versions since: keep the compaction's minimum retention (`minRetentionMs`, 7 days by
+   *   default) far above this, in every process of the service. 0: always read the head.
+   *   @default 30000
    */
   constructor(
     db: Db,
@@ -260,6 +272,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
       readonly cachedCommits?: number;
       readonly freshPing?: () => Promise<void>;
       readonly snapshotBytes?: number;
+      readonly trustSeenMs?: number;
     } = {},
   ) {
     this.#db = db;
@@ -278,6 +291,11 @@ export class MongoEntityStore implements EntityStore, Pingable {
     this.#snapshotBytes = snapshotBytes;
     this.#commits = new LRUCache({ max });
     this.#known = new LRUCache({ max });
+    const trustSeenMs = options.trustSeenMs ?? 30_000;
+    if (!Number.isInteger(trustSeenMs) || trustSeenMs < 0) {
+      throw invalidArgument('trustSeenMs', `must be a non-negative integer (got ${trustSeenMs})`);
+    }
+    this.#fresh = trustSeenMs === 0 ? undefined : new LRUCache({ max, ttl: trustSeenMs });
     this.#causes = new LRUCache({ max: max * CAUSES_PER_CACHED_COMMIT });
   }
 
@@ -349,15 +367,28 @@ export class MongoEntityStore implements EntityStore, Pingable {
     await this.#heads(entityType).replaceOne({ _id: entityId }, { version }, { upsert: true });
   }
 
+  /** Records the latest version of an entity, as this process just wrote or read it. */
   #know(entityType: string, entityId: string, version: number): void {
     const key = `${entityType}/${entityId}`;
-    if ((this.#known.get(key) ?? 0) < version) this.#known.set(key, version);
+    const known = this.#known.get(key) ?? 0;
+    if (known > version) return;
+    this.#known.set(key, version);
+    this.#fresh?.set(key, version);
+  }
+
+  /** What this process knew of an entity is behind: the next load looks in the database. */
+  #behind(entityType: string, entityId: string): void {
+    const key = `${entityType}/${entityId}`;
+    // -1: known to be behind, so not taken for a new entity either.
+    this.#known.set(key, -1);
+    this.#fresh?.delete(key);
   }
 
   /**
    * The latest commit of an entity, found by `_id` upwards from the head hint or the latest
-   * version this process has seen, whichever is higher. The hint is read in any case: a version
-   * this process saw may have been compacted since, and compaction moves the hint first.
+   * version this process has seen, whichever is higher. The hint is read unless a command starts
+   * from a version this process wrote or read within `trustSeenMs`: a version it saw earlier may
+   * have been compacted since, and compaction moves the hint first.
    */
   async #latest(
     entityType: string,
@@ -365,8 +396,17 @@ export class MongoEntityStore implements EntityStore, Pingable {
     mayBeStale = false,
   ): Promise<CommitDocument | undefined> {
     const collection = this.#collection(entityType);
+    const key = `${entityType}/${entityId}`;
+    // For a command, the latest version this process wrote or read lately: no version after it
+    // can have been compacted since (it would be younger than the compaction's retention), so a
+    // later one, written by another process, makes the append conflict.
+    const fresh = mayBeStale ? this.#fresh?.get(key) : undefined;
+    if (fresh !== undefined && fresh > 0 && fresh === this.#known.get(key)) {
+      const cached = this.#commits.get(`${entityType}/${documentId(entityId, fresh)}`);
+      if (cached !== undefined) return structuredClone(cached);
+    }
     const head = await this.#heads(entityType).findOne({ _id: entityId });
-    const known = this.#known.get(`${entityType}/${entityId}`) ?? 0;
+    const known = this.#known.get(key) ?? 0;
     // For a command, the version this process saw last is the latest as far as the head tells:
     // start from it without probing further. A later version written by another process is found by the
     // append, whose insert of the next version then conflicts (and forgets what was known): no
@@ -664,7 +704,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
       return outcomes;
     } catch (error) {
       // Whether the commits were written is unknown: their entities are behind in this process.
-      for (const { commit } of batch) this.#known.set(`${entityType}/${commit.entityId}`, -1);
+      for (const { commit } of batch) this.#behind(entityType, commit.entityId);
       throw unavailable('appending to', entityType, error);
     }
   }
@@ -690,9 +730,8 @@ export class MongoEntityStore implements EntityStore, Pingable {
   /** Which key refused an insert: a conflict (the version is taken) or a duplicate (the causation). */
   async #refused(commit: Commit): Promise<AppendOutcome<unknown>> {
     const collection = this.#collection(commit.entityType);
-    // Whatever this process knew of the entity is behind: the next load looks in the database
-    // (-1: known to be behind, so not taken for a new entity either).
-    this.#known.set(`${commit.entityType}/${commit.entityId}`, -1);
+    // Whatever this process knew of the entity is behind: the next load looks in the database.
+    this.#behind(commit.entityType, commit.entityId);
     // FerretDB does not say which index refused the insert: a taken version is a conflict (a
     // retry on the fresh state finds a duplicate, if it is one); a free version means the
     // causation key.

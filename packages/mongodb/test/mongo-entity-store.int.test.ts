@@ -315,6 +315,46 @@ const byKey = (commands: readonly { command: string; filter?: unknown }[]) =>
       (c.filter as Record<string, unknown> | undefined)?.['causationKey'] !== undefined,
   );
 
+describe('MongoEntityStore starts a command from a version it saw lately', () => {
+  it('without reading the head, when it wrote or read that version within trustSeenMs', async () => {
+    await withFindsCounted('trusted-versions', async (store, finds, _commands, db) => {
+      await store.prepare(TYPE);
+      const heads = `${TYPE.replaceAll('.', '_')}_heads`;
+      const id = uniqueName('entity');
+      for (let v = 1; v <= 3; v += 1) await store.append(commitOf(id, v));
+      finds.length = 0;
+      expect(await store.load(TYPE, id, { mayBeStale: true })).toEqual({
+        version: 3,
+        state: { count: 3 },
+      });
+      expect(finds).toEqual([]);
+      // A load that is not for a command reads the head, and what follows it, in any case.
+      expect(await store.load(TYPE, id)).toEqual({ version: 3, state: { count: 3 } });
+      expect(finds).toContain(heads);
+      // Read by another process: trusted there too, once read.
+      const reader = new MongoEntityStore(db);
+      expect(await reader.load(TYPE, id)).toEqual({ version: 3, state: { count: 3 } });
+      finds.length = 0;
+      expect(await reader.load(TYPE, id, { mayBeStale: true })).toMatchObject({ version: 3 });
+      expect(finds).toEqual([]);
+      // Trusting nothing: a command reads the head.
+      const wary = new MongoEntityStore(db, { trustSeenMs: 0 });
+      expect(await wary.load(TYPE, id)).toMatchObject({ version: 3 });
+      finds.length = 0;
+      expect(await wary.load(TYPE, id, { mayBeStale: true })).toMatchObject({ version: 3 });
+      expect(finds).toEqual([heads]);
+    });
+  });
+
+  it('refuses a trust that is not a non-negative integer, naming it', () => {
+    for (const trustSeenMs of [-1, 1.5, Number.NaN]) {
+      expect(() => new MongoEntityStore(freshDatabase(), { trustSeenMs })).toThrow(
+        /trustSeenMs must be a non-negative integer/,
+      );
+    }
+  });
+});
+
 describe('MongoEntityStore answers a message applied already', () => {
   it('from the commit it wrote or read, read by _id: no write, and no look-up by causation key (a scan on FerretDB)', async () => {
     await withFindsCounted('duplicate-reads', async (store, _finds, commands, db) => {

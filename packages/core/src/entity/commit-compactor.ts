@@ -13,7 +13,8 @@ export interface CommitCompactorOptions {
   /**
    * Commits younger than this are always kept. It is the window in which an HTTP idempotency key
    * is honoured, and in which replaying a dead letter cannot re-apply what its failed attempt had
-   * already done. @default 7 days
+   * already done. Keep it far above the time for which a store trusts the versions it saw
+   * (`MongoEntityStore`'s `trustSeenMs`, 30 s by default), in every process. @default 7 days
    */
   readonly minRetentionMs?: number;
   /** Commits examined per entity type and round. @default 500 */
