@@ -5,12 +5,23 @@ import { expect, it } from 'vitest';
 import { demoDomain, demoSchemasDir } from '../fixtures/demo-domain.js';
 import { depositCommit } from '../fixtures/deposit-commit.js';
 
-/** A store whose markings fail while `down` (a database restarting). */
+/**
+ * A store whose markings fail while `down` (a database restarting), and whose batch records fail
+ * while `recordsFail`, a moment after they were asked for.
+ */
 class FlakyStore extends MemoryEntityStore {
   down = false;
+  recordsFail = false;
   override markPublished(entityType: string, refs: readonly CommitRef[]): Promise<void> {
     if (this.down) return Promise.reject(new Error('the database is restarting'));
     return super.markPublished(entityType, refs);
+  }
+  override async saveRelayBatch(
+    ...args: Parameters<MemoryEntityStore['saveRelayBatch']>
+  ): Promise<void> {
+    if (!this.recordsFail) return super.saveRelayBatch(...args);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    throw new Error('the batch record could not be written');
   }
 }
 
@@ -70,6 +81,37 @@ it('marks a batch it published whose marking failed, also when the checkpoint it
   // Each event published once, and nothing left in the outbox (a marker left behind would make a
   // command sent again wait for its commit's publication forever).
   expect(await published()).toBe(2n);
+  expect(await store.unpublished(account.type, 10)).toEqual([]);
+  await relay.stop();
+});
+
+it('publishes nothing of a batch whose record could not be written while it was sent, and publishes it once later', async () => {
+  const { account } = demoDomain('relay-unrecorded');
+  const store = new FlakyStore();
+  const bus = new MemoryBus();
+  const serde = new MemorySerde(await loadSchemaCatalog(demoSchemasDir));
+  const relay = new OutboxRelay({
+    relayId: 'unrecorded-relay',
+    store,
+    publisher: bus,
+    serde,
+    entityTypes: [account.type],
+    idleMs: 60_000,
+  });
+  const made = depositCommit(account.type, 'acc', 1);
+  await store.append(made);
+  relay.notify(made);
+  const published = async () =>
+    [...(await bus.endOffsets(eventsTopic(account.type))).values()].reduce((a, b) => a + b, 0n);
+
+  store.recordsFail = true;
+  await expect(relay.runOnce()).rejects.toThrow(/batch record could not be written/);
+  expect(await published()).toBe(0n);
+  expect(await bus.readCheckpoint('unrecorded-relay')).toBeUndefined();
+  store.recordsFail = false;
+  expect(await relay.runOnce()).toBe(1);
+  expect(await relay.runOnce()).toBe(0);
+  expect(await published()).toBe(1n);
   expect(await store.unpublished(account.type, 10)).toEqual([]);
   await relay.stop();
 });

@@ -113,6 +113,7 @@ export type {
   OffsetReader,
   Pingable,
   ReceivedMessage,
+  PublishOptions,
   RelayCheckpoint,
   SubscribeOptions,
   Subscription,

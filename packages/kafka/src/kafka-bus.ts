@@ -10,6 +10,7 @@ import {
   type BackoffPolicy,
   type BusMessage,
   type MessagePublisher,
+  type PublishOptions,
   type MessageSubscriber,
   type OffsetReader,
   type Pingable,
@@ -416,15 +417,12 @@ export class KafkaBus
     return slot.producer;
   }
 
-  publish(
-    messages: readonly BusMessage[],
-    options: {
-      readonly checkpoint?: { readonly relayId: string; readonly value: RelayCheckpoint };
-    } = {},
-  ): Promise<void> {
+  publish(messages: readonly BusMessage[], options: PublishOptions = {}): Promise<void> {
     // One transaction at a time per producer.
     const slot = this.#slot(this.#transactionalIdOf(options.checkpoint));
-    const run = slot.queue.then(() => this.#publish(messages, options.checkpoint));
+    const run = slot.queue.then(() =>
+      this.#publish(messages, options.checkpoint, options.beforeCommit),
+    );
     slot.queue = run.catch(() => {});
     return run;
   }
@@ -432,8 +430,12 @@ export class KafkaBus
   async #publish(
     messages: readonly BusMessage[],
     checkpoint: { readonly relayId: string; readonly value: RelayCheckpoint } | undefined,
+    beforeCommit: Promise<unknown> | undefined,
   ): Promise<void> {
-    if (messages.length === 0 && checkpoint === undefined) return;
+    if (messages.length === 0 && checkpoint === undefined) {
+      await beforeCommit;
+      return;
+    }
     const transactionalId = this.#transactionalIdOf(checkpoint);
     let producer: Producer;
     try {
@@ -459,6 +461,8 @@ export class KafkaBus
       byTopic.set(m.topic, list);
     }
     const transaction = await producer.transaction();
+    /** Set when `beforeCommit` rejected: the producer is sound, the caller's reason goes back. */
+    let refused: { readonly reason: unknown } | undefined;
     try {
       if (messages.length > 0) {
         await transaction.sendBatch({
@@ -483,9 +487,14 @@ export class KafkaBus
           ],
         });
       }
+      await beforeCommit?.catch((reason: unknown) => {
+        refused = { reason };
+        throw reason;
+      });
       await transaction.commit();
     } catch (error) {
       await transaction.abort().catch(() => {});
+      if (refused !== undefined) throw refused.reason;
       // A fenced or broken producer cannot be reused: start a fresh one next time.
       this.#dropProducer(transactionalId);
       throw new SagaflowError(

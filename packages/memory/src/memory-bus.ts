@@ -5,6 +5,7 @@ import type {
   ShardClaim,
   ShardClaims,
   MessagePublisher,
+  PublishOptions,
   MessageSubscriber,
   OffsetReader,
   Pingable,
@@ -143,13 +144,8 @@ export class MemoryBus
     return Promise.resolve();
   }
 
-  publish(
-    messages: readonly BusMessage[],
-    options: {
-      readonly checkpoint?: { readonly relayId: string; readonly value: RelayCheckpoint };
-    } = {},
-  ): Promise<void> {
-    return publishAs(this, this, messages, options.checkpoint);
+  publish(messages: readonly BusMessage[], options: PublishOptions = {}): Promise<void> {
+    return publishAs(this, this, messages, options);
   }
 
   #append(
@@ -375,7 +371,7 @@ export class MemoryBusClient
   }
 
   publish(...[messages, options]: Parameters<MemoryBus['publish']>): Promise<void> {
-    return publishAs(this.#bus, this, messages, options?.checkpoint);
+    return publishAs(this.#bus, this, messages, options);
   }
 
   readCheckpoint(relayId: string): Promise<RelayCheckpoint | undefined> {
@@ -424,13 +420,17 @@ function publishAs(
   bus: MemoryBus,
   client: object,
   messages: readonly BusMessage[],
-  checkpoint: { readonly relayId: string; readonly value: RelayCheckpoint } | undefined,
+  options: PublishOptions = {},
 ): Promise<void> {
   const { holds, append } = access.get(bus)!;
-  const fenced = checkpoint === undefined ? undefined : holds.check(client, checkpoint.relayId);
-  if (fenced !== undefined) return Promise.reject(fenced);
-  append(messages, checkpoint);
-  return Promise.resolve();
+  const { checkpoint, beforeCommit } = options;
+  const commit = () => {
+    const fenced = checkpoint === undefined ? undefined : holds.check(client, checkpoint.relayId);
+    if (fenced !== undefined) return Promise.reject(fenced);
+    append(messages, checkpoint);
+    return Promise.resolve();
+  };
+  return beforeCommit === undefined ? commit() : beforeCommit.then(commit);
 }
 
 function readCheckpointAs(

@@ -9,6 +9,19 @@ export interface RelayCheckpoint {
   readonly instance: string;
 }
 
+/** Options of {@link MessagePublisher.publish}. */
+export interface PublishOptions {
+  /** A relay's checkpoint, visible if and only if the messages are. @default none */
+  readonly checkpoint?: { readonly relayId: string; readonly value: RelayCheckpoint };
+  /**
+   * Waited for before the unit is committed, while it is sent: should it reject, nothing is
+   * published and `publish` rejects with its reason (give it a handler of your own too: it may
+   * reject before `publish` looks at it). The relay records its batch meanwhile, instead of
+   * before sending it. @default none
+   */
+  readonly beforeCommit?: Promise<unknown>;
+}
+
 /** Port: publishes messages. */
 export interface MessagePublisher {
   /**
@@ -16,12 +29,7 @@ export interface MessagePublisher {
    * each partition receives them in the order given. With a checkpoint, the checkpoint becomes
    * visible if and only if the messages do.
    */
-  publish(
-    messages: readonly BusMessage[],
-    options?: {
-      readonly checkpoint?: { readonly relayId: string; readonly value: RelayCheckpoint };
-    },
-  ): Promise<void>;
+  publish(messages: readonly BusMessage[], options?: PublishOptions): Promise<void>;
   /**
    * The last checkpoint published for the relay, if any. Reading it takes the relay over: every
    * other process's publishes with the relay's checkpoint fail from then on (until that process

@@ -81,10 +81,11 @@ const isPoison = (error: unknown): error is SagaflowError =>
 /**
  * Publishes the events of committed but unpublished commits, then marks the commits published.
  *
- * Every batch is recorded in the store, then published as one transaction together with a
- * checkpoint (the batch's sequence number), then marked. A batch is marked while the next one is
- * recorded and published (the store keeps a relay process's two latest batches), and the next
- * but one waits for that marking. A crash before the publish loses nothing: the commits stay
+ * Every batch is published as one transaction together with a checkpoint (the batch's sequence
+ * number), recorded in the store while it is sent (the transaction commits once the record is
+ * written), then marked. A batch is marked while the next one is recorded and published (the
+ * store keeps a relay process's two latest batches), and the next but one waits for that
+ * marking. A crash before the publish loses nothing: the commits stay
  * unpublished and the transaction, if begun, is aborted. A crash after the publish and before
  * the mark is repaired at restart: the relay reads its checkpoint, finds the recorded batch and
  * the one before it and marks both, so their events are not published a second time. Events of
@@ -321,7 +322,15 @@ export class OutboxRelay {
         causationKey,
       }));
       const sequence = ++this.#sequence;
-      await store.saveRelayBatch({ relayId, instance: this.#instance, sequence, commits: refs });
+      // The record is written while the batch is sent, and the batch is committed only once it
+      // is: a checkpoint never names a batch without its record.
+      const recording = store.saveRelayBatch({
+        relayId,
+        instance: this.#instance,
+        sequence,
+        commits: refs,
+      });
+      recording.catch(() => {});
       await inSpan(
         `${relayId} publish`,
         {
@@ -340,9 +349,17 @@ export class OutboxRelay {
           }),
         },
         () =>
-          publisher.publish(messages, {
-            checkpoint: { relayId, value: { sequence, instance: this.#instance } },
-          }),
+          publisher
+            .publish(messages, {
+              checkpoint: { relayId, value: { sequence, instance: this.#instance } },
+              beforeCommit: recording,
+            })
+            // A failed publish is settled only with its record: a record written after the
+            // recovery forgot the relay's records would be taken for a published batch later.
+            .catch(async (error: unknown) => {
+              await recording.catch(() => {});
+              throw error;
+            }),
       );
       this.#metrics.published(commits.flatMap((c) => c.events.map((e) => e.type)));
       for (const type of setAside) {

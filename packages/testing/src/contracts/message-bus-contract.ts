@@ -207,6 +207,45 @@ export function messageBusContract(
       expect(await bus.readCheckpoint(`${relayId}-other`)).toBeUndefined();
     });
 
+    it('commits a batch only once what it was told to wait for resolved, and never when that rejected', async () => {
+      const { bus, topic } = await setup(1);
+      const relayId = uniqueName('relay');
+      const { received } = await consume(bus, uniqueGroupId('gated'), topic);
+      let release: () => void = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const sent = bus.publish([message(topic, 'k', 1)], {
+        checkpoint: { relayId, value: { sequence: 1, instance: 'one' } },
+        beforeCommit: gate,
+      });
+      // Unpublished while the gate is shut: a batch sent after it, without a gate, overtakes it.
+      await bus.publish([message(topic, 'other', 2)]);
+      await waitFor(() => received.length >= 1, { timeoutMs, description: 'the ungated batch' });
+      expect(received.map((m) => m.headers['x-n'])).toEqual(['2']);
+      release();
+      await sent;
+      await waitFor(() => received.length >= 2, { timeoutMs, description: 'the gated batch' });
+      expect(await bus.readCheckpoint(relayId)).toEqual({ sequence: 1, instance: 'one' });
+      // A gate that rejects: nothing is published, the checkpoint stays, and the reason comes back.
+      const reason = new Error('the batch record could not be written');
+      const refused = Promise.reject(reason);
+      refused.catch(() => {});
+      await expect(
+        bus.publish([message(topic, 'k', 3)], {
+          checkpoint: { relayId, value: { sequence: 2, instance: 'one' } },
+          beforeCommit: refused,
+        }),
+      ).rejects.toBe(reason);
+      // The bus goes on: the next batch is delivered, right after the first two.
+      await bus.publish([message(topic, 'k', 4)], {
+        checkpoint: { relayId, value: { sequence: 3, instance: 'one' } },
+      });
+      await waitFor(() => received.length >= 3, { timeoutMs, description: 'the next batch' });
+      expect(received.map((m) => m.headers['x-n'])).toEqual(['2', '1', '4']);
+      expect(await bus.readCheckpoint(relayId)).toEqual({ sequence: 3, instance: 'one' });
+    });
+
     /*
      * A relay taking a shard over reads its checkpoint, then the outbox: a batch its previous
      * holder published after that read would be published again by the new one.
