@@ -1,8 +1,7 @@
-import { eventsTopic, OutboxRelay, type CommitRef, type RelayCheckpoint } from '@sagaflow/core';
-import { loadSchemaCatalog } from '@sagaflow/schema-registry';
-import { MemoryBus, MemoryBusClient, MemoryEntityStore, MemorySerde } from '@sagaflow/testing';
+import type { CommitRef, RelayCheckpoint } from '@sagaflow/core';
+import { MemoryBus, MemoryBusClient, MemoryEntityStore } from '@sagaflow/testing';
 import { expect, it } from 'vitest';
-import { demoDomain, demoSchemasDir } from '../fixtures/demo-domain.js';
+import { accountRelays } from '../fixtures/account-relay.js';
 import { depositCommit } from '../fixtures/deposit-commit.js';
 
 /**
@@ -42,26 +41,15 @@ class FlakyBus extends MemoryBus {
 }
 
 it('marks a batch it published whose marking failed, also when the checkpoint it recovers from reads older', async () => {
-  const { account } = demoDomain('relay-owed');
   const store = new FlakyStore();
   const bus = new FlakyBus();
-  const serde = new MemorySerde(await loadSchemaCatalog(demoSchemasDir));
-  const relay = new OutboxRelay({
-    relayId: 'owed-relay',
-    store,
-    publisher: bus,
-    serde,
-    entityTypes: [account.type],
-    idleMs: 60_000,
-  });
+  const { account, relayOf, published } = await accountRelays('relay-owed', store);
+  const relay = relayOf(bus);
   const commit = async (version: number) => {
     const made = depositCommit(account.type, 'acc', version);
     await store.append(made);
     relay.notify(made);
   };
-  const published = async () =>
-    [...(await bus.endOffsets(eventsTopic(account.type))).values()].reduce((a, b) => a + b, 0n);
-
   // Version 1 is published; its marking fails (the database restarts under it).
   await commit(1);
   store.down = true;
@@ -80,38 +68,28 @@ it('marks a batch it published whose marking failed, also when the checkpoint it
   await relay.runOnce();
   // Each event published once, and nothing left in the outbox (a marker left behind would make a
   // command sent again wait for its commit's publication forever).
-  expect(await published()).toBe(2n);
+  expect(await published(bus)).toBe(2n);
   expect(await store.unpublished(account.type, 10)).toEqual([]);
   await relay.stop();
 });
 
 it('publishes nothing of a batch whose record could not be written while it was sent, and publishes it once later', async () => {
-  const { account } = demoDomain('relay-unrecorded');
   const store = new FlakyStore();
   const bus = new MemoryBus();
-  const serde = new MemorySerde(await loadSchemaCatalog(demoSchemasDir));
-  const relay = new OutboxRelay({
-    relayId: 'unrecorded-relay',
-    store,
-    publisher: bus,
-    serde,
-    entityTypes: [account.type],
-    idleMs: 60_000,
-  });
+  const { account, relayOf, published } = await accountRelays('relay-unrecorded', store);
+  const relay = relayOf(bus);
   const made = depositCommit(account.type, 'acc', 1);
   await store.append(made);
   relay.notify(made);
-  const published = async () =>
-    [...(await bus.endOffsets(eventsTopic(account.type))).values()].reduce((a, b) => a + b, 0n);
 
   store.recordsFail = true;
   await expect(relay.runOnce()).rejects.toThrow(/batch record could not be written/);
-  expect(await published()).toBe(0n);
-  expect(await bus.readCheckpoint('unrecorded-relay')).toBeUndefined();
+  expect(await published(bus)).toBe(0n);
+  expect(await bus.readCheckpoint('relay-unrecorded-relay')).toBeUndefined();
   store.recordsFail = false;
   expect(await relay.runOnce()).toBe(1);
   expect(await relay.runOnce()).toBe(0);
-  expect(await published()).toBe(1n);
+  expect(await published(bus)).toBe(1n);
   expect(await store.unpublished(account.type, 10)).toEqual([]);
   await relay.stop();
 });
@@ -139,19 +117,9 @@ class GatedClient extends MemoryBusClient {
  * relay's publish then comes too late and must not go out a second time.
  */
 it('publishes nothing more from a relay whose shard another process took over while it had a batch in hand', async () => {
-  const { account } = demoDomain('relay-takeover');
   const store = new MemoryEntityStore();
   const bus = new MemoryBus();
-  const serde = new MemorySerde(await loadSchemaCatalog(demoSchemasDir));
-  const relayOf = (publisher: MemoryBusClient) =>
-    new OutboxRelay({
-      relayId: 'shard-relay',
-      store,
-      publisher,
-      serde,
-      entityTypes: [account.type],
-      idleMs: 60_000,
-    });
+  const { account, relayOf, published } = await accountRelays('relay-takeover', store);
   const old = new GatedClient(bus);
   const before = relayOf(old);
   const after = relayOf(new MemoryBusClient(bus));
@@ -164,8 +132,7 @@ it('publishes nothing more from a relay whose shard another process took over wh
   await expect(inHand).rejects.toMatchObject({ code: 'PUBLISH_FAILED' });
   // Back at work (it has not learnt yet that the shard moved), it finds nothing left to publish.
   expect(await before.runOnce()).toBe(0);
-  const published = [...(await bus.endOffsets(eventsTopic(account.type))).values()];
-  expect(published.reduce((a, b) => a + b, 0n)).toBe(1n);
+  expect(await published(bus)).toBe(1n);
   expect(await store.unpublished(account.type, 10)).toEqual([]);
   await Promise.all([before.stop(), after.stop()]);
 });

@@ -1,8 +1,7 @@
-import { eventsTopic, OutboxRelay, type Commit } from '@sagaflow/core';
-import { loadSchemaCatalog } from '@sagaflow/schema-registry';
-import { MemoryBus, MemoryEntityStore, MemorySerde } from '@sagaflow/testing';
+import type { Commit } from '@sagaflow/core';
+import { MemoryBus, MemoryEntityStore } from '@sagaflow/testing';
 import { expect, it } from 'vitest';
-import { demoDomain, demoSchemasDir } from '../fixtures/demo-domain.js';
+import { accountRelays } from '../fixtures/account-relay.js';
 import { depositCommit } from '../fixtures/deposit-commit.js';
 
 /** A store that counts the relay's reads of its outbox. */
@@ -15,25 +14,16 @@ class CountingStore extends MemoryEntityStore {
 }
 
 it('publishes the commit after a silent change in memory, in the same batch, without reading the outbox', async () => {
-  const { account } = demoDomain('silent-chain');
   const store = new CountingStore();
   const bus = new MemoryBus();
-  const serde = new MemorySerde(await loadSchemaCatalog(demoSchemasDir));
-  const relay = new OutboxRelay({
-    relayId: 'silent-relay',
-    store,
-    publisher: bus,
-    serde,
-    entityTypes: [account.type],
-    // No reads of the outbox but the first one: commits are handed over in memory.
-    idleMs: 60_000,
-  });
+  // No reads of the outbox but the first one: commits are handed over in memory.
+  const { account, relayOf, published: publishedOn } = await accountRelays('silent-chain', store);
+  const relay = relayOf(bus);
   const commit = async (made: Commit) => {
     await store.append(made);
     relay.notify(made);
   };
-  const published = async () =>
-    [...(await bus.endOffsets(eventsTopic(account.type))).values()].reduce((a, b) => a + b, 0n);
+  const published = () => publishedOn(bus);
 
   await commit(depositCommit(account.type, 'acc', 1));
   expect(await relay.runOnce()).toBe(1);
