@@ -402,9 +402,11 @@ export class KafkaBus
           idempotent: true,
           maxInFlightRequests: 1,
           // The broker answers CONCURRENT_TRANSACTIONS to a transaction begun while the markers of
-          // the previous one are still being written (a few ms): retried after the client's usual
-          // 100+ ms, every batch after a busy one waited that long. Retry soon, then back off.
-          retry: { retries: 10, initialRetryTime: 5, maxRetryTime: 5000 },
+          // the previous one are still being written (3 to 6 ms here): retried after the client's
+          // usual 100+ ms, every batch after a busy one waited that long, and after 5 ms doubling,
+          // 6 ms more than the markers took (measured: back-to-back transactions of one message
+          // 11.0 ms, 7.7 with these). Retry after 1 ms, growing by 1.3: about 5 s in all, as before.
+          retry: { retries: 28, initialRetryTime: 1, multiplier: 1.3, maxRetryTime: 5000 },
           transactionalId,
         }),
       );
