@@ -192,6 +192,22 @@ describe('Orchestrator on the in-memory adapters', () => {
     });
   });
 
+  it('fires the timers it set at their time, without waiting for its next look at the timer store', async () => {
+    // One look at the store, at the start: the step's timeouts and its retries come from memory.
+    const s = await setup(
+      { timeoutMs: 100, retry: { maxAttempts: 3, delayMs: 20 }, withoutParcels: true },
+      { timerIntervalMs: 3_600_000 },
+    );
+    const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
+      key: 'k',
+      input: input(),
+    });
+    expect(await s.ended(workflowId)).toMatchObject({
+      status: 'compensated',
+      reason: "step 'ship-parcel' had no reply after 3 attempt(s)",
+    });
+  });
+
   it("reads the views of several workflows side by side: one slow read holds back no other workflow's", async () => {
     // Each read waits until three are in progress: read one after the other, none would end.
     let reading = 0;

@@ -69,7 +69,11 @@ export interface OrchestratorOptions extends Pick<
   readonly entityType?: string;
   /** Events that start workflows. @default [] */
   readonly triggers?: readonly WorkflowTrigger[];
-  /** Pause between looks for due timers. @default 100 */
+  /**
+   * Pause between looks for due timers in the timer store. A timer this process sets wakes it at
+   * its due time; the look finds those of the other processes, those of before a restart, and
+   * those set while 100,000 wait already. @default 1000
+   */
   readonly timerIntervalMs?: number;
   /**
    * How long after its due time a timer whose commit is still missing counts as an orphan (its
@@ -116,6 +120,9 @@ const TIMER_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 30_000, multiplier
 const MISSING_COMMIT_RECHECK_MS = 1_000;
 /** Timers whose failures in a row are counted (the oldest counts dropped first). */
 const FAILING_REMEMBERED = 10_000;
+
+/** Timers of this process waited for in memory at once; the look at the store finds the rest. */
+const ALARMS_MAX = 100_000;
 
 /**
  * Runs workflows: each instance is an entity whose every change (new state, workflow events, the
@@ -169,7 +176,7 @@ export class Orchestrator {
         this.#latest.set(definition.type, definition);
       }
     }
-    const interval = options.timerIntervalMs ?? 100;
+    const interval = options.timerIntervalMs ?? 1000;
     if (!Number.isFinite(interval) || interval <= 0) {
       throw invalidArgument('timerIntervalMs', `must be a positive number (got ${interval})`);
     }
@@ -281,9 +288,10 @@ export class Orchestrator {
       onCommitted: (commit) => {
         const { timer, supersededTimer } = commit.state as WorkflowState;
         this.#restoreLateTimer(commit);
-        if (timer !== undefined && timer.dueAt <= new Date().toISOString()) this.#timerLoop.wake();
+        if (timer !== undefined) this.#alarm(Orchestrator.#timerDocId(timer), timer.dueAt);
         // The timer this commit replaced would fire for nothing: forget it now (best effort).
         if (supersededTimer !== undefined) {
+          this.#disarm(Orchestrator.#timerDocId(supersededTimer));
           this.#options.timers
             .delete([Orchestrator.#timerDocId(supersededTimer)])
             .catch((error: unknown) => onError(error, 'timers'));
@@ -322,6 +330,8 @@ export class Orchestrator {
   }
 
   async stop(): Promise<void> {
+    for (const alarm of this.#alarms.values()) clearTimeout(alarm);
+    this.#alarms.clear();
     await this.#timerLoop.stop();
     await Promise.all([...this.#firing.values()].map((f) => f.firing));
     await this.service.stop();
@@ -432,6 +442,34 @@ export class Orchestrator {
   }
 
   /** A timer document's id: the workflow's timer id and its due time. */
+  /** Wake-ups of the timer loop at the due time of this process's timers, by timer id. */
+  readonly #alarms = new Map<string, NodeJS.Timeout>();
+
+  /**
+   * Wakes the timer loop when a timer is due: at once if it is, else at its time (unless too
+   * many wait already: the loop's look at the store finds it then).
+   */
+  #alarm(id: string, dueAt: string): void {
+    const delay = Date.parse(dueAt) - Date.now();
+    if (delay <= 0) {
+      this.#timerLoop.wake();
+      return;
+    }
+    if (this.#alarms.has(id) || this.#alarms.size >= ALARMS_MAX) return;
+    const alarm = setTimeout(() => {
+      this.#alarms.delete(id);
+      // A timeout may ring a little before the wall clock says the timer is due.
+      this.#alarm(id, dueAt);
+    }, delay);
+    alarm.unref();
+    this.#alarms.set(id, alarm);
+  }
+
+  #disarm(id: string): void {
+    clearTimeout(this.#alarms.get(id));
+    this.#alarms.delete(id);
+  }
+
   static #timerDocId(timer: { readonly id: string; readonly dueAt: string }): string {
     return `${timer.id}|${timer.dueAt}`;
   }
@@ -549,6 +587,7 @@ export class Orchestrator {
     const dueAt = new Date(Date.now() + delay).toISOString();
     // A store that cannot take the write either: the timer fires again at its old time.
     await this.#options.timers.postpone(timer.id, dueAt).catch(() => {});
+    this.#alarm(timer.id, dueAt);
   }
 
   async #fire(timer: DurableTimer): Promise<void> {
@@ -569,6 +608,7 @@ export class Orchestrator {
         // loop reading it for a minute.
         const again = Math.min(orphanAt + 1, Date.now() + MISSING_COMMIT_RECHECK_MS);
         await this.#options.timers.postpone(timer.id, new Date(again).toISOString());
+        this.#alarm(timer.id, new Date(again).toISOString());
         return;
       }
       await this.#options.timers.delete([timer.id]);
