@@ -208,6 +208,28 @@ describe('Orchestrator on the in-memory adapters', () => {
     });
   });
 
+  it('waits for a timer due in more than 24.8 days (the longest timeout node keeps) without ringing at once', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const s = await setup({ timeoutMs: 40 * 24 * 3600 * 1000, withoutParcels: true });
+      const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
+        key: 'k',
+        input: input(),
+      });
+      await waitFor(
+        async () => (await s.orchestrator.get(workflowId))?.current?.step === 'ship-parcel',
+        { timeoutMs: 10_000, description: 'waiting for the parcel reply' },
+      );
+      // A warning is emitted on the next tick of the timeout that did not fit.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(warnings).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it("reads the views of several workflows side by side: one slow read holds back no other workflow's", async () => {
     // Each read waits until three are in progress: read one after the other, none would end.
     let reading = 0;

@@ -456,11 +456,16 @@ export class Orchestrator {
       return;
     }
     if (this.#alarms.has(id) || this.#alarms.size >= ALARMS_MAX) return;
-    const alarm = setTimeout(() => {
-      this.#alarms.delete(id);
-      // A timeout may ring a little before the wall clock says the timer is due.
-      this.#alarm(id, dueAt);
-    }, delay);
+    // A timeout rings after at most 2^31 - 1 ms (a longer one rings at once): a timer due later
+    // is waited for in several rings.
+    const alarm = setTimeout(
+      () => {
+        this.#alarms.delete(id);
+        // A timeout may also ring a little before the wall clock says the timer is due.
+        this.#alarm(id, dueAt);
+      },
+      Math.min(delay, 2 ** 31 - 1),
+    );
     alarm.unref();
     this.#alarms.set(id, alarm);
   }
