@@ -85,11 +85,11 @@ const isPoison = (error: unknown): error is SagaflowError =>
  * number), recorded in the store while it is sent (the transaction commits once the record is
  * written), then marked. A batch is marked while the next one is recorded and published (the
  * store keeps a relay process's two latest batches), and the next but one waits for that
- * marking. A crash before the publish loses nothing: the commits stay
- * unpublished and the transaction, if begun, is aborted. A crash after the publish and before
- * the mark is repaired at restart: the relay reads its checkpoint, finds the recorded batch and
- * the one before it and marks both, so their events are not published a second time. Events of
- * one entity are published in commit order.
+ * marking. A crash before the publish loses nothing: the commits stay unpublished and the
+ * transaction, if begun, is aborted. A crash after the publish and before the mark is repaired
+ * at restart: the relay reads its checkpoint, finds the recorded batch and the one before it and
+ * marks both, so their events are not published a second time. Events of one entity are
+ * published in commit order.
  */
 export class OutboxRelay {
   readonly #options: Required<

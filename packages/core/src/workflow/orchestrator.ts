@@ -441,7 +441,6 @@ export class Orchestrator {
     return result.state;
   }
 
-  /** A timer document's id: the workflow's timer id and its due time. */
   /** Wake-ups of the timer loop at the due time of this process's timers, by timer id. */
   readonly #alarms = new Map<string, NodeJS.Timeout>();
 
@@ -475,6 +474,7 @@ export class Orchestrator {
     this.#alarms.delete(id);
   }
 
+  /** A timer document's id: the workflow's timer id and its due time. */
   static #timerDocId(timer: { readonly id: string; readonly dueAt: string }): string {
     return `${timer.id}|${timer.dueAt}`;
   }
