@@ -397,11 +397,13 @@ export class MongoEntityStore implements EntityStore, Pingable {
   ): Promise<CommitDocument | undefined> {
     const collection = this.#collection(entityType);
     const key = `${entityType}/${entityId}`;
-    // For a command, the latest version this process wrote or read lately: no version after it
-    // can have been compacted since (it would be younger than the compaction's retention), so a
-    // later one, written by another process, makes the append conflict.
+    // For a command, the latest version this process wrote or read lately (0: it found none):
+    // no version after it can have been compacted since (it would be younger than the
+    // compaction's retention), so a later one, written by another process, makes the append
+    // conflict.
     const fresh = mayBeStale ? this.#fresh?.get(key) : undefined;
-    if (fresh !== undefined && fresh > 0 && fresh === this.#known.get(key)) {
+    if (fresh !== undefined && fresh === (this.#known.get(key) ?? 0)) {
+      if (fresh === 0) return undefined;
       const cached = this.#commits.get(`${entityType}/${documentId(entityId, fresh)}`);
       if (cached !== undefined) return structuredClone(cached);
     }
@@ -445,7 +447,11 @@ export class MongoEntityStore implements EntityStore, Pingable {
       fromCache = cached !== undefined;
       if (!fromCache) this.#cache(entityType, structuredClone(next));
     }
-    if (latest === undefined) return undefined;
+    if (latest === undefined) {
+      // No head, and no first version: the entity has no commit yet.
+      if (hinted === 0) this.#know(entityType, entityId, 0);
+      return undefined;
+    }
     this.#know(entityType, entityId, latest.version);
     // A copy of a cached one, made once: whoever gets it may change it.
     return fromCache ? structuredClone(latest) : latest;

@@ -346,6 +346,25 @@ describe('MongoEntityStore starts a command from a version it saw lately', () =>
     });
   });
 
+  it('and from nothing for an entity it found without a commit lately; a commit written since elsewhere conflicts', async () => {
+    await withFindsCounted('trusted-absence', async (store, finds, _commands, db) => {
+      await store.prepare(TYPE);
+      const id = uniqueName('entity');
+      expect(await store.load(TYPE, id)).toBeUndefined();
+      finds.length = 0;
+      expect(await store.load(TYPE, id, { mayBeStale: true })).toBeUndefined();
+      expect(finds).toEqual([]);
+      // Another process creates it meanwhile: the command's first version conflicts, and the
+      // next load reads afresh.
+      await new MongoEntityStore(db).append(commitOf(id, 1));
+      expect(await store.append(commitOf(id, 1))).toEqual({ status: 'conflict' });
+      expect(await store.load(TYPE, id, { mayBeStale: true })).toEqual({
+        version: 1,
+        state: { count: 1 },
+      });
+    });
+  });
+
   it('refuses a trust that is not a non-negative integer, naming it', () => {
     for (const trustSeenMs of [-1, 1.5, Number.NaN]) {
       expect(() => new MongoEntityStore(freshDatabase(), { trustSeenMs })).toThrow(
