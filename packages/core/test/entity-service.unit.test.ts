@@ -37,6 +37,25 @@ const stock = defineEntity<
 const clock = () => new Date('2026-11-26T10:00:00.000Z');
 
 describe('EntityService', () => {
+  it('runs the commands of one entity one at a time: commands made together never conflict with each other', async () => {
+    const outcomes: string[] = [];
+    const store = new (class extends MemoryEntityStore {
+      override async append<S>(commit: Commit<S>): Promise<AppendOutcome<S>> {
+        const outcome = await super.append(commit);
+        outcomes.push(outcome.status);
+        return outcome;
+      }
+    })();
+    const service = new EntityService({ store, service: 'inventory-service', clock });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => service.execute(stock, 'sku-1', 'Restock', { quantity: 1 })),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(20).fill('committed'));
+    expect(outcomes).toEqual(Array(20).fill('appended'));
+    // Other entities' commands still go side by side with them.
+    expect((await service.load(stock, 'sku-1')).state).toEqual({ available: 20 });
+  });
+
   it('commits events with a full envelope: deterministic ids, saga, causation, trace', async () => {
     const store = new MemoryEntityStore();
     const service = new EntityService({ store, service: 'inventory-service', clock });

@@ -99,9 +99,10 @@ const PUBLISHED_POLL: BackoffPolicy = { initialMs: 20, maxMs: 1000, multiplier: 
 
 /**
  * Runs commands against entities: loads the state, lets the handler decide, and appends the
- * resulting commit with its outbox in one atomic write. When another command took the version
- * first, it retries on the fresh state; a command whose causation key was already applied
- * returns the earlier result without applying it again.
+ * resulting commit with its outbox in one atomic write. The commands of one entity run one at a
+ * time in a process (those of different entities side by side); when another process took the
+ * version first, a command retries on the fresh state; a command whose causation key was already
+ * applied returns the earlier result without applying it again.
  */
 export class EntityService {
   readonly #store: EntityStore;
@@ -114,6 +115,8 @@ export class EntityService {
   readonly #beforeAppend: ((commit: Commit) => Promise<void>) | undefined;
   readonly #staleStart: boolean;
   readonly #metrics: SagaflowMetrics;
+  /** The last command in hand of each entity (type and id): the next one starts after it. */
+  readonly #inHand = new Map<string, Promise<unknown>>();
 
   constructor(options: EntityServiceOptions) {
     if (typeof options.service !== 'string' || options.service.trim() === '') {
@@ -205,7 +208,9 @@ export class EntityService {
           }),
         },
         async (span) => {
-          const handled = await this.#execute(definition, entityId, name, command, origin);
+          const handled = await this.#oneAtATime(`${definition.type}/${entityId}`, () =>
+            this.#execute(definition, entityId, name, command, origin),
+          );
           span.setAttribute(spanAttributes.outcome, handled.status);
           if (handled.status === 'committed' || handled.status === 'duplicate') {
             span.setAttribute(spanAttributes.sagaId, handled.sagaId);
@@ -221,6 +226,25 @@ export class EntityService {
         (performance.now() - started) / 1000,
       );
     }
+  }
+
+  /**
+   * Runs a command of an entity once the commands of that entity in hand before it have ended:
+   * run together, they would decide on the same version and all but one would conflict, then
+   * load again and retry after a pause.
+   */
+  #oneAtATime<T>(entity: string, run: () => Promise<T>): Promise<T> {
+    const before = this.#inHand.get(entity);
+    const result = before === undefined ? run() : before.then(run, run);
+    const settled = result.then(
+      () => {},
+      () => {},
+    );
+    this.#inHand.set(entity, settled);
+    void settled.then(() => {
+      if (this.#inHand.get(entity) === settled) this.#inHand.delete(entity);
+    });
+    return result;
   }
 
   async #execute<
