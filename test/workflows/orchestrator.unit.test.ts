@@ -90,9 +90,9 @@ async function setup(
 
 const input = (extra: Partial<PurchaseInput> = {}) => purchaseInput(1, { quantity: 2, ...extra });
 
-/** A purchase waiting for its parcel, which nobody ships. */
-async function waitingOnParcel() {
-  const s = await setup({ timeoutMs: 60_000, withoutParcels: true });
+/** A purchase waiting for its parcel, which nobody ships (each attempt for `timeoutMs`). */
+async function waitingOnParcel(timeoutMs = 60_000) {
+  const s = await setup({ timeoutMs, withoutParcels: true });
   const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
     key: 'k',
     input: input(),
@@ -213,15 +213,7 @@ describe('Orchestrator on the in-memory adapters', () => {
     const onWarning = (warning: Error) => warnings.push(warning.name);
     process.on('warning', onWarning);
     try {
-      const s = await setup({ timeoutMs: 40 * 24 * 3600 * 1000, withoutParcels: true });
-      const { workflowId } = await s.orchestrator.startWorkflow('purchase', {
-        key: 'k',
-        input: input(),
-      });
-      await waitFor(
-        async () => (await s.orchestrator.get(workflowId))?.current?.step === 'ship-parcel',
-        { timeoutMs: 10_000, description: 'waiting for the parcel reply' },
-      );
+      await waitingOnParcel(40 * 24 * 3600 * 1000);
       // A warning is emitted on the next tick of the timeout that did not fit.
       await new Promise<void>((resolve) => setImmediate(resolve));
       expect(warnings).not.toContain('TimeoutOverflowWarning');

@@ -422,17 +422,14 @@ export class KafkaBus
   publish(messages: readonly BusMessage[], options: PublishOptions = {}): Promise<void> {
     // One transaction at a time per producer.
     const slot = this.#slot(this.#transactionalIdOf(options.checkpoint));
-    const run = slot.queue.then(() =>
-      this.#publish(messages, options.checkpoint, options.beforeCommit),
-    );
+    const run = slot.queue.then(() => this.#publish(messages, options));
     slot.queue = run.catch(() => {});
     return run;
   }
 
   async #publish(
     messages: readonly BusMessage[],
-    checkpoint: { readonly relayId: string; readonly value: RelayCheckpoint } | undefined,
-    beforeCommit: Promise<unknown> | undefined,
+    { checkpoint, beforeCommit }: PublishOptions,
   ): Promise<void> {
     if (messages.length === 0 && checkpoint === undefined) {
       await beforeCommit;
@@ -463,8 +460,8 @@ export class KafkaBus
       byTopic.set(m.topic, list);
     }
     const transaction = await producer.transaction();
-    /** Set when `beforeCommit` rejected: the producer is sound, the caller's reason goes back. */
-    let refused: { readonly reason: unknown } | undefined;
+    /** Whether `beforeCommit` rejected: the producer is sound, the caller's reason goes back. */
+    let refused = false;
     try {
       if (messages.length > 0) {
         await transaction.sendBatch({
@@ -490,13 +487,13 @@ export class KafkaBus
         });
       }
       await beforeCommit?.catch((reason: unknown) => {
-        refused = { reason };
+        refused = true;
         throw reason;
       });
       await transaction.commit();
     } catch (error) {
       await transaction.abort().catch(() => {});
-      if (refused !== undefined) throw refused.reason;
+      if (refused) throw error;
       // A fenced or broken producer cannot be reused: start a fresh one next time.
       this.#dropProducer(transactionalId);
       throw new SagaflowError(

@@ -231,10 +231,11 @@ export class MongoEntityStore implements EntityStore, Pingable {
   /** The latest version of each entity this process has seen (wrote or read); -1: behind. */
   readonly #known: LRUCache<string, number>;
   /**
-   * The versions of `#known` this process wrote or read within the last `trustSeenMs`: a command
-   * starts from one of them without reading the head (none when `trustSeenMs` is 0).
+   * The entities whose `#known` version this process wrote or read within the last
+   * `trustSeenMs`: a command starts from that version without reading the head (none when
+   * `trustSeenMs` is 0).
    */
-  readonly #fresh: LRUCache<string, number> | undefined;
+  readonly #fresh: LRUCache<string, true> | undefined;
   /**
    * The version of each commit this process wrote or read, by entity and causation key: a
    * message applied already (a redelivery, a workflow's step sent again) is answered from it
@@ -373,7 +374,7 @@ export class MongoEntityStore implements EntityStore, Pingable {
     const known = this.#known.get(key) ?? 0;
     if (known > version) return;
     this.#known.set(key, version);
-    this.#fresh?.set(key, version);
+    this.#fresh?.set(key, true);
   }
 
   /** What this process knew of an entity is behind: the next load looks in the database. */
@@ -397,14 +398,14 @@ export class MongoEntityStore implements EntityStore, Pingable {
   ): Promise<CommitDocument | undefined> {
     const collection = this.#collection(entityType);
     const key = `${entityType}/${entityId}`;
+    const seen = this.#known.get(key);
     // For a command, the latest version this process wrote or read lately (0: it found none):
     // no version after it can have been compacted since (it would be younger than the
     // compaction's retention), so a later one, written by another process, makes the append
     // conflict.
-    const fresh = mayBeStale ? this.#fresh?.get(key) : undefined;
-    if (fresh !== undefined && fresh === (this.#known.get(key) ?? 0)) {
-      if (fresh === 0) return undefined;
-      const cached = this.#commits.get(`${entityType}/${documentId(entityId, fresh)}`);
+    if (mayBeStale && seen !== undefined && seen >= 0 && this.#fresh?.has(key) === true) {
+      if (seen === 0) return undefined;
+      const cached = this.#commits.get(`${entityType}/${documentId(entityId, seen)}`);
       if (cached !== undefined) return structuredClone(cached);
     }
     const head = await this.#heads(entityType).findOne({ _id: entityId });

@@ -611,9 +611,11 @@ export class Orchestrator {
       if (Date.now() <= orphanAt) {
         // Looked at again in a while, not at once: a commit that never comes must not keep the
         // loop reading it for a minute.
-        const again = Math.min(orphanAt + 1, Date.now() + MISSING_COMMIT_RECHECK_MS);
-        await this.#options.timers.postpone(timer.id, new Date(again).toISOString());
-        this.#alarm(timer.id, new Date(again).toISOString());
+        const again = new Date(
+          Math.min(orphanAt + 1, Date.now() + MISSING_COMMIT_RECHECK_MS),
+        ).toISOString();
+        await this.#options.timers.postpone(timer.id, again);
+        this.#alarm(timer.id, again);
         return;
       }
       await this.#options.timers.delete([timer.id]);
