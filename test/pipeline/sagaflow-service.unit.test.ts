@@ -88,7 +88,7 @@ describe('SagaflowService on the in-memory adapters (the embedded mode)', () => 
       () => new SagaflowService({ ...base, name: 'svc', entities: [account, account] }),
     ).toThrow(/name the entity type 'embedded.account' twice/);
     expect(() => new SagaflowService({ ...base, name: 'svc', entities: [] })).toThrow(
-      /entities a service needs at least one entity or processor/,
+      /entities a service needs at least one entity, processor or view/,
     );
   });
 });

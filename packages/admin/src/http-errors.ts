@@ -21,6 +21,7 @@ const STATUS: Partial<Record<SagaflowErrorCode, number>> = {
   SAGA_ENDED: 409,
   STORE_UNAVAILABLE: 503,
   PUBLISH_FAILED: 503,
+  VIEW_BEHIND: 503,
 };
 
 /** Turns any error into the JSON error body; never a stack trace. */

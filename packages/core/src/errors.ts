@@ -13,7 +13,9 @@ export type SagaflowErrorCode =
   | 'UNKNOWN_WORKFLOW'
   | 'NOT_FOUND'
   /** A saga that has ended (completed, compensated or failed) cannot be compensated. */
-  | 'SAGA_ENDED';
+  | 'SAGA_ENDED'
+  /** A view has not applied, within the wait asked for, the event a read waits for. */
+  | 'VIEW_BEHIND';
 
 /** Where a failing message came from, when it came from Kafka. */
 export interface MessageOrigin {

@@ -253,3 +253,25 @@ export {
 } from './workflow/workflow-view.js';
 export { WorkflowControl } from './workflow/workflow-control.js';
 export type { WorkflowControlOptions, WorkflowTarget } from './workflow/workflow-control.js';
+export { defineView, VIEW_FIELDS_MAX, viewVersionOf } from './view/view.js';
+export type { AnyViewDefinition, ViewDefinition, ViewFieldType, ViewValue } from './view/view.js';
+export {
+  checkViewQuery,
+  VIEW_QUERY_LIMIT_MAX,
+  VIEW_RECENT_MAX,
+  viewCursor,
+  viewFieldsOf,
+} from './view/view-store.js';
+export type {
+  CheckedViewQuery,
+  ViewCondition,
+  ViewPage,
+  ViewQuery,
+  ViewRange,
+  ViewRecord,
+  ViewStore,
+  ViewTable,
+} from './view/view-store.js';
+export { ViewProjector, viewTableOf } from './view/view-projector.js';
+export { viewProcessorName, ViewRuntime } from './view/view-runtime.js';
+export type { ViewReader, ViewReadOptions, ViewRuntimeOptions } from './view/view-runtime.js';

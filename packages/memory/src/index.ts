@@ -24,3 +24,4 @@ export { MemoryEntityStore } from './memory-entity-store.js';
 export { MemorySagaViewStore } from './memory-saga-view-store.js';
 export { MemorySerde } from './memory-serde.js';
 export { MemoryTimerStore } from './memory-timer-store.js';
+export { MemoryViewStore } from './memory-view-store.js';

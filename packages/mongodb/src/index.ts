@@ -20,3 +20,4 @@ export { MongoDeadLetterStore } from './mongo-dead-letter-store.js';
 export { MongoEntityStore } from './mongo-entity-store.js';
 export { MongoSagaViewStore } from './mongo-saga-view-store.js';
 export { MongoTimerStore } from './mongo-timer-store.js';
+export { MongoViewStore } from './mongo-view-store.js';

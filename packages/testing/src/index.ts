@@ -26,11 +26,13 @@ export {
   MemorySagaViewStore,
   MemorySerde,
   MemoryTimerStore,
+  MemoryViewStore,
 } from '@sagaflow/memory';
 export type { ContractSerde } from './contracts/event-serde-contract.js';
 export { messageBusContract } from './contracts/message-bus-contract.js';
 export { sagaViewStoreContract } from './contracts/saga-view-store-contract.js';
 export { timerStoreContract } from './contracts/timer-store-contract.js';
+export { viewStoreContract } from './contracts/view-store-contract.js';
 export type { ContractBus } from './contracts/message-bus-contract.js';
 export { waitForConsumerToJoinGroup } from './kafka-helpers.js';
 export { uniqueDatabase, uniqueGroupId, uniqueName, uniqueTopic } from './names.js';

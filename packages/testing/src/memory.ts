@@ -12,5 +12,6 @@ export {
   MemorySagaViewStore,
   MemorySerde,
   MemoryTimerStore,
+  MemoryViewStore,
 } from '@sagaflow/memory';
 export { seedSagaViews } from './saga-seed.js';

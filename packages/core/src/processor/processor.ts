@@ -150,6 +150,12 @@ export interface ProcessorDefinition<
    * dead-lettering them. @default none
    */
   readonly fallback?: EventHandler;
+  /**
+   * What is handled in order: the events of one key (the entity that emitted them), those of
+   * other keys side by side; or every event of a partition, one at a time.
+   * @default 'key'
+   */
+  readonly ordering?: 'key' | 'partition';
 }
 
 /** A processor definition of any payload types. */
@@ -170,6 +176,16 @@ export function defineProcessor<
     throw invalidArgument('topics', 'must name at least one topic');
   if (Object.keys(definition.handlers).length === 0 && definition.fallback === undefined) {
     throw invalidArgument('handlers', 'must handle at least one event type');
+  }
+  if (
+    definition.ordering !== undefined &&
+    definition.ordering !== 'key' &&
+    definition.ordering !== 'partition'
+  ) {
+    throw invalidArgument(
+      'ordering',
+      `must be 'key' or 'partition' (got '${String(definition.ordering)}')`,
+    );
   }
   return definition;
 }
@@ -404,8 +420,8 @@ export class ProcessorRuntime {
         groupId,
         // The group's replay topic too: dead letters an operator replays to this group alone.
         topics: [...definition.topics, replayTopic(groupId)],
-        // Events of one entity in order; those of other entities side by side.
-        ordering: 'key',
+        // Events of one entity in order; those of other entities side by side (by default).
+        ordering: definition.ordering ?? 'key',
         onRestart: (error) => this.#restarted(groupId, error),
       },
       (message) =>

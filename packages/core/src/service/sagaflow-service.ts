@@ -34,6 +34,9 @@ import {
   type CommandEndpoint,
 } from '../processor/processor.js';
 import { commandsTopic } from '../messaging/envelope.js';
+import type { AnyViewDefinition } from '../view/view.js';
+import { ViewRuntime, type ViewReader } from '../view/view-runtime.js';
+import type { ViewStore } from '../view/view-store.js';
 
 /** The bus a service needs: publish, subscribe, read offsets, create topics. */
 export type ServiceBus = MessagePublisher &
@@ -63,6 +66,15 @@ export interface SagaflowServiceOptions {
   readonly entities: readonly AnyEntityDefinition[];
   /** The processors this service runs. @default [] */
   readonly processors?: readonly AnyProcessorDefinition[];
+  /**
+   * The views this service keeps (see `defineView`), each with its own consumer group
+   * (`<service>.view.<name>.v<version>`); read them with {@link SagaflowService.view}. Several
+   * versions of a view may run side by side: readers read the newest that has caught up.
+   * @default []
+   */
+  readonly views?: readonly AnyViewDefinition[];
+  /** Where the views' documents live; needed with views. @default none */
+  readonly viewStore?: ViewStore;
   /** Command topics of this service's entities that it consumes. @default [] */
   readonly commandEndpoints?: readonly CommandEndpoint[];
   /**
@@ -197,6 +209,9 @@ export class SagaflowService {
   readonly #relay: ShardedRelay | undefined;
   readonly #compactor: CommitCompactor | undefined;
   readonly #runtime: ProcessorRuntime;
+  readonly #views: ViewRuntime | undefined;
+  /** The processors it runs: its own and its views'. */
+  readonly #processors: readonly AnyProcessorDefinition[];
   readonly #subscriptions: Subscription[] = [];
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
@@ -207,17 +222,24 @@ export class SagaflowService {
         `must be lower-case letters, digits and '-' (got '${options.name}')`,
       );
     }
-    if (options.entities.length === 0 && (options.processors ?? []).length === 0) {
-      throw invalidArgument('entities', 'a service needs at least one entity or processor');
+    const views = options.views ?? [];
+    if (
+      options.entities.length === 0 &&
+      (options.processors ?? []).length === 0 &&
+      views.length === 0
+    ) {
+      throw invalidArgument('entities', 'a service needs at least one entity, processor or view');
+    }
+    if (views.length > 0 && options.viewStore === undefined) {
+      throw invalidArgument(
+        'viewStore',
+        `is needed to keep the views (${views.map((v) => v.name).join(', ')})`,
+      );
     }
     const types = options.entities.map((e) => e.type);
     const twice = types.find((t, i) => types.indexOf(t) !== i);
     if (twice !== undefined)
       throw invalidArgument('entities', `name the entity type '${twice}' twice`);
-    const names = (options.processors ?? []).map((p) => p.name);
-    const sameName = names.find((n, i) => names.indexOf(n) !== i);
-    if (sameName !== undefined)
-      throw invalidArgument('processors', `name the processor '${sameName}' twice`);
     this.#options = options;
     const metrics = options.metrics ?? noMetrics;
     const logger = options.logger ?? silentLogger;
@@ -227,6 +249,21 @@ export class SagaflowService {
       logger,
       onError: options.onError,
     });
+    this.#views =
+      views.length === 0
+        ? undefined
+        : new ViewRuntime({
+            views,
+            store: options.viewStore!,
+            offsets: options.bus,
+            groupOf: (processor) => this.#runtime.groupOf(processor),
+            onError: (error) => onError(error, 'views'),
+          });
+    this.#processors = [...(options.processors ?? []), ...(this.#views?.processors ?? [])];
+    const names = this.#processors.map((p) => p.name);
+    const sameName = names.find((n, i) => names.indexOf(n) !== i);
+    if (sameName !== undefined)
+      throw invalidArgument('processors', `name the processor '${sameName}' twice`);
     this.#relay =
       types.length === 0
         ? undefined
@@ -295,7 +332,7 @@ export class SagaflowService {
     }
     this.#state = 'starting';
     const { bus, store, serde, entities } = this.#options;
-    const processors = this.#options.processors ?? [];
+    const processors = this.#processors;
     const endpoints = this.#options.commandEndpoints ?? [];
     const partitions = this.#options.partitions ?? 3;
     await serde.registerAll?.();
@@ -319,6 +356,7 @@ export class SagaflowService {
     // A topic named twice (a processor reading this service's own events, say) is created once.
     await bus.ensureTopics([...new Map(wanted.map((t) => [t.topic, t])).values()]);
     for (const entity of entities) await store.prepare(entity.type, replayOf(entity));
+    await this.#views?.prepare();
     await this.#relay?.start();
     this.#compactor?.start();
     for (const processor of processors) {
@@ -337,7 +375,19 @@ export class SagaflowService {
       this.#subscriptions.push(subscription);
       await subscription.ready;
     }
+    this.#views?.start();
     this.#state = 'running';
+  }
+
+  /** The reader of one of this service's views; an unknown name throws naming it. */
+  view<D = unknown>(name: string): ViewReader<D> {
+    if (this.#views === undefined) {
+      throw invalidArgument(
+        'name',
+        `names no view here (got '${name}'; ${this.#options.name} keeps none)`,
+      );
+    }
+    return this.#views.reader<D>(name);
   }
 
   /** Sends a command to one of this service's entities. */
@@ -381,7 +431,7 @@ export class SagaflowService {
       }),
     );
     const groups = [
-      ...(this.#options.processors ?? []).map((p) => ({
+      ...this.#processors.map((p) => ({
         group: this.#runtime.groupOf(p),
         topics: p.topics,
       })),
@@ -427,6 +477,7 @@ export class SagaflowService {
     if (this.#state === 'stopped' || this.#state === 'stopping') return;
     this.#state = 'stopping';
     this.#runtime.stopping();
+    await this.#views?.stop();
     await Promise.all(this.#subscriptions.splice(0).map((s) => s.stop()));
     await this.#relay?.stop();
     await this.#compactor?.stop();

@@ -1,0 +1,3 @@
+import { MemoryViewStore, viewStoreContract } from '../src/index.js';
+
+viewStoreContract('MemoryViewStore', () => new MemoryViewStore());
