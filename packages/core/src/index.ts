@@ -215,6 +215,7 @@ export type {
   AnyWorkflowDefinition,
   RetryPolicy,
   StepContext,
+  StepViews,
   StepOutcome,
   WorkflowCommand,
   WorkflowDefinition,

@@ -27,6 +27,7 @@ import {
   versionOf,
   workflowIdOf,
   type AnyWorkflowDefinition,
+  type StepViews,
 } from './workflow.js';
 import { workflowControlCommands, workflowEntity, type WorkflowState } from './workflow-entity.js';
 
@@ -50,7 +51,16 @@ export type OrchestratorFaultPoint =
 /** Options of {@link Orchestrator}. */
 export interface OrchestratorOptions extends Pick<
   SagaflowServiceOptions,
-  'partitions' | 'relay' | 'compaction' | 'processing' | 'onError' | 'serde' | 'metrics' | 'logger'
+  | 'partitions'
+  | 'relay'
+  | 'compaction'
+  | 'processing'
+  | 'onError'
+  | 'serde'
+  | 'metrics'
+  | 'logger'
+  | 'views'
+  | 'viewStore'
 > {
   /** The service name, e.g. `orchestrator-service`: names its groups and relay. */
   readonly name: string;
@@ -274,6 +284,8 @@ export class Orchestrator {
       commandEndpoints: [
         defineCommandEndpoint({ entity: this.entity, commands: { ...workflowControlCommands } }),
       ],
+      ...(options.views === undefined ? {} : { views: options.views }),
+      ...(options.viewStore === undefined ? {} : { viewStore: options.viewStore }),
       ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
       ...(options.relay === undefined ? {} : { relay: options.relay }),
       ...(options.compaction === undefined ? {} : { compaction: options.compaction }),
@@ -440,6 +452,15 @@ export class Orchestrator {
     }
     return result.state;
   }
+
+  /** The service's views by name, for the steps' reads; another name throws naming it. */
+  readonly #views: StepViews = new Proxy(
+    {},
+    {
+      get: (_target, name) =>
+        typeof name === 'string' ? this.service.view<never>(name) : undefined,
+    },
+  );
 
   /** Wake-ups of the timer loop at the due time of this process's timers, by timer id. */
   readonly #alarms = new Map<string, NodeJS.Timeout>();
@@ -642,11 +663,10 @@ export class Orchestrator {
       if (current.kind === 'read') {
         const definition = this.definition(state.type, state.version);
         const step = definition.steps.find((s) => s.name === state.current?.step);
-        view = await step?.read?.({
-          workflowId: timer.workflowId,
-          input: state.input,
-          results: state.results,
-        });
+        view = await step?.read?.(
+          { workflowId: timer.workflowId, input: state.input, results: state.results },
+          this.#views,
+        );
         await this.#fault('after-read');
       }
       await this.service.execute(

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { invalidArgument } from '../errors.js';
+import type { ViewReader } from '../view/view-runtime.js';
 
 /** A command a workflow step sends to an entity of its step's entity type. */
 export interface WorkflowCommand {
@@ -76,6 +77,13 @@ export const defaultRetryPolicy: RetryPolicy = {
   maxDelayMs: 60_000,
 };
 
+/**
+ * The views of the orchestrator's service, by name (see `OrchestratorOptions.views`): a step's
+ * `read` reads them locally, e.g. `views['customer-credit'].get(input.customerId)`. A name that is
+ * not a view there throws naming it.
+ */
+export type StepViews = Readonly<Record<string, ViewReader<never>>>;
+
 /** One step of a workflow: optionally read a view, then command an entity and await its reply. */
 export interface WorkflowStep<I = unknown> {
   /** Unique in the workflow, e.g. `reserve-stock`. */
@@ -83,10 +91,12 @@ export interface WorkflowStep<I = unknown> {
   /** The entity type the step commands, e.g. `inventory.stock`; its events carry the reply. */
   readonly entity: string;
   /**
-   * Reads a view (a read model) before the command; the result is stored with the workflow and
-   * given to `command` as `view`, so a restarted orchestrator does not read it again. @default none
+   * Reads before the command: the orchestrator's own views (`views`, read locally, no call to
+   * another service), or anything else. The result is stored with the workflow and given to
+   * `command` as `view`, so a restarted orchestrator does not read it again. A read that fails
+   * (a view behind the event waited for, say) is tried again later, backing off. @default none
    */
-  readonly read?: (context: Omit<StepContext<I>, 'view' | 'attempt'>) => unknown;
+  readonly read?: (context: Omit<StepContext<I>, 'view' | 'attempt'>, views: StepViews) => unknown;
   /** The command to send. Must be deterministic: the same context gives the same command. */
   readonly command: (context: StepContext<I>) => WorkflowCommand;
   /**
