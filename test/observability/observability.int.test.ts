@@ -49,7 +49,6 @@ beforeAll(async () => {
       SAGAFLOW_NAMESPACE: namespace,
       ADMIN_TOKEN: token,
       PORT: '0',
-      ...(urls.payment === undefined ? {} : { PAYMENT_URL: urls.payment }),
     });
     const logger = createLogger({ service: `${name}-service`, level: 'debug', destination: sink });
     const service = await buildReferenceService(config, realAdapters(config.servers!), { logger });

@@ -8,6 +8,7 @@ import {
   type SagaViewStore,
   type ServiceBus,
   type TimerStore,
+  type ViewStore,
 } from '@sagaflow/core';
 import { KafkaBus } from '@sagaflow/kafka';
 import {
@@ -17,6 +18,7 @@ import {
   MongoEntityStore,
   MongoSagaViewStore,
   MongoTimerStore,
+  MongoViewStore,
 } from '@sagaflow/mongodb';
 import { AvroSerde, loadSchemaCatalog, type SchemaCatalog } from '@sagaflow/schema-registry';
 import {
@@ -27,6 +29,7 @@ import {
   MemorySagaViewStore,
   MemorySerde,
   MemoryTimerStore,
+  MemoryViewStore,
 } from '@sagaflow/memory';
 import { MongoClient } from 'mongodb';
 import type { ServerAddresses } from './process-config.js';
@@ -40,7 +43,10 @@ export interface ServiceAdapters {
     registerAll?(): Promise<unknown>;
   };
   readonly timers: TimerStore;
+  /** The admin's saga views. */
   readonly views: SagaViewStore;
+  /** The service's own views (`defineView`). */
+  readonly viewStore: ViewStore;
   readonly audit: AuditLog;
   /** The dead-letter index the admin service keeps. @default none (no dead-letter routes) */
   readonly deadLetters?: DeadLetterStore;
@@ -108,6 +114,7 @@ export function realAdapters(
       }),
       timers: new MongoTimerStore(db),
       views: new MongoSagaViewStore(db),
+      viewStore: new MongoViewStore(db),
       audit: new MongoAuditLog(db),
       deadLetters: new MongoDeadLetterStore(db),
       close: async () => {
@@ -134,6 +141,7 @@ export function memoryAdapters(options: {
       serde,
       timers: new MemoryTimerStore(),
       views: new MemorySagaViewStore(),
+      viewStore: new MemoryViewStore(),
       audit: new MemoryAuditLog(),
       deadLetters: new MemoryDeadLetterStore(),
       close: () => client.close(),

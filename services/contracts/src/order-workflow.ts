@@ -8,25 +8,18 @@ import {
   type WorkflowReply,
   type WorkflowTrigger,
 } from '@sagaflow/core';
+import { readCredit, type CreditView } from './credit-view.js';
 import type { ReferenceNames } from './names.js';
 import { totalOf, type OrderRequest } from './types.js';
 
 /** The orchestrated workflow's type. */
 export const ORDER_WORKFLOW = 'order-fulfillment';
 
-/** What a workflow step's read of the customer's credit returned. */
-export interface CreditView {
-  readonly customerId: string;
-  readonly known: boolean;
-  readonly creditLimit: number;
-  readonly creditReserved: number;
-}
-
 /** Options of {@link orderWorkflow}. */
 export interface OrderWorkflowOptions {
   /**
-   * Reads the customer's credit view, for the workflow's first step. @default a view saying
-   * nothing is known (the payment step decides in any case)
+   * Reads the customer's credit, for the workflow's first step. @default the orchestrator's
+   * `customer-credit` view (see `customerCreditView`), read locally
    */
   readonly readCredit?: (customerId: string) => Promise<CreditView>;
   /** Time a workflow step waits for its answer before it tries again. @default 60000 */
@@ -67,10 +60,6 @@ export function checkOrderInput(raw: unknown): OrderRequest {
  * command topic, the replies it waits for, and the compensations.
  */
 export function orderWorkflow(names: ReferenceNames, options: OrderWorkflowOptions = {}) {
-  const readCredit =
-    options.readCredit ??
-    ((customerId: string) =>
-      Promise.resolve({ customerId, known: false, creditLimit: 0, creditReserved: 0 }));
   const step = { timeoutMs: options.stepTimeoutMs ?? 60_000, retry: { maxAttempts: 5 } };
   return defineWorkflow<OrderRequest>({
     type: ORDER_WORKFLOW,
@@ -81,8 +70,10 @@ export function orderWorkflow(names: ReferenceNames, options: OrderWorkflowOptio
       {
         name: 'reserve-stock',
         entity: names.reservation,
-        // The credit seen when the order started, kept with the workflow and shown in the admin.
-        read: ({ input }) => readCredit(input.customerId),
+        // The credit seen when the order started, kept with the workflow and shown in the admin:
+        // the orchestrator's own view of the payment service's events.
+        read: ({ input }, views) =>
+          options.readCredit?.(input.customerId) ?? readCredit(views, input.customerId),
         command: ({ input }) => ({
           entityId: input.orderId,
           type: 'ReserveStock',

@@ -3,10 +3,4 @@
  * demo). On its own it runs from `src/main.ts`.
  * @module
  */
-export { readCreditOver } from './credit-reader.js';
-export {
-  buildOrchestratorService,
-  loadOrchestratorConfig,
-  paymentUrlFrom,
-} from './orchestrator-service.js';
-export type { OrchestratorConfig } from './orchestrator-service.js';
+export { buildOrchestratorService, loadOrchestratorConfig } from './orchestrator-service.js';

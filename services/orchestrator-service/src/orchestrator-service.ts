@@ -2,6 +2,7 @@ import { workflowRoutes } from '@sagaflow/admin';
 import { Orchestrator } from '@sagaflow/core';
 import { watchService } from '@sagaflow/observability';
 import {
+  customerCreditView,
   defaultPorts,
   orderWorkflow,
   orderWorkflowTrigger,
@@ -19,35 +20,24 @@ import {
   type ServiceBuildOptions,
   type ServiceProcess,
 } from '@sagaflow/runtime';
-import { readCreditOver } from './credit-reader.js';
 
-/** The orchestrator's configuration: the process's, and where the payment service answers. */
-export interface OrchestratorConfig extends ProcessConfig {
-  /** Where the payment service answers (the workflow reads the credit view there). */
-  readonly paymentUrl: string;
-}
-
-/** Where the payment service answers: `PAYMENT_URL`, or its default address. */
-export const paymentUrlFrom = (env: NodeJS.ProcessEnv): string =>
-  env['PAYMENT_URL'] ?? `http://127.0.0.1:${defaultPorts.payment}`;
-
-/** Reads the orchestrator's configuration: the process's, and `PAYMENT_URL`. */
-export const loadOrchestratorConfig = (env: NodeJS.ProcessEnv): OrchestratorConfig => ({
-  ...loadProcessConfig({ defaultPort: defaultPorts.orchestrator, env }),
-  paymentUrl: paymentUrlFrom(env),
-});
+/** Reads the orchestrator's configuration (the process's own). */
+export const loadOrchestratorConfig = (env: NodeJS.ProcessEnv): ProcessConfig =>
+  loadProcessConfig({ defaultPort: defaultPorts.orchestrator, env });
 
 /**
  * The orchestrator service: runs the `order-fulfillment` workflow of every order placed in
  * orchestration mode (its `OrderCreated` starts one), step by step over the participants'
- * command topics, with durable state and timers (`orchestrator.workflow`). Routes: the workflow
- * API (`POST /workflows/:type`, `GET /workflows/:id`, retry and cancel), behind the admin token.
+ * command topics, with durable state and timers (`orchestrator.workflow`). It keeps a view of
+ * the customers' credit from the payment service's events (`customer-credit`), which the
+ * workflow's first step reads locally. Routes: the workflow API (`POST /workflows/:type`,
+ * `GET /workflows/:id`, retry and cancel), behind the admin token.
  */
 export async function buildOrchestratorService(
-  config: OrchestratorConfig,
+  config: ProcessConfig,
   adapters: AdapterFactory,
   options: ServiceBuildOptions & {
-    /** Reads a customer's credit. @default `GET /customers/:id` at `config.paymentUrl` */
+    /** Reads a customer's credit. @default the `customer-credit` view */
     readonly readCredit?: (customerId: string) => Promise<CreditView>;
   } = {},
 ): Promise<ServiceProcess & { readonly orchestrator: Orchestrator }> {
@@ -60,15 +50,20 @@ export async function buildOrchestratorService(
     options,
   );
   const { name, ports, registry } = context;
-  const readCredit =
-    options.readCredit ?? ((customerId: string) => readCreditOver(config.paymentUrl, customerId));
   const orchestrator = new Orchestrator({
     name,
     store: ports.store,
     timers: ports.timers,
     bus: ports.bus,
     serde: ports.serde,
-    workflows: [orderWorkflow(names, { readCredit })],
+    workflows: [
+      orderWorkflow(
+        names,
+        options.readCredit === undefined ? {} : { readCredit: options.readCredit },
+      ),
+    ],
+    views: [customerCreditView(names)],
+    viewStore: ports.viewStore,
     entityType: names.workflow,
     triggers: [orderWorkflowTrigger(names)],
     partitions: config.partitions,

@@ -10,7 +10,7 @@ type Running = Awaited<ReturnType<typeof start>>;
 const start = () =>
   startServiceInMemory(
     (config, adapters) =>
-      buildOrchestratorService({ ...config, paymentUrl: 'http://127.0.0.1:9' }, adapters, {
+      buildOrchestratorService(config, adapters, {
         readCredit: (customerId) =>
           Promise.resolve({ customerId, known: true, creditLimit: 1000, creditReserved: 0 }),
       }),

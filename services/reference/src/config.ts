@@ -1,17 +1,15 @@
 import { loadAdminConfig } from '@sagaflow/admin-service';
-import { paymentUrlFrom, type OrchestratorConfig } from '@sagaflow/orchestrator-service';
 import { defaultPorts, serviceNames, type ServiceName } from '@sagaflow/reference-contracts';
-import { badSetting, loadProcessConfig } from '@sagaflow/runtime';
+import { badSetting, loadProcessConfig, type ProcessConfig } from '@sagaflow/runtime';
 
 /** A reference service's configuration, from its environment. */
-export interface ServiceConfig extends OrchestratorConfig {
+export interface ServiceConfig extends ProcessConfig {
   readonly service: ServiceName;
 }
 
 /**
  * Reads the configuration of one of the reference services as its own `main.ts` does (see
- * `loadProcessConfig`; the orchestrator also reads `PAYMENT_URL`, the admin requires
- * `ADMIN_TOKEN`). A bad value throws an `INVALID_ARGUMENT` error naming it.
+ * `loadProcessConfig`; the admin requires `ADMIN_TOKEN`). A bad value throws an `INVALID_ARGUMENT` error naming it.
  */
 export function loadServiceConfig(
   service: string,
@@ -28,5 +26,5 @@ export function loadServiceConfig(
     name === 'admin'
       ? loadAdminConfig(env)
       : loadProcessConfig({ defaultPort: defaultPorts[name], env });
-  return { ...base, paymentUrl: paymentUrlFrom(env), service: name };
+  return { ...base, service: name };
 }

@@ -29,13 +29,10 @@ export async function startEmbedded(
   const adminToken = options.adminToken ?? randomBytes(12).toString('hex');
   const running: RunningService[] = [];
   const urls = {} as Record<ServiceName, string>;
-  // Payment first: the orchestrator reads credit views there.
-  const order: ServiceName[] = ['payment', ...serviceNames.filter((s) => s !== 'payment')];
   try {
-    for (const name of order) {
+    for (const name of serviceNames) {
       const env: NodeJS.ProcessEnv = {
         ADMIN_TOKEN: adminToken,
-        PAYMENT_URL: urls.payment,
         ...(options.ports?.[name] === undefined ? {} : { PORT: String(options.ports[name]) }),
       };
       const config = loadServiceConfig(name, env);

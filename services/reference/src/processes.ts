@@ -100,7 +100,6 @@ export async function startReferenceProcesses(
       MONGODB_URL: servers.mongodbUrl,
       SAGAFLOW_NAMESPACE: namespace,
       ADMIN_TOKEN: adminToken,
-      PAYMENT_URL: urls.payment,
       LOG_LEVEL: 'warn',
       ...(replicas === 1 ? {} : { SAGAFLOW_RELAY_SHARDS: String(REPLICA_SHARDS) }),
       ...options.env,

@@ -1,29 +1,10 @@
-import {
-  eventMessage,
-  newId,
-  sagaControl,
-  type EventSerde,
-  type MessagePublisher,
-} from '@sagaflow/core';
 import { buildInventoryService, stockEntity } from '@sagaflow/inventory-service';
 import { buildOrderService } from '@sagaflow/order-service';
 import { buildPaymentService, customerEntity } from '@sagaflow/payment-service';
-import {
-  CHOREOGRAPHY_SAGA,
-  referenceNames,
-  referenceSchemaDirs,
-  sagaIdOf,
-} from '@sagaflow/reference-contracts';
-import {
-  memoryAdapters,
-  type AdapterFactory,
-  type EntityServiceProcess,
-  type ProcessConfig,
-  type ServiceAdapters,
-} from '@sagaflow/runtime';
-import { startServiceInMemory, waitFor, type ServiceInMemory } from '@sagaflow/testing';
+import { referenceNames, sagaIdOf } from '@sagaflow/reference-contracts';
+import { waitFor } from '@sagaflow/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ReferenceClient } from '../src/client.js';
+import { startInMemorySystem, stopInMemorySystems } from './in-memory-system.js';
 
 /*
  * A choreography's compensation with the events in the orders a race can give them: the order
@@ -32,98 +13,14 @@ import { ReferenceClient } from '../src/client.js';
  * after the cancellation.
  */
 const names = referenceNames();
-const running: ServiceInMemory<EntityServiceProcess>[] = [];
-afterEach(async () => {
-  for (const service of running.splice(0)) await service.stop();
-});
-
-type Build = (config: ProcessConfig, adapters: AdapterFactory) => Promise<EntityServiceProcess>;
-
-/**
- * Services on one in-memory bus, a client of their HTTP APIs, and a way to put an event on the
- * bus as another service would.
- */
-async function start(builds: Partial<Record<'order' | 'inventory' | 'payment', Build>>) {
-  let bus: MessagePublisher | undefined;
-  let serde: EventSerde | undefined;
-  const factory = memoryAdapters({ schemaDirs: referenceSchemaDirs });
-  // Each service keeps its store across a stop and a new start, as it would on a database.
-  const kept = new Map<string, ServiceAdapters>();
-  const adapters: AdapterFactory = async (service, ...rest) => {
-    const ports = kept.get(service) ?? (await factory(service, ...rest));
-    kept.set(service, ports);
-    bus = ports.bus;
-    serde = ports.serde;
-    return ports;
-  };
-  const urls: Record<string, string> = { order: '', inventory: '', payment: '' };
-  const services: Record<string, ServiceInMemory<EntityServiceProcess>> = {};
-  const client = new ReferenceClient(urls as ConstructorParameters<typeof ReferenceClient>[0]);
-  /** Starts a service on the bus: it reads on from where it stopped (at first, from the start). */
-  const add = async (name: string, build: Build) => {
-    const service = await startServiceInMemory(build, {
-      schemaDirs: referenceSchemaDirs,
-      adapters,
-    });
-    running.push(service);
-    urls[name] = service.url;
-    services[name] = service;
-  };
-  const pause = async (name: string) => {
-    const service = services[name]!;
-    running.splice(running.indexOf(service), 1);
-    await service.stop();
-  };
-  for (const [name, build] of Object.entries(builds)) await add(name, build);
-  const emit = async (
-    type: string,
-    from: { entityType: string; entityId: string; sagaId: string },
-    payload: Record<string, unknown>,
-  ) => {
-    const encoded = await serde!.encode(type, payload);
-    await bus!.publish([
-      eventMessage(
-        {
-          eventId: newId(),
-          type,
-          ...from,
-          version: 1,
-          index: 0,
-          payload,
-          metadata: { sagaId: from.sagaId, causationId: newId(), service: 'test' },
-          occurredAt: new Date().toISOString(),
-        },
-        encoded.value,
-        encoded.schema,
-      ),
-    ]);
-  };
-  /** An operator's compensation request, as the admin's saga control publishes it. */
-  const requestCompensation = (orderId: string) => {
-    const sagaId = sagaIdOf(orderId, 'CHOREOGRAPHY');
-    return emit(
-      'SagaCompensationRequested',
-      { entityType: sagaControl.type, entityId: sagaId, sagaId },
-      {
-        sagaId,
-        sagaType: CHOREOGRAPHY_SAGA,
-        businessKey: orderId,
-        reason: 'the customer called',
-        requestedBy: 'operator',
-        requestedAt: new Date().toISOString(),
-        steps: [],
-      },
-    );
-  };
-  return { client, emit, requestCompensation, services, add, pause };
-}
+afterEach(stopInMemorySystems);
 
 describe('compensating a choreography', () => {
   it('undoes every cancelled order and nothing of an approved one, however the request races the saga', async () => {
     // Stock and credit first; then the order service alone: the first orders are cancelled
     // before any other participant has read them, and the others then read them (and their
     // cancellations) in whatever order their topics give.
-    const { client, requestCompensation, add, pause } = await start({
+    const { client, requestCompensation, add, pause } = await startInMemorySystem({
       order: buildOrderService,
       inventory: buildInventoryService,
       payment: buildPaymentService,
@@ -190,7 +87,7 @@ describe('compensating a choreography', () => {
   });
 
   it('refuses a payment that comes after its order was cancelled, and releases one that came before', async () => {
-    const { client, emit, services } = await start({ payment: buildPaymentService });
+    const { client, emit, services } = await startInMemorySystem({ payment: buildPaymentService });
     const customer = () =>
       services['payment']!.service.sagaflow.commands.load(customerEntity(names.customer), 'c-2');
     /** Waits until the customer has made `version` commits. */
@@ -240,7 +137,9 @@ describe('compensating a choreography', () => {
   });
 
   it('holds no stock for an order cancelled before its reservation came', async () => {
-    const { client, emit, services } = await start({ inventory: buildInventoryService });
+    const { client, emit, services } = await startInMemorySystem({
+      inventory: buildInventoryService,
+    });
     await client.setStock('nuts', 10);
     const orderId = 'o-gone';
     const from = {
@@ -279,7 +178,7 @@ describe('compensating a choreography', () => {
 
 describe('bounded entity state', () => {
   it("keeps only open orders in a SKU's and a customer's state: approved, refused and cancelled orders leave it", async () => {
-    const { client, requestCompensation, services } = await start({
+    const { client, requestCompensation, services } = await startInMemorySystem({
       order: buildOrderService,
       inventory: buildInventoryService,
       payment: buildPaymentService,
