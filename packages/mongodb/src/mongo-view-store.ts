@@ -36,6 +36,8 @@ interface HeadDocument extends StoredRevision {
 interface RevisionDocument extends StoredRevision {
   _id: string;
   key: string;
+  /** When this store wrote it (its own clock, not the record's time): what the sweep reads. */
+  claimedAt: string;
 }
 
 const META = 'sagaflow_views';
@@ -119,7 +121,7 @@ export class MongoViewStore implements ViewStore {
         ...Object.keys(table.fields).map((field) =>
           this.#heads(table).createIndex({ [`f.${field}`]: 1, _id: 1 }, { name: `by-${field}` }),
         ),
-        this.#revisions(table).createIndex({ at: 1 }, { name: 'by-time' }),
+        this.#revisions(table).createIndex({ claimedAt: 1 }, { name: 'by-claim-time' }),
       ]).then(
         () => undefined,
         (error: unknown) => {
@@ -171,6 +173,7 @@ export class MongoViewStore implements ViewStore {
           _id: revisionId(record.key, record.revision),
           key: record.key,
           ...stored(record),
+          claimedAt: new Date().toISOString(),
         });
       } catch (error) {
         if (isDuplicateKey(error)) return false;
@@ -212,7 +215,7 @@ export class MongoViewStore implements ViewStore {
     const before = new Date(now - KEPT_MS).toISOString();
     // Best effort: the next sweep deletes what this one could not.
     this.#revisions(table)
-      .deleteMany({ at: { $lt: before } })
+      .deleteMany({ claimedAt: { $lt: before } })
       .catch(() => {});
   }
 

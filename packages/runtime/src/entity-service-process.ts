@@ -14,7 +14,7 @@ export const serviceCompaction = { intervalMs: 10 * 60_000 };
 /** What an entity service owns and runs. */
 export type EntityServiceParts = Pick<
   SagaflowServiceOptions,
-  'entities' | 'processors' | 'commandEndpoints' | 'topics'
+  'entities' | 'processors' | 'commandEndpoints' | 'topics' | 'views'
 >;
 
 /** A service process whose framework part is one {@link SagaflowService}. */
@@ -41,6 +41,7 @@ export function entityServiceProcess(
     partitions: config.partitions,
     relay: { shards: config.relayShards },
     compaction: serviceCompaction,
+    viewStore: ports.viewStore,
     ...instrumentsOf(context),
     ...parts,
   });

@@ -17,6 +17,27 @@ import {
 import { z } from 'zod';
 import { orderEntity, type OrderState } from './order.js';
 import { orderProcessor } from './order-processor.js';
+import {
+  ORDERS_BY_CUSTOMER,
+  ordersByCustomerView,
+  type CustomerOrder,
+} from './orders-by-customer.js';
+
+/** The query of a customer's orders. */
+const customerOrdersQuery = z.strictObject({
+  status: z
+    .enum(['PENDING', 'APPROVED', 'REJECTED'], {
+      error: 'status must be PENDING, APPROVED or REJECTED',
+    })
+    .optional(),
+  limit: z.coerce
+    .number({ error: 'limit must be a number' })
+    .int('limit must be an integer')
+    .min(1, 'limit must be from 1 to 100')
+    .max(100, 'limit must be from 1 to 100')
+    .default(20),
+  cursor: z.string({ error: 'cursor must be given once' }).max(1000).optional(),
+});
 
 const orderBody = z.strictObject({
   customerId: idField('customerId'),
@@ -88,7 +109,8 @@ function checkSameOrder(
  * The order service: orders (`orders.order`). `POST /orders` places one `PENDING` in the mode the
  * request chose (its `OrderCreated` starts the choreography, or the orchestrator's workflow);
  * its processor, or the workflow's `ApproveOrder`/`RejectOrder` commands, settle it.
- * `GET /orders/:id` reads it.
+ * `GET /orders/:id` reads it; `GET /customers/:id/orders` lists a customer's orders, newest first
+ * (orders of one millisecond by id), from the service's `orders-by-customer` view.
  */
 export async function buildOrderService(
   config: ProcessConfig,
@@ -114,6 +136,7 @@ export async function buildOrderService(
       entities: [order],
       processors: [orderProcessor(names, order)],
       commandEndpoints: [commands],
+      views: [ordersByCustomerView(names)],
       // The order processor reads the workflows' outcomes.
       topics: [eventsTopic(names.workflow)],
     },
@@ -146,6 +169,27 @@ export async function buildOrderService(
         res
           .status(result.status === 'duplicate' ? 200 : 202)
           .json({ orderId, sagaId: sagaIdOf(orderId, placedMode) });
+      });
+      app.get('/customers/:id/orders', async (req, res) => {
+        const customerId = idParam('id', req.params['id']);
+        const { status, limit, cursor } = parseInput(customerOrdersQuery, req.query);
+        const page = await service.view<CustomerOrder>(ORDERS_BY_CUSTOMER).query({
+          where: { customerId, ...(status === undefined ? {} : { status }) },
+          orderBy: 'createdAt',
+          direction: 'desc',
+          limit,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        res.json({
+          orders: page.items.map(({ doc }) => ({
+            orderId: doc.orderId,
+            status: doc.status,
+            total: doc.total,
+            mode: doc.mode,
+            createdAt: doc.createdAt,
+          })),
+          next: page.next,
+        });
       });
       app.get('/orders/:id', async (req, res) => {
         const orderId = idParam('id', req.params['id']);

@@ -1,6 +1,6 @@
 import { referenceSchemaDirs } from '@sagaflow/reference-contracts';
 import type { EntityServiceProcess } from '@sagaflow/runtime';
-import { startServiceInMemory, type ServiceInMemory } from '@sagaflow/testing';
+import { startServiceInMemory, waitFor, type ServiceInMemory } from '@sagaflow/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderEntity } from '../src/order.js';
 import { buildOrderService } from '../src/order-service.js';
@@ -158,5 +158,88 @@ describe('order service (in memory)', () => {
       ((await (await fetch(`${running.url}/orders/${orderId}`)).json()) as { status: string })
         .status,
     ).toBe('APPROVED');
+  });
+
+  it("lists a customer's orders newest first, by status, in pages, from its view", async () => {
+    const customerId = 'c-listed';
+    const placed: string[] = [];
+    for (let n = 0; n < 5; n += 1) {
+      const response = await place({
+        ...order,
+        customerId,
+        mode: n % 2 === 0 ? 'choreography' : 'orchestration',
+      });
+      placed.push(((await response.json()) as { orderId: string }).orderId);
+      // Orders placed within one millisecond are listed by id: each here in a millisecond of its own.
+      const placedAt = Date.now();
+      await waitFor(() => Date.now() > placedAt, {
+        timeoutMs: 1000,
+        intervalMs: 1,
+        description: 'the next millisecond',
+      });
+    }
+    await place({ ...order, customerId: 'c-other' });
+    const entity = orderEntity('orders.order');
+    await running.service.sagaflow.commands.execute(entity, placed[1]!, 'Approve', {});
+    const list = async (query: string) => {
+      const response = await fetch(`${running.url}/customers/${customerId}/orders${query}`);
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    type Listed = {
+      orders: { orderId: string; status: string; total: number; mode: string; createdAt: string }[];
+      next: string | null;
+    };
+    const newestFirst = [...placed].reverse();
+    const all = await waitFor(
+      async () => {
+        const { body } = await list('?limit=100');
+        const listed = body as unknown as Listed;
+        return listed.orders.length === 5 && listed.orders.some((o) => o.status === 'APPROVED')
+          ? listed
+          : undefined;
+      },
+      { timeoutMs: 5000, description: "the customer's five orders listed" },
+    );
+    expect(all.orders.map((o) => o.orderId)).toEqual(newestFirst);
+    expect(all.next).toBeNull();
+    expect(all.orders[3]).toMatchObject({
+      orderId: placed[1],
+      status: 'APPROVED',
+      total: 300,
+      mode: 'orchestration',
+    });
+    expect(Object.keys(all.orders[3]!).sort()).toEqual([
+      'createdAt',
+      'mode',
+      'orderId',
+      'status',
+      'total',
+    ]);
+    expect(Date.parse(all.orders[3]!.createdAt)).toBeGreaterThan(Date.now() - 60_000);
+    const first = (await list('?limit=2')).body as unknown as Listed;
+    const second = (await list(`?limit=2&cursor=${first.next}`)).body as unknown as Listed;
+    const third = (await list(`?limit=2&cursor=${second.next}`)).body as unknown as Listed;
+    expect([...first.orders, ...second.orders, ...third.orders].map((o) => o.orderId)).toEqual(
+      newestFirst,
+    );
+    expect(third.next).toBeNull();
+    const pending = (await list('?status=PENDING')).body as unknown as Listed;
+    expect(pending.orders.map((o) => o.orderId)).toEqual(
+      newestFirst.filter((id) => id !== placed[1]),
+    );
+    expect((await list('?status=REJECTED')).body).toEqual({ orders: [], next: null });
+    for (const [query, field] of [
+      ['?status=LOST', 'status'],
+      ['?limit=0', 'limit'],
+      ['?limit=many', 'limit'],
+      ['?cursor=nonsense', 'cursor'],
+      ['?sort=asc', 'sort'],
+    ] as const) {
+      const { status, body } = await list(query);
+      expect([status, (body['error'] as { field?: string } | undefined)?.field], query).toEqual([
+        400,
+        field,
+      ]);
+    }
   });
 });
