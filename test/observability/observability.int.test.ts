@@ -276,7 +276,8 @@ describe('observability of a saga through the reference services', () => {
     // No payload of any line shows the customer id (it appears only as the customer entity's id).
     expect(JSON.stringify(lines.map((l) => l['payload']))).not.toContain(customer);
     const handled = lines.find((l) => l['sagaId'] === sagaId && l['outcome'] === 'handled');
-    expect(handled?.['group']).toMatch(/-service\.orders$|-service\.\w+$/);
+    // A processor's group, or a view's (`<service>.view.<name>.v<version>`).
+    expect(handled?.['group']).toMatch(/-service\.(\w+|view\.[a-z-]+\.v\d+)$/);
     expect(handled?.['topic']).toMatch(/\.events$/);
   });
 });
