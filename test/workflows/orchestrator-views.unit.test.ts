@@ -4,30 +4,15 @@ import {
   done,
   eventsTopic,
   Orchestrator,
-  SagaflowService,
   type ViewReader,
 } from '@sagaflow/core';
-import { loadSchemaCatalog } from '@sagaflow/schema-registry';
-import {
-  MemoryBus,
-  MemoryEntityStore,
-  MemorySerde,
-  MemoryTimerStore,
-  MemoryViewStore,
-  waitFor,
-} from '@sagaflow/testing';
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  purchaseFlow,
-  purchaseInput,
-  purchaseSchemaDirs,
-  type PurchaseInput,
-} from '../fixtures/purchase-flow.js';
+import { MemoryEntityStore, MemoryTimerStore, MemoryViewStore, waitFor } from '@sagaflow/testing';
+import { describe, expect, it } from 'vitest';
+import { purchaseInput, type PurchaseInput } from '../fixtures/purchase-flow.js';
+import { startPurchaseParticipants } from '../fixtures/purchase-participants.js';
+import { stopAfterEach } from '../fixtures/stop-after-each.js';
 
-const stopping: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const stop of stopping.splice(0).reverse()) await stop();
-});
+const started = stopAfterEach();
 
 interface Funds {
   readonly customerId: string;
@@ -36,20 +21,11 @@ interface Funds {
 
 describe('A workflow step that reads a view of its orchestrator', () => {
   it('reads it locally, the view built from a participant’s events, and keeps what it read', async () => {
-    const flow = purchaseFlow('viewshop');
-    const bus = new MemoryBus();
-    const serde = new MemorySerde(await loadSchemaCatalog(purchaseSchemaDirs));
-    const participants = new SagaflowService({
-      name: 'participants',
-      store: new MemoryEntityStore(),
-      bus: bus.client(),
-      serde,
-      entities: [flow.stock, flow.wallet, flow.parcel],
-      commandEndpoints: flow.endpoints,
-    });
-    await participants.start();
-    stopping.push(() => participants.stop());
-    const deposit = await participants.execute(flow.wallet, 'ann', 'Deposit', { amount: 70 });
+    const { flow, bus, serde, participants, deposit } = await startPurchaseParticipants(
+      'viewshop',
+      { deposit: 70 },
+    );
+    started.push(participants);
     const depositId = deposit.status === 'committed' ? deposit.events[0]!.eventId : '';
     // The funds each customer deposited, from the wallets' events: the orchestrator's own view.
     const funds = defineView<Funds>({
@@ -92,7 +68,7 @@ describe('A workflow step that reads a view of its orchestrator', () => {
       timerIntervalMs: 10,
     });
     await orchestrator.start();
-    stopping.push(() => orchestrator.stop());
+    started.push(orchestrator);
     const { workflowId } = await orchestrator.startWorkflow('hold-deposit', {
       key: 'p-1',
       input: purchaseInput(1),

@@ -22,6 +22,7 @@ import {
   type StockState,
   type WalletState,
 } from '../fixtures/purchase-flow.js';
+import { workflowEnded } from '../fixtures/purchase-participants.js';
 
 const stopping: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -73,16 +74,7 @@ async function setup(
   const orchestrator = build();
   await orchestrator.start();
   stopping.push(() => orchestrator.stop());
-  const ended = (workflowId: string, o = orchestrator) =>
-    waitFor(
-      async () => {
-        const state = await o.get(workflowId);
-        return state !== undefined && ['completed', 'compensated', 'failed'].includes(state.status)
-          ? state
-          : undefined;
-      },
-      { timeoutMs: 10_000, description: `workflow ${workflowId} ended` },
-    );
+  const ended = (workflowId: string, o = orchestrator) => workflowEnded(o, workflowId);
   const load = <S>(entity: { type: string }, id: string) =>
     participantStore.load<S>(entity.type, id).then((s) => s?.state);
   return { flow, participants, participantsOf, orchestrator, build, ended, load, timers };

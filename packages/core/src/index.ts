@@ -210,12 +210,15 @@ export {
   stepEntityTypes,
   workflowCommandId,
   workflowIdOf,
+  isSleepStep,
+  SLEEP_MAX_MS,
 } from './workflow/workflow.js';
 export type {
   AnyWorkflowDefinition,
   RetryPolicy,
   StepContext,
   StepViews,
+  SleepContext,
   StepOutcome,
   WorkflowCommand,
   WorkflowDefinition,

@@ -9,7 +9,10 @@ import {
 } from '../entity/entity.js';
 import { SagaflowError } from '../errors.js';
 import {
+  SLEEP_MAX_MS,
+  checkSleepMs,
   defaultRetryPolicy,
+  isSleepStep,
   retryDelay,
   versionOf,
   workflowCommandId,
@@ -35,10 +38,13 @@ export interface WorkflowPosition {
   readonly deadlineAt?: string;
 }
 
-/** The timer a workflow waits on: a view to read, a reply's deadline, or a retry's delay. */
+/**
+ * The timer a workflow waits on: a view to read, a reply's deadline, a retry's delay, or the end
+ * of a sleep step.
+ */
 export interface WorkflowTimerState {
   readonly id: string;
-  readonly kind: 'read' | 'timeout' | 'retry';
+  readonly kind: 'read' | 'timeout' | 'retry' | 'sleep';
   readonly dueAt: string;
 }
 
@@ -255,6 +261,59 @@ function contextOf(decision: Decision, step: WorkflowStep, attempt: number): Ste
   };
 }
 
+/** When a sleep step wakes up: its duration or its time, checked. */
+function wakeTimeOf(decision: Decision, step: WorkflowStep): number {
+  const { state } = decision;
+  const context = { workflowId: decision.workflowId, input: state.input, results: state.results };
+  const now = Date.parse(decision.context.now);
+  if (step.sleepUntil !== undefined) {
+    const until = step.sleepUntil(context);
+    const at = until instanceof Date ? until.getTime() : Date.parse(String(until));
+    if (Number.isNaN(at)) {
+      throw new Error(`sleepUntil gave no time (got ${JSON.stringify(until)})`);
+    }
+    return Math.max(now, Math.min(at, now + SLEEP_MAX_MS));
+  }
+  const ms = typeof step.sleep === 'function' ? step.sleep(context) : step.sleep;
+  return now + checkSleepMs('sleep', ms);
+}
+
+/**
+ * Starts a sleep step: a durable timer at its wake-up time. It shows as a started step whose
+ * command type is `sleep` and whose deadline is the wake-up, and as succeeded (`woke`) then.
+ */
+function sleep(decision: Decision, step: WorkflowStep, index: number): void {
+  let wakeAt: number;
+  try {
+    wakeAt = wakeTimeOf(decision, step);
+  } catch (error) {
+    const reason = `the sleep of step '${step.name}' threw: ${failure(error)}`;
+    decision.event('WorkflowStepRejected', {
+      step: step.name,
+      phase: 'forward',
+      attempt: 1,
+      reason,
+    });
+    if (!pastPivot(decision, index)) return startCompensation(decision, reason, '', false);
+    return fail(decision, step.name, reason);
+  }
+  const timer = decision.timer('sleep', wakeAt - Date.parse(decision.context.now));
+  decision.event('WorkflowStepStarted', {
+    step: step.name,
+    phase: 'forward',
+    attempt: 1,
+    commandId: '',
+    commandType: 'sleep',
+    entityType: '',
+    entityId: '',
+    deadlineAt: timer.dueAt,
+  });
+  decision.set({
+    current: { phase: 'forward', step: step.name, attempt: 1, deadlineAt: timer.dueAt },
+    timer,
+  });
+}
+
 /** Sends the command of the current position's step (or its compensation) for an attempt. */
 function send(
   decision: Decision,
@@ -263,12 +322,13 @@ function send(
   phase: WorkflowPosition['phase'],
   attempt: number,
 ): void {
+  if (isSleepStep(step)) return sleep(decision, step, index);
   const context = contextOf(decision, step, attempt);
   let command: WorkflowCommand;
   try {
     command =
       phase === 'forward'
-        ? step.command(context)
+        ? step.command!(context)
         : step.compensate!({ ...context, result: decision.state.results[step.name] });
   } catch (error) {
     // Workflow code that throws refuses its step (forward) or fails the workflow (compensation).
@@ -284,7 +344,7 @@ function send(
   decision.entries.push({
     type: command.type,
     payload: plain(command.payload) as object,
-    command: { commandId, entityType: step.entity, entityId: command.entityId },
+    command: { commandId, entityType: step.entity!, entityId: command.entityId },
   });
   decision.event('WorkflowStepStarted', {
     step: step.name,
@@ -292,7 +352,7 @@ function send(
     attempt,
     commandId,
     commandType: command.type,
-    entityType: step.entity,
+    entityType: step.entity!,
     entityId: command.entityId,
     deadlineAt: timer.dueAt,
   });
@@ -455,6 +515,18 @@ function onFire(decision: Decision, { timerId, view }: WorkflowCommands['Fire'])
   const { step, index } = stepOf(decision, current.step);
   const policy = { ...defaultRetryPolicy, ...step.retry };
   switch (state.timer.kind) {
+    case 'sleep':
+      decision.event('WorkflowStepSucceeded', {
+        step: step.name,
+        phase: current.phase,
+        attempt: current.attempt,
+        replyType: 'woke',
+      });
+      decision.set({
+        completed: [...state.completed, step.name],
+        results: { ...state.results, [step.name]: null },
+      });
+      return enter(decision, index + 1);
     case 'read':
       decision.set({ views: { ...state.views, [step.name]: { value: plain(view) ?? null } } });
       return send(decision, step, index, 'forward', current.attempt);

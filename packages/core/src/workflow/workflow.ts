@@ -84,12 +84,25 @@ export const defaultRetryPolicy: RetryPolicy = {
  */
 export type StepViews = Readonly<Record<string, ViewReader<never>>>;
 
-/** One step of a workflow: optionally read a view, then command an entity and await its reply. */
+/** What a sleep step's duration or wake-up time is computed from. */
+export type SleepContext<I> = Omit<StepContext<I>, 'view' | 'attempt'>;
+
+/** The longest sleep: a hundred years. */
+export const SLEEP_MAX_MS = 100 * 365 * 24 * 3600 * 1000;
+
+/**
+ * One step of a workflow: optionally read a view, then command an entity and await its reply; or,
+ * with `sleep` or `sleepUntil` instead of a command, wait (durably: the wake-up is a stored timer,
+ * kept across restarts).
+ */
 export interface WorkflowStep<I = unknown> {
   /** Unique in the workflow, e.g. `reserve-stock`. */
   readonly name: string;
-  /** The entity type the step commands, e.g. `inventory.stock`; its events carry the reply. */
-  readonly entity: string;
+  /**
+   * The entity type the step commands, e.g. `inventory.stock`; its events carry the reply. A
+   * sleep step has none.
+   */
+  readonly entity?: string;
   /**
    * Reads before the command: the orchestrator's own views (`views`, read locally, no call to
    * another service), or anything else. The result is stored with the workflow and given to
@@ -97,8 +110,21 @@ export interface WorkflowStep<I = unknown> {
    * (a view behind the event waited for, say) is tried again later, backing off. @default none
    */
   readonly read?: (context: Omit<StepContext<I>, 'view' | 'attempt'>, views: StepViews) => unknown;
-  /** The command to send. Must be deterministic: the same context gives the same command. */
-  readonly command: (context: StepContext<I>) => WorkflowCommand;
+  /**
+   * The command to send. Must be deterministic: the same context gives the same command. A sleep
+   * step has none.
+   */
+  readonly command?: (context: StepContext<I>) => WorkflowCommand;
+  /**
+   * Makes the step a sleep: the workflow waits this many milliseconds (0 to a hundred years), or
+   * what the function gives for its context, then goes on to the next step. @default not a sleep
+   */
+  readonly sleep?: number | ((context: SleepContext<I>) => number);
+  /**
+   * Makes the step a sleep until a time (a `Date` or an ISO-8601 string; a past time wakes it at
+   * once). @default not a sleep
+   */
+  readonly sleepUntil?: (context: SleepContext<I>) => Date | string;
   /**
    * What each reply event type means: an outcome, or a function deciding one. `CommandRejected`
    * refuses the step and `CommandAccepted` completes it unless listed; when `replies` is given,
@@ -189,6 +215,10 @@ export function defineWorkflow<I>(definition: WorkflowDefinition<I>): WorkflowDe
     }
     if (names.has(step.name)) throw invalidArgument(`${field}.name`, `repeats '${step.name}'`);
     names.add(step.name);
+    if (isSleepStep(step)) {
+      checkSleepStep(step, field);
+      continue;
+    }
     if (typeof step.entity !== 'string' || !ENTITY_TYPE.test(step.entity)) {
       throw invalidArgument(
         `${field}.entity`,
@@ -196,7 +226,10 @@ export function defineWorkflow<I>(definition: WorkflowDefinition<I>): WorkflowDe
       );
     }
     if (typeof step.command !== 'function') {
-      throw invalidArgument(`${field}.command`, 'must be a function (context) => command');
+      throw invalidArgument(
+        `${field}.command`,
+        'must be a function (context) => command (or give the step sleep or sleepUntil)',
+      );
     }
     for (const fn of ['read', 'compensate'] as const) {
       if (step[fn] !== undefined && typeof step[fn] !== 'function') {
@@ -249,9 +282,63 @@ export function defineWorkflow<I>(definition: WorkflowDefinition<I>): WorkflowDe
   return { ...definition, version };
 }
 
+/** Whether a step is a sleep (`sleep` or `sleepUntil`) rather than a command. */
+export const isSleepStep = (step: WorkflowStep<never>): boolean =>
+  step.sleep !== undefined || step.sleepUntil !== undefined;
+
+/** A sleep step takes a duration or a wake-up time, and nothing of a command step's. */
+function checkSleepStep(step: WorkflowStep<never>, field: string): void {
+  if (step.sleep !== undefined && step.sleepUntil !== undefined) {
+    throw invalidArgument(`${field}.sleep`, 'and sleepUntil exclude each other: give one');
+  }
+  if (step.sleep !== undefined && typeof step.sleep !== 'function') {
+    checkSleepMs(`${field}.sleep`, step.sleep);
+  }
+  if (step.sleepUntil !== undefined && typeof step.sleepUntil !== 'function') {
+    throw invalidArgument(
+      `${field}.sleepUntil`,
+      'must be a function (context) => Date or ISO string',
+    );
+  }
+  for (const other of [
+    'entity',
+    'command',
+    'read',
+    'replies',
+    'compensate',
+    'timeoutMs',
+    'retry',
+    'pivot',
+  ] as const) {
+    if (step[other] !== undefined) {
+      throw invalidArgument(
+        `${field}.${other}`,
+        `has no place in a sleep step: it commands nothing`,
+      );
+    }
+  }
+}
+
+/** Checks a sleep's duration, naming where it came from. */
+export function checkSleepMs(field: string, ms: unknown): number {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > SLEEP_MAX_MS) {
+    throw invalidArgument(
+      field,
+      `must be a number of milliseconds from 0 to ${SLEEP_MAX_MS} (got ${String(ms)})`,
+    );
+  }
+  return ms;
+}
+
 /** The entity types the steps of the workflows command (each once). */
 export function stepEntityTypes(definitions: readonly AnyWorkflowDefinition[]): string[] {
-  return [...new Set(definitions.flatMap((d) => d.steps.map((s) => s.entity)))];
+  return [
+    ...new Set(
+      definitions.flatMap((d) =>
+        d.steps.flatMap((s) => (s.entity === undefined ? [] : [s.entity])),
+      ),
+    ),
+  ];
 }
 
 /** The version of a definition (1 when it names none). */
