@@ -1,6 +1,5 @@
 import {
   defineWorkflow,
-  done,
   Orchestrator,
   type WorkflowDefinition,
   type WorkflowStep,
@@ -13,38 +12,15 @@ import {
   type PurchaseInput,
   type StockState,
 } from '../fixtures/purchase-flow.js';
-import { startPurchaseParticipants, workflowEnded } from '../fixtures/purchase-participants.js';
+import {
+  holdFundsStep,
+  reserveItemStep,
+  startPurchaseParticipants,
+  workflowEnded,
+} from '../fixtures/purchase-participants.js';
 import { stopAfterEach } from '../fixtures/stop-after-each.js';
 
 const started = stopAfterEach();
-
-/** Reserves the items; released when a later step fails. */
-const reserve = (flow: ReturnType<typeof purchaseFlow>): WorkflowStep<PurchaseInput> => ({
-  name: 'reserve-item',
-  entity: flow.stock.type,
-  command: ({ input }) => ({
-    entityId: input.sku,
-    type: 'ReserveItem',
-    payload: { purchaseId: input.purchaseId, quantity: input.quantity },
-  }),
-  replies: { ItemReserved: done() },
-  compensate: ({ input }) => ({
-    entityId: input.sku,
-    type: 'ReleaseItem',
-    payload: { purchaseId: input.purchaseId },
-  }),
-});
-
-const hold = (flow: ReturnType<typeof purchaseFlow>): WorkflowStep<PurchaseInput> => ({
-  name: 'hold-funds',
-  entity: flow.wallet.type,
-  command: ({ input }) => ({
-    entityId: input.customerId,
-    type: 'HoldFunds',
-    payload: { purchaseId: input.purchaseId, amount: 10 },
-  }),
-  replies: { FundsHeld: done() },
-});
 
 async function setup(
   workflows: (flow: ReturnType<typeof purchaseFlow>) => WorkflowDefinition<PurchaseInput>[],
@@ -82,9 +58,9 @@ describe('A sleep step', () => {
       defineWorkflow<PurchaseInput>({
         type: 'reserve-sleep-hold',
         steps: [
-          reserve(flow),
+          reserveItemStep(flow),
           { name: 'cool-off', sleep: ({ input }) => input.quantity * 400 },
-          hold(flow),
+          holdFundsStep(flow),
         ],
       }),
     ]);
@@ -128,14 +104,18 @@ describe('A sleep step', () => {
       defineWorkflow<PurchaseInput>({
         type: 'sleep-until-past',
         steps: [
-          reserve(flow),
+          reserveItemStep(flow),
           { name: 'until', sleepUntil: () => new Date(Date.now() - 60_000) },
-          hold(flow),
+          holdFundsStep(flow),
         ],
       }),
       defineWorkflow<PurchaseInput>({
         type: 'sleep-nonsense',
-        steps: [reserve(flow), { name: 'until', sleepUntil: () => 'next tuesday' }, hold(flow)],
+        steps: [
+          reserveItemStep(flow),
+          { name: 'until', sleepUntil: () => 'next tuesday' },
+          holdFundsStep(flow),
+        ],
       }),
     ]);
     const orchestrator = build();

@@ -26,6 +26,10 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
  *   `202 {workflowId, version, created: true}`; the same key again answers
  *   `200 {…, created: false}` and starts nothing.
  * - `GET /workflows/:id`: the instance's state, or 404.
+ * - `POST /workflows/:id/signals/:name` with the signal's payload as JSON body and an
+ *   `Idempotency-Key` header: `202 {workflowId, signal, duplicate: false}`, the same key again
+ *   `200 {…, duplicate: true}`; 404 for no such workflow, 400 naming the field for a signal it does
+ *   not declare or a payload that does not fit, 409 once the workflow has ended.
  */
 export function workflowRoutes(
   orchestrator: Orchestrator,
@@ -46,16 +50,21 @@ export function workflowRoutes(
   // Bodies are read only from a caller who holds the token.
   router.use(express.json({ limit: '64kb' }));
 
-  router.post('/workflows/:type', async (req, res) => {
+  const idempotencyKey = (req: express.Request, max = 200): string => {
     const key = req.header('idempotency-key');
-    if (key === undefined || !IDEMPOTENCY_KEY.test(key)) {
+    if (key === undefined || !IDEMPOTENCY_KEY.test(key) || key.length > max) {
       throw new HttpError(
         400,
         'INVALID_ARGUMENT',
-        'the Idempotency-Key header must be 1 to 200 visible ASCII characters',
+        `the Idempotency-Key header must be 1 to ${max} visible ASCII characters`,
         'Idempotency-Key',
       );
     }
+    return key;
+  };
+
+  router.post('/workflows/:type', async (req, res) => {
+    const key = idempotencyKey(req);
     const started = await orchestrator.startWorkflow(String(req.params['type']), {
       key,
       input: req.body as unknown,
@@ -68,6 +77,17 @@ export function workflowRoutes(
     const state = await orchestrator.get(id);
     if (state === undefined) throw new HttpError(404, 'NOT_FOUND', `no workflow '${id}'`, 'id');
     res.json({ workflowId: id, ...state });
+  });
+
+  router.post('/workflows/:id/signals/:name', async (req, res) => {
+    const key = idempotencyKey(req, 150);
+    const sent = await orchestrator.signal(
+      String(req.params['id']),
+      String(req.params['name']),
+      req.body as unknown,
+      { idempotencyKey: key },
+    );
+    res.status(sent.duplicate ? 200 : 202).json(sent);
   });
 
   router.use(errorHandler);

@@ -226,6 +226,7 @@ export type {
   WorkflowStep,
 } from './workflow/workflow.js';
 export {
+  SIGNALS_KEPT_MAX,
   workflowControlCommands,
   workflowEntity,
   workflowEventTypes,
@@ -244,6 +245,7 @@ export type {
   OperatorRequest,
   OrchestratorFaultPoint,
   OrchestratorOptions,
+  SignalSent,
   WorkflowStart,
   WorkflowTrigger,
 } from './workflow/orchestrator.js';

@@ -110,6 +110,14 @@ export interface WorkflowStart {
   readonly version: number;
 }
 
+/** What sending a signal did. */
+export interface SignalSent {
+  readonly workflowId: string;
+  readonly signal: string;
+  /** True when a signal with the same idempotency key was sent before: this one changed nothing. */
+  readonly duplicate: boolean;
+}
+
 /** An operator's request to a workflow. */
 export interface OperatorRequest {
   readonly requestedBy: string;
@@ -180,6 +188,13 @@ export class Orchestrator {
           `${definition.type} declares the inputSchema ${definition.inputSchema}, which needs a serde that checks payloads`,
         );
       }
+      const typed = Object.entries(definition.signals ?? {}).find(([, schema]) => schema !== null);
+      if (typed !== undefined && options.serde.check === undefined) {
+        throw invalidArgument(
+          'workflows',
+          `${definition.type} declares the signal ${typed[0]} of ${typed[1]}, which needs a serde that checks payloads`,
+        );
+      }
       this.#definitions.set(id, definition);
       const latest = this.#latest.get(definition.type);
       if (latest === undefined || versionOf(latest) < versionOf(definition)) {
@@ -205,7 +220,11 @@ export class Orchestrator {
       await options.faults?.(point);
     };
     const entityType = options.entityType ?? 'sagaflow.workflow';
-    this.entity = workflowEntity(entityType, (type, version) => this.definition(type, version));
+    this.entity = workflowEntity(
+      entityType,
+      (type, version) => this.definition(type, version),
+      (schema, payload) => options.serde.check?.(schema, payload),
+    );
     // Timer rounds are this class's own loop: counted, logged and told like the service's loops.
     const onError = backgroundReporter({
       service: options.name,
@@ -403,18 +422,21 @@ export class Orchestrator {
     return { workflowId, created: false, version: existing?.version ?? version };
   }
 
-  /** Refuses an input that does not fit the workflow's input schema, naming the field. */
-  #checkInput(schema: string, input: unknown): void {
+  /**
+   * Refuses a value (a start's input, a signal's payload) that does not fit its schema, naming
+   * the field under `field` (`input.items.0.quantity`).
+   */
+  #checkInput(schema: string, input: unknown, field = 'input'): void {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-      throw invalidArgument('input', `must be an object (${schema})`);
+      throw invalidArgument(field, `must be an object (${schema})`);
     }
     try {
       this.#options.serde.check?.(schema, input);
     } catch (error) {
       if (!(error instanceof SagaflowError) || error.code !== 'SERDE_FAILED') throw error;
       const path = error.context.field;
-      throw new SagaflowError('INVALID_ARGUMENT', `input: ${error.message}`, {
-        context: { field: path === undefined || path === '' ? 'input' : `input.${path}` },
+      throw new SagaflowError('INVALID_ARGUMENT', `${field}: ${error.message}`, {
+        context: { field: path === undefined || path === '' ? field : `${field}.${path}` },
       });
     }
   }
@@ -423,6 +445,56 @@ export class Orchestrator {
   async get(workflowId: string): Promise<WorkflowState | undefined> {
     const snapshot = await this.#options.store.load<WorkflowState>(this.entity.type, workflowId);
     return snapshot === undefined || snapshot.state.status === 'new' ? undefined : snapshot.state;
+  }
+
+  /**
+   * Sends a signal to a workflow: the step that waits for it takes it, or the workflow keeps it
+   * until one does. Once per idempotency key (a second send with the key changes nothing). The
+   * workflow must exist and run (`NOT_FOUND`; `COMMAND_REJECTED` once it has ended), declare the
+   * signal (`INVALID_ARGUMENT` naming `name`), and the payload fit the signal's schema
+   * (`INVALID_ARGUMENT` naming `payload.<field>`).
+   */
+  async signal(
+    workflowId: string,
+    name: string,
+    payload: unknown,
+    options: { readonly idempotencyKey?: string; readonly requestedBy?: string } = {},
+  ): Promise<SignalSent> {
+    const state = await this.get(workflowId);
+    if (state === undefined) throw new SagaflowError('NOT_FOUND', `no workflow '${workflowId}'`);
+    const declared = this.definition(state.type, state.version).signals ?? {};
+    if (typeof name !== 'string' || !Object.hasOwn(declared, name)) {
+      const names = Object.keys(declared);
+      throw invalidArgument(
+        'name',
+        `names no signal of ${state.type} v${state.version} (got '${String(name)}'; signals: ${names.length === 0 ? 'none' : names.join(', ')})`,
+      );
+    }
+    const schema = declared[name];
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(payload ?? null);
+    } catch {
+      json = undefined;
+    }
+    if (json === undefined) throw invalidArgument('payload', 'must be JSON');
+    if (schema !== null && schema !== undefined) this.#checkInput(schema, payload, 'payload');
+    const key = options.idempotencyKey;
+    if (key !== undefined && (typeof key !== 'string' || !/^\S{1,150}$/.test(key))) {
+      throw invalidArgument('idempotencyKey', 'must be 1 to 150 characters without spaces');
+    }
+    const result = await this.service.execute(
+      this.entity,
+      workflowId,
+      'Signal',
+      { name, payload: json, requestedBy: options.requestedBy ?? '', key: key ?? '' },
+      { causationKey: `signal:${key ?? newId()}`, sagaId: workflowId },
+    );
+    if (result.status === 'rejected') {
+      throw new SagaflowError('COMMAND_REJECTED', result.rejection.reason);
+    }
+    // A repeat: its key was taken before (a duplicate commit, or remembered by the workflow).
+    return { workflowId, signal: name, duplicate: result.status !== 'committed' };
   }
 
   /** Runs the failed step of a failed workflow again (a new attempt). */

@@ -8,7 +8,7 @@ import type { OperatorRequest } from './orchestrator.js';
 /** Options of {@link WorkflowControl}. */
 export interface WorkflowControlOptions {
   readonly publisher: MessagePublisher;
-  /** Encodes `RetryWorkflow` and `CancelWorkflow` (the control schemas). */
+  /** Encodes `RetryWorkflow`, `CancelWorkflow` and `SignalWorkflow` (the control schemas). */
   readonly serde: EventSerde;
   /** The sending service, stamped on the commands, e.g. `admin-service`. */
   readonly service: string;
@@ -31,21 +31,57 @@ export class WorkflowControl {
 
   /** Asks a failed workflow to run its failed step again; returns the command id. */
   retry(target: WorkflowTarget, request: OperatorRequest): Promise<string> {
-    return this.#send(target, 'RetryWorkflow', request);
+    return this.#send(target, 'RetryWorkflow', {
+      requestedBy: request.requestedBy,
+      reason: request.reason,
+    });
   }
 
   /** Asks a running workflow to compensate; returns the command id. */
   cancel(target: WorkflowTarget, request: OperatorRequest): Promise<string> {
-    return this.#send(target, 'CancelWorkflow', request);
+    return this.#send(target, 'CancelWorkflow', {
+      requestedBy: request.requestedBy,
+      reason: request.reason,
+    });
+  }
+
+  /**
+   * Sends a signal to a workflow (see `Orchestrator.signal`); returns the command id, which an
+   * idempotency key makes the same for every send with that key (the workflow takes it once).
+   */
+  signal(
+    target: WorkflowTarget,
+    signal: {
+      readonly name: string;
+      readonly payload: unknown;
+      readonly requestedBy: string;
+      readonly idempotencyKey?: string;
+    },
+  ): Promise<string> {
+    const key = signal.idempotencyKey;
+    if (key !== undefined && !/^\S{1,150}$/.test(key)) {
+      throw invalidArgument('idempotencyKey', 'must be 1 to 150 characters without spaces');
+    }
+    return this.#send(
+      target,
+      'SignalWorkflow',
+      {
+        name: signal.name,
+        payload: JSON.stringify(signal.payload ?? null),
+        requestedBy: signal.requestedBy,
+        key: key ?? '',
+      },
+      key === undefined ? undefined : `signal-${key}`,
+    );
   }
 
   async #send(
     target: WorkflowTarget,
-    type: 'RetryWorkflow' | 'CancelWorkflow',
-    request: OperatorRequest,
+    type: 'RetryWorkflow' | 'CancelWorkflow' | 'SignalWorkflow',
+    payload: Readonly<Record<string, string>>,
+    id?: string,
   ): Promise<string> {
-    const commandId = `operator-${newId()}`;
-    const payload = { requestedBy: request.requestedBy, reason: request.reason };
+    const commandId = id ?? `operator-${newId()}`;
     const encoded = await this.#options.serde.encode(type, payload);
     await this.#options.publisher.publish([
       commandMessage(

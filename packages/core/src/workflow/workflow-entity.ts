@@ -44,7 +44,7 @@ export interface WorkflowPosition {
  */
 export interface WorkflowTimerState {
   readonly id: string;
-  readonly kind: 'read' | 'timeout' | 'retry' | 'sleep';
+  readonly kind: 'read' | 'timeout' | 'retry' | 'sleep' | 'signal';
   readonly dueAt: string;
 }
 
@@ -69,6 +69,10 @@ export interface WorkflowState {
   readonly toCompensate: readonly string[];
   readonly current?: WorkflowPosition;
   readonly timer?: WorkflowTimerState;
+  /** Signals sent before a step waited for them, by name, oldest first. */
+  readonly signals?: Readonly<Record<string, readonly unknown[]>>;
+  /** The idempotency keys of the latest signals taken or kept (a repeat changes nothing). */
+  readonly signalKeys?: readonly string[];
   /** The timer this state's commit replaced, for the orchestrator to forget. */
   readonly supersededTimer?: WorkflowTimerState;
   /** Why the workflow compensates. */
@@ -91,6 +95,11 @@ export type WorkflowCommands = {
     payload: Record<string, unknown>;
   };
   Fire: { timerId: string; view?: unknown };
+  /**
+   * A signal: its name, its payload as JSON, who sent it, and the sender's idempotency key ('' for
+   * none).
+   */
+  Signal: { name: string; payload: string; requestedBy: string; key?: string };
   Retry: { requestedBy: string; reason: string };
   Cancel: { requestedBy: string; reason: string };
 };
@@ -172,7 +181,13 @@ export const workflowEventTypes: readonly (keyof WorkflowEvents)[] = [
 export const workflowControlCommands = {
   RetryWorkflow: 'Retry',
   CancelWorkflow: 'Cancel',
+  SignalWorkflow: 'Signal',
 } as const;
+
+/** Signals of one name a workflow keeps before a step waits for them, at most. */
+export const SIGNALS_KEPT_MAX = 100;
+/** Idempotency keys of signals a workflow remembers (the latest). */
+const SIGNAL_KEYS_KEPT = 100;
 
 type Entry = { readonly type: keyof WorkflowEvents; readonly payload: object } | OutboxCommand;
 
@@ -314,6 +329,93 @@ function sleep(decision: Decision, step: WorkflowStep, index: number): void {
   });
 }
 
+/**
+ * Starts a signal step: takes the oldest signal of its name kept already, or waits for one (with
+ * a timer when the step has a timeout). It shows as a started step of command type `signal`
+ * whose entity id is the signal's name.
+ */
+function awaitSignal(decision: Decision, step: WorkflowStep, index: number): void {
+  const name = step.signal!;
+  const kept = decision.state.signals?.[name] ?? [];
+  const timer =
+    step.timeoutMs === undefined || kept.length > 0
+      ? undefined
+      : decision.timer('signal', step.timeoutMs);
+  decision.event('WorkflowStepStarted', {
+    step: step.name,
+    phase: 'forward',
+    attempt: 1,
+    commandId: '',
+    commandType: 'signal',
+    entityType: '',
+    entityId: name,
+    deadlineAt: timer?.dueAt ?? '',
+  });
+  const { timer: _t, ...rest } = decision.state;
+  decision.state = {
+    ...rest,
+    current: {
+      phase: 'forward',
+      step: step.name,
+      attempt: 1,
+      ...(timer === undefined ? {} : { deadlineAt: timer.dueAt }),
+    },
+    ...(timer === undefined ? {} : { timer }),
+  };
+  if (kept.length > 0) {
+    decision.set({ signals: keptWithout(decision.state, name) });
+    takeSignal(decision, step, index, kept[0]);
+  }
+}
+
+/** The kept signals without the oldest of a name. */
+function keptWithout(state: WorkflowState, name: string): Record<string, readonly unknown[]> {
+  const { [name]: of = [], ...others } = state.signals ?? {};
+  return of.length > 1 ? { ...others, [name]: of.slice(1) } : others;
+}
+
+/** A signal step takes a signal: its outcome decides the step. */
+function takeSignal(decision: Decision, step: WorkflowStep, index: number, payload: unknown): void {
+  let outcome: StepOutcome;
+  try {
+    outcome = step.onSignal?.(payload, contextOf(decision, step, 1)) ?? {
+      kind: 'done',
+      result: payload,
+    };
+  } catch (error) {
+    outcome = {
+      kind: 'refused',
+      reason: `the signal handler of step '${step.name}' threw: ${failure(error)}`,
+    };
+  }
+  const { timer: _t, ...rest } = decision.state;
+  decision.state = rest;
+  decideStep(
+    decision,
+    step,
+    index,
+    { step: step.name, phase: 'forward', attempt: 1 },
+    outcome,
+    `signal:${step.signal!}`,
+  );
+}
+
+/**
+ * A signal to the workflow: taken by the step that waits for it, else kept (oldest first) for the
+ * step that will.
+ */
+function onSignal(decision: Decision, name: string, payload: unknown): void {
+  const { state } = decision;
+  const current = state.current;
+  const waiting = current === undefined ? undefined : stepOf(decision, current.step);
+  if (waiting !== undefined && current?.phase === 'forward' && waiting.step.signal === name) {
+    return takeSignal(decision, waiting.step, waiting.index, payload);
+  }
+  decision.set({
+    signals: { ...state.signals, [name]: [...(state.signals?.[name] ?? []), payload] },
+  });
+}
+
 /** Sends the command of the current position's step (or its compensation) for an attempt. */
 function send(
   decision: Decision,
@@ -323,6 +425,7 @@ function send(
   attempt: number,
 ): void {
   if (isSleepStep(step)) return sleep(decision, step, index);
+  if (step.signal !== undefined) return awaitSignal(decision, step, index);
   const context = contextOf(decision, step, attempt);
   let command: WorkflowCommand;
   try {
@@ -481,13 +584,26 @@ function onReply(decision: Decision, reply: WorkflowCommands['Reply']): void {
   }
   const outcome = outcomeOf(step, reply, contextOf(decision, step, parsed.attempt));
   if (outcome === undefined) return;
+  decideStep(decision, step, index, base, outcome, reply.eventType);
+}
+
+/** Ends a forward step as its outcome says: refused (compensate or fail), or done (go on). */
+function decideStep(
+  decision: Decision,
+  step: WorkflowStep,
+  index: number,
+  base: { step: string; phase: WorkflowPosition['phase']; attempt: number },
+  outcome: StepOutcome,
+  replyType: string,
+): void {
+  const { state } = decision;
   if (outcome.kind === 'refused') {
     decision.event('WorkflowStepRejected', { ...base, reason: outcome.reason });
     // Past the pivot, nothing is undone: the workflow fails, for an operator to retry.
     if (pastPivot(decision, index)) return fail(decision, step.name, outcome.reason);
     return startCompensation(decision, outcome.reason, '', false);
   }
-  decision.event('WorkflowStepSucceeded', { ...base, replyType: reply.eventType });
+  decision.event('WorkflowStepSucceeded', { ...base, replyType });
   decision.set({
     completed: [...state.completed, step.name],
     results: { ...state.results, [step.name]: plain(outcome.result ?? null) },
@@ -515,6 +631,26 @@ function onFire(decision: Decision, { timerId, view }: WorkflowCommands['Fire'])
   const { step, index } = stepOf(decision, current.step);
   const policy = { ...defaultRetryPolicy, ...step.retry };
   switch (state.timer.kind) {
+    case 'signal': {
+      const context = contextOf(decision, step, current.attempt);
+      const outcome =
+        typeof step.onTimeout === 'function'
+          ? step.onTimeout(context)
+          : (step.onTimeout ?? {
+              kind: 'refused' as const,
+              reason: `no signal '${step.signal ?? ''}' within ${step.timeoutMs ?? 0} ms`,
+            });
+      const { timer: _t, ...rest } = decision.state;
+      decision.state = rest;
+      return decideStep(
+        decision,
+        step,
+        index,
+        { step: step.name, phase: current.phase, attempt: current.attempt },
+        outcome,
+        'timeout',
+      );
+    }
     case 'sleep':
       decision.event('WorkflowStepSucceeded', {
         step: step.name,
@@ -563,6 +699,8 @@ function onFire(decision: Decision, { timerId, view }: WorkflowCommands['Fire'])
 export function workflowEntity(
   entityType: string,
   definitionOf: (type: string, version: number) => AnyWorkflowDefinition,
+  /** Checks a signal's payload against its declared schema; throws saying why not. */
+  checkSignal?: (schema: string, payload: unknown) => void,
 ): EntityDefinition<WorkflowState, WorkflowCommands, WorkflowEvents> {
   const initial = (): WorkflowState => ({
     status: 'new',
@@ -629,6 +767,52 @@ export function workflowEntity(
       },
       Reply: decide<'Reply'>(onReply),
       Fire: decide<'Fire'>(onFire),
+      Signal: (state, { name, payload, key = '' }, context) => {
+        if (state.status === 'new') return reject(`workflow ${context.entityId} does not exist`);
+        // A signal sent again with its key: the answer is the first one's (nothing changes).
+        if (key !== '' && state.signalKeys?.includes(key) === true) return [];
+        if (state.status !== 'running') {
+          return reject(`workflow is ${state.status}: it takes no more signals`);
+        }
+        const definition = definitionOf(state.type, state.version);
+        const declared = definition.signals ?? {};
+        if (!Object.hasOwn(declared, name)) {
+          const names = Object.keys(declared);
+          return reject(
+            `${state.type} v${state.version} takes no signal '${name}' (signals: ${names.length === 0 ? 'none' : names.join(', ')})`,
+          );
+        }
+        let value: unknown;
+        try {
+          value = JSON.parse(payload) as unknown;
+        } catch {
+          return reject(`the payload of signal '${name}' is not JSON`);
+        }
+        const schema = declared[name];
+        if (schema !== null && schema !== undefined && checkSignal !== undefined) {
+          try {
+            checkSignal(schema, value);
+          } catch (error) {
+            return reject(
+              `the payload of signal '${name}' does not fit ${schema}: ${failure(error)}`,
+            );
+          }
+        }
+        if ((state.signals?.[name]?.length ?? 0) >= SIGNALS_KEPT_MAX) {
+          return reject(
+            `workflow keeps ${SIGNALS_KEPT_MAX} signals '${name}' already, none taken yet`,
+          );
+        }
+        const decision = new Decision(state, definition, context);
+        onSignal(decision, name, plain(value) ?? null);
+        if (key !== '') {
+          decision.set({
+            signalKeys: [...(decision.state.signalKeys ?? []), key].slice(-SIGNAL_KEYS_KEPT),
+          });
+        }
+        // A signal kept for later is a change of state alone (nothing to publish).
+        return withState(decision, state);
+      },
       Retry: decide<'Retry'>(
         (decision, { requestedBy, reason }) => {
           const current = decision.state.current!;

@@ -126,6 +126,21 @@ export interface WorkflowStep<I = unknown> {
    */
   readonly sleepUntil?: (context: SleepContext<I>) => Date | string;
   /**
+   * Makes the step wait for a signal the workflow declares (see `WorkflowDefinition.signals`),
+   * sent by `Orchestrator.signal`, `POST /workflows/:id/signals/:name` or a `SignalWorkflow`
+   * command. A signal sent before the step waits is kept and taken when it does. With
+   * `timeoutMs`, the step gives up after that long (see `onTimeout`). @default not a wait
+   */
+  readonly signal?: string;
+  /**
+   * What a signal means for the step. @default done, with the signal's payload as the result
+   */
+  readonly onSignal?: (payload: unknown, context: StepContext<I>) => StepOutcome;
+  /**
+   * What a signal step's timeout means. @default refused: `no signal '<name>' within <timeoutMs> ms`
+   */
+  readonly onTimeout?: StepOutcome | ((context: StepContext<I>) => StepOutcome);
+  /**
    * What each reply event type means: an outcome, or a function deciding one. `CommandRejected`
    * refuses the step and `CommandAccepted` completes it unless listed; when `replies` is given,
    * other event types caused by the command are ignored.
@@ -179,6 +194,12 @@ export interface WorkflowDefinition<I = unknown> {
   readonly input?: (raw: unknown) => I;
   /** The business key shown and searched in the admin, e.g. the order id. @default none */
   readonly businessKey?: (input: I) => string;
+  /**
+   * The signals the workflow takes, by name (lower-case words joined by '-'), each with the
+   * Avro record its payload must fit (a type of the orchestrator's catalog), or null for any JSON
+   * value. @default none
+   */
+  readonly signals?: Readonly<Record<string, string | null>>;
   readonly steps: readonly WorkflowStep<I>[];
 }
 
@@ -204,6 +225,14 @@ export function defineWorkflow<I>(definition: WorkflowDefinition<I>): WorkflowDe
   if ((definition.steps as unknown) === undefined || definition.steps.length === 0) {
     throw invalidArgument('steps', 'must list at least one step');
   }
+  for (const [name, schema] of Object.entries(definition.signals ?? {})) {
+    if (!TYPE.test(name)) {
+      throw invalidArgument(`signals.${name}`, "must be named with lower-case words joined by '-'");
+    }
+    if (schema !== null && (typeof schema !== 'string' || schema === '')) {
+      throw invalidArgument(`signals.${name}`, 'must be an Avro record name, or null for any JSON');
+    }
+  }
   const names = new Set<string>();
   for (const [i, step] of definition.steps.entries()) {
     const field = `steps[${i}]`;
@@ -217,6 +246,10 @@ export function defineWorkflow<I>(definition: WorkflowDefinition<I>): WorkflowDe
     names.add(step.name);
     if (isSleepStep(step)) {
       checkSleepStep(step, field);
+      continue;
+    }
+    if (step.signal !== undefined) {
+      checkSignalStep(step, field, definition.signals ?? {});
       continue;
     }
     if (typeof step.entity !== 'string' || !ENTITY_TYPE.test(step.entity)) {
@@ -300,21 +333,62 @@ function checkSleepStep(step: WorkflowStep<never>, field: string): void {
       'must be a function (context) => Date or ISO string',
     );
   }
-  for (const other of [
+  refuseCommandFields(step, field, 'sleep', ['timeoutMs']);
+}
+
+/** Refuses, in a step that commands nothing, the fields of a command step. */
+function refuseCommandFields(
+  step: WorkflowStep<never>,
+  field: string,
+  kind: string,
+  more: readonly 'timeoutMs'[] = [],
+): void {
+  const fields = [
     'entity',
     'command',
     'read',
     'replies',
     'compensate',
-    'timeoutMs',
     'retry',
     'pivot',
-  ] as const) {
+    ...more,
+  ] as const;
+  for (const other of fields) {
     if (step[other] !== undefined) {
       throw invalidArgument(
         `${field}.${other}`,
-        `has no place in a sleep step: it commands nothing`,
+        `has no place in a ${kind} step: it commands nothing`,
       );
+    }
+  }
+}
+
+/** A signal step waits for a declared signal, with a timeout if any, and commands nothing. */
+function checkSignalStep(
+  step: WorkflowStep<never>,
+  field: string,
+  signals: Readonly<Record<string, string | null>>,
+): void {
+  if (typeof step.signal !== 'string' || !Object.hasOwn(signals, step.signal)) {
+    const declared = Object.keys(signals);
+    throw invalidArgument(
+      `${field}.signal`,
+      `names '${String(step.signal)}', which the workflow does not declare (signals: ${declared.length === 0 ? 'none' : declared.join(', ')})`,
+    );
+  }
+  refuseCommandFields(step, field, 'signal');
+  if (
+    step.timeoutMs !== undefined &&
+    (!Number.isFinite(step.timeoutMs) || step.timeoutMs <= 0 || step.timeoutMs > SLEEP_MAX_MS)
+  ) {
+    throw invalidArgument(
+      `${field}.timeoutMs`,
+      `must be a positive number of milliseconds (got ${step.timeoutMs})`,
+    );
+  }
+  for (const fn of ['onSignal'] as const) {
+    if (step[fn] !== undefined && typeof step[fn] !== 'function') {
+      throw invalidArgument(`${field}.${fn}`, 'must be a function');
     }
   }
 }
