@@ -1,22 +1,22 @@
+import type { Orchestrator } from '@sagaflow/core';
 import {
   defineWorkflow,
   done,
   isSagaflowError,
-  Orchestrator,
   refuse,
   WorkflowControl,
   type WorkflowStep,
 } from '@sagaflow/core';
 import { workflowRoutes } from '@sagaflow/admin';
-import { MemoryEntityStore, MemoryTimerStore, waitFor } from '@sagaflow/testing';
+import { waitFor } from '@sagaflow/testing';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { purchaseInput, type PurchaseInput, type StockState } from '../fixtures/purchase-flow.js';
+import { purchaseInput, type PurchaseInput } from '../fixtures/purchase-flow.js';
 import {
   holdFundsStep,
+  purchaseOrchestration,
   reserveItemStep,
-  startPurchaseParticipants,
   workflowEnded,
 } from '../fixtures/purchase-participants.js';
 import { stopAfterEach } from '../fixtures/stop-after-each.js';
@@ -30,15 +30,6 @@ interface Approval {
 
 /** Reserves the items, waits for an approval (or not, after `timeoutMs`), then holds the funds. */
 async function setup(timeoutMs = 5000) {
-  const {
-    flow,
-    bus,
-    serde,
-    store: participantStore,
-    participants,
-  } = await startPurchaseParticipants('signals');
-  started.push(participants);
-  const reserve = reserveItemStep(flow);
   const approval: WorkflowStep<PurchaseInput> = {
     name: 'await-approval',
     signal: 'approval',
@@ -48,24 +39,28 @@ async function setup(timeoutMs = 5000) {
       return approved ? done(payload) : refuse(`refused by ${by}`);
     },
   };
-  const hold = holdFundsStep(flow);
-  const workflows = [
-    defineWorkflow<PurchaseInput>({
-      type: 'approved-purchase',
-      signals: { approval: null, 'new-address': 'ParcelShipped' },
-      steps: [reserve, approval, hold],
-    }),
-    // Sleeps first: a signal sent meanwhile is kept for the step that waits for it.
-    defineWorkflow<PurchaseInput>({
-      type: 'slow-approved-purchase',
-      signals: { approval: null },
-      steps: [reserve, { name: 'first-a-nap', sleep: 400 }, approval, hold],
-    }),
-  ];
-  const store = new MemoryEntityStore();
-  const timers = new MemoryTimerStore();
-  const build = () =>
-    new Orchestrator({ name: 'orchestrator', store, timers, bus: bus.client(), serde, workflows });
+  const { build, stock, bus, serde } = await purchaseOrchestration(
+    'signals',
+    (flow) => [
+      defineWorkflow<PurchaseInput>({
+        type: 'approved-purchase',
+        signals: { approval: null, 'new-address': 'ParcelShipped' },
+        steps: [reserveItemStep(flow), approval, holdFundsStep(flow)],
+      }),
+      // Sleeps first: a signal sent meanwhile is kept for the step that waits for it.
+      defineWorkflow<PurchaseInput>({
+        type: 'slow-approved-purchase',
+        signals: { approval: null },
+        steps: [
+          reserveItemStep(flow),
+          { name: 'first-a-nap', sleep: 400 },
+          approval,
+          holdFundsStep(flow),
+        ],
+      }),
+    ],
+    started,
+  );
   const orchestrator = build();
   await orchestrator.start();
   started.push(orchestrator);
@@ -77,8 +72,6 @@ async function setup(timeoutMs = 5000) {
       },
       { timeoutMs: 5000, description: 'the workflow waiting for its approval' },
     );
-  const stock = async () =>
-    (await participantStore.load<StockState>(flow.stock.type, 'sku-1'))?.state;
   return { orchestrator, build, waiting, stock, bus, serde };
 }
 

@@ -1,21 +1,12 @@
-import {
-  defineWorkflow,
-  Orchestrator,
-  type WorkflowDefinition,
-  type WorkflowStep,
-} from '@sagaflow/core';
-import { MemoryEntityStore, MemoryTimerStore, waitFor } from '@sagaflow/testing';
+import type { Orchestrator } from '@sagaflow/core';
+import { defineWorkflow, type WorkflowDefinition, type WorkflowStep } from '@sagaflow/core';
+import { waitFor } from '@sagaflow/testing';
 import { describe, expect, it } from 'vitest';
-import {
-  type purchaseFlow,
-  purchaseInput,
-  type PurchaseInput,
-  type StockState,
-} from '../fixtures/purchase-flow.js';
+import { type purchaseFlow, purchaseInput, type PurchaseInput } from '../fixtures/purchase-flow.js';
 import {
   holdFundsStep,
+  purchaseOrchestration,
   reserveItemStep,
-  startPurchaseParticipants,
   workflowEnded,
 } from '../fixtures/purchase-participants.js';
 import { stopAfterEach } from '../fixtures/stop-after-each.js';
@@ -25,31 +16,10 @@ const started = stopAfterEach();
 async function setup(
   workflows: (flow: ReturnType<typeof purchaseFlow>) => WorkflowDefinition<PurchaseInput>[],
 ) {
-  const {
-    flow,
-    bus,
-    serde,
-    store: participantStore,
-    participants,
-  } = await startPurchaseParticipants('sleepy');
-  started.push(participants);
-  const store = new MemoryEntityStore();
-  const timers = new MemoryTimerStore();
-  const build = () =>
-    new Orchestrator({
-      name: 'orchestrator',
-      store,
-      timers,
-      bus: bus.client(),
-      serde,
-      workflows: workflows(flow),
-      timerIntervalMs: 1000,
-    });
+  const { build, timers, stock } = await purchaseOrchestration('sleepy', workflows, started);
   const ended = (workflowId: string, orchestrator: Orchestrator) =>
     workflowEnded(orchestrator, workflowId);
-  const stock = async () =>
-    (await participantStore.load<StockState>(flow.stock.type, 'sku-1'))?.state;
-  return { flow, build, ended, stock, timers };
+  return { build, ended, stock, timers };
 }
 
 describe('A sleep step', () => {

@@ -320,6 +320,8 @@ export class Orchestrator {
         const { timer, supersededTimer } = commit.state as WorkflowState;
         this.#restoreLateTimer(commit);
         if (timer !== undefined) this.#alarm(Orchestrator.#timerDocId(timer), timer.dueAt);
+        const deadline = this.#deadlineSetBy(commit);
+        if (deadline !== undefined) this.#alarm(deadline.id, deadline.dueAt);
         // The timer this commit replaced would fire for nothing: forget it now (best effort).
         if (supersededTimer !== undefined) {
           this.#disarm(Orchestrator.#timerDocId(supersededTimer));
@@ -584,9 +586,23 @@ export class Orchestrator {
     };
   }
 
-  /** Stores the timer a commit sets, before the commit exists. */
+  /** The deadline timer a workflow's start sets, if its definition has one. */
+  #deadlineSetBy(commit: Commit): DurableTimer | undefined {
+    const deadline = (commit.state as WorkflowState).deadline;
+    if (deadline?.id !== `${commit.entityId}@${commit.version}!deadline`) return undefined;
+    return {
+      id: Orchestrator.#timerDocId(deadline),
+      owner: this.entity.type,
+      workflowId: commit.entityId,
+      dueAt: deadline.dueAt,
+    };
+  }
+
+  /** Stores the timers a commit sets (its step's, and its deadline at the start), before it exists. */
   async #scheduleTimer(commit: Commit): Promise<void> {
     if (commit.entityType !== this.entity.type) return;
+    const deadline = this.#deadlineSetBy(commit);
+    if (deadline !== undefined) await this.#options.timers.schedule(deadline);
     const durable = this.#timerSetBy(commit);
     if (durable === undefined) return;
     setBounded(this.#scheduledAt, durable.id, Date.now(), FAILING_REMEMBERED);
@@ -695,7 +711,7 @@ export class Orchestrator {
     );
     // A timer is written before the commit that sets it: while that commit is not there (yet),
     // the timer is neither due nor stale. Its commit never came if it is long overdue.
-    const setBy = Number(/@(\d+)\|/.exec(timer.id)?.[1] ?? 0);
+    const setBy = Number(/@(\d+)(?:!deadline)?\|/.exec(timer.id)?.[1] ?? 0);
     if ((snapshot?.version ?? 0) < setBy) {
       // The due time it was stored with (postponing changes the document's, not the id's).
       const storedDue = Date.parse(timer.id.slice(timer.id.lastIndexOf('|') + 1));
@@ -725,6 +741,18 @@ export class Orchestrator {
       return;
     }
     const state = snapshot?.state;
+    const deadline = state?.deadline;
+    if (deadline !== undefined && Orchestrator.#timerDocId(deadline) === timer.id) {
+      await this.service.execute(
+        this.entity,
+        timer.workflowId,
+        'Fire',
+        { timerId: deadline.id },
+        { causationKey: `timer:${timer.id}`, sagaId: timer.workflowId },
+      );
+      await this.#options.timers.delete([timer.id]);
+      return;
+    }
     const current = state?.timer;
     if (
       state !== undefined &&

@@ -71,6 +71,8 @@ export interface WorkflowState {
   readonly timer?: WorkflowTimerState;
   /** Signals sent before a step waited for them, by name, oldest first. */
   readonly signals?: Readonly<Record<string, readonly unknown[]>>;
+  /** The workflow's deadline, a durable timer set by its start (see `deadlineMs`). */
+  readonly deadline?: { readonly id: string; readonly dueAt: string };
   /** The idempotency keys of the latest signals taken or kept (a repeat changes nothing). */
   readonly signalKeys?: readonly string[];
   /** The timer this state's commit replaced, for the orchestrator to forget. */
@@ -626,6 +628,16 @@ function decideStep(
 
 function onFire(decision: Decision, { timerId, view }: WorkflowCommands['Fire']): void {
   const { state } = decision;
+  if (state.deadline?.id === timerId) {
+    // Past its pivot a workflow only goes forward: its deadline changes nothing then.
+    if (state.status !== 'running' || sentPivot(decision.definition, state) !== undefined) return;
+    return startCompensation(
+      decision,
+      `the workflow's deadline passed (${state.deadline.dueAt})`,
+      '',
+      true,
+    );
+  }
   const current = state.current;
   if (state.timer?.id !== timerId || current === undefined) return;
   const { step, index } = stepOf(decision, current.step);
@@ -755,6 +767,18 @@ export function workflowEntity(
           definition,
           context,
         );
+        if (definition.deadlineMs !== undefined) {
+          const ms =
+            typeof definition.deadlineMs === 'function'
+              ? checkSleepMs('deadlineMs', definition.deadlineMs(decision.state.input))
+              : definition.deadlineMs;
+          decision.set({
+            deadline: {
+              id: `${context.entityId}@${context.version + 1}!deadline`,
+              dueAt: new Date(Date.parse(context.now) + ms).toISOString(),
+            },
+          });
+        }
         decision.event('WorkflowStarted', {
           workflowType: start.type,
           version: start.version,

@@ -200,6 +200,12 @@ export interface WorkflowDefinition<I = unknown> {
    * value. @default none
    */
   readonly signals?: Readonly<Record<string, string | null>>;
+  /**
+   * A deadline for the whole workflow, in milliseconds from its start (or a function of the
+   * input giving them): a workflow still running then compensates, as an operator's cancel
+   * would (unless its pivot was sent: it then only goes forward). @default none
+   */
+  readonly deadlineMs?: number | ((input: I) => number);
   readonly steps: readonly WorkflowStep<I>[];
 }
 
@@ -224,6 +230,9 @@ export function defineWorkflow<I>(definition: WorkflowDefinition<I>): WorkflowDe
   }
   if ((definition.steps as unknown) === undefined || definition.steps.length === 0) {
     throw invalidArgument('steps', 'must list at least one step');
+  }
+  if (definition.deadlineMs !== undefined && typeof definition.deadlineMs !== 'function') {
+    checkSleepMs('deadlineMs', definition.deadlineMs);
   }
   for (const [name, schema] of Object.entries(definition.signals ?? {})) {
     if (!TYPE.test(name)) {
