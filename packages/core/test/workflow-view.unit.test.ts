@@ -204,4 +204,51 @@ describe('the view of an orchestrated workflow', () => {
       false,
     );
   });
+
+  it('shows what a sleep or a signal step waits on, and until when', () => {
+    const waits = entry('WorkflowStarted', 0, {
+      workflowType: 'purchase',
+      version: 1,
+      key: 'k',
+      businessKey: 'p-1',
+      steps: 'nap,approval',
+    });
+    const nap = entry('WorkflowStepStarted', 1, {
+      step: 'nap',
+      phase: 'forward',
+      attempt: 1,
+      commandType: 'sleep',
+      entityType: '',
+      entityId: '',
+      deadlineAt: at(30),
+    });
+    const woke = entry('WorkflowStepSucceeded', 30, {
+      step: 'nap',
+      phase: 'forward',
+      attempt: 1,
+      replyType: 'woke',
+    });
+    const approval = entry('WorkflowStepStarted', 31, {
+      step: 'approval',
+      phase: 'forward',
+      attempt: 1,
+      commandType: 'signal',
+      entityType: '',
+      entityId: 'approval',
+      deadlineAt: '',
+    });
+    expect(view([waits, nap], 2).steps[0]).toMatchObject({
+      name: 'nap',
+      participant: 'sleep',
+      status: 'active',
+      deadlineAt: at(30),
+    });
+    // Waiting for a signal without a timeout is not stuck, however long it waits.
+    const waiting = view([waits, nap, woke, approval], 3600);
+    expect(waiting.status).toBe('running');
+    expect(waiting.steps.map((s) => [s.name, s.participant, s.status])).toEqual([
+      ['nap', 'sleep', 'done'],
+      ['approval', 'signal approval', 'active'],
+    ]);
+  });
 });

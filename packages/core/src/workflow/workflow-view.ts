@@ -40,6 +40,17 @@ export function workflowTopics(
   return [eventsTopic(entityType), ...stepEntityTypes(definitions).map(eventsTopic)];
 }
 
+/**
+ * What a started step waits on: its command's entity type, or for a step that commands nothing,
+ * `sleep` or `signal <name>`.
+ */
+function participantOf(entry: TimelineEntry): string | undefined {
+  const kind = text(entry, 'commandType');
+  if (kind === 'sleep') return 'sleep';
+  if (kind === 'signal') return `signal ${text(entry, 'entityId') ?? ''}`;
+  return text(entry, 'entityType');
+}
+
 const text = (entry: TimelineEntry, field: string) => {
   const value = entry.keyFields[field];
   return typeof value === 'string' ? value : undefined;
@@ -78,7 +89,7 @@ export function deriveWorkflowView(
     switch (entry.type) {
       case 'WorkflowStepStarted':
         if (step === undefined) break;
-        step.participant = text(entry, 'entityType') ?? step.participant;
+        step.participant = participantOf(entry) ?? step.participant;
         step.startedAt ??= entry.occurredAt;
         delete step.endedAt;
         step.status = 'active';
