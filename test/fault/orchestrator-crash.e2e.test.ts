@@ -70,6 +70,7 @@ function orchestratorProcess(
   domain: string,
   database: string,
   killAt?: string,
+  env: Record<string, string> = {},
 ): ChildService {
   const child = startChildService(
     testEnv(),
@@ -78,6 +79,7 @@ function orchestratorProcess(
       WF_DATABASE: database,
       WF_COUNT: String(WORKFLOWS),
       ...(killAt === undefined ? {} : { WF_KILL_AT: killAt }),
+      ...env,
     },
     script,
   );
@@ -174,3 +176,63 @@ describe.concurrent(
     }
   },
 );
+
+describe('SIGKILL of the orchestrator while its workflows sleep', () => {
+  it(
+    'the next process wakes each on time, and each goes on once',
+    { timeout: 300_000 },
+    async () => {
+      const cleanup: Cleanup = [];
+      onTestFinished(async () => {
+        for (const c of cleanup.splice(0).reverse()) await c.stop();
+      });
+      const count = 20;
+      const env = { WF_SLEEP_MS: '20000', WF_COUNT: String(count) };
+      const domain = uniqueDomain();
+      await participantsOf(domain, cleanup);
+      const database = uniqueDatabase('sleep-orchestrator');
+      const sleeping = orchestratorProcess(cleanup, domain, database, undefined, env);
+      const store = new MongoEntityStore(client.db(database));
+      const ids = Array.from({ length: count }, (_, i) => workflowIdOf('purchase', `order-${i}`));
+      const stateOf = async (id: string) =>
+        (await store.load<WorkflowState>(`${domain}.workflow`, id))?.state;
+      // Every workflow asleep: when each is due to wake.
+      const wakes = await waitFor(
+        async () => {
+          const due = new Map<string, number>();
+          for (const id of ids) {
+            const state = await stateOf(id);
+            if (state?.current?.step === 'nap' && state.timer?.kind === 'sleep') {
+              due.set(id, Date.parse(state.timer.dueAt));
+            }
+          }
+          return due.size === count ? due : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 500, description: `${count} workflows asleep` },
+      );
+      await sleeping.stop('SIGKILL');
+      expect(await sleeping.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      orchestratorProcess(cleanup, domain, database, undefined, env);
+      const ended = new Map<string, WorkflowState>();
+      await waitFor(
+        async () => {
+          for (const id of ids) {
+            if (ended.has(id)) continue;
+            const state = await stateOf(id);
+            if (state?.status === 'completed') ended.set(id, state);
+          }
+          return ended.size === count;
+        },
+        { timeoutMs: 120_000, intervalMs: 500, description: `${count} workflows completed` },
+      );
+      for (const [id, state] of ended) {
+        expect(state.completed).toEqual(['reserve-item', 'nap', 'hold-funds', 'ship-parcel']);
+        // Woken at its time: not before, and within the timer loop's look at the store (a second)
+        // plus the steps after it.
+        const late = Date.parse(state.endedAt!) - wakes.get(id)!;
+        expect(late, id).toBeGreaterThanOrEqual(0);
+        expect(late, id).toBeLessThan(10_000);
+      }
+    },
+  );
+});
