@@ -5,14 +5,17 @@ import {
   defineProcessor,
   eventsTopic,
   relayDeadLetterTopic,
+  viewProcessorName,
   type EntityDefinition,
 } from '@sagaflow/core';
+import { customerCreditView } from './credit-view.js';
 import type { ReferenceNames, ServiceName } from './names.js';
 import type { ReferencePayloads, SchemaTypes } from './types.js';
 
 /** The entity services: each one's processors and the entity types whose commands it takes. */
 export const participants = {
-  order: { processors: ['orders'], commands: ['order'] },
+  // The order service's view of each customer's orders is a consumer group of its own.
+  order: { processors: ['orders', 'view.orders-by-customer.v1'], commands: ['order'] },
   inventory: { processors: ['inventory', 'settle'], commands: ['reservation'] },
   payment: { processors: ['payment', 'settle'], commands: ['customer'] },
   shipping: { processors: ['shipping'], commands: ['shipment'] },
@@ -66,8 +69,8 @@ export const approvalSettler = <
 
 /**
  * The dead-letter topics of every entity service (`<service>.<processor>.dlq`,
- * `<service>.<entity type>.commands.dlq` and the relay's `<service>.relay.dlq`) and the
- * orchestrator's relay: what the admin's dead-letter index reads.
+ * `<service>.<entity type>.commands.dlq` and the relay's `<service>.relay.dlq`), and the
+ * orchestrator's relay and credit view: what the admin's dead-letter index reads.
  */
 export function referenceDeadLetterTopics(names: ReferenceNames): string[] {
   return [
@@ -80,5 +83,8 @@ export function referenceDeadLetterTopics(names: ReferenceNames): string[] {
       ];
     }),
     relayDeadLetterTopic(names.service('orchestrator')),
+    deadLetterTopic(
+      `${names.service('orchestrator')}.${viewProcessorName(customerCreditView(names))}`,
+    ),
   ];
 }
