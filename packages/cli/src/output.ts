@@ -24,6 +24,8 @@ interface ViewForTimeline {
     status: string;
     startedAt?: string;
     endedAt?: string;
+    /** Until when an active step waits (its reply's deadline, a sleep's wake-up). */
+    deadlineAt?: string;
   }[];
   timeline: {
     occurredAt: string;
@@ -46,9 +48,17 @@ export function timeline(view: ViewForTimeline): string {
     ...(view.error === undefined ? [] : [`error: ${view.error}`]),
     '',
   ].join('\n');
+  // A sleep's participant is `sleep`, a signal wait's `signal <name>`: UNTIL says how long.
   const steps = table(
-    ['STEP', 'PARTICIPANT', 'STATUS'],
-    view.steps.map((s) => [s.name, s.participant, s.status]),
+    ['STEP', 'PARTICIPANT', 'STATUS', 'UNTIL'],
+    view.steps.map((s) => [
+      s.name,
+      s.participant,
+      s.status,
+      s.status === 'active' && s.deadlineAt !== undefined && s.deadlineAt !== ''
+        ? s.deadlineAt
+        : '',
+    ]),
   );
   const events = table(
     ['AT', 'EVENT', 'BY', 'WHERE'],

@@ -12,6 +12,7 @@ import {
 } from '@sagaflow/testing/memory';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSagaflowBinary } from '../src/binary.js';
+import { timeline } from '../src/output.js';
 
 /** The reference schemas of the repository. */
 const schemasDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../schemas');
@@ -92,6 +93,27 @@ describe('sagaflow CLI', { timeout: 60_000 }, () => {
     expect(shown.stdout).toMatch(
       /\+1000 ms\s+StockReserved\s+inventory-service\s+orders\.order\.events\[0\]@/,
     );
+  });
+
+  it("shows what a workflow's active step waits on, and until when", () => {
+    const shown = timeline({
+      sagaId: 'wf-1',
+      type: 'purchase',
+      status: 'running',
+      startedAt: '2026-12-02T10:00:00.000Z',
+      steps: [
+        { name: 'nap', participant: 'sleep', status: 'done' },
+        {
+          name: 'approval',
+          participant: 'signal approval',
+          status: 'active',
+          deadlineAt: '2026-12-03T10:00:00.000Z',
+        },
+      ],
+      timeline: [],
+    });
+    expect(shown).toMatch(/approval\s+signal approval\s+active\s+2026-12-03T10:00:00\.000Z/);
+    expect(shown).toMatch(/nap\s+sleep\s+done\s*\n/);
   });
 
   it('asks for compensation with a reason', async () => {
