@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   COMMAND_ACCEPTED,
+  WorkflowControl,
   workflowIdOf,
   type OrchestratorFaultPoint,
   type WorkflowState,
@@ -13,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { startChildService, type ChildService } from '../fixtures/child-service.js';
 import { uniqueDomain } from '../fixtures/pipeline.js';
 import { purchaseFlow, purchaseSchemaDirs, type StockState } from '../fixtures/purchase-flow.js';
-import { realService } from '../fixtures/real-service.js';
+import { realService, serviceBus } from '../fixtures/real-service.js';
 
 const WORKFLOWS = 100;
 const SKUS = 10;
@@ -85,6 +86,44 @@ function orchestratorProcess(
   );
   cleanup.push(child);
   return child;
+}
+
+/**
+ * Participants, and `count` purchases of an orchestrator child process started with `env` (a
+ * new process on the same database at each `start()`): their ids, their states, and a wait
+ * for all of them to complete.
+ */
+async function childOrchestration(
+  cleanup: Cleanup,
+  prefix: string,
+  count: number,
+  env: Record<string, string>,
+) {
+  const domain = uniqueDomain();
+  const participants = await participantsOf(domain, cleanup);
+  const database = uniqueDatabase(prefix);
+  const withCount = { ...env, WF_COUNT: String(count) };
+  const start = () => orchestratorProcess(cleanup, domain, database, undefined, withCount);
+  const store = new MongoEntityStore(client.db(database));
+  const ids = Array.from({ length: count }, (_, i) => workflowIdOf('purchase', `order-${i}`));
+  const stateOf = async (id: string) =>
+    (await store.load<WorkflowState>(`${domain}.workflow`, id))?.state;
+  const completed = async () => {
+    const ended = new Map<string, WorkflowState>();
+    await waitFor(
+      async () => {
+        for (const id of ids) {
+          if (ended.has(id)) continue;
+          const state = await stateOf(id);
+          if (state?.status === 'completed') ended.set(id, state);
+        }
+        return ended.size === count;
+      },
+      { timeoutMs: 120_000, intervalMs: 500, description: `${count} workflows completed` },
+    );
+    return ended;
+  };
+  return { domain, ...participants, start, ids, stateOf, completed };
 }
 
 // Each kill point has its own domain, databases and processes: the points run side by side.
@@ -187,15 +226,13 @@ describe('SIGKILL of the orchestrator while its workflows sleep', () => {
         for (const c of cleanup.splice(0).reverse()) await c.stop();
       });
       const count = 20;
-      const env = { WF_SLEEP_MS: '20000', WF_COUNT: String(count) };
-      const domain = uniqueDomain();
-      await participantsOf(domain, cleanup);
-      const database = uniqueDatabase('sleep-orchestrator');
-      const sleeping = orchestratorProcess(cleanup, domain, database, undefined, env);
-      const store = new MongoEntityStore(client.db(database));
-      const ids = Array.from({ length: count }, (_, i) => workflowIdOf('purchase', `order-${i}`));
-      const stateOf = async (id: string) =>
-        (await store.load<WorkflowState>(`${domain}.workflow`, id))?.state;
+      const { start, ids, stateOf, completed } = await childOrchestration(
+        cleanup,
+        'sleep-orchestrator',
+        count,
+        { WF_SLEEP_MS: '20000' },
+      );
+      const sleeping = start();
       // Every workflow asleep: when each is due to wake.
       const wakes = await waitFor(
         async () => {
@@ -212,20 +249,8 @@ describe('SIGKILL of the orchestrator while its workflows sleep', () => {
       );
       await sleeping.stop('SIGKILL');
       expect(await sleeping.exited).toEqual({ code: null, signal: 'SIGKILL' });
-      orchestratorProcess(cleanup, domain, database, undefined, env);
-      const ended = new Map<string, WorkflowState>();
-      await waitFor(
-        async () => {
-          for (const id of ids) {
-            if (ended.has(id)) continue;
-            const state = await stateOf(id);
-            if (state?.status === 'completed') ended.set(id, state);
-          }
-          return ended.size === count;
-        },
-        { timeoutMs: 120_000, intervalMs: 500, description: `${count} workflows completed` },
-      );
-      for (const [id, state] of ended) {
+      start();
+      for (const [id, state] of await completed()) {
         expect(state.completed).toEqual(['reserve-item', 'nap', 'hold-funds', 'ship-parcel']);
         // Woken at its time: not before, and within the timer loop's look at the store (a second)
         // plus the steps after it.
@@ -235,4 +260,73 @@ describe('SIGKILL of the orchestrator while its workflows sleep', () => {
       }
     },
   );
+});
+
+describe('SIGKILL of the orchestrator while signals come', () => {
+  it('loses no signal and applies each once', { timeout: 300_000 }, async () => {
+    const cleanup: Cleanup = [];
+    onTestFinished(async () => {
+      for (const c of cleanup.splice(0).reverse()) await c.stop();
+    });
+    const count = 20;
+    const {
+      domain,
+      flow,
+      database: participantsDb,
+      participants,
+      start,
+      ids,
+      stateOf,
+      completed,
+    } = await childOrchestration(cleanup, 'signal-orchestrator', count, { WF_SIGNAL: '1' });
+    const first = start();
+    await waitFor(
+      async () => {
+        for (const id of ids) if ((await stateOf(id))?.current?.step !== 'wait-go') return false;
+        return true;
+      },
+      { timeoutMs: 60_000, intervalMs: 500, description: `${count} workflows waiting for go` },
+    );
+    // Every workflow's signal on its command topic, as another service sends it; the orchestrator
+    // is killed while it takes them, and the next one takes the rest.
+    const bus = serviceBus(testEnv(), `signals-${domain}`);
+    cleanup.push({ stop: () => bus.close() });
+    const control = new WorkflowControl({
+      publisher: bus,
+      serde: participants.serde,
+      service: 'test',
+    });
+    const signal = (i: number) =>
+      control.signal(
+        { workflowId: ids[i]!, entityType: `${domain}.workflow` },
+        { name: 'go', payload: { n: i }, requestedBy: 'test', idempotencyKey: `go-${i}` },
+      );
+    for (let i = 0; i < count; i += 1) await signal(i);
+    await waitFor(async () => (await stateOf(ids[0]!))?.completed.includes('wait-go') === true, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      description: 'a signal taken',
+    });
+    await first.stop('SIGKILL');
+    let taken = 0;
+    for (const id of ids)
+      if ((await stateOf(id))?.completed.includes('wait-go') === true) taken += 1;
+    console.log(`orchestrator killed with ${taken} of ${count} signals taken`);
+    start();
+    // Each signal sent a second time (the same keys): nothing changes.
+    for (let i = 0; i < count; i += 1) await signal(i);
+    const ended = await completed();
+    for (const [i, id] of ids.entries()) {
+      expect(ended.get(id)).toMatchObject({
+        completed: ['reserve-item', 'wait-go', 'hold-funds', 'ship-parcel'],
+        results: { 'wait-go': { n: i } },
+      });
+    }
+    // Each workflow's funds held once: the signal moved it on once.
+    const holds = await client
+      .db(participantsDb)
+      .collection(`${flow.wallet.type.replaceAll('.', '_')}_commits`)
+      .countDocuments({ causationKey: /^command:.*:s2$/ });
+    expect(holds).toBe(count);
+  });
 });
