@@ -162,21 +162,18 @@ export class ViewRuntime {
     for (const [name, projectors] of byName) {
       this.#readers.set(name, new Reader(name, options.store, projectors));
     }
-    this.processors = this.#projectors.map(({ definition }) =>
-      defineProcessor({
+    this.processors = this.#projectors.map((projector) => {
+      const { definition } = projector;
+      return defineProcessor({
         name: viewProcessorName(definition),
         topics: definition.topics,
         handlers: {},
         ...(definition.filter === undefined ? {} : { filter: definition.filter }),
-        fallback: (event) => this.#projectorOf(definition).apply(event),
+        fallback: (event) => projector.apply(event),
         // A document records the last offset applied per partition: a partition's events go in order.
         ordering: 'partition',
-      }),
-    );
-  }
-
-  #projectorOf(definition: AnyViewDefinition): ViewProjector {
-    return this.#projectors.find((p) => p.definition === definition)!;
+      });
+    });
   }
 
   /** The reader of a view. */

@@ -22,6 +22,7 @@ import {
 } from '../service/sagaflow-service.js';
 import type { DurableTimer, TimerStore } from './timer-store.js';
 import {
+  checkSignalKey,
   parseWorkflowCommandId,
   stepEntityTypes,
   versionOf,
@@ -482,9 +483,7 @@ export class Orchestrator {
     if (json === undefined) throw invalidArgument('payload', 'must be JSON');
     if (schema !== null && schema !== undefined) this.#checkInput(schema, payload, 'payload');
     const key = options.idempotencyKey;
-    if (key !== undefined && (typeof key !== 'string' || !/^\S{1,150}$/.test(key))) {
-      throw invalidArgument('idempotencyKey', 'must be 1 to 150 characters without spaces');
-    }
+    checkSignalKey(key);
     const result = await this.service.execute(
       this.entity,
       workflowId,
@@ -576,25 +575,26 @@ export class Orchestrator {
 
   /** The durable timer a workflow commit sets, if it sets one (a timer of its own version). */
   #timerSetBy(commit: Commit): DurableTimer | undefined {
-    const timer = (commit.state as WorkflowState).timer;
-    if (timer?.id !== `${commit.entityId}@${commit.version}`) return undefined;
+    return this.#durableSetBy(commit, (commit.state as WorkflowState).timer);
+  }
+
+  /** The deadline timer a workflow's start sets, if its definition has one. */
+  #deadlineSetBy(commit: Commit): DurableTimer | undefined {
+    return this.#durableSetBy(commit, (commit.state as WorkflowState).deadline, '!deadline');
+  }
+
+  /** A timer of a workflow's state as stored, if the commit set it (its id names the commit). */
+  #durableSetBy(
+    commit: Commit,
+    timer: { readonly id: string; readonly dueAt: string } | undefined,
+    suffix = '',
+  ): DurableTimer | undefined {
+    if (timer?.id !== `${commit.entityId}@${commit.version}${suffix}`) return undefined;
     return {
       id: Orchestrator.#timerDocId(timer),
       owner: this.entity.type,
       workflowId: commit.entityId,
       dueAt: timer.dueAt,
-    };
-  }
-
-  /** The deadline timer a workflow's start sets, if its definition has one. */
-  #deadlineSetBy(commit: Commit): DurableTimer | undefined {
-    const deadline = (commit.state as WorkflowState).deadline;
-    if (deadline?.id !== `${commit.entityId}@${commit.version}!deadline`) return undefined;
-    return {
-      id: Orchestrator.#timerDocId(deadline),
-      owner: this.entity.type,
-      workflowId: commit.entityId,
-      dueAt: deadline.dueAt,
     };
   }
 
@@ -741,26 +741,18 @@ export class Orchestrator {
       return;
     }
     const state = snapshot?.state;
+    // The timer is the workflow's deadline, or its current timer; any other fires for nothing.
     const deadline = state?.deadline;
-    if (deadline !== undefined && Orchestrator.#timerDocId(deadline) === timer.id) {
-      await this.service.execute(
-        this.entity,
-        timer.workflowId,
-        'Fire',
-        { timerId: deadline.id },
-        { causationKey: `timer:${timer.id}`, sagaId: timer.workflowId },
-      );
-      await this.#options.timers.delete([timer.id]);
-      return;
-    }
     const current = state?.timer;
-    if (
-      state !== undefined &&
-      current !== undefined &&
-      Orchestrator.#timerDocId(current) === timer.id
-    ) {
+    const fired =
+      deadline !== undefined && Orchestrator.#timerDocId(deadline) === timer.id
+        ? deadline
+        : current !== undefined && Orchestrator.#timerDocId(current) === timer.id
+          ? current
+          : undefined;
+    if (state !== undefined && fired !== undefined) {
       let view: unknown;
-      if (current.kind === 'read') {
+      if (fired === current && current.kind === 'read') {
         const definition = this.definition(state.type, state.version);
         const step = definition.steps.find((s) => s.name === state.current?.step);
         view = await step?.read?.(
@@ -773,7 +765,7 @@ export class Orchestrator {
         this.entity,
         timer.workflowId,
         'Fire',
-        { timerId: current.id, ...(view === undefined ? {} : { view }) },
+        { timerId: fired.id, ...(view === undefined ? {} : { view }) },
         { causationKey: `timer:${timer.id}`, sagaId: timer.workflowId },
       );
       await this.#fault('after-fire');

@@ -4,6 +4,7 @@ import type { EventSerde } from '../messaging/event-serde.js';
 import { newId } from '../ids.js';
 import type { MessagePublisher } from '../messaging/message-bus.js';
 import type { OperatorRequest } from './orchestrator.js';
+import { checkSignalKey } from './workflow.js';
 
 /** Options of {@link WorkflowControl}. */
 export interface WorkflowControlOptions {
@@ -59,9 +60,7 @@ export class WorkflowControl {
     },
   ): Promise<string> {
     const key = signal.idempotencyKey;
-    if (key !== undefined && !/^\S{1,150}$/.test(key)) {
-      throw invalidArgument('idempotencyKey', 'must be 1 to 150 characters without spaces');
-    }
+    checkSignalKey(key);
     return this.#send(
       target,
       'SignalWorkflow',

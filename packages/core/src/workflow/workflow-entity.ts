@@ -390,8 +390,7 @@ function takeSignal(decision: Decision, step: WorkflowStep, index: number, paylo
       reason: `the signal handler of step '${step.name}' threw: ${failure(error)}`,
     };
   }
-  const { timer: _t, ...rest } = decision.state;
-  decision.state = rest;
+  // Every outcome sets the workflow's next timer, or clears it (see decideStep).
   decideStep(
     decision,
     step,
@@ -652,8 +651,6 @@ function onFire(decision: Decision, { timerId, view }: WorkflowCommands['Fire'])
               kind: 'refused' as const,
               reason: `no signal '${step.signal ?? ''}' within ${step.timeoutMs ?? 0} ms`,
             });
-      const { timer: _t, ...rest } = decision.state;
-      decision.state = rest;
       return decideStep(
         decision,
         step,

@@ -402,6 +402,16 @@ function checkSignalStep(
   }
 }
 
+/**
+ * Checks a signal's idempotency key (it becomes part of a causation key of at most 200
+ * characters): 1 to 150 characters without spaces.
+ */
+export function checkSignalKey(key: unknown): void {
+  if (key !== undefined && (typeof key !== 'string' || !/^\S{1,150}$/.test(key))) {
+    throw invalidArgument('idempotencyKey', 'must be 1 to 150 characters without spaces');
+  }
+}
+
 /** Checks a sleep's duration, naming where it came from. */
 export function checkSleepMs(field: string, ms: unknown): number {
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > SLEEP_MAX_MS) {
