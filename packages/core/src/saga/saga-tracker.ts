@@ -4,7 +4,12 @@ import { defaultBackoff } from '../backoff.js';
 import { readEnvelope } from '../messaging/envelope.js';
 import { invalidArgument, isSagaflowError, SagaflowError } from '../errors.js';
 import type { EventSerde } from '../messaging/event-serde.js';
-import type { MessageSubscriber, ReceivedMessage, Subscription } from '../messaging/message-bus.js';
+import type {
+  MessageSubscriber,
+  ReceivedMessage,
+  Subscription,
+  TopicAdmin,
+} from '../messaging/message-bus.js';
 import { eventRoles, type SagaDefinition } from './saga.js';
 import { sagaNoticeTopic, sagaNoticeTypes } from './saga-notice.js';
 import {
@@ -166,6 +171,14 @@ export class SagaTracker {
 
   async start(): Promise<void> {
     await this.#options.views.prepare();
+    // The framework's own topics may not exist yet (no service has asked for a compensation or
+    // told of a waiting message): a consumer group cannot read a topic that is not there.
+    const { subscriber } = this.#options;
+    if ('ensureTopics' in subscriber) {
+      await (subscriber as MessageSubscriber & TopicAdmin).ensureTopics(
+        [sagaControlTopic, sagaNoticeTopic].map((topic) => ({ topic, partitions: 3 })),
+      );
+    }
     this.#subscription = await this.#options.subscriber.subscribe(
       // Events of other entities side by side: a saga's timeline takes events in any order.
       { groupId: this.#groupId, topics: this.topics(), start: 'earliest', ordering: 'key' },
