@@ -4,8 +4,10 @@ import {
   deadLetterTopic,
   eventsTopic,
   headerNames,
+  defineWorkflow,
   SagaTracker,
   workflowTopics,
+  type AnyWorkflowDefinition,
   type SagaView,
   type WorkflowState,
 } from '@sagaflow/core';
@@ -19,9 +21,11 @@ import {
   purchaseFlow,
   purchaseSchemaDirs,
   purchaseInput,
+  type PurchaseInput,
   type StockState,
   type WalletState,
 } from '../fixtures/purchase-flow.js';
+import { holdAmountStep, reserveItemStep, shipStep } from '../fixtures/purchase-participants.js';
 import { realOrchestrator } from '../fixtures/real-orchestrator.js';
 import { realService } from '../fixtures/real-service.js';
 import { readTopic } from '../fixtures/topic-reader.js';
@@ -36,7 +40,12 @@ const ENDED = ['completed', 'compensated', 'failed'];
 /** Participants and an orchestrator of one test domain on the real servers. */
 async function system(
   flowOptions: Parameters<typeof purchaseFlow>[1] = {},
-  options: { parcels?: boolean; versions?: 'v1' | 'v2' } = {},
+  options: {
+    parcels?: boolean;
+    versions?: 'v1' | 'v2';
+    /** Other workflows to run. @default the flow's purchase (and its version 2, with `versions`) */
+    workflows?: (flow: ReturnType<typeof purchaseFlow>) => AnyWorkflowDefinition[];
+  } = {},
 ) {
   const domain = uniqueDomain();
   const flow = purchaseFlow(domain, flowOptions);
@@ -60,7 +69,9 @@ async function system(
     database,
     schemasDir: purchaseSchemaDirs,
     entityType: `${domain}.workflow`,
-    workflows: options.versions === 'v2' ? [flow.purchase, flow.purchaseV2] : [flow.purchase],
+    workflows:
+      options.workflows?.(flow) ??
+      (options.versions === 'v2' ? [flow.purchase, flow.purchaseV2] : [flow.purchase]),
   });
   closing.push(() => real.close());
   const running: { stop(): Promise<void> }[] = [];
@@ -148,6 +159,68 @@ describe('orchestrator on the real servers', () => {
     );
     expect(sent.headers[headerNames.sagaId]).toBe(workflowId);
     expect(sent.key).toBe('sku-1');
+  });
+
+  it('runs the branches of a parallel step side by side, and compensates the one done when another refuses', async () => {
+    const s = await system(
+      {},
+      {
+        workflows: (flow) => [
+          defineWorkflow<PurchaseInput>({
+            type: 'purchase',
+            businessKey: (purchase) => purchase.purchaseId,
+            steps: [
+              {
+                name: 'prepare',
+                parallel: [reserveItemStep(flow), holdAmountStep(flow, 25), shipStep(flow)],
+              },
+            ],
+          }),
+        ],
+      },
+    );
+    await s.start();
+    const shipped = await s.real.orchestrator.startWorkflow('purchase', {
+      key: 'order-p1',
+      input: input(1),
+    });
+    const refused = await s.real.orchestrator.startWorkflow('purchase', {
+      key: 'order-p2',
+      input: input(2, { address: '' }),
+    });
+    const done = await s.ended(shipped.workflowId);
+    expect(done.status).toBe('completed');
+    expect([...done.completed].sort()).toEqual([
+      'hold-funds',
+      'prepare',
+      'reserve-item',
+      'ship-parcel',
+    ]);
+    expect(await s.ended(refused.workflowId)).toMatchObject({
+      status: 'compensated',
+      reason: 'no address to ship to',
+    });
+    // The refused purchase's reservation and hold are undone, each applied once.
+    expect(await s.load<StockState>(s.flow.stock, 'sku-1')).toMatchObject({
+      available: 999,
+      reserved: { 'p-1': 1 },
+      reservations: 2,
+    });
+    expect(await s.load<WalletState>(s.flow.wallet, 'ann')).toMatchObject({
+      balance: 1_000_000 - 25,
+      held: { 'p-1': 25 },
+      holds: 2,
+    });
+    // The three commands went out in the start's commit (one document).
+    const client = await new MongoClient(testEnv().mongodbUrl).connect();
+    closing.push(() => client.close());
+    const first = await client
+      .db(s.database)
+      .collection<{ events: { command?: { commandId: string } }[] }>(`${s.domain}_workflow_commits`)
+      .findOne({ entityId: refused.workflowId, version: 1 });
+    expect(
+      first!.events.flatMap((e) => (e.command === undefined ? [] : [e.command.commandId])),
+    ).toEqual([0, 1, 2].map((b) => `${refused.workflowId}:s0b${b}.1`));
   });
 
   it('sends every command once per attempt, and applies a reply once however often it comes', async () => {

@@ -127,7 +127,8 @@
     $('detail-waiting').textContent = waiting
       ? `Waiting since ${time(waiting.since)}: ${waiting.reason} (${waiting.messageType} held by ${waiting.group}, ${waiting.service})`
       : '';
-    $('steps').replaceChildren(...view.steps.map((s) => el('li', { class: `step-${s.status}`, 'data-step': s.name }, `${s.name}: ${s.status}`)));
+    // A branch of a parallel step shows under its step's name: `hold ∥ reserve-stock`.
+    $('steps').replaceChildren(...view.steps.map((s) => el('li', { class: `step-${s.status}`, 'data-step': s.name, ...(s.parallel ? { 'data-parallel': s.parallel } : {}) }, `${s.parallel ? `${s.parallel} ∥ ` : ''}${s.name}: ${s.status}`)));
     $('timeline').replaceChildren(timelineSvg(view));
   }
 

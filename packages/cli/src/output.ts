@@ -20,6 +20,8 @@ interface ViewForTimeline {
   error?: string;
   steps: {
     name: string;
+    /** The parallel step the step is a branch of. */
+    parallel?: string;
     participant: string;
     status: string;
     startedAt?: string;
@@ -51,8 +53,9 @@ export function timeline(view: ViewForTimeline): string {
   // A sleep's participant is `sleep`, a signal wait's `signal <name>`: UNTIL says how long.
   const steps = table(
     ['STEP', 'PARTICIPANT', 'STATUS', 'UNTIL'],
+    // A branch of a parallel step shows as `<step> ∥ <branch>`.
     view.steps.map((s) => [
-      s.name,
+      s.parallel === undefined ? s.name : `${s.parallel} ∥ ${s.name}`,
       s.participant,
       s.status,
       s.status === 'active' && s.deadlineAt !== undefined && s.deadlineAt !== ''

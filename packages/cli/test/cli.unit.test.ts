@@ -95,7 +95,7 @@ describe('sagaflow CLI', { timeout: 60_000 }, () => {
     );
   });
 
-  it("shows what a workflow's active step waits on, and until when", () => {
+  it("shows what a workflow's active step waits on, and until when, and parallel branches", () => {
     const shown = timeline({
       sagaId: 'wf-1',
       type: 'purchase',
@@ -103,6 +103,8 @@ describe('sagaflow CLI', { timeout: 60_000 }, () => {
       startedAt: '2026-12-02T10:00:00.000Z',
       steps: [
         { name: 'nap', participant: 'sleep', status: 'done' },
+        { name: 'reserve', parallel: 'hold', participant: 'shop.stock', status: 'done' },
+        { name: 'pay', parallel: 'hold', participant: 'shop.wallet', status: 'done' },
         {
           name: 'approval',
           participant: 'signal approval',
@@ -114,6 +116,10 @@ describe('sagaflow CLI', { timeout: 60_000 }, () => {
     });
     expect(shown).toMatch(/approval\s+signal approval\s+active\s+2026-12-03T10:00:00\.000Z/);
     expect(shown).toMatch(/nap\s+sleep\s+done\s*\n/);
+    // The branches of a parallel step, under its name.
+    expect(shown).toMatch(
+      /hold ∥ reserve\s+shop\.stock\s+done\s*\nhold ∥ pay\s+shop\.wallet\s+done/,
+    );
   });
 
   it('asks for compensation with a reason', async () => {

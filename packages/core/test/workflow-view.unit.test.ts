@@ -26,13 +26,16 @@ const entry = (
   keyFields,
 });
 
-const started = entry('WorkflowStarted', 0, {
-  workflowType: 'purchase',
-  version: 1,
-  key: 'k',
-  businessKey: 'p-1',
-  steps: 'reserve,pay',
-});
+/** The start of a purchase workflow with the given steps. */
+const startedWith = (steps: string) =>
+  entry('WorkflowStarted', 0, {
+    workflowType: 'purchase',
+    version: 1,
+    key: 'k',
+    businessKey: 'p-1',
+    steps,
+  });
+const started = startedWith('reserve,pay');
 const stepStarted = (step: string, second: number, phase = 'forward') =>
   entry('WorkflowStepStarted', second, {
     step,
@@ -74,6 +77,49 @@ describe('the view of an orchestrated workflow', () => {
     expect(view([...timeline, resumed], 5).waiting).toBeUndefined();
     // The workflow moved on (the process that waited may have died without a word).
     expect(view([...timeline, stepStarted('pay', 5)], 6).waiting).toBeUndefined();
+  });
+
+  it("shows a parallel step's branches side by side, stuck by the first deadline passed", () => {
+    const parallel = startedWith('hold/reserve,hold/pay,ship');
+    const pay = {
+      ...stepStarted('pay', 1),
+      keyFields: { ...stepStarted('pay', 1).keyFields, deadlineAt: at(5) },
+    };
+    const running = view([parallel, stepStarted('reserve', 1), pay], 2);
+    expect(running.steps).toEqual([
+      {
+        name: 'reserve',
+        parallel: 'hold',
+        participant: 'shop.reserve',
+        status: 'active',
+        startedAt: at(1),
+        deadlineAt: at(11),
+      },
+      {
+        name: 'pay',
+        parallel: 'hold',
+        participant: 'shop.pay',
+        status: 'active',
+        startedAt: at(1),
+        deadlineAt: at(5),
+      },
+      { name: 'ship', participant: '', status: 'pending' },
+    ]);
+    expect(running).toMatchObject({ status: 'running', currentStep: 'pay' });
+    // The branch due first decides when the workflow counts as stuck.
+    const stuckAt = Date.parse(at(5)) + WORKFLOW_STUCK_GRACE_MS;
+    expect(
+      view([parallel, stepStarted('reserve', 1), pay], (stuckAt - Date.parse(at(0))) / 1000).status,
+    ).toBe('stuck');
+    const payDone = entry('WorkflowStepSucceeded', 3, {
+      step: 'pay',
+      phase: 'forward',
+      attempt: 1,
+    });
+    expect(view([parallel, stepStarted('reserve', 1), pay, payDone], 4)).toMatchObject({
+      currentStep: 'reserve',
+      steps: [{ status: 'active' }, { name: 'pay', status: 'done' }, { status: 'pending' }],
+    });
   });
 
   it('shows its steps from its events, with the orchestrator as the clock of deadlines', () => {
@@ -206,13 +252,7 @@ describe('the view of an orchestrated workflow', () => {
   });
 
   it('shows what a sleep or a signal step waits on, and until when', () => {
-    const waits = entry('WorkflowStarted', 0, {
-      workflowType: 'purchase',
-      version: 1,
-      key: 'k',
-      businessKey: 'p-1',
-      steps: 'nap,approval',
-    });
+    const waits = startedWith('nap,approval');
     const nap = entry('WorkflowStepStarted', 1, {
       step: 'nap',
       phase: 'forward',

@@ -25,6 +25,8 @@ export interface TimelineEntry {
 /** A step of a saga, as the tracker sees it. */
 export interface StepView {
   readonly name: string;
+  /** The parallel step the step is a branch of (workflows only). */
+  readonly parallel?: string;
   readonly participant: string;
   /** `abandoned`: the step was asked but had not answered when the saga ended. */
   readonly status: 'pending' | 'active' | 'done' | 'failed' | 'compensated' | 'abandoned';

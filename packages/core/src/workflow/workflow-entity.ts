@@ -39,13 +39,24 @@ export interface WorkflowPosition {
 }
 
 /**
- * The timer a workflow waits on: a view to read, a reply's deadline, a retry's delay, or the end
- * of a sleep step.
+ * The timer a workflow waits on: a view to read, a reply's deadline, a retry's delay, the end
+ * of a sleep step, a signal wait's timeout, or the first due time of a parallel step's branches.
  */
 export interface WorkflowTimerState {
   readonly id: string;
-  readonly kind: 'read' | 'timeout' | 'retry' | 'sleep' | 'signal';
+  readonly kind: 'read' | 'timeout' | 'retry' | 'sleep' | 'signal' | 'parallel';
   readonly dueAt: string;
+}
+
+/** How far a branch of the parallel step under way got. */
+export interface BranchState {
+  readonly attempt: number;
+  /**
+   * `reply`: its command awaits a reply until `dueAt`; `retry`: its next attempt is sent at
+   * `dueAt`; `unknown`: no reply after its attempts (its effect is unknown, so it is compensated).
+   */
+  readonly status: 'reply' | 'retry' | 'done' | 'refused' | 'unknown';
+  readonly dueAt?: string;
 }
 
 /**
@@ -68,6 +79,10 @@ export interface WorkflowState {
   /** Steps still to compensate, the next first. */
   readonly toCompensate: readonly string[];
   readonly current?: WorkflowPosition;
+  /** The branches of the parallel step under way (the current step), by name. */
+  readonly branches?: Readonly<Record<string, BranchState>>;
+  /** Why the parallel step under way is refused: it compensates once its branches settle. */
+  readonly branchRefusal?: string;
   readonly timer?: WorkflowTimerState;
   /** Signals sent before a step waited for them, by name, oldest first. */
   readonly signals?: Readonly<Record<string, readonly unknown[]>>;
@@ -215,11 +230,10 @@ class Decision {
   }
   /** A timer owned by the commit this decision makes. */
   timer(kind: WorkflowTimerState['kind'], delayMs: number): WorkflowTimerState {
-    return {
-      id: `${this.workflowId}@${this.context.version + 1}`,
-      kind,
-      dueAt: new Date(Date.parse(this.context.now) + delayMs).toISOString(),
-    };
+    return this.timerAt(kind, new Date(Date.parse(this.context.now) + delayMs).toISOString());
+  }
+  timerAt(kind: WorkflowTimerState['kind'], dueAt: string): WorkflowTimerState {
+    return { id: `${this.workflowId}@${this.context.version + 1}`, kind, dueAt };
   }
 }
 
@@ -231,15 +245,25 @@ const reasonOf = (payload: Readonly<Record<string, unknown>>, otherwise: string)
 
 const failure = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-function stepOf(decision: Decision, name: string): { step: WorkflowStep; index: number } {
-  const index = decision.definition.steps.findIndex((s) => s.name === name);
-  if (index < 0) {
-    throw new SagaflowError(
-      'INVALID_DEFINITION',
-      `${decision.definition.type} v${versionOf(decision.definition)} has no step '${name}'`,
-    );
+/** A step found by name: a step of the workflow, or a branch of one of its parallel steps. */
+interface StepRef {
+  readonly step: WorkflowStep;
+  /** The index of the step, or of the parallel step the branch is of. */
+  readonly index: number;
+  /** The branch's index in its parallel step. */
+  readonly branch?: number;
+}
+
+function stepOf(decision: Decision, name: string): StepRef {
+  for (const [index, step] of decision.definition.steps.entries()) {
+    if (step.name === name) return { step, index };
+    const branch = step.parallel?.findIndex((b) => b.name === name) ?? -1;
+    if (branch >= 0) return { step: step.parallel![branch]!, index, branch };
   }
-  return { step: decision.definition.steps[index]!, index };
+  throw new SagaflowError(
+    'INVALID_DEFINITION',
+    `${decision.definition.type} v${versionOf(decision.definition)} has no step '${name}'`,
+  );
 }
 
 /** The index of the workflow's pivot step, -1 without one. */
@@ -420,20 +444,16 @@ function onSignal(decision: Decision, name: string, payload: unknown): void {
 /** Sends the command of the current position's step (or its compensation) for an attempt. */
 function send(
   decision: Decision,
-  step: WorkflowStep,
-  index: number,
+  { step, index, branch }: StepRef,
   phase: WorkflowPosition['phase'],
   attempt: number,
 ): void {
   if (isSleepStep(step)) return sleep(decision, step, index);
   if (step.signal !== undefined) return awaitSignal(decision, step, index);
-  const context = contextOf(decision, step, attempt);
+  if (step.parallel !== undefined) return startBranches(decision, step, index);
   let command: WorkflowCommand;
   try {
-    command =
-      phase === 'forward'
-        ? step.command!(context)
-        : step.compensate!({ ...context, result: decision.state.results[step.name] });
+    command = commandOf(decision, step, phase, attempt);
   } catch (error) {
     // Workflow code that throws refuses its step (forward) or fails the workflow (compensation).
     const reason = `the ${phase === 'forward' ? 'command' : 'compensation'} of step '${step.name}' threw: ${failure(error)}`;
@@ -443,8 +463,40 @@ function send(
     }
     return fail(decision, step.name, reason);
   }
-  const commandId = workflowCommandId(decision.workflowId, phase, index, attempt);
-  const timer = decision.timer('timeout', step.timeoutMs ?? 30_000);
+  const { commandId, deadlineAt } = emit(decision, step, index, phase, attempt, command, branch);
+  decision.set({
+    current: { phase, step: step.name, attempt, commandId, deadlineAt },
+    timer: decision.timerAt('timeout', deadlineAt),
+  });
+}
+
+/** A step's command (or its compensation) for an attempt, as its code makes it (it may throw). */
+function commandOf(
+  decision: Decision,
+  step: WorkflowStep,
+  phase: WorkflowPosition['phase'],
+  attempt: number,
+): WorkflowCommand {
+  const context = contextOf(decision, step, attempt);
+  return phase === 'forward'
+    ? step.command!(context)
+    : step.compensate!({ ...context, result: decision.state.results[step.name] });
+}
+
+/** Puts a step's command in the outbox and says so: its id and the deadline of its reply. */
+function emit(
+  decision: Decision,
+  step: WorkflowStep,
+  index: number,
+  phase: WorkflowPosition['phase'],
+  attempt: number,
+  command: WorkflowCommand,
+  branch: number | undefined,
+): { commandId: string; deadlineAt: string } {
+  const commandId = workflowCommandId(decision.workflowId, phase, index, attempt, branch);
+  const deadlineAt = new Date(
+    Date.parse(decision.context.now) + (step.timeoutMs ?? 30_000),
+  ).toISOString();
   decision.entries.push({
     type: command.type,
     payload: plain(command.payload) as object,
@@ -458,12 +510,182 @@ function send(
     commandType: command.type,
     entityType: step.entity!,
     entityId: command.entityId,
-    deadlineAt: timer.dueAt,
+    deadlineAt,
   });
-  decision.set({
-    current: { phase, step: step.name, attempt, commandId, deadlineAt: timer.dueAt },
-    timer,
-  });
+  return { commandId, deadlineAt };
+}
+
+/**
+ * Starts a parallel step: the command of each branch not done yet (all of them, unless an
+ * operator retries the step), each awaiting its own reply.
+ */
+function startBranches(decision: Decision, group: WorkflowStep, index: number): void {
+  const { branchRefusal: _r, ...rest } = decision.state;
+  decision.state = { ...rest, current: { phase: 'forward', step: group.name, attempt: 1 } };
+  for (const [b, branch] of group.parallel!.entries()) {
+    const was = decision.state.branches?.[branch.name];
+    if (was?.status !== 'done') sendBranch(decision, group, b, (was?.attempt ?? 0) + 1);
+  }
+  settle(decision, group, index);
+}
+
+/** Sends an attempt of a branch's command; a branch whose code throws is refused. */
+function sendBranch(decision: Decision, group: WorkflowStep, b: number, attempt: number): void {
+  const branch = group.parallel![b]!;
+  const index = decision.definition.steps.indexOf(group);
+  let command: WorkflowCommand;
+  try {
+    command = commandOf(decision, branch, 'forward', attempt);
+  } catch (error) {
+    const reason = `the command of step '${branch.name}' threw: ${failure(error)}`;
+    decision.event('WorkflowStepRejected', {
+      step: branch.name,
+      phase: 'forward',
+      attempt,
+      reason,
+    });
+    return setBranch(decision, branch.name, { attempt, status: 'refused' }, reason);
+  }
+  const { deadlineAt } = emit(decision, branch, index, 'forward', attempt, command, b);
+  setBranch(decision, branch.name, { attempt, status: 'reply', dueAt: deadlineAt });
+}
+
+/**
+ * Records how far a branch got; with a refusal, the parallel step is refused (the first reason
+ * is kept) and no branch is tried again: one waiting to be is taken as having no reply.
+ */
+function setBranch(decision: Decision, name: string, branch: BranchState, refusal?: string): void {
+  const branches = { ...decision.state.branches, [name]: branch };
+  if (refusal === undefined) return decision.set({ branches });
+  for (const [other, state] of Object.entries(branches)) {
+    if (state.status !== 'retry') continue;
+    decision.event('WorkflowStepTimedOut', {
+      step: other,
+      phase: 'forward',
+      attempt: state.attempt,
+      exhausted: true,
+    });
+    branches[other] = { attempt: state.attempt, status: 'unknown' };
+  }
+  decision.set({ branches, branchRefusal: decision.state.branchRefusal ?? refusal });
+}
+
+/**
+ * Joins a parallel step once no branch awaits a reply or a retry: all done, it goes on to the
+ * next step (its result: the branches' results by name); refused, it compensates what was done
+ * (or fails past the pivot). Until then its timer is the first due time of its branches.
+ */
+function settle(decision: Decision, group: WorkflowStep, index: number): void {
+  const { state } = decision;
+  const branches = state.branches ?? {};
+  const due = Object.values(branches)
+    .filter((b) => b.status === 'reply' || b.status === 'retry')
+    .map((b) => b.dueAt!)
+    .sort()[0];
+  if (due !== undefined) {
+    // The same due time keeps the timer already stored (no new one to write).
+    const same = state.timer?.kind === 'parallel' && state.timer.dueAt === due;
+    return decision.set({ timer: same ? state.timer : decision.timerAt('parallel', due) });
+  }
+  const refusal = state.branchRefusal;
+  if (refusal === undefined) {
+    const { branches: _b, timer: _t, ...rest } = state;
+    const names = group.parallel!.map((b) => b.name);
+    decision.state = {
+      ...rest,
+      completed: [...state.completed, group.name],
+      results: {
+        ...state.results,
+        [group.name]: Object.fromEntries(names.map((n) => [n, state.results[n] ?? null])),
+      },
+    };
+    return enter(decision, index + 1);
+  }
+  // Past the pivot nothing is undone: the workflow fails, for an operator to retry the branches
+  // not done.
+  if (pastPivot(decision, index)) return fail(decision, group.name, refusal);
+  const unknown = Object.entries(branches).flatMap(([name, b]) =>
+    b.status === 'unknown' ? [name] : [],
+  );
+  startCompensation(decision, refusal, '', false, unknown);
+}
+
+/** A reply to a branch of the parallel step under way decides that branch. */
+function onBranchReply(
+  decision: Decision,
+  parsed: { stepIndex: number; branch: number; attempt: number },
+  reply: WorkflowCommands['Reply'],
+): void {
+  const group = decision.definition.steps[parsed.stepIndex];
+  const branch = group?.parallel?.[parsed.branch];
+  if (group === undefined || branch === undefined) return;
+  if (decision.state.current?.step !== group.name) return;
+  const was = decision.state.branches?.[branch.name];
+  // Any attempt counts while the branch waits: a late reply to an earlier attempt is its answer.
+  if (was === undefined || (was.status !== 'reply' && was.status !== 'retry')) return;
+  if (parsed.attempt > was.attempt) return;
+  const base = { step: branch.name, phase: 'forward' as const, attempt: parsed.attempt };
+  let outcome = outcomeOf(branch, reply, contextOf(decision, branch, parsed.attempt));
+  if (outcome === undefined) return;
+  if (outcome.kind === 'done' && outcome.next !== undefined) {
+    outcome = {
+      kind: 'refused',
+      reason: `branch '${branch.name}' chose '${outcome.next}': a branch cannot choose the next step`,
+    };
+  }
+  if (outcome.kind === 'refused') {
+    decision.event('WorkflowStepRejected', { ...base, reason: outcome.reason });
+    setBranch(decision, branch.name, { attempt: was.attempt, status: 'refused' }, outcome.reason);
+  } else {
+    decision.event('WorkflowStepSucceeded', { ...base, replyType: reply.eventType });
+    const { state } = decision;
+    decision.set({
+      completed: [...state.completed, branch.name],
+      results: { ...state.results, [branch.name]: plain(outcome.result ?? null) },
+    });
+    setBranch(decision, branch.name, { attempt: was.attempt, status: 'done' });
+  }
+  settle(decision, group, parsed.stepIndex);
+}
+
+/**
+ * The timer of a parallel step: each branch due by then (its reply's deadline passed, or its
+ * retry's delay) times out or is tried again; then the step settles.
+ */
+function fireBranches(decision: Decision, group: WorkflowStep, index: number): void {
+  // The timer is due, whatever this process's clock says: its branches due at its time are too.
+  const fired = decision.state.timer!.dueAt;
+  const now = decision.context.now > fired ? decision.context.now : fired;
+  for (const [b, branch] of group.parallel!.entries()) {
+    const was = decision.state.branches?.[branch.name];
+    if (was?.dueAt === undefined || was.dueAt > now) continue;
+    if (was.status === 'retry') {
+      sendBranch(decision, group, b, was.attempt + 1);
+      continue;
+    }
+    if (was.status !== 'reply') continue;
+    const policy = { ...defaultRetryPolicy, ...branch.retry };
+    const exhausted =
+      was.attempt >= policy.maxAttempts || decision.state.branchRefusal !== undefined;
+    decision.event('WorkflowStepTimedOut', {
+      step: branch.name,
+      phase: 'forward',
+      attempt: was.attempt,
+      exhausted,
+    });
+    if (exhausted) {
+      const reason = `step '${branch.name}' had no reply after ${was.attempt} attempt(s)`;
+      setBranch(decision, branch.name, { attempt: was.attempt, status: 'unknown' }, reason);
+      continue;
+    }
+    const delay = retryDelay(policy, was.attempt);
+    if (delay === 0) sendBranch(decision, group, b, was.attempt + 1);
+    else {
+      const dueAt = new Date(Date.parse(now) + delay).toISOString();
+      setBranch(decision, branch.name, { attempt: was.attempt, status: 'retry', dueAt });
+    }
+  }
+  settle(decision, group, index);
 }
 
 /** Starts the step at `index` (reading its view first, if it has one), or completes. */
@@ -482,23 +704,36 @@ function enter(decision: Decision, index: number): void {
     });
     return;
   }
-  send(decision, step, index, 'forward', 1);
+  send(decision, { step, index }, 'forward', 1);
 }
 
+/**
+ * Compensates the steps done, last first; with `includeCurrent`, also the step (or the branches)
+ * whose command was sent without a reply yet, and `unknown` steps, whose effect is unknown.
+ */
 function startCompensation(
   decision: Decision,
   reason: string,
   requestedBy: string,
   includeCurrent: boolean,
+  unknown: readonly string[] = [],
 ): void {
-  const { state } = decision;
+  const { branches = {}, branchRefusal: _r, ...state } = decision.state;
   const names = [...state.completed];
   if (includeCurrent && state.current?.commandId !== undefined) names.push(state.current.step);
+  if (includeCurrent) {
+    for (const [name, branch] of Object.entries(branches)) {
+      if (branch.status === 'reply' || branch.status === 'retry' || branch.status === 'unknown') {
+        names.push(name);
+      }
+    }
+  }
+  names.push(...unknown);
   const toCompensate = names
     .reverse()
     .filter((name) => stepOf(decision, name).step.compensate !== undefined);
   decision.event('WorkflowCompensationStarted', { reason, requestedBy });
-  decision.set({ status: 'compensating', reason, toCompensate });
+  decision.state = { ...state, status: 'compensating', reason, toCompensate };
   compensateNext(decision);
 }
 
@@ -513,8 +748,7 @@ function compensateNext(decision: Decision): void {
     decision.state = { ...rest, status: 'compensated', endedAt: decision.context.now };
     return;
   }
-  const { step, index } = stepOf(decision, next);
-  send(decision, step, index, 'compensation', 1);
+  send(decision, stepOf(decision, next), 'compensation', 1);
 }
 
 const outcomeFields = ({ state }: Decision): WorkflowOutcomeFields => ({
@@ -563,11 +797,15 @@ function onReply(decision: Decision, reply: WorkflowCommands['Reply']): void {
   const { state } = decision;
   const current = state.current;
   const parsed = parseWorkflowCommandId(reply.commandId);
+  if (parsed?.branch !== undefined && parsed.phase === 'forward' && current?.phase === 'forward') {
+    return onBranchReply(decision, { ...parsed, branch: parsed.branch }, reply);
+  }
   if (current?.commandId === undefined || parsed === undefined) return;
-  const { step, index } = stepOf(decision, current.step);
+  const { step, index, branch } = stepOf(decision, current.step);
   // Any attempt of the current step counts: a late reply to an earlier attempt is its answer.
   if (
     parsed.stepIndex !== index ||
+    parsed.branch !== branch ||
     parsed.phase !== current.phase ||
     parsed.attempt > current.attempt
   )
@@ -639,9 +877,12 @@ function onFire(decision: Decision, { timerId, view }: WorkflowCommands['Fire'])
   }
   const current = state.current;
   if (state.timer?.id !== timerId || current === undefined) return;
-  const { step, index } = stepOf(decision, current.step);
+  const ref = stepOf(decision, current.step);
+  const { step, index } = ref;
   const policy = { ...defaultRetryPolicy, ...step.retry };
   switch (state.timer.kind) {
+    case 'parallel':
+      return fireBranches(decision, step, index);
     case 'signal': {
       const context = contextOf(decision, step, current.attempt);
       const outcome =
@@ -674,9 +915,9 @@ function onFire(decision: Decision, { timerId, view }: WorkflowCommands['Fire'])
       return enter(decision, index + 1);
     case 'read':
       decision.set({ views: { ...state.views, [step.name]: { value: plain(view) ?? null } } });
-      return send(decision, step, index, 'forward', current.attempt);
+      return send(decision, ref, 'forward', current.attempt);
     case 'retry':
-      return send(decision, step, index, current.phase, current.attempt + 1);
+      return send(decision, ref, current.phase, current.attempt + 1);
     case 'timeout': {
       const exhausted = current.attempt >= policy.maxAttempts;
       decision.event('WorkflowStepTimedOut', {
@@ -687,7 +928,7 @@ function onFire(decision: Decision, { timerId, view }: WorkflowCommands['Fire'])
       });
       if (!exhausted) {
         const delay = retryDelay(policy, current.attempt);
-        if (delay === 0) return send(decision, step, index, current.phase, current.attempt + 1);
+        if (delay === 0) return send(decision, ref, current.phase, current.attempt + 1);
         return decision.set({ timer: decision.timer('retry', delay) });
       }
       const reason = `step '${step.name}' had no reply after ${current.attempt} attempt(s)`;
@@ -781,7 +1022,10 @@ export function workflowEntity(
           version: start.version,
           key: start.key,
           businessKey: start.businessKey ?? '',
-          steps: definition.steps.map((s) => s.name).join(','),
+          // A parallel step's branches as `<step>/<branch>`.
+          steps: definition.steps
+            .flatMap((s) => s.parallel?.map((b) => `${s.name}/${b.name}`) ?? [s.name])
+            .join(','),
         });
         enter(decision, 0);
         return withState(decision, state);
@@ -837,13 +1081,14 @@ export function workflowEntity(
       Retry: decide<'Retry'>(
         (decision, { requestedBy, reason }) => {
           const current = decision.state.current!;
-          const { step, index } = stepOf(decision, current.step);
-          decision.event('WorkflowRetryRequested', { step: step.name, requestedBy, reason });
+          const ref = stepOf(decision, current.step);
+          decision.event('WorkflowRetryRequested', { step: ref.step.name, requestedBy, reason });
           // A step past the pivot failed forward; any other failure is a compensation's.
           decision.set({ status: current.phase === 'forward' ? 'running' : 'compensating' });
           const { endedAt: _e, error: _f, ...rest } = decision.state;
           decision.state = rest;
-          send(decision, step, index, current.phase, current.attempt + 1);
+          // A parallel step sends again the branches not done.
+          send(decision, ref, current.phase, current.attempt + 1);
         },
         (state) =>
           state.status === 'failed' && state.current !== undefined

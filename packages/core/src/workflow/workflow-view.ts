@@ -71,9 +71,22 @@ export function deriveWorkflowView(
 ): SagaView {
   const { timeline } = base;
   const started = timeline.find((e) => e.type === 'WorkflowStarted')!;
+  // A parallel step's branches are listed as `<step>/<branch>`.
   const names = (text(started, 'steps') ?? '').split(',').filter((n) => n !== '');
   const steps = new Map<string, { -readonly [K in keyof StepView]: StepView[K] }>(
-    names.map((name) => [name, { name, participant: '', status: 'pending' }]),
+    names.map((listed) => {
+      const [group, branch] = listed.split('/');
+      const name = branch ?? group!;
+      return [
+        name,
+        {
+          name,
+          ...(branch === undefined ? {} : { parallel: group! }),
+          participant: '',
+          status: 'pending',
+        },
+      ];
+    }),
   );
   let status: SagaStatus = 'running';
   let endedAt: string | undefined;
@@ -142,7 +155,10 @@ export function deriveWorkflowView(
     const { deadlineAt: _d, ...rest } = step;
     return { ...rest, status: 'abandoned' };
   });
-  const active = stepViews.find((s) => s.status === 'active');
+  // Of a parallel step's branches in flight, the one due first.
+  const active = stepViews
+    .filter((s) => s.status === 'active')
+    .sort((a, b) => (a.deadlineAt || '~').localeCompare(b.deadlineAt || '~'))[0];
   const current = active ?? stepViews.find((s) => s.status === 'pending');
   // A step in flight must answer by its deadline; a running workflow with none in flight must
   // start its next one (its read may be failing) within a while of its last move.

@@ -161,6 +161,15 @@ export interface WorkflowStep<I = unknown> {
   /** Attempts after timeouts (each with a new command id). @default {@link defaultRetryPolicy} */
   readonly retry?: Partial<RetryPolicy>;
   /**
+   * Makes the step a group of branches started together and joined when all are done: each
+   * branch is a step that commands an entity (no read, sleep, signal or pivot), with its own
+   * replies, timeout, retries and compensation; their results are kept by branch name. If one
+   * refuses (or has no reply after its attempts), the group waits for the others' replies, then
+   * compensates the branches done (and one without a reply, whose effect is unknown) and the
+   * steps before, last first. The group takes no command of its own. @default not a group
+   */
+  readonly parallel?: readonly WorkflowStep<I>[];
+  /**
    * The workflow's point of no return (e.g. approving the order): a step that cannot be undone,
    * after which the workflow only goes forward. Refused, it compensates the steps before it, as
    * any step does. Once its command is sent, an operator's cancel is refused (it may take effect
@@ -243,8 +252,7 @@ export function defineWorkflow<I>(definition: WorkflowDefinition<I>): WorkflowDe
     }
   }
   const names = new Set<string>();
-  for (const [i, step] of definition.steps.entries()) {
-    const field = `steps[${i}]`;
+  const named = (step: WorkflowStep<I>, field: string) => {
     if (typeof step.name !== 'string' || !TYPE.test(step.name)) {
       throw invalidArgument(
         `${field}.name`,
@@ -253,6 +261,34 @@ export function defineWorkflow<I>(definition: WorkflowDefinition<I>): WorkflowDe
     }
     if (names.has(step.name)) throw invalidArgument(`${field}.name`, `repeats '${step.name}'`);
     names.add(step.name);
+  };
+  for (const [i, step] of definition.steps.entries()) {
+    const field = `steps[${i}]`;
+    named(step, field);
+    if (step.parallel !== undefined) {
+      checkParallelStep(step, field);
+      for (const [j, branch] of step.parallel.entries()) {
+        const at = `${field}.parallel[${j}]`;
+        named(branch, at);
+        for (const other of [
+          'parallel',
+          'sleep',
+          'sleepUntil',
+          'signal',
+          'read',
+          'pivot',
+        ] as const) {
+          if (branch[other] !== undefined) {
+            throw invalidArgument(
+              `${at}.${other}`,
+              'has no place in a branch: a branch commands an entity and awaits its reply',
+            );
+          }
+        }
+        checkCommandStep(branch, at);
+      }
+      continue;
+    }
     if (isSleepStep(step)) {
       checkSleepStep(step, field);
       continue;
@@ -261,33 +297,8 @@ export function defineWorkflow<I>(definition: WorkflowDefinition<I>): WorkflowDe
       checkSignalStep(step, field, definition.signals ?? {});
       continue;
     }
-    if (typeof step.entity !== 'string' || !ENTITY_TYPE.test(step.entity)) {
-      throw invalidArgument(
-        `${field}.entity`,
-        `must be an entity type like 'inventory.stock' (got '${String(step.entity)}')`,
-      );
-    }
-    if (typeof step.command !== 'function') {
-      throw invalidArgument(
-        `${field}.command`,
-        'must be a function (context) => command (or give the step sleep or sleepUntil)',
-      );
-    }
-    for (const fn of ['read', 'compensate'] as const) {
-      if (step[fn] !== undefined && typeof step[fn] !== 'function') {
-        throw invalidArgument(`${field}.${fn}`, 'must be a function');
-      }
-    }
-    if (step.pivot !== undefined && typeof step.pivot !== 'boolean') {
-      throw invalidArgument(`${field}.pivot`, 'must be true or false');
-    }
+    checkCommandStep(step, field);
     if (step.pivot === true) {
-      if (step.compensate !== undefined) {
-        throw invalidArgument(
-          `${field}.pivot`,
-          'marks a step that cannot be undone: it takes no compensate',
-        );
-      }
       const other = definition.steps.findIndex((s, j) => j < i && s.pivot === true);
       if (other >= 0) {
         throw invalidArgument(
@@ -296,32 +307,88 @@ export function defineWorkflow<I>(definition: WorkflowDefinition<I>): WorkflowDe
         );
       }
     }
-    if (step.timeoutMs !== undefined && (!Number.isFinite(step.timeoutMs) || step.timeoutMs <= 0)) {
-      throw invalidArgument(
-        `${field}.timeoutMs`,
-        `must be a positive number (got ${step.timeoutMs})`,
-      );
+  }
+  return { ...definition, version };
+}
+
+/** A step that commands an entity: its entity type, command, functions, timeout and retries. */
+function checkCommandStep(step: WorkflowStep<never>, field: string): void {
+  if (typeof step.entity !== 'string' || !ENTITY_TYPE.test(step.entity)) {
+    throw invalidArgument(
+      `${field}.entity`,
+      `must be an entity type like 'inventory.stock' (got '${String(step.entity)}')`,
+    );
+  }
+  if (typeof step.command !== 'function') {
+    throw invalidArgument(
+      `${field}.command`,
+      'must be a function (context) => command (or give the step sleep or sleepUntil)',
+    );
+  }
+  for (const fn of ['read', 'compensate'] as const) {
+    if (step[fn] !== undefined && typeof step[fn] !== 'function') {
+      throw invalidArgument(`${field}.${fn}`, 'must be a function');
     }
-    const retry = { ...defaultRetryPolicy, ...step.retry };
-    if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {
-      throw invalidArgument(
-        `${field}.retry.maxAttempts`,
-        `must be a positive integer (got ${retry.maxAttempts})`,
-      );
+  }
+  if (step.pivot !== undefined && typeof step.pivot !== 'boolean') {
+    throw invalidArgument(`${field}.pivot`, 'must be true or false');
+  }
+  if (step.pivot === true && step.compensate !== undefined) {
+    throw invalidArgument(
+      `${field}.pivot`,
+      'marks a step that cannot be undone: it takes no compensate',
+    );
+  }
+  if (step.timeoutMs !== undefined && (!Number.isFinite(step.timeoutMs) || step.timeoutMs <= 0)) {
+    throw invalidArgument(
+      `${field}.timeoutMs`,
+      `must be a positive number (got ${step.timeoutMs})`,
+    );
+  }
+  const retry = { ...defaultRetryPolicy, ...step.retry };
+  if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {
+    throw invalidArgument(
+      `${field}.retry.maxAttempts`,
+      `must be a positive integer (got ${retry.maxAttempts})`,
+    );
+  }
+  for (const key of ['delayMs', 'maxDelayMs'] as const) {
+    if (!Number.isFinite(retry[key]) || retry[key] < 0) {
+      throw invalidArgument(`${field}.retry.${key}`, `must be a number ≥ 0 (got ${retry[key]})`);
     }
-    for (const key of ['delayMs', 'maxDelayMs'] as const) {
-      if (!Number.isFinite(retry[key]) || retry[key] < 0) {
-        throw invalidArgument(`${field}.retry.${key}`, `must be a number ≥ 0 (got ${retry[key]})`);
-      }
-    }
-    if (!Number.isFinite(retry.multiplier) || retry.multiplier < 1) {
+  }
+  if (!Number.isFinite(retry.multiplier) || retry.multiplier < 1) {
+    throw invalidArgument(
+      `${field}.retry.multiplier`,
+      `must be a number ≥ 1 (got ${retry.multiplier})`,
+    );
+  }
+}
+
+/** A group lists two branches or more, and nothing of a step of another kind. */
+function checkParallelStep(step: WorkflowStep<never>, field: string): void {
+  if (!Array.isArray(step.parallel) || step.parallel.length < 2) {
+    throw invalidArgument(
+      `${field}.parallel`,
+      'must list two branches or more (one branch is a step of its own)',
+    );
+  }
+  for (const other of [
+    'sleep',
+    'sleepUntil',
+    'signal',
+    'timeoutMs',
+    'onSignal',
+    'onTimeout',
+  ] as const) {
+    if (step[other] !== undefined) {
       throw invalidArgument(
-        `${field}.retry.multiplier`,
-        `must be a number ≥ 1 (got ${retry.multiplier})`,
+        `${field}.${other}`,
+        'has no place in a parallel step: give it to a branch',
       );
     }
   }
-  return { ...definition, version };
+  refuseCommandFields(step, field, 'parallel');
 }
 
 /** Whether a step is a sleep (`sleep` or `sleepUntil`) rather than a command. */
@@ -428,7 +495,9 @@ export function stepEntityTypes(definitions: readonly AnyWorkflowDefinition[]): 
   return [
     ...new Set(
       definitions.flatMap((d) =>
-        d.steps.flatMap((s) => (s.entity === undefined ? [] : [s.entity])),
+        d.steps
+          .flatMap((s) => s.parallel ?? [s])
+          .flatMap((s) => (s.entity === undefined ? [] : [s.entity])),
       ),
     ),
   ];
@@ -445,17 +514,21 @@ export function workflowIdOf(type: string, key: string): string {
   return `wf-${createHash('sha256').update(`${type}\n${key}`).digest('hex').slice(0, 32)}`;
 }
 
-/** A workflow command's id: workflow id, phase (s = step, c = compensation), step index, attempt. */
+/**
+ * A workflow command's id: workflow id, phase (s = step, c = compensation), step index, the
+ * branch's index in a parallel step (b1), attempt: `wf-…:s2.1`, `wf-…:s3b1.2`.
+ */
 export function workflowCommandId(
   workflowId: string,
   phase: 'forward' | 'compensation',
   stepIndex: number,
   attempt: number,
+  branch?: number,
 ): string {
-  return `${workflowId}:${phase === 'forward' ? 's' : 'c'}${stepIndex}.${attempt}`;
+  return `${workflowId}:${phase === 'forward' ? 's' : 'c'}${stepIndex}${branch === undefined ? '' : `b${branch}`}.${attempt}`;
 }
 
-const COMMAND_ID = /^(wf-[0-9a-f]{32}):([sc])(\d+)\.(\d+)$/;
+const COMMAND_ID = /^(wf-[0-9a-f]{32}):([sc])(\d+)(?:b(\d+))?\.(\d+)$/;
 
 /** Reads a workflow command id; undefined for any other id. */
 export function parseWorkflowCommandId(commandId: string):
@@ -463,6 +536,8 @@ export function parseWorkflowCommandId(commandId: string):
       readonly workflowId: string;
       readonly phase: 'forward' | 'compensation';
       readonly stepIndex: number;
+      /** The branch's index in a parallel step. */
+      readonly branch?: number;
       readonly attempt: number;
     }
   | undefined {
@@ -472,7 +547,8 @@ export function parseWorkflowCommandId(commandId: string):
     workflowId: match[1]!,
     phase: match[2] === 's' ? 'forward' : 'compensation',
     stepIndex: Number(match[3]),
-    attempt: Number(match[4]),
+    ...(match[4] === undefined ? {} : { branch: Number(match[4]) }),
+    attempt: Number(match[5]),
   };
 }
 
@@ -485,7 +561,7 @@ export function commandCausationKey(commandId: string): string {
   const parsed = parseWorkflowCommandId(commandId);
   return parsed === undefined
     ? `command:${commandId}`
-    : `command:${parsed.workflowId}:${parsed.phase === 'forward' ? 's' : 'c'}${parsed.stepIndex}`;
+    : `command:${parsed.workflowId}:${parsed.phase === 'forward' ? 's' : 'c'}${parsed.stepIndex}${parsed.branch === undefined ? '' : `b${parsed.branch}`}`;
 }
 
 /** The delay before attempt `attempt + 1` after attempt `attempt` timed out. */
