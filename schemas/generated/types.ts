@@ -1,4 +1,11 @@
 // Generated from the .avsc files by `pnpm schemas:generate`. Do not edit.
+/** The payload of the order workflow's approval signal. */
+export interface ApprovalDecision {
+  readonly approved: boolean;
+  /** Who decided. */
+  readonly by: string;
+}
+
 /** Command: approve the order. */
 export interface ApproveOrder {
   readonly orderId: string;
@@ -15,6 +22,22 @@ export interface AuthorizePayment {
 export interface CustomerCreditSet {
   readonly customerId: string;
   readonly creditLimit: number;
+}
+
+/** A person approved or refused the order that waited; its workflow is told (the approval signal) and settles it. */
+export interface OrderApprovalDecided {
+  readonly orderId: string;
+  readonly approved: boolean;
+  /** Who decided. */
+  readonly by: string;
+}
+
+/** The order's stock and credit are held, and it waits for a person's approval (AWAITING_APPROVAL). */
+export interface OrderApprovalRequested {
+  readonly orderId: string;
+  readonly customerId: string;
+  /** Minor units (cents). */
+  readonly total: number;
 }
 
 /** Stock and payment are secured: the order is approved. */
@@ -107,6 +130,11 @@ export interface ReleaseStock {
   readonly reason: string;
 }
 
+/** Command: the order waits for a person's approval (a large order, held stock and credit). */
+export interface RequestOrderApproval {
+  readonly orderId: string;
+}
+
 /** Command: reserve the items of an order. */
 export interface ReserveStock {
   readonly orderId: string;
@@ -196,9 +224,12 @@ export interface StockSet {
 
 /** Every event and command type of the catalog, by name. */
 export interface SchemaTypes {
+  readonly ApprovalDecision: ApprovalDecision;
   readonly ApproveOrder: ApproveOrder;
   readonly AuthorizePayment: AuthorizePayment;
   readonly CustomerCreditSet: CustomerCreditSet;
+  readonly OrderApprovalDecided: OrderApprovalDecided;
+  readonly OrderApprovalRequested: OrderApprovalRequested;
   readonly OrderApproved: OrderApproved;
   readonly OrderCreated: OrderCreated;
   readonly OrderFulfillmentInput: OrderFulfillmentInput;
@@ -209,6 +240,7 @@ export interface SchemaTypes {
   readonly RejectOrder: RejectOrder;
   readonly ReleasePayment: ReleasePayment;
   readonly ReleaseStock: ReleaseStock;
+  readonly RequestOrderApproval: RequestOrderApproval;
   readonly ReserveStock: ReserveStock;
   readonly ScheduleShipment: ScheduleShipment;
   readonly ShipmentRefused: ShipmentRefused;

@@ -18,8 +18,12 @@ import {
 } from '../fixtures/reference-processes.js';
 
 let system: ReferenceProcesses;
+/** How long a large order waits for approval here (the default is a day). */
+const APPROVAL_TIMEOUT_MS = 8000;
 beforeAll(async () => {
-  system = await startReferenceProcesses(testEnv());
+  system = await startReferenceProcesses(testEnv(), {
+    env: { APPROVAL_TIMEOUT_MS: String(APPROVAL_TIMEOUT_MS) },
+  });
 }, 180_000);
 afterAll(async () => {
   await system?.stop();
@@ -86,6 +90,13 @@ describe.each(modes)('an order placed in %s mode', (mode) => {
     expect(view.steps.map((s) => [s.name, s.status])).toEqual([
       ['reserve-stock', done],
       ['authorize-payment', done],
+      // A small order does not wait for approval.
+      ...(mode === 'orchestration'
+        ? [
+            ['request-approval', 'skipped'],
+            ['await-approval', 'skipped'],
+          ]
+        : []),
       ['approve-order', done],
       ['schedule-shipment', done],
     ]);
@@ -174,6 +185,72 @@ describe.each(modes)('an order placed in %s mode', (mode) => {
     ).rejects.toMatchObject({ status: 422 });
     expect((await settled(first.orderId)).status).toBe('APPROVED');
     expect(await system.client.stock(sku)).toEqual({ sku, available: 9, reserved: 1 });
+  });
+});
+
+describe('a large orchestrated order (at least APPROVAL_THRESHOLD, 1000000 cents)', () => {
+  /** Stock and credit of its own, and an order of one 1,000,000-cent item placed. */
+  async function placeLarge() {
+    const sku = fresh('piano');
+    const customer = fresh('patron');
+    await system.client.setStock(sku, 1);
+    await system.client.setCredit(customer, 1_000_000);
+    const placed = await system.client.placeOrder({
+      customerId: customer,
+      items: [{ sku, quantity: 1, unitPrice: 1_000_000 }],
+      mode: 'orchestration',
+    });
+    return { sku, customer, ...placed };
+  }
+  const reach = (orderId: string, status: OrderView['status'], timeoutMs = 60_000) =>
+    waitFor(
+      async () => {
+        const order = await system.client.order(orderId);
+        return order.status === status ? order : undefined;
+      },
+      { timeoutMs, intervalMs: 100, description: `order ${orderId} ${status}` },
+    );
+
+  it('waits for approval with its stock and credit held; approved, it ships; a second decision is refused', async () => {
+    const { sku, customer, orderId } = await placeLarge();
+    await reach(orderId, 'AWAITING_APPROVAL');
+    expect(await system.client.stock(sku)).toEqual({ sku, available: 0, reserved: 1 });
+    expect((await system.client.customer(customer)).creditReserved).toBe(1_000_000);
+    expect(await system.client.decideApproval(orderId, { approved: true, by: 'Ann Smith' })).toBe(
+      202,
+    );
+    expect(await reach(orderId, 'APPROVED')).toMatchObject({
+      approval: { approved: true, by: 'Ann Smith' },
+    });
+    await waitFor(async () => (await system.client.shipments(orderId)).length === 1, {
+      timeoutMs: 30_000,
+      description: 'the order shipped',
+    });
+    await expect(
+      system.client.decideApproval(orderId, { approved: false, by: 'Bob' }),
+    ).rejects.toMatchObject({ status: 409 });
+  });
+
+  it('is rejected when nobody decides in time (APPROVAL_TIMEOUT_MS): approval timed out, its stock and credit released', async () => {
+    const { sku, customer, orderId } = await placeLarge();
+    const waiting = Date.now();
+    await reach(orderId, 'AWAITING_APPROVAL');
+    const rejected = await reach(orderId, 'REJECTED');
+    expect(rejected.rejectionReason).toBe('approval timed out');
+    // Not before its time: the wait began once the stock and credit were held.
+    expect(Date.now() - waiting).toBeGreaterThanOrEqual(APPROVAL_TIMEOUT_MS - 1000);
+    await waitFor(async () => (await system.client.stock(sku)).available === 1, {
+      timeoutMs: 30_000,
+      description: 'the stock released',
+    });
+    await waitFor(async () => (await system.client.customer(customer)).creditReserved === 0, {
+      timeoutMs: 30_000,
+      description: 'the credit released',
+    });
+    expect(await system.client.shipments(orderId)).toEqual([]);
+    await expect(
+      system.client.decideApproval(orderId, { approved: true, by: 'Ann' }),
+    ).rejects.toMatchObject({ status: 409 });
   });
 });
 

@@ -79,6 +79,21 @@ describe('the view of an orchestrated workflow', () => {
     expect(view([...timeline, stepStarted('pay', 5)], 6).waiting).toBeUndefined();
   });
 
+  it('shows the steps a completed workflow passed over as skipped', () => {
+    const reserved = entry('WorkflowStepSucceeded', 2, {
+      step: 'reserve',
+      phase: 'forward',
+      attempt: 1,
+    });
+    const completed = entry('WorkflowCompleted', 3, { workflowType: 'purchase' });
+    const ended = view([started, stepStarted('reserve', 1), reserved, completed], 4);
+    expect(ended.status).toBe('completed');
+    expect(ended.steps.map((s) => [s.name, s.status])).toEqual([
+      ['reserve', 'done'],
+      ['pay', 'skipped'],
+    ]);
+  });
+
   it("shows a parallel step's branches side by side, stuck by the first deadline passed", () => {
     const parallel = startedWith('hold/reserve,hold/pay,ship');
     const pay = {

@@ -15,7 +15,14 @@
 export { checkNamespace, referenceNames, serviceNames } from './names.js';
 export type { ReferenceNames, ServiceName } from './names.js';
 export { CHOREOGRAPHY_SAGA, isWorkflowSaga, orderSaga } from './order-saga.js';
-export { ORDER_WORKFLOW, orderWorkflow, orderWorkflowTrigger, sagaIdOf } from './order-workflow.js';
+export {
+  DEFAULT_APPROVAL_THRESHOLD,
+  DEFAULT_APPROVAL_TIMEOUT_MS,
+  ORDER_WORKFLOW,
+  orderWorkflow,
+  orderWorkflowTrigger,
+  sagaIdOf,
+} from './order-workflow.js';
 export type { OrderWorkflowOptions } from './order-workflow.js';
 export { CREDIT_VIEW, customerCreditView, readCredit } from './credit-view.js';
 export type { CreditView, CustomerCredit } from './credit-view.js';

@@ -2,6 +2,7 @@ import {
   defineWorkflow,
   done,
   eventsTopic,
+  goTo,
   refuse,
   SagaflowError,
   workflowIdOf,
@@ -24,6 +25,27 @@ export interface OrderWorkflowOptions {
   readonly readCredit?: (customerId: string) => Promise<CreditView>;
   /** Time a workflow step waits for its answer before it tries again. @default 60000 */
   readonly stepTimeoutMs?: number;
+  /**
+   * Orders of at least this total (cents) wait for a person's approval once their stock and
+   * credit are held (`APPROVAL_THRESHOLD`). @default {@link DEFAULT_APPROVAL_THRESHOLD}
+   */
+  readonly approvalThreshold?: number;
+  /**
+   * How long an order waits for approval before it is rejected, `approval timed out`
+   * (`APPROVAL_TIMEOUT_MS`). @default {@link DEFAULT_APPROVAL_TIMEOUT_MS}
+   */
+  readonly approvalTimeoutMs?: number;
+}
+
+/** Orders of at least 10,000.00 (in cents) wait for approval, unless configured otherwise. */
+export const DEFAULT_APPROVAL_THRESHOLD = 1_000_000;
+/** An order waits a day for approval, unless configured otherwise. */
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 86_400_000;
+
+/** The approval signal's payload (the `ApprovalDecision` schema). */
+interface ApprovalDecision {
+  readonly approved: boolean;
+  readonly by: string;
 }
 
 const reasonOf = (reply: WorkflowReply) => String(reply.payload['reason']);
@@ -57,15 +79,20 @@ export function checkOrderInput(raw: unknown): OrderRequest {
 
 /**
  * The order fulfilment as an orchestrated workflow: the commands it sends to each participant's
- * command topic, the replies it waits for, and the compensations.
+ * command topic, the replies it waits for, and the compensations. An order of at least the
+ * approval threshold waits, once its stock and credit are held, for a person's decision (the
+ * `approval` signal, sent by the order service): approved, it goes on; refused or not decided in
+ * time, its stock and credit are released and the order rejected.
  */
 export function orderWorkflow(names: ReferenceNames, options: OrderWorkflowOptions = {}) {
   const step = { timeoutMs: options.stepTimeoutMs ?? 60_000, retry: { maxAttempts: 5 } };
+  const threshold = options.approvalThreshold ?? DEFAULT_APPROVAL_THRESHOLD;
   return defineWorkflow<OrderRequest>({
     type: ORDER_WORKFLOW,
     inputSchema: 'OrderFulfillmentInput',
     input: checkOrderInput,
     businessKey: (input) => input.orderId,
+    signals: { approval: 'ApprovalDecision' },
     steps: [
       {
         name: 'reserve-stock',
@@ -95,13 +122,39 @@ export function orderWorkflow(names: ReferenceNames, options: OrderWorkflowOptio
           type: 'AuthorizePayment',
           payload: { orderId: input.orderId, customerId: input.customerId, amount: input.total },
         }),
-        replies: { PaymentAuthorized: done(), PaymentFailed: (r) => refuse(reasonOf(r)) },
+        replies: {
+          // A large order waits for approval; any other goes on to be approved.
+          PaymentAuthorized: (_r, { input }) =>
+            input.total >= threshold ? done() : goTo('approve-order'),
+          PaymentFailed: (r) => refuse(reasonOf(r)),
+        },
         compensate: ({ input }) => ({
           entityId: input.customerId,
           type: 'ReleasePayment',
           payload: { orderId: input.orderId, customerId: input.customerId },
         }),
         ...step,
+      },
+      {
+        name: 'request-approval',
+        entity: names.order,
+        command: ({ input }) => ({
+          entityId: input.orderId,
+          type: 'RequestOrderApproval',
+          payload: { orderId: input.orderId },
+        }),
+        replies: { OrderApprovalRequested: done() },
+        ...step,
+      },
+      {
+        name: 'await-approval',
+        signal: 'approval',
+        timeoutMs: options.approvalTimeoutMs ?? DEFAULT_APPROVAL_TIMEOUT_MS,
+        onSignal: (payload) => {
+          const { approved, by } = payload as ApprovalDecision;
+          return approved ? done({ approvedBy: by }) : refuse(`refused by ${by}`);
+        },
+        onTimeout: refuse('approval timed out'),
       },
       {
         name: 'approve-order',

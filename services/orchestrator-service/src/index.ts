@@ -4,3 +4,4 @@
  * @module
  */
 export { buildOrchestratorService, loadOrchestratorConfig } from './orchestrator-service.js';
+export type { OrchestratorConfig } from './orchestrator-service.js';

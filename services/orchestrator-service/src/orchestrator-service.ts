@@ -1,8 +1,10 @@
 import { workflowRoutes } from '@sagaflow/admin';
-import { Orchestrator } from '@sagaflow/core';
+import { Orchestrator, SLEEP_MAX_MS } from '@sagaflow/core';
 import { watchService } from '@sagaflow/observability';
 import {
   customerCreditView,
+  DEFAULT_APPROVAL_THRESHOLD,
+  DEFAULT_APPROVAL_TIMEOUT_MS,
   defaultPorts,
   orderWorkflow,
   orderWorkflowTrigger,
@@ -12,6 +14,7 @@ import {
 import {
   instrumentsOf,
   loadProcessConfig,
+  badSetting,
   serviceApp,
   serviceCompaction,
   serviceContext,
@@ -21,9 +24,54 @@ import {
   type ServiceProcess,
 } from '@sagaflow/runtime';
 
-/** Reads the orchestrator's configuration (the process's own). */
-export const loadOrchestratorConfig = (env: NodeJS.ProcessEnv): ProcessConfig =>
-  loadProcessConfig({ defaultPort: defaultPorts.orchestrator, env });
+/** The orchestrator's configuration: the process's, and when large orders wait for approval. */
+export interface OrchestratorConfig extends ProcessConfig {
+  /**
+   * Orders of at least this total (cents) wait for a person's approval (`APPROVAL_THRESHOLD`).
+   * @default 1000000
+   */
+  readonly approvalThreshold: number;
+  /** How long an order waits for approval (`APPROVAL_TIMEOUT_MS`). @default 86400000 (a day) */
+  readonly approvalTimeoutMs: number;
+}
+
+/** A whole number from `min` to `max` in a variable, or `otherwise` when it is not set. */
+function wholeNumber(
+  env: NodeJS.ProcessEnv,
+  variable: string,
+  range: { min: number; max: number; otherwise: number },
+): number {
+  const raw = env[variable]?.trim() ?? '';
+  if (raw === '') return range.otherwise;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < range.min || value > range.max) {
+    throw badSetting(
+      variable,
+      `${variable} must be a whole number from ${range.min} to ${range.max} (got '${raw}')`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Reads the orchestrator's configuration (the process's own, `APPROVAL_THRESHOLD` and
+ * `APPROVAL_TIMEOUT_MS`); a bad value throws an `INVALID_ARGUMENT` error naming the variable.
+ */
+export function loadOrchestratorConfig(env: NodeJS.ProcessEnv): OrchestratorConfig {
+  return {
+    ...loadProcessConfig({ defaultPort: defaultPorts.orchestrator, env }),
+    approvalThreshold: wholeNumber(env, 'APPROVAL_THRESHOLD', {
+      min: 0,
+      max: Number.MAX_SAFE_INTEGER,
+      otherwise: DEFAULT_APPROVAL_THRESHOLD,
+    }),
+    approvalTimeoutMs: wholeNumber(env, 'APPROVAL_TIMEOUT_MS', {
+      min: 1,
+      max: SLEEP_MAX_MS,
+      otherwise: DEFAULT_APPROVAL_TIMEOUT_MS,
+    }),
+  };
+}
 
 /**
  * The orchestrator service: runs the `order-fulfillment` workflow of every order placed in
@@ -34,7 +82,8 @@ export const loadOrchestratorConfig = (env: NodeJS.ProcessEnv): ProcessConfig =>
  * `GET /workflows/:id`, retry and cancel), behind the admin token.
  */
 export async function buildOrchestratorService(
-  config: ProcessConfig,
+  config: ProcessConfig &
+    Partial<Pick<OrchestratorConfig, 'approvalThreshold' | 'approvalTimeoutMs'>>,
   adapters: AdapterFactory,
   options: ServiceBuildOptions & {
     /** Reads a customer's credit. @default the `customer-credit` view */
@@ -57,10 +106,15 @@ export async function buildOrchestratorService(
     bus: ports.bus,
     serde: ports.serde,
     workflows: [
-      orderWorkflow(
-        names,
-        options.readCredit === undefined ? {} : { readCredit: options.readCredit },
-      ),
+      orderWorkflow(names, {
+        ...(options.readCredit === undefined ? {} : { readCredit: options.readCredit }),
+        ...(config.approvalThreshold === undefined
+          ? {}
+          : { approvalThreshold: config.approvalThreshold }),
+        ...(config.approvalTimeoutMs === undefined
+          ? {}
+          : { approvalTimeoutMs: config.approvalTimeoutMs }),
+      }),
     ],
     views: [customerCreditView(names)],
     viewStore: ports.viewStore,

@@ -26,8 +26,8 @@ import {
 /** The query of a customer's orders. */
 const customerOrdersQuery = z.strictObject({
   status: z
-    .enum(['PENDING', 'APPROVED', 'REJECTED'], {
-      error: 'status must be PENDING, APPROVED or REJECTED',
+    .enum(['PENDING', 'AWAITING_APPROVAL', 'APPROVED', 'REJECTED'], {
+      error: 'status must be PENDING, AWAITING_APPROVAL, APPROVED or REJECTED',
     })
     .optional(),
   limit: z.coerce
@@ -62,6 +62,18 @@ const orderBody = z.strictObject({
       error: "mode must be 'choreography' or 'orchestration'",
     })
     .default('choreography'),
+});
+
+/** A person's decision on an order that waits for approval. */
+const approvalBody = z.strictObject({
+  approved: z.boolean({ error: 'approved must be true or false' }),
+  // A person's name, as they are written: spaces and all (no control characters).
+  by: z
+    .string({ error: 'by must be a string: who decided' })
+    .trim()
+    .min(1, 'by must name who decided')
+    .max(100, 'by must be at most 100 characters')
+    .regex(/^[^\p{Cc}]+$/u, 'by must hold no control characters'),
 });
 
 /** An order's id: from the Idempotency-Key, so that the same key places the same order. */
@@ -109,6 +121,7 @@ function checkSameOrder(
  * The order service: orders (`orders.order`). `POST /orders` places one `PENDING` in the mode the
  * request chose (its `OrderCreated` starts the choreography, or the orchestrator's workflow);
  * its processor, or the workflow's `ApproveOrder`/`RejectOrder` commands, settle it.
+ * A large orchestrated order waits in `AWAITING_APPROVAL` for `POST /orders/:id/approval`.
  * `GET /orders/:id` reads it; `GET /customers/:id/orders` lists a customer's orders, newest first
  * (orders of one millisecond by id), from the service's `orders-by-customer` view.
  */
@@ -125,10 +138,14 @@ export async function buildOrderService(
     adapters,
     options,
   );
-  const order = orderEntity(names.order);
+  const order = orderEntity(names.order, names.workflow);
   const commands = defineCommandEndpoint({
     entity: order,
-    commands: { ApproveOrder: 'Approve', RejectOrder: 'Reject' },
+    commands: {
+      ApproveOrder: 'Approve',
+      RejectOrder: 'Reject',
+      RequestOrderApproval: 'RequestApproval',
+    },
   });
   return entityServiceProcess(
     context,
@@ -170,6 +187,27 @@ export async function buildOrderService(
           .status(result.status === 'duplicate' ? 200 : 202)
           .json({ orderId, sagaId: sagaIdOf(orderId, placedMode) });
       });
+      // A person's decision on a large order that waits for approval: recorded on the order, and
+      // sent to its workflow as the approval signal (through the order's outbox); a second
+      // decision is refused (409).
+      app.post('/orders/:id/approval', async (req, res) => {
+        const orderId = idParam('id', req.params['id']);
+        const key = idempotencyKeyOf(req);
+        const decision = parseInput(approvalBody, req.body ?? {});
+        // Only an orchestrated order waits for approval: the decision is part of its workflow.
+        const result = await service.commands.execute(order, orderId, 'Decide', decision, {
+          sagaId: sagaIdOf(orderId, 'ORCHESTRATION'),
+          ...(key === undefined ? {} : { causationKey: causationKeyOf(key) }),
+        });
+        if (result.status === 'rejected') {
+          const { state } = await service.commands.load(order, orderId);
+          if (state.status === 'NEW') {
+            throw new HttpError(404, 'NOT_FOUND', `no order '${orderId}'`, 'id');
+          }
+          throw new HttpError(409, 'COMMAND_REJECTED', result.rejection.reason);
+        }
+        res.status(result.status === 'duplicate' ? 200 : 202).json({ orderId, ...decision });
+      });
       app.get('/customers/:id/orders', async (req, res) => {
         const customerId = idParam('id', req.params['id']);
         const { status, limit, cursor } = parseInput(customerOrdersQuery, req.query);
@@ -203,6 +241,7 @@ export async function buildOrderService(
             ? {}
             : { rejectionReason: state.rejectionReason }),
           total: state.total,
+          ...(state.approval === undefined ? {} : { approval: state.approval }),
           sagaId: sagaIdOf(orderId, state.mode),
           customerId: state.customerId,
           items: state.items,

@@ -14,7 +14,20 @@ function strangerWorkflow(state: OrderState, orderId: string, sagaId: string): s
     : `order ${orderId} belongs to saga ${own}: workflow ${sagaId} may not settle it`;
 }
 
-export type OrderStatus = 'PENDING' | 'APPROVED' | 'REJECTED';
+/**
+ * `AWAITING_APPROVAL`: a large orchestrated order whose stock and credit are held waits for a
+ * person's decision (`POST /orders/:id/approval`); its workflow then approves or rejects it.
+ */
+export type OrderStatus = 'PENDING' | 'AWAITING_APPROVAL' | 'APPROVED' | 'REJECTED';
+
+/** The order approval signal's name, as the order workflow declares it. */
+export const APPROVAL_SIGNAL = 'approval';
+
+/** A person's decision on an order that waits for approval. */
+export interface ApprovalDecisionState {
+  readonly approved: boolean;
+  readonly by: string;
+}
 
 /** A pending order's rejection; `cancelled` when its saga's compensation was asked for. */
 const rejected = (state: OrderState, orderId: string, reason: string, cancelled: boolean) => [
@@ -31,6 +44,8 @@ export interface OrderState {
   readonly total: number;
   readonly mode: SagaMode;
   readonly rejectionReason?: string;
+  /** The decision taken on an order that waited for approval (one only). */
+  readonly approval?: ApprovalDecisionState;
 }
 
 export type OrderCommands = {
@@ -38,6 +53,10 @@ export type OrderCommands = {
   /** `ApproveOrder` from the orchestrator, or the order processor in a choreography. */
   Approve: { orderId?: string };
   Reject: { orderId?: string; reason: string };
+  /** `RequestOrderApproval` from the orchestrator: the order waits for a person's decision. */
+  RequestApproval: { orderId?: string };
+  /** A person's decision on an order that waits for approval (`POST /orders/:id/approval`). */
+  Decide: { approved: boolean; by: string };
   /**
    * An operator's (or the tracker's) request to compensate the order's choreography: a pending
    * order is rejected as cancelled, which every participant undoes whatever step it reached; an
@@ -46,12 +65,28 @@ export type OrderCommands = {
   Cancel: { reason: string };
 };
 
-/** An order: placed `PENDING`, then `APPROVED` or `REJECTED` for good. */
-export const orderEntity = (type: string) =>
+/** Whether the order may still be approved or rejected: pending, or waiting for approval. */
+const open = (state: OrderState) =>
+  state.status === 'PENDING' || state.status === 'AWAITING_APPROVAL';
+
+/**
+ * An order: placed `PENDING` (a large orchestrated one may then wait in `AWAITING_APPROVAL`),
+ * then `APPROVED` or `REJECTED` for good. A decision on an order that waits is sent to its
+ * workflow as the approval signal, through the outbox of the commit that records it
+ * (`workflowType`: the workflow entity's type), so it is sent once, and surely.
+ */
+export const orderEntity = (type: string, workflowType: string) =>
   defineEntity<
     OrderState,
     OrderCommands,
-    Pick<SchemaTypes, 'OrderCreated' | 'OrderApproved' | 'OrderRejected'>
+    Pick<
+      SchemaTypes,
+      | 'OrderCreated'
+      | 'OrderApproved'
+      | 'OrderRejected'
+      | 'OrderApprovalRequested'
+      | 'OrderApprovalDecided'
+    >
   >({
     type,
     initialState: () => ({
@@ -82,6 +117,7 @@ export const orderEntity = (type: string) =>
           case 'APPROVED':
             return [];
           case 'PENDING':
+          case 'AWAITING_APPROVAL':
             return [
               {
                 type: 'OrderApproved',
@@ -97,7 +133,51 @@ export const orderEntity = (type: string) =>
       Reject: (state, { reason }, { entityId, sagaId }) => {
         const stranger = strangerWorkflow(state, entityId, sagaId);
         if (stranger !== undefined) return reject(stranger);
-        return state.status === 'PENDING' ? rejected(state, entityId, reason, false) : [];
+        return open(state) ? rejected(state, entityId, reason, false) : [];
+      },
+      RequestApproval: (state, _command, { entityId, sagaId }) => {
+        const stranger = strangerWorkflow(state, entityId, sagaId);
+        if (stranger !== undefined) return reject(stranger);
+        if (state.status === 'AWAITING_APPROVAL') return [];
+        if (state.status !== 'PENDING') {
+          return reject(`order ${entityId} is ${state.status}: it cannot wait for approval`);
+        }
+        return [
+          {
+            type: 'OrderApprovalRequested',
+            payload: { orderId: entityId, customerId: state.customerId, total: state.total },
+          },
+        ];
+      },
+      Decide: (state, { approved, by }, { entityId }) => {
+        if (state.approval !== undefined) {
+          return reject(
+            `order ${entityId} was ${state.approval.approved ? 'approved' : 'refused'} already, by ${state.approval.by}`,
+          );
+        }
+        if (state.status !== 'AWAITING_APPROVAL') {
+          return reject(
+            `order ${entityId} is ${state.status === 'NEW' ? 'not placed' : state.status}: it does not wait for approval`,
+          );
+        }
+        const workflowId = sagaIdOf(entityId, state.mode);
+        return [
+          { type: 'OrderApprovalDecided', payload: { orderId: entityId, approved, by } },
+          {
+            type: 'SignalWorkflow',
+            payload: {
+              name: APPROVAL_SIGNAL,
+              payload: JSON.stringify({ approved, by }),
+              requestedBy: by,
+              key: `order-approval-${entityId}`,
+            },
+            command: {
+              commandId: `order-approval-${entityId}`,
+              entityType: workflowType,
+              entityId: workflowId,
+            },
+          },
+        ];
       },
       Cancel: (state, { reason }, { entityId }) =>
         state.status === 'PENDING' && state.mode === 'CHOREOGRAPHY'
@@ -112,6 +192,12 @@ export const orderEntity = (type: string) =>
         }
         case 'OrderApproved':
           return { ...state, status: 'APPROVED' };
+        case 'OrderApprovalRequested':
+          return { ...state, status: 'AWAITING_APPROVAL' };
+        case 'OrderApprovalDecided': {
+          const { approved, by } = event.payload;
+          return { ...state, approval: { approved, by } };
+        }
         case 'OrderRejected':
           return { ...state, status: 'REJECTED', rejectionReason: event.payload.reason };
       }

@@ -8,14 +8,14 @@ export const ORDERS_BY_CUSTOMER = 'orders-by-customer';
 export interface CustomerOrder {
   readonly orderId: string;
   readonly customerId: string;
-  readonly status: 'PENDING' | 'APPROVED' | 'REJECTED';
+  readonly status: 'PENDING' | 'AWAITING_APPROVAL' | 'APPROVED' | 'REJECTED';
   readonly total: number;
   readonly mode: 'choreography' | 'orchestration';
   /** When it was placed (ISO-8601). */
   readonly createdAt: string;
 }
 
-const listed = ['OrderCreated', 'OrderApproved', 'OrderRejected'];
+const listed = ['OrderCreated', 'OrderApprovalRequested', 'OrderApproved', 'OrderRejected'];
 
 /**
  * One document per order, from the orders' own events, queried by customer and status, newest
@@ -47,6 +47,8 @@ export const ordersByCustomerView = (names: ReferenceNames) =>
             createdAt: event.occurredAt,
           };
         }
+        case 'OrderApprovalRequested':
+          return { ...doc, status: 'AWAITING_APPROVAL' };
         case 'OrderApproved':
           return { ...doc, status: 'APPROVED' };
         case 'OrderRejected':

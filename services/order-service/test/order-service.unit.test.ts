@@ -67,7 +67,7 @@ describe('order service (in memory)', () => {
     // Once the order has moved on too (its saga settled it).
     const { orderId } = ids;
     await running.service.sagaflow.commands.execute(
-      orderEntity('orders.order'),
+      orderEntity('orders.order', 'orchestrator.workflow'),
       orderId,
       'Approve',
       {},
@@ -132,7 +132,7 @@ describe('order service (in memory)', () => {
       sagaId: string;
     };
     const commands = running.service.sagaflow.commands;
-    const entity = orderEntity('orders.order');
+    const entity = orderEntity('orders.order', 'orchestrator.workflow');
     const stranger = `wf-${'0'.repeat(32)}`;
     for (const [command, payload] of [
       ['Approve', {}],
@@ -150,7 +150,7 @@ describe('order service (in memory)', () => {
   it('approves a pending order once, and never rejects an approved one', async () => {
     const { orderId } = (await (await place(order)).json()) as { orderId: string };
     const commands = running.service.sagaflow.commands;
-    const entity = orderEntity('orders.order');
+    const entity = orderEntity('orders.order', 'orchestrator.workflow');
     await commands.execute(entity, orderId, 'Approve', {});
     const rejected = await commands.execute(entity, orderId, 'Reject', { reason: 'late' });
     expect(rejected.status).toBe('unchanged');
@@ -179,7 +179,7 @@ describe('order service (in memory)', () => {
       });
     }
     await place({ ...order, customerId: 'c-other' });
-    const entity = orderEntity('orders.order');
+    const entity = orderEntity('orders.order', 'orchestrator.workflow');
     await running.service.sagaflow.commands.execute(entity, placed[1]!, 'Approve', {});
     const list = async (query: string) => {
       const response = await fetch(`${running.url}/customers/${customerId}/orders${query}`);

@@ -3,8 +3,10 @@ import type { ServiceName } from '@sagaflow/reference-contracts';
 /** An order as `GET /orders/:id` shows it. */
 export interface OrderView {
   readonly orderId: string;
-  readonly status: 'PENDING' | 'APPROVED' | 'REJECTED';
+  readonly status: 'PENDING' | 'AWAITING_APPROVAL' | 'APPROVED' | 'REJECTED';
   readonly rejectionReason?: string;
+  /** The decision on an order that waited for approval. */
+  readonly approval?: { readonly approved: boolean; readonly by: string };
   readonly total: number;
   readonly sagaId: string;
   readonly customerId: string;
@@ -54,6 +56,17 @@ export class ReferenceClient {
       ...(idempotencyKey === undefined ? {} : { headers: { 'idempotency-key': idempotencyKey } }),
     });
     return { status, ...(body as { orderId: string; sagaId: string }) };
+  }
+
+  /** Approves or refuses an order that waits for approval (`POST /orders/:id/approval`). */
+  async decideApproval(orderId: string, decision: { approved: boolean; by: string }) {
+    const { status } = await this.#call(
+      'order',
+      `/orders/${encodeURIComponent(orderId)}/approval`,
+      { method: 'POST', body: JSON.stringify(decision) },
+      [202],
+    );
+    return status;
   }
 
   async order(orderId: string): Promise<OrderView> {

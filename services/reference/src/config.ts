@@ -1,4 +1,5 @@
 import { loadAdminConfig } from '@sagaflow/admin-service';
+import { loadOrchestratorConfig } from '@sagaflow/orchestrator-service';
 import { defaultPorts, serviceNames, type ServiceName } from '@sagaflow/reference-contracts';
 import { badSetting, loadProcessConfig, type ProcessConfig } from '@sagaflow/runtime';
 
@@ -25,6 +26,8 @@ export function loadServiceConfig(
   const base =
     name === 'admin'
       ? loadAdminConfig(env)
-      : loadProcessConfig({ defaultPort: defaultPorts[name], env });
+      : name === 'orchestrator'
+        ? loadOrchestratorConfig(env)
+        : loadProcessConfig({ defaultPort: defaultPorts[name], env });
   return { ...base, service: name };
 }

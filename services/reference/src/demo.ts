@@ -4,7 +4,9 @@ import path from 'node:path';
 import type { ReferenceClient } from './client.js';
 import { startEmbedded } from './embedded.js';
 import { defaultPorts } from '@sagaflow/reference-contracts';
+import { loadOrchestratorConfig } from '@sagaflow/orchestrator-service';
 import {
+  approveLargeOrder,
   mixedBatch,
   placeAll,
   seed,
@@ -25,7 +27,11 @@ const usage = `Usage: pnpm demo [--infra embedded|local] [--replicas N] [--order
                     payment, shipping; replica k on the service's port + 100·k, e.g. inventory on
                     3002 and 3102) sharing its work and its outbox shards (default 1, at most 4)
   --orders N        orders in the batch (default 24)
-  --exit            stop after the summary instead of running until Ctrl-C`;
+  --exit            stop after the summary instead of running until Ctrl-C
+
+Environment: APPROVAL_THRESHOLD (cents; default 1000000) and APPROVAL_TIMEOUT_MS (default
+86400000): orchestrated orders of at least that total wait that long for a person's approval
+(POST /orders/:id/approval); the demo places one such order and approves it.`;
 
 function fail(message: string): never {
   process.stderr.write(`demo: ${message}\n\n${usage}\n`);
@@ -64,6 +70,16 @@ if (replicas > 1 && infra !== 'local')
 const count = Number(args.orders);
 if (!Number.isInteger(count) || count < 1 || count > 10_000)
   fail(`--orders must be an integer from 1 to 10000 (got '${args.orders}')`);
+
+// When large orders wait for approval: the orchestrator reads the same variables (a process of
+// its own inherits them with --infra local).
+let approval;
+try {
+  approval = loadOrchestratorConfig(process.env);
+} catch (error) {
+  fail((error as Error).message);
+}
+const { approvalThreshold, approvalTimeoutMs } = approval;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 let stop: () => Promise<void>;
@@ -136,11 +152,25 @@ say(
   `${quiet ? 'All orders settled' : 'Not all orders settled'} in ${((Date.now() - started) / 1000).toFixed(1)} s:`,
 );
 for (const [row, n] of summarize([...orders.values()])) say(`  ${String(n).padStart(5)}  ${row}`);
+
+// A large orchestrated order waits for a person's approval once its stock and credit are held.
+const large = await approveLargeOrder(client, `demo${runId}-`, approvalThreshold, say);
+say(
+  `  (orders of at least ${approvalThreshold} cents wait, APPROVAL_THRESHOLD; unanswered for ${approvalTimeoutMs} ms they are rejected, APPROVAL_TIMEOUT_MS)`,
+);
+say('');
+
 // Settled orders can still have saga steps to end (an orchestrated order is approved one step
 // before its shipment is scheduled; a rejection frees the stock after it): wait for them.
-const violations = await settledInvariants(client, batch.starting, [...orders.values()], {
-  timeoutMs: 30_000,
-});
+const violations = await settledInvariants(
+  client,
+  {
+    stock: { ...batch.starting.stock, ...large.starting.stock },
+    credit: { ...batch.starting.credit, ...large.starting.credit },
+  },
+  [...orders.values(), large.order],
+  { timeoutMs: 30_000 },
+);
 say(
   violations.length === 0
     ? 'Invariants: stock, credit and shipments all match the approved orders.'

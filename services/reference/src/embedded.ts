@@ -6,6 +6,9 @@ import { memoryAdapters } from './adapters.js';
 import { loadServiceConfig } from './config.js';
 import { buildReferenceService } from './services.js';
 
+/** The settings of the services that the embedded system takes from its environment. */
+const approvalSettings = ['APPROVAL_THRESHOLD', 'APPROVAL_TIMEOUT_MS'];
+
 /** The whole reference system in this process, on the in-memory adapters. */
 export interface EmbeddedSystem {
   readonly client: ReferenceClient;
@@ -23,6 +26,8 @@ export async function startEmbedded(
     ports?: Partial<Record<ServiceName, number>>;
     adminToken?: string;
     onError?: (error: unknown, where: string) => void;
+    /** Where `APPROVAL_THRESHOLD` and `APPROVAL_TIMEOUT_MS` are read. @default process.env */
+    env?: NodeJS.ProcessEnv;
   } = {},
 ): Promise<EmbeddedSystem> {
   const adapters = memoryAdapters();
@@ -32,6 +37,13 @@ export async function startEmbedded(
   try {
     for (const name of serviceNames) {
       const env: NodeJS.ProcessEnv = {
+        // When large orders wait for approval, as the services' own processes would read it.
+        ...Object.fromEntries(
+          approvalSettings.flatMap((v) => {
+            const value = (options.env ?? process.env)[v];
+            return value === undefined ? [] : [[v, value]];
+          }),
+        ),
         ADMIN_TOKEN: adminToken,
         ...(options.ports?.[name] === undefined ? {} : { PORT: String(options.ports[name]) }),
       };

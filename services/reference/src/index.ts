@@ -31,6 +31,7 @@ export {
 } from './processes.js';
 export type { ReferenceInstance, ReferenceProcesses } from './processes.js';
 export {
+  approveLargeOrder,
   checkInvariants,
   mixedBatch,
   placeAll,

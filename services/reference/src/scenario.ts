@@ -120,7 +120,10 @@ export async function placeAll(
   return ids;
 }
 
-/** Reads every order until none is PENDING (or the time is up: then returns what it has). */
+/**
+ * Reads every order until each is APPROVED or REJECTED (or the time is up: then returns what it
+ * has).
+ */
 export async function waitUntilTerminal(
   client: ReferenceClient,
   orderIds: readonly string[],
@@ -137,7 +140,9 @@ export async function waitUntilTerminal(
         // The order service is restarting: read it again on the next round.
       }
     }
-    const done = [...orders.values()].filter((o) => o.status !== 'PENDING').length;
+    const done = [...orders.values()].filter(
+      (o) => o.status === 'APPROVED' || o.status === 'REJECTED',
+    ).length;
     options.onProgress?.(done);
     if (done === orderIds.length) return { orders, quiet: true };
     if (Date.now() > deadline) return { orders, quiet: false };
@@ -230,4 +235,47 @@ export function summarize(orders: readonly OrderView[]) {
     rows.set(key, (rows.get(key) ?? 0) + 1);
   }
   return [...rows.entries()].sort(([a], [b]) => a.localeCompare(b));
+}
+
+/**
+ * Places one orchestrated order of `threshold` cents (a SKU and a customer of its own, `prefix`
+ * first), waits until it awaits approval, approves it and waits until it is approved, telling
+ * each step; returns it, and the stock and credit it started from.
+ */
+export async function approveLargeOrder(
+  client: ReferenceClient,
+  prefix: string,
+  threshold: number,
+  say: (line: string) => void,
+): Promise<{ order: OrderView; starting: Starting }> {
+  const sku = `${prefix}grand-piano`;
+  const customerId = `${prefix}patron`;
+  const price = Math.max(threshold, 1);
+  const starting: Starting = { stock: { [sku]: 1 }, credit: { [customerId]: price } };
+  await seed(client, starting);
+  const { orderId } = await client.placeOrder({
+    customerId,
+    items: [{ sku, quantity: 1, unitPrice: price }],
+    mode: 'orchestration',
+  });
+  const reach = async (status: OrderView['status']) => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const order = await client.order(orderId).catch(() => undefined);
+      if (order?.status === status) return order;
+      if (order?.status === 'REJECTED' || Date.now() > deadline) {
+        throw new Error(
+          `order ${orderId} did not reach ${status} (it is ${order?.status ?? 'unknown'}${order?.rejectionReason === undefined ? '' : `: ${order.rejectionReason}`})`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  };
+  say(`A large order (${price} cents, orchestrated): ${orderId}`);
+  await reach('AWAITING_APPROVAL');
+  say(`  AWAITING_APPROVAL: its stock and credit are held; POST /orders/${orderId}/approval`);
+  await client.decideApproval(orderId, { approved: true, by: 'the demo' });
+  const order = await reach('APPROVED');
+  say(`  approved by the demo: ${order.status}`);
+  return { order, starting };
 }

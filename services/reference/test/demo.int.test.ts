@@ -15,6 +15,10 @@ it('runs the embedded demo with nothing but Node: a mixed batch settles, invaria
   // invariants (checked by the demo) hold whoever wins.
   expect(output).toMatch(/choreography (APPROVED|REJECTED)/);
   expect(output).toMatch(/orchestration (APPROVED|REJECTED)/);
+  // A large order waits for approval, and the demo approves it.
+  expect(output).toMatch(/A large order \(1000000 cents, orchestrated\): ord-/);
+  expect(output).toMatch(/AWAITING_APPROVAL: its stock and credit are held/);
+  expect(output).toMatch(/approved by the demo: APPROVED/);
   expect(output).toMatch(/Invariants: stock, credit and shipments all match the approved orders/);
   expect(output).toMatch(/Authorization: Bearer demo-token/);
   expect(code).toBe(0);
@@ -31,6 +35,9 @@ it('refuses bad options, naming them', async () => {
   const embedded = await run(['--infra', 'embedded', '--replicas', '2']);
   expect(embedded.code).toBe(2);
   expect(embedded.output).toMatch(/--replicas 2 needs --infra local/);
+  const threshold = await run(['--exit'], { APPROVAL_THRESHOLD: 'lots' });
+  expect(threshold.code).toBe(2);
+  expect(threshold.output).toMatch(/APPROVAL_THRESHOLD must be a whole number from 0 to/);
   const unknown = await run(['--colour']);
   expect(unknown.output).toMatch(/Unknown option '--colour'/);
 });

@@ -28,8 +28,12 @@ export interface StepView {
   /** The parallel step the step is a branch of (workflows only). */
   readonly parallel?: string;
   readonly participant: string;
-  /** `abandoned`: the step was asked but had not answered when the saga ended. */
-  readonly status: 'pending' | 'active' | 'done' | 'failed' | 'compensated' | 'abandoned';
+  /**
+   * `abandoned`: the step was asked but had not answered when the saga ended; `skipped`: a
+   * workflow completed without it (an earlier step chose a later one).
+   */
+  readonly status:
+    'pending' | 'active' | 'done' | 'failed' | 'compensated' | 'abandoned' | 'skipped';
   readonly startedAt?: string;
   readonly endedAt?: string;
   readonly deadlineAt?: string;

@@ -151,6 +151,8 @@ export function deriveWorkflowView(
   }
   const ended = status === 'completed' || status === 'compensated' || status === 'failed';
   const stepViews = [...steps.values()].map((step): StepView => {
+    // A completed workflow passed over the steps it never started (`goTo`, `complete`).
+    if (status === 'completed' && step.status === 'pending') return { ...step, status: 'skipped' };
     if (!ended || step.status !== 'active') return step;
     const { deadlineAt: _d, ...rest } = step;
     return { ...rest, status: 'abandoned' };
