@@ -1,4 +1,5 @@
 import {
+  consumerLag,
   invalidArgument,
   isEnded,
   isWorkflowTimeline,
@@ -10,6 +11,7 @@ import {
   type DeadLetterStore,
   type EventSerde,
   type MessagePublisher,
+  type OffsetReader,
   type Readiness,
   type SagaView,
   type SagaViewStore,
@@ -83,7 +85,27 @@ export interface AdminOptions {
    * @default a registry of its own, with the process metrics prefixed `sagaflow_admin_`
    */
   readonly registry?: Registry;
+  /**
+   * The consumer groups whose lag `GET /lag` shows (views, the tracker, the dead-letter index),
+   * read from `offsets` (the bus); without it the route answers 404. @default none
+   */
+  readonly lag?: { readonly offsets: OffsetReader; readonly readers: readonly LagReader[] };
 }
+
+/** A consumer group whose lag the admin shows: a view's, the tracker's, the dead-letter index's. */
+export interface LagReader {
+  readonly group: string;
+  readonly topics: readonly string[];
+  /** What reads: `view`, `tracker`, `dead-letters`, … */
+  readonly kind: string;
+  /** What it is called where it runs, e.g. the view's name. @default the group */
+  readonly name?: string;
+  /** The service it runs in. @default none */
+  readonly service?: string;
+}
+
+/** How long one reading of the consumer groups' lag is served to every caller. */
+const LAG_TTL_MS = 2000;
 
 /** The admin web page's files. */
 export const uiDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../ui');
@@ -287,6 +309,41 @@ export function createAdminApp(options: AdminOptions): express.Express {
 
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
+  });
+
+  // How far behind each reader is (a view, the tracker): what the page shows is as of then.
+  let lag: { readonly at: number; readonly body: Promise<unknown> } | undefined;
+  app.get('/lag', async (_req, res) => {
+    const source = options.lag;
+    if (source === undefined) {
+      throw new HttpError(404, 'NOT_FOUND', 'this admin service reads no consumer group lag');
+    }
+    const now = clock().getTime();
+    if (lag === undefined || now - lag.at >= LAG_TTL_MS || now < lag.at) {
+      const at = clock().toISOString();
+      const body = consumerLag(source.offsets, source.readers).then((entries) => ({
+        at,
+        readers: source.readers.map((reader) => {
+          const partitions = entries
+            .filter((e) => e.group === reader.group)
+            .map(({ topic, partition, lag: behind }) => ({ topic, partition, lag: behind }));
+          return {
+            group: reader.group,
+            kind: reader.kind,
+            name: reader.name ?? reader.group,
+            ...(reader.service === undefined ? {} : { service: reader.service }),
+            lag: partitions.reduce((sum, p) => sum + Math.max(0, p.lag), 0),
+            partitions,
+          };
+        }),
+      }));
+      lag = { at: now, body };
+      // A failed reading is not served again.
+      body.catch(() => {
+        if (lag?.body === body) lag = undefined;
+      });
+    }
+    res.json(await lag.body);
   });
 
   app.get('/sagas', async (req, res) => {

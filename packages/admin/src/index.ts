@@ -13,7 +13,7 @@
  * @module
  */
 export { createAdminApp } from './admin-app.js';
-export type { AdminOptions } from './admin-app.js';
+export type { AdminOptions, LagReader } from './admin-app.js';
 export { errorHandler, HttpError, parseInput } from './http-errors.js';
 export { shownReadiness } from './readiness.js';
 export type { ReadinessLike, ShownCheck } from './readiness.js';

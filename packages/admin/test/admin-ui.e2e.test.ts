@@ -10,7 +10,7 @@ import { MongoClient } from 'mongodb';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAdminApp } from '../src/index.js';
-import { seedSagas, TOKEN } from './seed.js';
+import { busWithBacklog, seedSagas, TOKEN } from './seed.js';
 
 /** Debian's Chromium: never a downloaded browser. */
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
@@ -31,7 +31,21 @@ describe('admin web page in headless Chromium', () => {
     client = await new MongoClient(testEnv().mongodbUrl).connect();
     const db = client.db(uniqueDatabase('ui'));
     const { views, tracker } = await seedSagas(db);
+    // A view's group three events behind, and a tracker caught up (it has no events to read).
+    const bus = await busWithBacklog();
     const app = createAdminApp({
+      lag: {
+        offsets: bus,
+        readers: [
+          { group: 'admin.tracker', topics: ['shop.empty.events'], kind: 'tracker' },
+          {
+            group: 'order.view.orders-by-customer.v1',
+            topics: ['shop.order.events'],
+            kind: 'view',
+            name: 'orders-by-customer',
+          },
+        ],
+      },
       views,
       audit: new MongoAuditLog(db),
       token: TOKEN,
@@ -73,6 +87,11 @@ describe('admin web page in headless Chromium', () => {
       trs.map((tr) => tr.getAttribute('data-saga')),
     );
     expect(rows).toEqual(['s-run', 's-stuck', 's-comp', 's-done']);
+    // How far behind the readers are, as of when.
+    await page.waitForSelector('#lag .reader');
+    expect(await page.textContent('#lag')).toMatch(
+      /^Data as of .+: tracker 0 behindview orders-by-customer 3 behind$/,
+    );
     const counts = await page.$$eval('#counts .count', (spans) => spans.map((s) => s.textContent));
     expect(counts).toEqual(
       expect.arrayContaining(['order-placement · completed: 1', 'order-placement · stuck: 1']),

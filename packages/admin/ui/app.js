@@ -34,6 +34,19 @@
     }
   }
 
+  // How far behind the tracker (what this page shows) and the services' views are.
+  async function loadLag() {
+    const response = await fetch('/lag', { headers: { authorization: `Bearer ${token}` } });
+    if (response.status === 404) return;
+    const body = await response.json();
+    if (!response.ok) throw new Error(body.error ? body.error.message : `HTTP ${response.status}`);
+    $('lag').hidden = false;
+    $('lag').replaceChildren(
+      `Data as of ${time(body.at)}: `,
+      ...body.readers.map((r) => el('span', { class: `reader reader-${r.kind}`, 'data-group': r.group, 'data-lag': String(r.lag) }, `${r.kind === 'view' ? `view ${r.name}` : r.kind} ${r.lag} behind`)),
+    );
+  }
+
   async function loadSagas(append) {
     const params = new URLSearchParams();
     for (const field of ['status', 'type', 'q']) if ($(field).value) params.set(field, $(field).value);
@@ -135,7 +148,7 @@
   async function refresh() {
     if (!token) return;
     try {
-      await loadCounts();
+      await Promise.all([loadCounts(), loadLag()]);
       if (selected) await showSaga(selected);
     } catch (error) {
       say(error.message);
@@ -146,7 +159,7 @@
     event.preventDefault();
     token = $('token').value;
     sessionStorage.setItem('sagaflow-token', token);
-    Promise.all([loadCounts(), loadSagas(false)]).then(() => say('connected'), (e) => say(e.message));
+    Promise.all([loadCounts(), loadLag(), loadSagas(false)]).then(() => say('connected'), (e) => say(e.message));
   });
   $('filters').addEventListener('submit', (event) => {
     event.preventDefault();
@@ -154,5 +167,5 @@
   });
   $('more').addEventListener('click', () => loadSagas(true).catch((e) => say(e.message)));
   setInterval(refresh, 3000);
-  if (token) Promise.all([loadCounts(), loadSagas(false)]).catch((e) => say(e.message));
+  if (token) Promise.all([loadCounts(), loadLag(), loadSagas(false)]).catch((e) => say(e.message));
 })();

@@ -1,4 +1,4 @@
-import { createAdminApp } from '@sagaflow/admin';
+import { createAdminApp, type LagReader } from '@sagaflow/admin';
 import {
   backgroundReporter,
   compensationCausationKey,
@@ -17,6 +17,7 @@ import {
   orderSaga,
   orderWorkflow,
   referenceDeadLetterTopics,
+  referenceViewGroups,
   referenceNames,
 } from '@sagaflow/reference-contracts';
 import {
@@ -109,15 +110,25 @@ export async function buildAdminService(
           topics: deadLetterTopics,
           groupId: `${name}.dead-letters`,
         });
-  // The control service's outbox, and the lag of the tracker and of the dead-letter index.
+  // The lag of the tracker, of the dead-letter index and of the services' views: in the metrics
+  // and on the page (GET /lag).
+  const readers: LagReader[] = [
+    { group: tracker.groupId, topics: tracker.topics(), kind: 'tracker', service: name },
+    ...(indexer === undefined
+      ? []
+      : [
+          {
+            group: `${name}.dead-letters`,
+            topics: deadLetterTopics,
+            kind: 'dead-letters',
+            service: name,
+          },
+        ]),
+    ...referenceViewGroups(names).map((view) => ({ ...view, kind: 'view' })),
+  ];
+  // The control service's outbox, and the lag of those readers.
   watchService(registry, async () => {
     const stats = await control.stats();
-    const readers = [
-      { group: tracker.groupId, topics: tracker.topics() },
-      ...(indexer === undefined
-        ? []
-        : [{ group: `${name}.dead-letters`, topics: deadLetterTopics }]),
-    ];
     return { ...stats, lag: [...stats.lag, ...(await consumerLag(ports.bus, readers))] };
   });
   registry.setDefaultLabels({ service: name });
@@ -132,6 +143,7 @@ export async function buildAdminService(
     ...(config.readToken === undefined ? {} : { readToken: config.readToken }),
     requestCompensation: (sagaId, request) => tracker.requestCompensation(sagaId, request),
     readiness,
+    lag: { offsets: ports.bus, readers },
     ...(context.liveness === undefined ? {} : { liveness: context.liveness }),
     workflowControl: new WorkflowControl({
       publisher: ports.bus,

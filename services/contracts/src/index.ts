@@ -26,7 +26,12 @@ export {
 export type { OrderWorkflowOptions } from './order-workflow.js';
 export { CREDIT_VIEW, customerCreditView, readCredit } from './credit-view.js';
 export type { CreditView, CustomerCredit } from './credit-view.js';
-export { approvalSettler, participants, referenceDeadLetterTopics } from './participants.js';
+export {
+  approvalSettler,
+  participants,
+  referenceDeadLetterTopics,
+  referenceViewGroups,
+} from './participants.js';
 export { defaultPorts } from './ports.js';
 export { referenceSchemaDirs } from './schemas.js';
 export { quantitiesBySku, totalOf } from './types.js';

@@ -88,3 +88,28 @@ export function referenceDeadLetterTopics(names: ReferenceNames): string[] {
     ),
   ];
 }
+
+/**
+ * The views of the reference's services as consumer groups, with the topics they read: what the
+ * admin shows the lag of (the order service's `orders-by-customer`, the orchestrator's
+ * `customer-credit`).
+ */
+export function referenceViewGroups(names: ReferenceNames) {
+  const credit = customerCreditView(names);
+  const order = names.service('order');
+  const orchestrator = names.service('orchestrator');
+  return [
+    {
+      service: order,
+      name: 'orders-by-customer',
+      group: `${order}.view.orders-by-customer.v1`,
+      topics: [eventsTopic(names.order)],
+    },
+    {
+      service: orchestrator,
+      name: credit.name,
+      group: `${orchestrator}.${viewProcessorName(credit)}`,
+      topics: [...credit.topics],
+    },
+  ];
+}
