@@ -254,6 +254,65 @@ describe('a large orchestrated order (at least APPROVAL_THRESHOLD, 1000000 cents
   });
 });
 
+describe("the orchestrator's customer-credit view", () => {
+  it('is read by the first step while the payment service is down; the order is approved once it is back', async () => {
+    const sku = fresh('sku');
+    const customer = fresh('cust');
+    await system.client.setStock(sku, 10);
+    await system.client.setCredit(customer, 10_000);
+    // The view has every payment event there is, as the admin tells (GET /lag).
+    await waitFor(
+      async () => {
+        const response = await system.admin('/lag');
+        const { readers } = (await response.json()) as {
+          readers: { name: string; kind: string; lag: number }[];
+        };
+        return readers.find((r) => r.kind === 'view' && r.name === 'customer-credit')?.lag === 0;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, description: 'the customer-credit view caught up' },
+    );
+    await system.supervisor.stop('payment');
+    try {
+      const placed = await system.client.placeOrder({
+        customerId: customer,
+        items: [{ sku, quantity: 2, unitPrice: 1_500 }],
+        mode: 'orchestration',
+      });
+      // The first step read the credit (the orchestrator's own view) and reserved the stock.
+      await waitFor(async () => (await system.client.stock(sku)).reserved === 2, {
+        timeoutMs: 30_000,
+        description: 'the stock reserved with the payment service down',
+      });
+      const response = await fetch(`${system.urls.orchestrator}/workflows/${placed.sagaId}`, {
+        headers: { authorization: `Bearer ${system.adminToken}` },
+      });
+      const workflow = (await response.json()) as {
+        views: Record<string, { value: unknown }>;
+      };
+      expect(workflow.views['reserve-stock']?.value).toEqual({
+        customerId: customer,
+        known: true,
+        creditLimit: 10_000,
+        creditReserved: 0,
+      });
+      expect((await system.client.order(placed.orderId)).status).toBe('PENDING');
+      system.supervisor.start('payment');
+      await waitFor(async () => (await system.client.order(placed.orderId)).status === 'APPROVED', {
+        timeoutMs: 90_000,
+        intervalMs: 200,
+        description: 'approved once payment is back',
+      });
+      expect((await system.client.customer(customer)).creditReserved).toBe(3_000);
+    } finally {
+      system.supervisor.start('payment');
+      await waitFor(() => system.client.ready([system.urls.payment]), {
+        timeoutMs: 90_000,
+        description: 'the payment service ready again',
+      });
+    }
+  });
+});
+
 describe('the HTTP contract', () => {
   const call = async (
     service: 'order' | 'inventory' | 'payment' | 'shipping',

@@ -58,6 +58,8 @@ export class ServiceSupervisor {
   /** Exits within 10 s of a start, in a row, by instance. */
   readonly #quickExits = new Map<string, number>();
   #stopping = false;
+  /** Instances stopped on purpose ({@link stop}): not restarted until started again. */
+  readonly #held = new Set<string>();
   /** Restarts after an unplanned exit, by service. */
   readonly restarts = new Map<ServiceName, number>();
 
@@ -72,6 +74,7 @@ export class ServiceSupervisor {
    */
   start(service: ServiceName, replica = 0): void {
     const instance = instanceOf(service, replica);
+    this.#held.delete(instance);
     const log = createWriteStream(path.join(this.#options.logDir, `${instance}.log`), {
       flags: 'a',
     });
@@ -90,7 +93,7 @@ export class ServiceSupervisor {
         resolve();
         if (this.#running.get(instance)?.child !== child) return;
         this.#running.delete(instance);
-        if (this.#stopping || this.#options.restart === false) return;
+        if (this.#stopping || this.#held.has(instance) || this.#options.restart === false) return;
         this.#options.onEvent?.(
           `${instance.replace(/^[a-z]+/, '$&-service')} exited (${signal ?? `code ${code}`}); restarting`,
         );
@@ -104,7 +107,9 @@ export class ServiceSupervisor {
             ? base
             : base + backoffDelay({ initialMs: base, maxMs: 5_000, multiplier: 2 }, quick);
         setTimeout(() => {
-          if (!this.#stopping && !this.#running.has(instance)) this.start(service, replica);
+          if (!this.#stopping && !this.#held.has(instance) && !this.#running.has(instance)) {
+            this.start(service, replica);
+          }
         }, delay);
       });
     });
@@ -117,6 +122,21 @@ export class ServiceSupervisor {
     if (managed === undefined) return;
     managed.child.kill(signal);
     await managed.exited;
+  }
+
+  /**
+   * Stops a service's replica (SIGTERM, SIGKILL after the grace period) and keeps it stopped
+   * until {@link start} starts it again: an outage of that service.
+   */
+  async stop(service: ServiceName, replica = 0, graceMs = 20_000): Promise<void> {
+    const instance = instanceOf(service, replica);
+    this.#held.add(instance);
+    const managed = this.#running.get(instance);
+    if (managed === undefined) return;
+    managed.child.kill('SIGTERM');
+    const timer = setTimeout(() => managed.child.kill('SIGKILL'), graceMs);
+    await managed.exited;
+    clearTimeout(timer);
   }
 
   /** The pid of a running service's replica. */
