@@ -1,5 +1,6 @@
 import type { Orchestrator } from '@sagaflow/core';
 import {
+  commandMessage,
   defineWorkflow,
   done,
   isSagaflowError,
@@ -75,7 +76,55 @@ async function setup(timeoutMs = 5000) {
   return { orchestrator, build, waiting, stock, bus, serde };
 }
 
+/** A SignalWorkflow command on the workflow's command topic, as a commit of another saga sends it. */
+async function signalFromAnotherSaga(
+  s: Awaited<ReturnType<typeof setup>>,
+  workflowId: string,
+  payload: Approval,
+) {
+  const value = {
+    name: 'approval',
+    payload: JSON.stringify(payload),
+    requestedBy: payload.by,
+    key: `from-${workflowId}`,
+  };
+  const encoded = await s.serde.encode('SignalWorkflow', value);
+  await s.bus.client().publish([
+    commandMessage(
+      {
+        commandId: `order-approval-${workflowId}`,
+        type: 'SignalWorkflow',
+        entityType: s.orchestrator.entityType,
+        entityId: workflowId,
+        // The sender's own saga: an order's, say, not the workflow's.
+        sagaId: 'saga-of-the-sender',
+        service: 'order-service',
+        occurredAt: new Date().toISOString(),
+      },
+      encoded.value,
+      encoded.schema,
+    ),
+  ]);
+}
+
 describe('A signal step', () => {
+  it("keeps the workflow's own saga id when a signal comes from another saga's commit", async () => {
+    const s = await setup();
+    const { orchestrator, waiting } = s;
+    const { workflowId } = await orchestrator.startWorkflow('approved-purchase', {
+      key: 'p-1',
+      input: purchaseInput(1),
+    });
+    await waiting(orchestrator, workflowId);
+    await signalFromAnotherSaga(s, workflowId, { approved: true, by: 'ann' });
+    // The step after the signal is answered (its reply carries the workflow's id as saga id) and
+    // the workflow completes.
+    expect(await workflowEnded(orchestrator, workflowId)).toMatchObject({
+      status: 'completed',
+      results: { 'await-approval': { approved: true, by: 'ann' } },
+    });
+  });
+
   it('takes the signal it waits for, once per idempotency key, and none after the end', async () => {
     const { orchestrator, waiting } = await setup();
     const { workflowId } = await orchestrator.startWorkflow('approved-purchase', {

@@ -200,6 +200,12 @@ export interface CommandEndpoint {
   readonly entity: EntityDefinition<any, any, any>;
   /** e.g. `{ ReserveStock: 'Reserve' }`. */
   readonly commands: Readonly<Record<string, string>>;
+  /**
+   * The entity is a saga of its own (a workflow): its commits carry its own id as the saga id,
+   * whatever saga the command's sender was part of, so that what it sends and the replies it
+   * gets stay its own. @default false: the commit joins the command's saga
+   */
+  readonly ownSaga?: boolean;
 }
 
 /** Checks and returns a command endpoint; an unknown entity command throws naming it. */
@@ -207,6 +213,9 @@ export function defineCommandEndpoint(endpoint: CommandEndpoint): CommandEndpoin
   const names = Object.keys(endpoint.commands);
   if (names.length === 0)
     throw invalidArgument('commands', 'must accept at least one command type');
+  if (endpoint.ownSaga !== undefined && typeof endpoint.ownSaga !== 'boolean') {
+    throw invalidArgument('ownSaga', 'must be true or false');
+  }
   for (const [type, command] of Object.entries(endpoint.commands)) {
     if (!Object.hasOwn(endpoint.entity.commands, command)) {
       throw invalidArgument(
@@ -490,7 +499,7 @@ export class ProcessorRuntime {
       {
         causationKey: commandCausationKey(command.commandId),
         causationId: command.commandId,
-        sagaId: command.sagaId,
+        sagaId: endpoint.ownSaga === true ? command.entityId : command.sagaId,
         ...(command.traceparent === undefined ? {} : { traceparent: command.traceparent }),
         source: {
           group: groupId,

@@ -302,7 +302,12 @@ export class Orchestrator {
       // The command topics it sends to exist before the relay publishes there.
       topics: participants.map(commandsTopic),
       commandEndpoints: [
-        defineCommandEndpoint({ entity: this.entity, commands: { ...workflowControlCommands } }),
+        // A workflow is its own saga: a signal sent by another saga's commit does not move it.
+        defineCommandEndpoint({
+          entity: this.entity,
+          commands: { ...workflowControlCommands },
+          ownSaga: true,
+        }),
       ],
       ...(options.views === undefined ? {} : { views: options.views }),
       ...(options.viewStore === undefined ? {} : { viewStore: options.viewStore }),
