@@ -229,7 +229,14 @@ async function startOne(config: InfraConfig, server: LocalServer, log: InfraLog)
   };
   await writeFile(recordFileOf(config, server), `${JSON.stringify(record, null, 2)}\n`);
   const started = Date.now();
-  await waitHealthy(config, server, child.pid, () => exit);
+  try {
+    await waitHealthy(config, server, child.pid, () => exit);
+  } catch (error) {
+    // A server that never answered is not left running (a test's cluster of brokers that did
+    // not come up in time would otherwise weigh on every test after it).
+    await stopOne(config, server, log, true).catch(() => {});
+    throw error;
+  }
   log(
     `${server.name}: ${server.title} ${server.version(config)} up on port ${server.ports(config)[0]?.port} (pid ${child.pid}, ${((Date.now() - started) / 1000).toFixed(1)}s)`,
   );

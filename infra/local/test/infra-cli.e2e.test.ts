@@ -168,6 +168,26 @@ describe('infra CLI (up, status, env, down) on its own ports', () => {
     }
   });
 
+  it('stops a server that does not answer in time instead of leaving it running', async () => {
+    // One millisecond to answer: no server does; each one started is stopped again.
+    const up = await cli(['up'], { ...env, SAGAFLOW_INFRA_START_TIMEOUT_MS: '1' });
+    expect(up.code).toBe(1);
+    expect(up.stderr).toMatch(/\[health (database|kafka|registry)\] .+ did not answer within 1 ms/);
+    const status = await cli(['status', '--json'], env);
+    expect((JSON.parse(status.stdout) as ServerStatus[]).map((s) => s.state)).toEqual([
+      'down',
+      'down',
+      'down',
+    ]);
+    for (const port of ports) {
+      await new Promise<void>((resolve, reject) => {
+        const probe = net.createServer();
+        probe.once('error', () => reject(new Error(`port ${port} is still taken`)));
+        probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+      });
+    }
+  });
+
   it('fails naming the missing tool', async () => {
     const bin = path.join(stateDir, 'bin-without-java');
     await mkdir(bin, { recursive: true });
