@@ -12,10 +12,13 @@ import { customerCreditView } from './credit-view.js';
 import type { ReferenceNames, ServiceName } from './names.js';
 import type { ReferencePayloads, SchemaTypes } from './types.js';
 
+/** The consumer-group processor of the order service's `orders-by-customer` view (version 1). */
+const ORDERS_VIEW_PROCESSOR = 'view.orders-by-customer.v1';
+
 /** The entity services: each one's processors and the entity types whose commands it takes. */
 export const participants = {
   // The order service's view of each customer's orders is a consumer group of its own.
-  order: { processors: ['orders', 'view.orders-by-customer.v1'], commands: ['order'] },
+  order: { processors: ['orders', ORDERS_VIEW_PROCESSOR], commands: ['order'] },
   inventory: { processors: ['inventory', 'settle'], commands: ['reservation'] },
   payment: { processors: ['payment', 'settle'], commands: ['customer'] },
   shipping: { processors: ['shipping'], commands: ['shipment'] },
@@ -102,7 +105,7 @@ export function referenceViewGroups(names: ReferenceNames) {
     {
       service: order,
       name: 'orders-by-customer',
-      group: `${order}.view.orders-by-customer.v1`,
+      group: `${order}.${ORDERS_VIEW_PROCESSOR}`,
       topics: [eventsTopic(names.order)],
     },
     {

@@ -524,15 +524,20 @@ function startBranches(decision: Decision, group: WorkflowStep, index: number): 
   decision.state = { ...rest, current: { phase: 'forward', step: group.name, attempt: 1 } };
   for (const [b, branch] of group.parallel!.entries()) {
     const was = decision.state.branches?.[branch.name];
-    if (was?.status !== 'done') sendBranch(decision, group, b, (was?.attempt ?? 0) + 1);
+    if (was?.status !== 'done') sendBranch(decision, group, index, b, (was?.attempt ?? 0) + 1);
   }
   settle(decision, group, index);
 }
 
 /** Sends an attempt of a branch's command; a branch whose code throws is refused. */
-function sendBranch(decision: Decision, group: WorkflowStep, b: number, attempt: number): void {
+function sendBranch(
+  decision: Decision,
+  group: WorkflowStep,
+  index: number,
+  b: number,
+  attempt: number,
+): void {
   const branch = group.parallel![b]!;
-  const index = decision.definition.steps.indexOf(group);
   let command: WorkflowCommand;
   try {
     command = commandOf(decision, branch, 'forward', attempt);
@@ -660,7 +665,7 @@ function fireBranches(decision: Decision, group: WorkflowStep, index: number): v
     const was = decision.state.branches?.[branch.name];
     if (was?.dueAt === undefined || was.dueAt > now) continue;
     if (was.status === 'retry') {
-      sendBranch(decision, group, b, was.attempt + 1);
+      sendBranch(decision, group, index, b, was.attempt + 1);
       continue;
     }
     if (was.status !== 'reply') continue;
@@ -679,7 +684,7 @@ function fireBranches(decision: Decision, group: WorkflowStep, index: number): v
       continue;
     }
     const delay = retryDelay(policy, was.attempt);
-    if (delay === 0) sendBranch(decision, group, b, was.attempt + 1);
+    if (delay === 0) sendBranch(decision, group, index, b, was.attempt + 1);
     else {
       const dueAt = new Date(Date.parse(now) + delay).toISOString();
       setBranch(decision, branch.name, { attempt: was.attempt, status: 'retry', dueAt });
