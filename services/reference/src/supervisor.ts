@@ -32,6 +32,11 @@ export interface SupervisorOptions {
   readonly restartDelayMs?: number;
   /** Told about exits and restarts. @default ignore */
   readonly onEvent?: (message: string) => void;
+  /**
+   * The folder of the services' packages: a service runs `src/main.ts` in `<service>-service`.
+   * @default the reference system's `services/`
+   */
+  readonly servicesDir?: string;
 }
 
 interface Managed {
@@ -71,17 +76,20 @@ export class ServiceSupervisor {
   /**
    * Starts a service process (it keeps being restarted until {@link stopAll}): replica k of a
    * service listens on its port + {@link REPLICA_PORT_STEP} · k and logs to `<service>#k.log`.
+   * An instance already running is left as it is: one process per instance, whose exit the
+   * supervisor sees and {@link stopAll} stops.
    */
   start(service: ServiceName, replica = 0): void {
     const instance = instanceOf(service, replica);
     this.#held.delete(instance);
+    if (this.#running.has(instance)) return;
     const log = createWriteStream(path.join(this.#options.logDir, `${instance}.log`), {
       flags: 'a',
     });
     const startedAt = Date.now();
     const port = this.#options.ports[service] + REPLICA_PORT_STEP * replica;
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: path.join(servicesDir, `${service}-service`),
+      cwd: path.join(this.#options.servicesDir ?? servicesDir, `${service}-service`),
       env: { ...this.#options.env, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
