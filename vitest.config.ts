@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 const realServers = ['./packages/testing/src/global-setup.ts'];
 const exclude = ['**/node_modules/**', '.sagaflow/**'];
+/** Every tier: a test file that leaves a process it started running fails, naming it. */
+const setupFiles = ['./packages/testing/src/no-leftover-processes.ts'];
 
 /*
  * The unit and integration tiers run first, side by side: integration tests mostly wait on the
@@ -20,6 +22,7 @@ export default defineConfig({
           name: 'unit',
           include: ['**/*.unit.test.ts'],
           exclude,
+          setupFiles,
           maxWorkers: 3,
           sequence: { groupOrder: 0 },
         },
@@ -29,6 +32,7 @@ export default defineConfig({
           name: 'int',
           include: ['**/*.int.test.ts'],
           exclude,
+          setupFiles,
           globalSetup: realServers,
           testTimeout: 60_000,
           hookTimeout: 120_000,
@@ -41,6 +45,7 @@ export default defineConfig({
           name: 'e2e',
           include: ['**/*.e2e.test.ts'],
           exclude: [...exclude, ...chaos],
+          setupFiles,
           // Chromium and PostgreSQL from Debian's packages, installed when missing (as root).
           globalSetup: ['./packages/testing/src/machine-setup.ts', ...realServers],
           testTimeout: 120_000,
@@ -56,6 +61,7 @@ export default defineConfig({
           name: 'e2e-chaos',
           include: chaos,
           exclude,
+          setupFiles,
           testTimeout: 120_000,
           hookTimeout: 300_000,
           maxWorkers: 1,
