@@ -178,15 +178,12 @@ async function waitHealthy(
   );
 }
 
-async function startOne(config: InfraConfig, server: LocalServer, log: InfraLog): Promise<boolean> {
-  const dir = serverDir(config, server);
-  const logFile = logFileOf(config, server);
-  const pid = await runningPid(config, server);
-  if (pid !== undefined) {
-    await waitHealthy(config, server, pid, () => undefined);
-    log(`${server.name}: already running (pid ${pid})`);
-    return false;
-  }
+/**
+ * Refuses a server to start whose port another process holds (one this call did not start),
+ * naming the port and its setting; a server already running is left to its health check.
+ */
+async function checkPortsFree(config: InfraConfig, server: LocalServer): Promise<void> {
+  if ((await runningPid(config, server)) !== undefined) return;
   for (const { envVar, port } of server.ports(config)) {
     if (!(await isPortFree(port))) {
       throw new InfraError(
@@ -195,6 +192,17 @@ async function startOne(config: InfraConfig, server: LocalServer, log: InfraLog)
         `port ${port} is already taken by a process that infra:up did not start; stop it, or choose another port with ${envVar}`,
       );
     }
+  }
+}
+
+async function startOne(config: InfraConfig, server: LocalServer, log: InfraLog): Promise<boolean> {
+  const dir = serverDir(config, server);
+  const logFile = logFileOf(config, server);
+  const pid = await runningPid(config, server);
+  if (pid !== undefined) {
+    await waitHealthy(config, server, pid, () => undefined);
+    log(`${server.name}: already running (pid ${pid})`);
+    return false;
   }
   await mkdir(dir, { recursive: true });
   let spec;
@@ -273,6 +281,9 @@ export async function infraUp(
     const installs = await Promise.allSettled(chosen.map((server) => install(config, server, log)));
     const installFailure = installs.find((r) => r.status === 'rejected');
     if (installFailure !== undefined) throw installFailure.reason;
+    // Every port is checked before any server starts: a taken one fails at once, with nothing
+    // to stop (a server that started beside it would be waited for, then stopped again).
+    for (const server of chosen) await checkPortsFree(config, server);
     const started: ServerName[] = [];
     const results = await Promise.allSettled(
       chosen.map(async (server) => {

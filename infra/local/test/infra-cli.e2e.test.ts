@@ -159,6 +159,8 @@ describe('infra CLI (up, status, env, down) on its own ports', () => {
       expect(up.stderr).toContain(
         `[start kafka] port ${ports[0]} is already taken by a process that infra:up did not start; stop it, or choose another port with SAGAFLOW_KAFKA_PORT`,
       );
+      // Refused before any server starts: none was started (and waited for) only to be stopped.
+      expect(up.stderr).not.toMatch(/ up on port | stopped /);
       const status = await cli(['status', '--json'], env);
       expect((JSON.parse(status.stdout) as ServerStatus[]).every((s) => s.state === 'down')).toBe(
         true,
