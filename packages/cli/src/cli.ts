@@ -1,14 +1,17 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isSagaflowError } from '@sagaflow/core';
 import { describeTopics } from '@sagaflow/kafka';
 import {
   AvroSerde,
   checkCompatibility,
+  generateTypeScript,
   loadSchemaCatalog,
   type Compatibility,
 } from '@sagaflow/schema-registry';
 import { Command, CommanderError, Option } from 'commander';
 import { AdminClient, CliError, exitCodes, httpUrl } from './admin-client.js';
+import { GENERATED_HEADER, newService } from './new-service/new-service.js';
 import { table, timeline } from './output.js';
 
 /** Variables the options read (commander reads them from process.env). */
@@ -35,6 +38,8 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
+  /** The working folder (`sagaflow new` looks for the workspace from it). @default process.cwd() */
+  readonly cwd?: string;
 }
 
 interface GlobalOptions {
@@ -271,6 +276,66 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       ),
     );
   });
+
+  schemaOptions(
+    schemas
+      .command('generate')
+      .description(
+        'write the TypeScript types of the schemas (one interface per record, SchemaTypes)',
+      )
+      .requiredOption('--out <file>', 'the TypeScript file to write')
+      .option('--check', 'write nothing; exit 1 if the file is not what it would write', false),
+  ).action(async (o: { schemas: string; out: string; check: boolean }) => {
+    const catalog = await loadSchemaCatalog(path.resolve(o.schemas));
+    const text = generateTypeScript(catalog, GENERATED_HEADER);
+    if (o.check) {
+      const current = await readFile(o.out, 'utf8').catch(() => undefined);
+      if (current !== text) {
+        throw new CliError(
+          `${o.out} is not what the schemas give: run 'sagaflow schemas generate' and commit the result`,
+          exitCodes.failed,
+        );
+      }
+      return;
+    }
+    await mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
+    await writeFile(o.out, text);
+    io.out(`wrote ${o.out} (${catalog.entries().length} schemas)\n`);
+  });
+
+  program
+    .command('new')
+    .description('start something new in the workspace')
+    .command('service')
+    .description(
+      'write services/<name>/: an entity, a processor, their Avro schemas, main.ts and tests; then pnpm install',
+    )
+    .argument('<name>', 'the package and folder name, kebab-case (e.g. loyalty-points)')
+    .option('--port <port>', 'its port when PORT is not set', '3100')
+    .option('--no-install', 'skip pnpm install (the package is not linked until it runs)')
+    .action(async (name: string, o: { port: string; install: boolean }) => {
+      if (!/^\d{1,5}$/.test(o.port)) {
+        throw new CliError(
+          `--port must be a whole number from 1 to 65535 (got '${o.port}')`,
+          exitCodes.usage,
+        );
+      }
+      const made = await newService({
+        name,
+        from: io.cwd ?? process.cwd(),
+        port: Number(o.port),
+        install: o.install,
+        log: (line) => io.err(`${line}\n`),
+      });
+      print(program.opts<GlobalOptions>().json, made, () =>
+        [
+          `made ${path.relative(made.workspace, made.dir)} (${made.files.length} files). Next:`,
+          `  pnpm --filter ${name} test     # its unit and integration tests`,
+          `  pnpm --filter ${name} start    # embedded; on the real servers with their env set`,
+          '',
+        ].join('\n'),
+      );
+    });
 
   program
     .command('topics')

@@ -42,7 +42,7 @@ export type { ResolvedServers } from './resolve-servers.js';
 export { serverEnvVars, serversFromEnvironment } from './test-env.js';
 export type { SagaflowTestEnv } from './test-env.js';
 export { runTsScript } from './run-script.js';
-export { startServiceInMemory } from './service-in-memory.js';
+export { startServiceInMemory, startServiceOnServers } from './service-in-memory.js';
 export type { ServiceInMemory } from './service-in-memory.js';
 export { waitFor } from './wait-for.js';
 export type { WaitForOptions } from './wait-for.js';
