@@ -8,6 +8,7 @@ import { contractDatabases } from './contract-databases.js';
 
 const freshDatabase = contractDatabases('store');
 const databases = new WeakMap<MongoEntityStore, Db>();
+// #region mongo-contract
 entityStoreContract(
   'MongoEntityStore',
   () => {
@@ -18,6 +19,7 @@ entityStoreContract(
   },
   (store) => new MongoEntityStore(databases.get(store as MongoEntityStore)!),
 );
+// #endregion
 
 const TYPE = 'multi.counter';
 const commitOf = (entityId: string, version: number): Commit<{ count: number }> => ({

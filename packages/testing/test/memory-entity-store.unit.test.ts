@@ -1,3 +1,5 @@
 import { entityStoreContract, MemoryEntityStore } from '../src/index.js';
 
+// #region memory-contract
 entityStoreContract('MemoryEntityStore', () => new MemoryEntityStore());
+// #endregion

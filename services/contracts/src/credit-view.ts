@@ -33,6 +33,7 @@ export interface CreditView {
 
 const counted = ['CustomerCreditSet', 'PaymentAuthorized', 'PaymentReleased'];
 
+// #region credit-view
 /**
  * The customers' credit, built by the orchestrator from the payment service's events: a workflow
  * step reads it locally, so an order's first step reads credit while the payment service is down.
@@ -79,7 +80,9 @@ export const customerCreditView = (names: ReferenceNames) =>
     },
     fields: { creditLimit: 'number', creditReserved: 'number', known: 'boolean' },
   });
+// #endregion
 
+// #region read-credit
 /** Reads a customer's credit from the orchestrator's view (nothing known when it has none). */
 export async function readCredit(views: StepViews, customerId: string): Promise<CreditView> {
   const doc = await (views[CREDIT_VIEW] as ViewReader<CustomerCredit>).get(customerId);
@@ -90,3 +93,4 @@ export async function readCredit(views: StepViews, customerId: string): Promise<
     creditReserved: doc?.creditReserved ?? 0,
   };
 }
+// #endregion

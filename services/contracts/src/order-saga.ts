@@ -7,6 +7,7 @@ export const CHOREOGRAPHY_SAGA = 'order-placement';
 /** Saga ids of orchestrated workflows: the choreography's processors leave their events alone. */
 export const isWorkflowSaga = (sagaId: string) => /^wf-[0-9a-f]{32}$/.test(sagaId);
 
+// #region order-saga
 /**
  * The order placement as a choreography: which service takes which step on which event. No
  * service runs it; the admin's tracker follows each saga with it.
@@ -61,3 +62,4 @@ export function orderSaga(names: ReferenceNames, options: { readonly deadlineMs?
     outcomes: { completed: ['ShipmentScheduled'], compensated: ['OrderRejected'] },
   });
 }
+// #endregion

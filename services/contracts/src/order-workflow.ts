@@ -94,6 +94,7 @@ export function orderWorkflow(names: ReferenceNames, options: OrderWorkflowOptio
     businessKey: (input) => input.orderId,
     signals: { approval: 'ApprovalDecision' },
     steps: [
+      // #region reserve-stock-step
       {
         name: 'reserve-stock',
         entity: names.reservation,
@@ -114,6 +115,8 @@ export function orderWorkflow(names: ReferenceNames, options: OrderWorkflowOptio
         }),
         ...step,
       },
+      // #endregion
+      // #region authorize-payment-step
       {
         name: 'authorize-payment',
         entity: names.customer,
@@ -135,6 +138,7 @@ export function orderWorkflow(names: ReferenceNames, options: OrderWorkflowOptio
         }),
         ...step,
       },
+      // #endregion
       {
         name: 'request-approval',
         entity: names.order,
@@ -146,6 +150,7 @@ export function orderWorkflow(names: ReferenceNames, options: OrderWorkflowOptio
         replies: { OrderApprovalRequested: done() },
         ...step,
       },
+      // #region await-approval-step
       {
         name: 'await-approval',
         signal: 'approval',
@@ -156,6 +161,7 @@ export function orderWorkflow(names: ReferenceNames, options: OrderWorkflowOptio
         },
         onTimeout: refuse('approval timed out'),
       },
+      // #endregion
       {
         name: 'approve-order',
         entity: names.order,

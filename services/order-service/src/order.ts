@@ -149,6 +149,7 @@ export const orderEntity = (type: string, workflowType: string) =>
           },
         ];
       },
+      // #region decide-signals-workflow
       Decide: (state, { approved, by }, { entityId }) => {
         if (state.approval !== undefined) {
           return reject(
@@ -179,6 +180,7 @@ export const orderEntity = (type: string, workflowType: string) =>
           },
         ];
       },
+      // #endregion
       Cancel: (state, { reason }, { entityId }) =>
         state.status === 'PENDING' && state.mode === 'CHOREOGRAPHY'
           ? rejected(state, entityId, reason, true)

@@ -9,6 +9,7 @@ import type { CustomerEntity } from './customer.js';
 /** The causation key of an order's one payment decision in a choreography. */
 const authorizeKey = (orderId: string) => `authorize:${orderId}`;
 
+// #region payment-processor
 /**
  * The payment's part in the choreography: authorizes an order's total once its stock is
  * reserved, and releases what it authorized when the order is cancelled (its saga's compensation
@@ -68,3 +69,4 @@ export const paymentProcessor = (names: ReferenceNames, customer: CustomerEntity
       'OrderApproved',
     ],
   });
+// #endregion

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customerEntity } from '../src/customer.js';
 import { buildPaymentService } from '../src/payment-service.js';
 
+// #region in-memory-service
 let running: ServiceInMemory<EntityServiceProcess>;
 const customer = customerEntity('payment.customer');
 
@@ -12,6 +13,7 @@ beforeAll(async () => {
   running = await startServiceInMemory(buildPaymentService, { schemaDirs: referenceSchemaDirs });
 });
 afterAll(() => running.stop());
+// #endregion
 
 const put = (path: string, body: unknown) =>
   fetch(`${running.url}${path}`, {
