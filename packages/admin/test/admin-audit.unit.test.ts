@@ -69,6 +69,35 @@ async function admin(extra: Partial<AdminOptions> = {}) {
 }
 
 describe('the audit log and the tokens of the admin API', () => {
+  it('shows the audit trail, newest first, of everything or of one saga, to a reader too', async () => {
+    const { call, compensate } = await admin();
+    expect((await compensate('s-1', 'alice-secret')).status).toBe(202);
+    expect((await compensate('s-2', 'shared-secret', 'bob')).status).toBe(409);
+    const all = (await (await call('/audit', 'read-secret')).json()) as { entries: AuditEntry[] };
+    expect(all.entries.map((e) => [e.target, e.outcome])).toEqual([
+      ['s-2', 'refused'],
+      ['s-2', 'requested'],
+      ['s-1', 'done'],
+      ['s-1', 'requested'],
+    ]);
+    const one = (await (await call('/audit?target=s-1&limit=1', 'read-secret')).json()) as {
+      entries: AuditEntry[];
+    };
+    expect(one.entries).toEqual([
+      expect.objectContaining({
+        action: 'saga.compensate',
+        target: 's-1',
+        by: 'alice',
+        outcome: 'done',
+        details: expect.objectContaining({ reason: 'customer called' }) as unknown,
+      }),
+    ]);
+    const bad = await call('/audit?limit=0', 'read-secret');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { field: string } }).error.field).toBe('limit');
+    expect((await call('/audit', null)).status).toBe(401);
+  });
+
   it('records the intent before an action and its outcome after, with the caller and the name a named token proves', async () => {
     const { audit, requested, compensate } = await admin();
     expect((await compensate('s-1', 'alice-secret', 'mallory')).status).toBe(202);

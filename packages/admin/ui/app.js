@@ -3,11 +3,22 @@
   'use strict';
   const $ = (id) => document.getElementById(id);
   let token = sessionStorage.getItem('sagaflow-token') || '';
+  let operator = sessionStorage.getItem('sagaflow-operator') || '';
   let cursor;
   let selected;
 
-  const api = async (path) => {
-    const response = await fetch(path, { headers: { authorization: `Bearer ${token}` } });
+  // Every call carries the token; an operator's name (X-Operator) goes to the audit trail.
+  const headers = () => ({
+    authorization: `Bearer ${token}`,
+    ...(operator ? { 'x-operator': operator } : {}),
+  });
+  const api = async (path, init = {}, options = {}) => {
+    const response = await fetch(path, {
+      ...init,
+      headers: { ...headers(), ...(init.body ? { 'content-type': 'application/json' } : {}) },
+    });
+    // What an admin service may lack (a dead-letter index, lag sources) answers 404: not shown.
+    if (options.optional && response.status === 404) return undefined;
     const body = await response.json();
     if (!response.ok) throw new Error(body.error ? body.error.message : `HTTP ${response.status}`);
     return body;
@@ -36,10 +47,8 @@
 
   // How far behind the tracker (what this page shows) and the services' views are.
   async function loadLag() {
-    const response = await fetch('/lag', { headers: { authorization: `Bearer ${token}` } });
-    if (response.status === 404) return;
-    const body = await response.json();
-    if (!response.ok) throw new Error(body.error ? body.error.message : `HTTP ${response.status}`);
+    const body = await api('/lag', {}, { optional: true });
+    if (!body) return;
     $('lag').hidden = false;
     $('lag').replaceChildren(
       `Data as of ${time(body.at)}: `,
@@ -71,17 +80,55 @@
         el('td', {}, time(saga.startedAt)),
         el('td', {}, String(saga.events)),
       );
-      row.addEventListener('click', () => showSaga(saga.sagaId).catch((e) => say(e.message)));
+      if (saga.sagaId === selected) row.classList.add('selected');
+      row.addEventListener('click', () => open(saga.sagaId));
       body.append(row);
     }
     cursor = page.next;
     $('more').hidden = !cursor;
   }
 
-  function timelineSvg(view) {
-    const participants = [...new Set(view.timeline.map((e) => e.participant))];
-    const roles = {};
-    for (const step of view.steps) roles[step.name] = step.status;
+  const ENDED = ['completed', 'compensated', 'failed'];
+  const stepName = (s) => `${s.parallel ? `${s.parallel} ∥ ` : ''}${s.name}`;
+  const ago = (ms) => {
+    const minutes = Math.round(ms / 60000);
+    if (minutes < 1) return `${Math.max(1, Math.round(ms / 1000))} s`;
+    if (minutes < 120) return `${minutes} min`;
+    const hours = Math.round(minutes / 60);
+    return hours < 48 ? `${hours} h` : `${Math.round(hours / 24)} days`;
+  };
+
+  /**
+   * What a saga that has not ended waits for, step by step: an active step's answers (or, in a
+   * workflow, the reply to its command), or while it compensates, each done step's compensation;
+   * from which service, since when and until when.
+   */
+  function awaited(view) {
+    if (ENDED.includes(view.status)) return [];
+    const failedAt = view.steps.map((s) => (s.status === 'failed' ? s.endedAt : undefined)).find(Boolean);
+    const compensatingSince = (view.compensationRequest && view.compensationRequest.at) || failedAt || view.updatedAt;
+    return view.steps.flatMap((s) => {
+      const undoing = view.status === 'compensating' && s.status === 'done' && s.awaits && s.awaits.length > 0;
+      if (s.status !== 'active' && !undoing) return [];
+      return [{
+        step: stepName(s),
+        kind: undoing ? 'compensation' : 'answer',
+        events: s.awaits && s.awaits.length > 0 ? s.awaits : undefined,
+        participant: s.participant,
+        since: undoing ? compensatingSince : s.startedAt,
+        until: undoing ? undefined : s.deadlineAt,
+      }];
+    });
+  }
+
+  function awaitedText(a) {
+    const what = a.events ? a.events.join(' or ') : 'the reply to its command';
+    const head = a.kind === 'compensation' ? `Compensation of ${a.step}` : `Step ${a.step}`;
+    return `${head} waits for ${what} from ${a.participant}${a.since ? `, since ${time(a.since)}` : ''}${a.until ? `, until ${time(a.until)}` : ', no deadline'}`;
+  }
+
+  function timelineSvg(view, next) {
+    const participants = [...new Set([...view.timeline.map((e) => e.participant), ...next.map((a) => a.participant)])];
     const kind = (entry) => {
       if (entry.type === 'SagaCompensationRequested' || entry.type.startsWith('SagaMessage')) return 'control';
       if (entry.keyFields && typeof entry.keyFields.reason === 'string' && /Failed$|Rejected$/.test(entry.type)) return 'failure';
@@ -90,8 +137,8 @@
     };
     const columnWidth = 190;
     const rowHeight = 46;
-    const width = Math.max(1, participants.length) * columnWidth + 130;
-    const height = 50 + view.timeline.length * rowHeight;
+    const width = Math.max(1, participants.length) * columnWidth + 280;
+    const height = 50 + (view.timeline.length + next.length) * rowHeight;
     const ns = 'http://www.w3.org/2000/svg';
     const svg = document.createElementNS(ns, 'svg');
     svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
@@ -106,14 +153,15 @@
       parent.append(node);
       return node;
     };
-    participants.forEach((participant, i) => {
-      const x = i * columnWidth + columnWidth / 2;
+    const xOf = (participant) => participants.indexOf(participant) * columnWidth + columnWidth / 2;
+    participants.forEach((participant) => {
+      const x = xOf(participant);
       add(svg, 'text', { x, y: 20, 'text-anchor': 'middle', 'font-weight': 600, 'font-size': 13 }, participant);
       add(svg, 'line', { x1: x, y1: 30, x2: x, y2: height - 5, stroke: '#c6cad6', 'stroke-dasharray': '4 4' });
     });
     let previous;
     view.timeline.forEach((entry, i) => {
-      const x = participants.indexOf(entry.participant) * columnWidth + columnWidth / 2;
+      const x = xOf(entry.participant);
       const y = 55 + i * rowHeight;
       if (previous) add(svg, 'line', { x1: previous.x, y1: previous.y, x2: x, y2: y, stroke: '#8a93a8', 'stroke-width': 1.5 });
       const group = add(svg, 'g', { class: `event ${kind(entry)}`, 'data-type': entry.type });
@@ -122,17 +170,38 @@
       add(group, 'text', { x: x + 12, y: y + 12, 'font-size': 10, fill: '#5b6273' }, `${time(entry.occurredAt)}${entry.keyFields && entry.keyFields.reason ? ' · ' + entry.keyFields.reason : ''}`);
       previous = { x, y };
     });
+    // What comes next: the awaited answers, dashed, with their deadline.
+    next.forEach((a, i) => {
+      const x = xOf(a.participant);
+      const y = 55 + (view.timeline.length + i) * rowHeight;
+      if (previous) add(svg, 'line', { x1: previous.x, y1: previous.y, x2: x, y2: y, stroke: '#b58ad6', 'stroke-width': 1.5, 'stroke-dasharray': '5 4' });
+      const group = add(svg, 'g', { class: 'event awaited', 'data-awaits': a.events ? a.events.join('|') : '', 'data-step': a.step });
+      add(group, 'circle', { cx: x, cy: y, r: 7 });
+      add(group, 'text', { x: x + 12, y: y - 2, 'font-size': 12 }, `awaits ${a.events ? a.events.join(' | ') : 'a reply'}`);
+      const overdue = a.until && Date.parse(a.until) <= Date.now();
+      add(group, 'text', { x: x + 12, y: y + 12, 'font-size': 10 }, a.until ? `${overdue ? 'overdue since' : 'until'} ${time(a.until)}` : 'no deadline');
+    });
     return svg;
   }
 
   async function showSaga(id) {
     const view = await api(`/sagas/${encodeURIComponent(id)}`);
     selected = id;
+    for (const row of $('sagas').tBodies[0].rows) row.classList.toggle('selected', row.getAttribute('data-saga') === id);
     $('detail').hidden = false;
+    $('detail').setAttribute('data-saga', id);
     $('detail-title').textContent = `${view.type || 'saga'} ${view.businessKey || view.sagaId}`;
     $('detail-summary').replaceChildren(
       el('span', { class: `status status-${view.status}`, id: 'detail-status' }, view.status),
       ` started ${time(view.startedAt)}${view.endedAt ? `, ended ${time(view.endedAt)}` : ''}${view.error ? ` · ${view.error}` : ''}`,
+    );
+    const next = awaited(view);
+    $('detail-awaiting').hidden = next.length === 0;
+    $('detail-awaiting').replaceChildren(
+      ...next.map((a) => {
+        const overdue = a.until && Date.parse(a.until) <= Date.now();
+        return el('li', { 'data-step': a.step }, awaitedText(a), ...(overdue ? [' ', el('span', { class: 'overdue' }, `(overdue by ${ago(Date.now() - Date.parse(a.until))})`)] : []));
+      }),
     );
     // A message of the saga held back by a consumer (a workflow version not deployed, the registry down).
     const waiting = view.waiting;
@@ -141,25 +210,125 @@
       ? `Waiting since ${time(waiting.since)}: ${waiting.reason} (${waiting.messageType} held by ${waiting.group}, ${waiting.service})`
       : '';
     // A branch of a parallel step shows under its step's name: `hold ∥ reserve-stock`.
-    $('steps').replaceChildren(...view.steps.map((s) => el('li', { class: `step-${s.status}`, 'data-step': s.name, ...(s.parallel ? { 'data-parallel': s.parallel } : {}) }, `${s.parallel ? `${s.parallel} ∥ ` : ''}${s.name}: ${s.status}`)));
-    $('timeline').replaceChildren(timelineSvg(view));
+    $('steps').replaceChildren(...view.steps.map((s) => el('li', { class: `step-${s.status}`, 'data-step': s.name, ...(s.parallel ? { 'data-parallel': s.parallel } : {}) }, `${stepName(s)}: ${s.status}`)));
+    $('timeline').replaceChildren(timelineSvg(view, next));
+    // What an operator may do: compensate what has not ended, retry a failed workflow.
+    $('act-compensate').hidden = !['running', 'stuck'].includes(view.status);
+    $('act-retry').hidden = view.status !== 'failed';
+    const trail = await api(`/audit?target=${encodeURIComponent(id)}&limit=20`).catch(() => ({ entries: [] }));
+    $('detail-audit').replaceChildren(...(trail.entries.length === 0 ? [el('li', {}, 'none')] : trail.entries.map(auditItem)));
   }
+
+  const auditItem = (e) =>
+    el('li', { class: `outcome-${e.outcome || 'done'}`, 'data-action': e.action, 'data-target': e.target },
+      `${time(e.at)} · ${e.by} · ${e.action} ${e.target} · ${e.outcome || 'done'}${e.details && e.details.reason ? ` · "${e.details.reason}"` : ''}${e.details && e.details.status ? ` (${e.details.status} ${e.details.code || ''})` : ''}`);
+
+  async function loadAudit() {
+    const trail = await api('/audit?limit=20');
+    $('audit').replaceChildren(...(trail.entries.length === 0 ? [el('li', {}, 'no operator action yet')] : trail.entries.map(auditItem)));
+  }
+
+  async function loadDeadLetters() {
+    const body = await api('/dead-letters?limit=20', {}, { optional: true });
+    if (!body) return;
+    $('dead-letters').hidden = false;
+    $('dead-letters').querySelector('tbody').replaceChildren(
+      ...body.deadLetters.map((d) => {
+        const replay = el('button', { class: 'replay' }, d.replays && d.replays.length > 0 ? 'Replay again…' : 'Replay…');
+        replay.addEventListener('click', () =>
+          confirmAction({
+            title: `Replay dead letter ${d.id}`,
+            text: `The message goes back to ${d.group}, the consumer group that could not handle it (${d.reason}). Fix the cause first.`,
+            path: `/dead-letters/${encodeURIComponent(d.id)}/replay`,
+            done: `replayed ${d.id}`,
+          }),
+        );
+        return el('tr', { 'data-letter': d.id }, el('td', {}, d.id), el('td', {}, d.sourceTopic), el('td', {}, d.eventType || '?'), el('td', {}, d.reason), el('td', {}, time(d.failedAt)), el('td', {}, replay));
+      }),
+    );
+  }
+
+  // An operator action: a confirmation that says what will happen, and a reason for the audit trail.
+  let pending;
+  function confirmAction(action) {
+    pending = action;
+    $('confirm-title').textContent = action.title;
+    $('confirm-text').textContent = action.text;
+    $('confirm-reason').value = '';
+    $('confirm-error').textContent = '';
+    $('confirm').showModal();
+  }
+  $('confirm-form').addEventListener('submit', (event) => {
+    if (event.submitter && event.submitter.value !== 'ok') return;
+    event.preventDefault();
+    const action = pending;
+    api(action.path, { method: 'POST', body: JSON.stringify({ reason: $('confirm-reason').value }) }).then(
+      () => {
+        $('confirm').close();
+        say(action.done);
+        return refresh();
+      },
+      (e) => {
+        $('confirm-error').textContent = e.message;
+      },
+    );
+  });
+  $('act-compensate').addEventListener('click', () =>
+    confirmAction({
+      title: `Compensate ${selected}`,
+      text: 'The steps done are undone, last first, by the services that did them; the saga ends compensated. This cannot be taken back.',
+      path: `/sagas/${encodeURIComponent(selected)}/compensate`,
+      done: `compensation requested for ${selected}`,
+    }),
+  );
+  $('act-retry').addEventListener('click', () =>
+    confirmAction({
+      title: `Retry ${selected}`,
+      text: 'The workflow runs its failed step again, then goes on.',
+      path: `/sagas/${encodeURIComponent(selected)}/retry`,
+      done: `retry requested for ${selected}`,
+    }),
+  );
+  $('close-detail').addEventListener('click', () => {
+    location.hash = '';
+  });
+
+  // A saga's detail has an address of its own (#saga=<id>), so it can be linked and reloaded.
+  const open = (id) => {
+    location.hash = `saga=${encodeURIComponent(id)}`;
+  };
+  function route() {
+    const match = /^#saga=(.+)$/.exec(location.hash);
+    if (!match) {
+      selected = undefined;
+      $('detail').hidden = true;
+      for (const row of $('sagas').tBodies[0].rows) row.classList.remove('selected');
+      return;
+    }
+    if (token) showSaga(decodeURIComponent(match[1])).catch((e) => say(e.message));
+  }
+  window.addEventListener('hashchange', route);
 
   async function refresh() {
     if (!token) return;
     try {
-      await Promise.all([loadCounts(), loadLag()]);
+      await Promise.all([loadCounts(), loadLag(), loadAudit(), loadDeadLetters()]);
       if (selected) await showSaga(selected);
     } catch (error) {
       say(error.message);
     }
   }
 
+  const connect = () =>
+    Promise.all([loadCounts(), loadLag(), loadSagas(false), loadAudit(), loadDeadLetters()]).then(() => route());
+
   $('login').addEventListener('submit', (event) => {
     event.preventDefault();
     token = $('token').value;
+    operator = $('operator').value.trim();
     sessionStorage.setItem('sagaflow-token', token);
-    Promise.all([loadCounts(), loadLag(), loadSagas(false)]).then(() => say('connected'), (e) => say(e.message));
+    sessionStorage.setItem('sagaflow-operator', operator);
+    connect().then(() => say('connected'), (e) => say(e.message));
   });
   $('filters').addEventListener('submit', (event) => {
     event.preventDefault();
@@ -167,5 +336,5 @@
   });
   $('more').addEventListener('click', () => loadSagas(true).catch((e) => say(e.message)));
   setInterval(refresh, 3000);
-  if (token) Promise.all([loadCounts(), loadLag(), loadSagas(false)]).catch((e) => say(e.message));
+  if (token) connect().catch((e) => say(e.message));
 })();

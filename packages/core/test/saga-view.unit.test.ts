@@ -143,6 +143,32 @@ describe('deriveSagaView', () => {
     ).toBe('running');
   });
 
+  it('tells what a step waits for: its answers while active, its compensation once the saga compensates', () => {
+    const stuck = deriveSagaView([saga], 's-1', [created, reserved], { now: at(11) });
+    expect(stuck.steps[1]).toMatchObject({
+      name: 'authorize-payment',
+      participant: 'payment-service',
+      status: 'active',
+      startedAt: at(1),
+      deadlineAt: at(11),
+      awaits: ['PaymentAuthorized', 'PaymentFailed'],
+    });
+    expect(stuck.steps[0]!.awaits).toBeUndefined();
+    expect(stuck.steps[2]!.awaits).toBeUndefined();
+    const failed = entry('PaymentFailed', 2, 'payment-service', { reason: 'no credit' });
+    const compensating = deriveSagaView([saga], 's-1', [created, reserved, failed], {
+      now: at(3),
+    });
+    expect(compensating.status).toBe('compensating');
+    expect(compensating.steps[0]).toMatchObject({ status: 'done', awaits: ['StockReleased'] });
+    expect(compensating.steps[1]!.awaits).toBeUndefined();
+    const released = entry('StockReleased', 3, 'inventory-service');
+    const undone = deriveSagaView([saga], 's-1', [created, reserved, failed, released], {
+      now: at(4),
+    });
+    expect(undone.steps.map((s) => s.awaits)).toEqual([undefined, undefined, undefined]);
+  });
+
   it('is compensating once an operator asked for it', () => {
     const request = { at: at(20), by: 'ops', reason: 'customer cancelled' };
     const view = deriveSagaView([saga], 's-1', [created, reserved], {

@@ -37,6 +37,11 @@ export interface StepView {
   readonly startedAt?: string;
   readonly endedAt?: string;
   readonly deadlineAt?: string;
+  /**
+   * The event types the step waits for (a choreography's): its answers while it is active, its
+   * compensation while the saga compensates and it is done but not undone yet.
+   */
+  readonly awaits?: readonly string[];
 }
 
 /** An operator's request to compensate a saga. */
@@ -175,7 +180,12 @@ export function deriveSagaView(
       step.deadlineMs === undefined
         ? undefined
         : new Date(Date.parse(trigger.occurredAt) + step.deadlineMs).toISOString();
-    return { ...view, status: 'active', ...(deadlineAt === undefined ? {} : { deadlineAt }) };
+    return {
+      ...view,
+      status: 'active',
+      ...(deadlineAt === undefined ? {} : { deadlineAt }),
+      awaits: [...step.success, ...(step.failure ?? [])],
+    };
   });
 
   const roles = eventRoles(definition);
@@ -190,7 +200,7 @@ export function deriveSagaView(
     const role = roles.get(outcome.type) as { outcome: 'completed' | 'compensated' | 'failed' };
     const ended = steps.map((step): StepView => {
       if (step.status !== 'active') return step;
-      const { deadlineAt: _deadline, ...rest } = step;
+      const { deadlineAt: _deadline, awaits: _awaits, ...rest } = step;
       return { ...rest, status: 'abandoned' };
     });
     return { ...withKey, steps: ended, status: role.outcome, endedAt: outcome.occurredAt };
@@ -204,7 +214,16 @@ export function deriveSagaView(
   const compensating =
     compensationRequest !== undefined ||
     steps.some((s) => s.status === 'failed' || s.status === 'compensated');
-  if (compensating) return { ...withKey, ...position, status: 'compensating' };
+  if (compensating) {
+    // The steps done wait for their compensation; the one in flight still for its answer.
+    const undoing = steps.map((step, i): StepView => {
+      const compensation = definition.steps[i]!.compensation;
+      return step.status === 'done' && compensation !== undefined && compensation.length > 0
+        ? { ...step, awaits: compensation }
+        : step;
+    });
+    return { ...withKey, steps: undoing, ...position, status: 'compensating' };
+  }
   if (active?.deadlineAt !== undefined && active.deadlineAt <= options.now) {
     return { ...withKey, ...position, status: 'stuck' };
   }
