@@ -173,7 +173,8 @@ export async function newService(options: NewServiceOptions): Promise<NewService
   for (const file of written) options.log?.(`wrote ${file}`);
   if (options.install !== false) {
     options.log?.('pnpm install (links the new package, adds it to the lockfile)');
-    await run('pnpm', ['install', '--prefer-offline'], workspace);
+    // Not frozen, even where CI=true makes it pnpm's default: the new package changes the lockfile.
+    await run('pnpm', ['install', '--prefer-offline', '--no-frozen-lockfile'], workspace);
   }
   return { workspace, dir, files: written };
 }
