@@ -273,22 +273,25 @@
       },
     );
   });
-  $('act-compensate').addEventListener('click', () =>
-    confirmAction({
-      title: `Compensate ${selected}`,
+  // The saga's own actions: the button `act-<action>` posts to /sagas/<id>/<action>.
+  const sagaActions = {
+    compensate: {
+      title: 'Compensate',
       text: 'The steps done are undone, last first, by the services that did them; the saga ends compensated. This cannot be taken back.',
-      path: `/sagas/${encodeURIComponent(selected)}/compensate`,
-      done: `compensation requested for ${selected}`,
-    }),
-  );
-  $('act-retry').addEventListener('click', () =>
-    confirmAction({
-      title: `Retry ${selected}`,
-      text: 'The workflow runs its failed step again, then goes on.',
-      path: `/sagas/${encodeURIComponent(selected)}/retry`,
-      done: `retry requested for ${selected}`,
-    }),
-  );
+      done: 'compensation requested for',
+    },
+    retry: { title: 'Retry', text: 'The workflow runs its failed step again, then goes on.', done: 'retry requested for' },
+  };
+  for (const [action, about] of Object.entries(sagaActions)) {
+    $(`act-${action}`).addEventListener('click', () =>
+      confirmAction({
+        title: `${about.title} ${selected}`,
+        text: about.text,
+        path: `/sagas/${encodeURIComponent(selected)}/${action}`,
+        done: `${about.done} ${selected}`,
+      }),
+    );
+  }
   $('close-detail').addEventListener('click', () => {
     location.hash = '';
   });

@@ -1,17 +1,16 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isSagaflowError } from '@sagaflow/core';
 import { describeTopics } from '@sagaflow/kafka';
 import {
   AvroSerde,
   checkCompatibility,
-  generateTypeScript,
   loadSchemaCatalog,
+  syncTypesFile,
   type Compatibility,
 } from '@sagaflow/schema-registry';
 import { Command, CommanderError, Option } from 'commander';
 import { AdminClient, CliError, exitCodes, httpUrl } from './admin-client.js';
-import { GENERATED_HEADER, newService } from './new-service/new-service.js';
+import { newService } from './new-service/new-service.js';
 import { table, timeline } from './output.js';
 
 /** Variables the options read (commander reads them from process.env). */
@@ -286,11 +285,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       .requiredOption('--out <file>', 'the TypeScript file to write')
       .option('--check', 'write nothing; exit 1 if the file is not what it would write', false),
   ).action(async (o: { schemas: string; out: string; check: boolean }) => {
-    const catalog = await loadSchemaCatalog(path.resolve(o.schemas));
-    const text = generateTypeScript(catalog, GENERATED_HEADER);
+    const { stale, schemas: count } = await syncTypesFile(path.resolve(o.schemas), o.out, {
+      check: o.check,
+    });
     if (o.check) {
-      const current = await readFile(o.out, 'utf8').catch(() => undefined);
-      if (current !== text) {
+      if (stale) {
         throw new CliError(
           `${o.out} is not what the schemas give: run 'sagaflow schemas generate' and commit the result`,
           exitCodes.failed,
@@ -298,9 +297,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       }
       return;
     }
-    await mkdir(path.dirname(path.resolve(o.out)), { recursive: true });
-    await writeFile(o.out, text);
-    io.out(`wrote ${o.out} (${catalog.entries().length} schemas)\n`);
+    io.out(`wrote ${o.out} (${count} schemas)\n`);
   });
 
   program

@@ -1,13 +1,9 @@
 #!/usr/bin/env node
-import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { Command } from 'commander';
 import { AvroSerde } from './avro-serde.js';
 import { checkCompatibility } from './compatibility.js';
 import { loadSchemaCatalog } from './schema-catalog.js';
-import { generateTypeScript } from './typescript-types.js';
-
-const HEADER = '// Generated from the .avsc files by `pnpm schemas:generate`. Do not edit.';
+import { syncTypesFile } from './types-file.js';
 
 function registryUrl(option: string | undefined): string {
   const url = option ?? process.env['SCHEMA_REGISTRY_URL'];
@@ -33,10 +29,11 @@ async function main(argv: string[]): Promise<number> {
     .requiredOption('--out <file>', 'TypeScript file to write')
     .option('--check', 'do not write; exit 1 when the file differs from what would be written')
     .action(async (options: { schemas: string; out: string; check?: boolean }) => {
-      const text = generateTypeScript(await loadSchemaCatalog(options.schemas), HEADER);
+      const { stale } = await syncTypesFile(options.schemas, options.out, {
+        check: options.check === true,
+      });
       if (options.check === true) {
-        const current = await readFile(options.out, 'utf8').catch(() => '');
-        if (current !== text) {
+        if (stale) {
           process.stderr.write(
             `${options.out} is stale: run 'pnpm schemas:generate' and commit the result\n`,
           );
@@ -44,8 +41,6 @@ async function main(argv: string[]): Promise<number> {
         }
         return;
       }
-      await mkdir(path.dirname(options.out), { recursive: true });
-      await writeFile(options.out, text);
       process.stderr.write(`wrote ${options.out}\n`);
     });
   program

@@ -17,6 +17,7 @@ export type { AvroSerdeOptions } from './avro-serde.js';
 export { catalogEntry, loadSchemaCatalog, SchemaCatalog } from './schema-catalog.js';
 export type { CatalogEntry } from './schema-catalog.js';
 export { generateTypeScript } from './typescript-types.js';
+export { GENERATED_TYPES_HEADER, syncTypesFile } from './types-file.js';
 export { checkCompatibility } from './compatibility.js';
 export type { Compatibility } from './compatibility.js';
 export { hasSensitiveFields, REDACTED, redactPayload } from './redact.js';

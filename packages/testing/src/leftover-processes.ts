@@ -9,30 +9,39 @@ export interface ProcessInfo {
   readonly args: string;
 }
 
-/** Every process this user can see, from `/proc` (empty where there is none: not Linux). */
-export async function listProcesses(): Promise<ProcessInfo[]> {
+/** Every process this user can see, with its parent, from `/proc` (none where there is none). */
+async function parentsOf(): Promise<Map<number, number>> {
   const entries = await readdir('/proc').catch(() => [] as string[]);
   const found = await Promise.all(
     entries
       .filter((name) => /^\d+$/.test(name))
-      .map(async (name): Promise<ProcessInfo | undefined> => {
-        const dir = path.join('/proc', name);
-        const stat = await readFile(path.join(dir, 'stat'), 'utf8').catch(() => undefined);
+      .map(async (name): Promise<[number, number] | undefined> => {
+        const stat = await readFile(path.join('/proc', name, 'stat'), 'utf8').catch(
+          () => undefined,
+        );
         if (stat === undefined) return undefined;
         // `pid (comm) state ppid …`: comm may hold spaces and parentheses, so read after the last ')'.
-        const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        const cmdline = await readFile(path.join(dir, 'cmdline'), 'utf8').catch(() => '');
-        const cwd = await readlink(path.join(dir, 'cwd')).catch(() => undefined);
-        return { pid: Number(name), ppid, cwd, args: cmdline.split('\0').join(' ').trim() };
+        return [Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])];
       }),
   );
-  return found.filter((p): p is ProcessInfo => p !== undefined && p.args !== '');
+  return new Map(found.filter((p): p is [number, number] => p !== undefined));
 }
 
-/** The processes that descend from `ancestor` (its children, theirs, and so on). */
+/** A process's folder and command line, for a message (kernel threads have none: skipped). */
+async function describe(pid: number, ppid: number): Promise<ProcessInfo | undefined> {
+  const dir = path.join('/proc', String(pid));
+  const cmdline = await readFile(path.join(dir, 'cmdline'), 'utf8').catch(() => '');
+  const cwd = await readlink(path.join(dir, 'cwd')).catch(() => undefined);
+  const args = cmdline.split('\0').join(' ').trim();
+  return args === '' ? undefined : { pid, ppid, cwd, args };
+}
+
+/**
+ * The processes that descend from `ancestor` (its children, theirs, and so on). Only their
+ * command lines and folders are read: the rest of the machine's processes only for their parent.
+ */
 export async function descendantsOf(ancestor: number): Promise<ProcessInfo[]> {
-  const all = await listProcesses();
-  const parentOf = new Map(all.map((p) => [p.pid, p.ppid]));
+  const parentOf = await parentsOf();
   const descends = (pid: number) => {
     for (let at = parentOf.get(pid), hops = 0; at !== undefined && hops < 64; hops += 1) {
       if (at === ancestor) return true;
@@ -40,5 +49,8 @@ export async function descendantsOf(ancestor: number): Promise<ProcessInfo[]> {
     }
     return false;
   };
-  return all.filter((p) => descends(p.pid));
+  const found = await Promise.all(
+    [...parentOf].filter(([pid]) => descends(pid)).map(([pid, ppid]) => describe(pid, ppid)),
+  );
+  return found.filter((p): p is ProcessInfo => p !== undefined);
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { generateTypeScript, loadSchemaCatalog } from '@sagaflow/schema-registry';
+import { syncTypesFile } from '@sagaflow/schema-registry';
 import { CliError, exitCodes } from '../admin-client.js';
 import { pascalCase, serviceFiles, type ServiceSpec } from './templates.js';
 
@@ -31,9 +31,6 @@ export interface NewServiceResult {
 }
 
 const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
-/** The first line of a generated types file. */
-export const GENERATED_HEADER =
-  '// Generated from the .avsc files by `pnpm schemas:generate` (sagaflow schemas generate). Do not edit.';
 
 /** The folder holding `pnpm-workspace.yaml`, from `from` upwards. */
 function findWorkspace(from: string): string {
@@ -63,8 +60,10 @@ async function versionIn(workspace: string, pkg: string, dependency: string): Pr
 }
 
 /** The workspace's package names, with the folder of each, from its root and its packages' globs. */
-async function packageNames(workspace: string, yaml: string): Promise<Map<string, string>> {
-  const globs = [...yaml.matchAll(/^\s*-\s*['"]?([^'"\s#]+)['"]?\s*$/gm)].map((m) => m[1]!);
+async function packageNames(
+  workspace: string,
+  globs: readonly string[],
+): Promise<Map<string, string>> {
   const dirs = ['.'];
   for (const glob of globs) {
     if (!glob.endsWith('/*')) dirs.push(glob);
@@ -125,15 +124,17 @@ export async function newService(options: NewServiceOptions): Promise<NewService
     );
   }
   const workspace = findWorkspace(options.from);
-  const packages = await readFile(path.join(workspace, 'pnpm-workspace.yaml'), 'utf8');
-  if (!/^\s*-\s*['"]?services\/\*['"]?\s*$/m.test(packages)) {
+  const yaml = await readFile(path.join(workspace, 'pnpm-workspace.yaml'), 'utf8');
+  // The package globs: the list items (`- services/*`), quoted or not.
+  const globs = [...yaml.matchAll(/^\s*-\s*['"]?([^'"\s#]+)['"]?\s*$/gm)].map((m) => m[1]!);
+  if (!globs.includes('services/*')) {
     throw new CliError(
       `${path.join(workspace, 'pnpm-workspace.yaml')} does not list 'services/*' among its packages`,
       exitCodes.usage,
     );
   }
   const dir = path.join(workspace, 'services', name);
-  const taken = await packageNames(workspace, packages);
+  const taken = await packageNames(workspace, globs);
   if (taken.has(name)) {
     throw new CliError(
       `the workspace has a package named '${name}' already (${taken.get(name)}): choose another name`,
@@ -161,12 +162,7 @@ export async function newService(options: NewServiceOptions): Promise<NewService
     await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
     await writeFile(path.join(dir, file), text, { flag: 'wx' });
   }
-  const types = generateTypeScript(
-    await loadSchemaCatalog(path.join(dir, 'schemas')),
-    GENERATED_HEADER,
-  );
-  await mkdir(path.join(dir, 'src/generated'), { recursive: true });
-  await writeFile(path.join(dir, 'src/generated/types.ts'), types, { flag: 'wx' });
+  await syncTypesFile(path.join(dir, 'schemas'), path.join(dir, 'src/generated/types.ts'));
   const written = [...Object.keys(files), 'src/generated/types.ts'].map((f) =>
     path.join('services', name, f),
   );
