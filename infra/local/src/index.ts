@@ -23,7 +23,7 @@ export {
 export type { DebianNeed } from './debian-packages.js';
 export { InfraError } from './errors.js';
 export { goToolPath, installGoTool } from './go-tool.js';
-export { freePorts, isPortFree } from './processes.js';
+export { freePortRun, freePorts, isPortFree } from './processes.js';
 export type { InfraStep, ServerName } from './errors.js';
 export {
   infraDown,

@@ -28,22 +28,57 @@ export async function isOwnProcess(pid: number, marker: string): Promise<boolean
   }
 }
 
+/** Lowest port a server of ours is given: above the well-known and most registered ones. */
+const LOWEST_PORT = 20_000;
+/** Ports that stay unused even when free: those the servers' defaults may take later. */
+const RESERVED_PORTS = new Set([27_017, 27_018, 27_019]);
+/** Ports already handed out by this process, never handed out again. */
+const handedOut = new Set<number>();
+
 /**
- * `count` ports free on 127.0.0.1 now, all different: each is held until all are found (ports
- * asked for one after another may be the same one twice).
+ * The first port of the kernel's ephemeral range (`net.ipv4.ip_local_port_range`): the ports it
+ * gives outgoing connections as their local ports. @default 32768 where it cannot be read
+ */
+async function ephemeralLow(): Promise<number> {
+  try {
+    const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8');
+    const low = Number(range.trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > LOWEST_PORT + 1_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/**
+ * The first of `count` consecutive ports free on 127.0.0.1 now (a Kafka cluster's brokers and
+ * controllers), none handed out before by this process.
+ *
+ * Ports are taken below the kernel's ephemeral range: a server binds its port seconds after it is
+ * picked (a JVM), and meanwhile any outgoing connection on the machine may take a port of that
+ * range as its local port, so that the server cannot bind it (in CI: a broker that never answered,
+ * "did not answer within 180000 ms").
+ */
+export async function freePortRun(count: number): Promise<number> {
+  const high = await ephemeralLow();
+  for (let attempt = 0; attempt < 200; attempt += 1) {
+    const base = LOWEST_PORT + Math.floor(Math.random() * (high - LOWEST_PORT - count));
+    const run = Array.from({ length: count }, (_, i) => base + i);
+    if (run.some((port) => handedOut.has(port) || RESERVED_PORTS.has(port))) continue;
+    const free = await Promise.all(run.map(isPortFree));
+    if (!free.every(Boolean)) continue;
+    for (const port of run) handedOut.add(port);
+    return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found below ${high}`);
+}
+
+/**
+ * `count` ports free on 127.0.0.1 now, all different and none handed out before by this process,
+ * below the kernel's ephemeral range (see {@link freePortRun}).
  */
 export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const server = net.createServer();
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      return server;
-    }),
-  );
-  const ports = servers.map((server) => (server.address() as net.AddressInfo).port);
-  await Promise.all(
-    servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
-  );
+  const ports: number[] = [];
+  while (ports.length < count) ports.push(await freePortRun(1));
   return ports;
 }
 

@@ -6,7 +6,20 @@ import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePorts, isPortFree, repoRoot, type ServerStatus } from '../src/index.js';
+import {
+  freePortRun,
+  freePorts,
+  loadInfraConfig,
+  repoRoot,
+  type ServerStatus,
+} from '../src/index.js';
+
+/**
+ * How long one `up` may take: each server has the start deadline (the default of
+ * SAGAFLOW_INFRA_START_TIMEOUT_MS) to answer, and those that do not are then stopped. Under the
+ * load of the end-to-end tier, a first start has taken more than 120 s in CI.
+ */
+const upTimeoutMs = loadInfraConfig({}).startTimeoutMs + 60_000;
 
 interface Run {
   readonly code: number;
@@ -19,7 +32,7 @@ function cli(args: string[], env: Record<string, string>): Promise<Run> {
     execFile(
       process.execPath,
       ['--import', 'tsx', path.join(repoRoot, 'infra/local/src/cli.ts'), ...args],
-      { cwd: repoRoot, env: { ...process.env, ...env }, timeout: 240_000 },
+      { cwd: repoRoot, env: { ...process.env, ...env }, timeout: upTimeoutMs },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
         resolve({ code, stdout, stderr });
@@ -62,13 +75,17 @@ describe('infra CLI (up, status, env, down) on its own ports', () => {
     await rm(stateDir, { recursive: true, force: true });
   });
 
-  it('starts all three servers and returns only when they answer', async () => {
-    const up = await cli(['up'], env);
-    expect(up.stderr).toMatch(/kafka: Apache Kafka 3\.9\.1 up on port/);
-    expect(up.stderr).toMatch(/registry: Apicurio Registry 3\.0\.9 up on port/);
-    expect(up.stderr).toMatch(/database: FerretDB 1\.24\.2 up on port/);
-    expect(up.code).toBe(0);
-  });
+  it(
+    'starts all three servers and returns only when they answer',
+    { timeout: upTimeoutMs },
+    async () => {
+      const up = await cli(['up'], env);
+      expect(up.stderr).toMatch(/kafka: Apache Kafka 3\.9\.1 up on port/);
+      expect(up.stderr).toMatch(/registry: Apicurio Registry 3\.0\.9 up on port/);
+      expect(up.stderr).toMatch(/database: FerretDB 1\.24\.2 up on port/);
+      expect(up.code).toBe(0);
+    },
+  );
 
   it('is harmless when run again', async () => {
     const again = await cli(['up'], env);
@@ -141,7 +158,7 @@ describe('infra CLI (up, status, env, down) on its own ports', () => {
     expect(printed.stderr).toMatch(/not answering: kafka .*registry .*database .*pnpm infra:up/s);
   });
 
-  it('restarts on the data it kept, then wipes it', async () => {
+  it('restarts on the data it kept, then wipes it', { timeout: upTimeoutMs }, async () => {
     const up = await cli(['up'], env);
     expect(up.code).toBe(0);
     expect(up.stderr).toMatch(/started: /);
@@ -208,19 +225,6 @@ describe('infra CLI (up, status, env, down) on its own ports', () => {
   });
 });
 
-/** `count` consecutive ports free now. */
-async function freePortRun(count: number): Promise<number> {
-  // Below the kernel's ephemeral range (32768 and up): the brokers' JVMs bind their ports seconds
-  // after they are picked, and meanwhile the outgoing connections of the tests running beside
-  // this one take ports of that range as their local ports; twice in CI a broker could then not
-  // bind, and the cluster never formed ("did not answer within 180000 ms").
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * (12_000 - count));
-    const free = await Promise.all(Array.from({ length: count }, (_, i) => isPortFree(base + i)));
-    if (free.every(Boolean)) return base;
-  }
-}
-
 describe('infra CLI with a cluster of three brokers', () => {
   let stateDir: string;
   let env: Record<string, string>;
@@ -245,40 +249,44 @@ describe('infra CLI with a cluster of three brokers', () => {
     await rm(stateDir, { recursive: true, force: true });
   });
 
-  it('starts three brokers that each see the others, remembers the count, and refuses another on the same data', async () => {
-    const up = await cli(['up', '--brokers', '3'], env);
-    expect(up.stderr).toContain('Apache Kafka broker 3');
-    expect(up.code).toBe(0);
-    // Without --brokers, the state folder's cluster.
-    const printed = await cli(['env'], env);
-    expect(printed.code).toBe(0);
-    const brokers = /^KAFKA_BROKERS=(.+)$/m.exec(printed.stdout)?.[1]?.split(',') ?? [];
-    expect(brokers).toHaveLength(3);
-    for (const broker of brokers) {
-      const admin = new Kafka({ brokers: [broker], logLevel: logLevel.NOTHING }).admin();
-      await admin.connect();
-      try {
-        expect((await admin.describeCluster()).brokers.map((b) => b.nodeId).sort()).toEqual([
-          1, 2, 3,
-        ]);
-      } finally {
-        await admin.disconnect();
+  it(
+    'starts three brokers that each see the others, remembers the count, and refuses another on the same data',
+    async () => {
+      const up = await cli(['up', '--brokers', '3'], env);
+      expect(up.stderr).toContain('Apache Kafka broker 3');
+      expect(up.code).toBe(0);
+      // Without --brokers, the state folder's cluster.
+      const printed = await cli(['env'], env);
+      expect(printed.code).toBe(0);
+      const brokers = /^KAFKA_BROKERS=(.+)$/m.exec(printed.stdout)?.[1]?.split(',') ?? [];
+      expect(brokers).toHaveLength(3);
+      for (const broker of brokers) {
+        const admin = new Kafka({ brokers: [broker], logLevel: logLevel.NOTHING }).admin();
+        await admin.connect();
+        try {
+          expect((await admin.describeCluster()).brokers.map((b) => b.nodeId).sort()).toEqual([
+            1, 2, 3,
+          ]);
+        } finally {
+          await admin.disconnect();
+        }
       }
-    }
-    const status = await cli(['status', '--json'], env);
-    const statuses = JSON.parse(status.stdout) as ServerStatus[];
-    expect(statuses.map((s) => [s.name, s.state])).toEqual([
-      ['kafka', 'up'],
-      ['kafka-2', 'up'],
-      ['kafka-3', 'up'],
-      ['registry', 'up'],
-      ['database', 'up'],
-    ]);
-    const other = await cli(['up', '--brokers', '1'], env);
-    expect(other.code).toBe(1);
-    expect(other.stderr).toMatch(/is a cluster of 3 broker\(s\), not 1: stop and wipe it first/);
-    const down = await cli(['down', '--wipe'], env);
-    expect(down.code).toBe(0);
-    expect(down.stderr).toContain('kafka-3: stopped');
-  }, 300_000);
+      const status = await cli(['status', '--json'], env);
+      const statuses = JSON.parse(status.stdout) as ServerStatus[];
+      expect(statuses.map((s) => [s.name, s.state])).toEqual([
+        ['kafka', 'up'],
+        ['kafka-2', 'up'],
+        ['kafka-3', 'up'],
+        ['registry', 'up'],
+        ['database', 'up'],
+      ]);
+      const other = await cli(['up', '--brokers', '1'], env);
+      expect(other.code).toBe(1);
+      expect(other.stderr).toMatch(/is a cluster of 3 broker\(s\), not 1: stop and wipe it first/);
+      const down = await cli(['down', '--wipe'], env);
+      expect(down.code).toBe(0);
+      expect(down.stderr).toContain('kafka-3: stopped');
+    },
+    2 * upTimeoutMs,
+  );
 });
