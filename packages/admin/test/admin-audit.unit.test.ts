@@ -98,6 +98,27 @@ describe('the audit log and the tokens of the admin API', () => {
     expect((await call('/audit', null)).status).toBe(401);
   });
 
+  it("shows a saga's trail however many actions on others came after it", async () => {
+    const { audit, call, compensate } = await admin();
+    expect((await compensate('s-1', 'alice-secret')).status).toBe(202);
+    for (let i = 0; i < 1_200; i += 1) {
+      await audit.record({
+        action: 'dead-letter.replay',
+        target: `letter-${i}`,
+        by: 'bob',
+        at: new Date(Date.UTC(2027, 0, 1, 0, 0, 0, i)).toISOString(),
+        outcome: 'done',
+      });
+    }
+    const trail = (await (await call('/audit?target=s-1', 'read-secret')).json()) as {
+      entries: AuditEntry[];
+    };
+    expect(trail.entries.map((e) => [e.target, e.by, e.outcome])).toEqual([
+      ['s-1', 'alice', 'done'],
+      ['s-1', 'alice', 'requested'],
+    ]);
+  });
+
   it('records the intent before an action and its outcome after, with the caller and the name a named token proves', async () => {
     const { audit, requested, compensate } = await admin();
     expect((await compensate('s-1', 'alice-secret', 'mallory')).status).toBe(202);

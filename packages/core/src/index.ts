@@ -22,7 +22,7 @@
  * ```
  * @module
  */
-export type { AuditEntry, AuditLog } from './saga/audit-log.js';
+export type { AuditEntry, AuditLog, AuditQuery } from './saga/audit-log.js';
 export { backoffDelay, defaultBackoff } from './backoff.js';
 export {
   COMMAND_ACCEPTED,

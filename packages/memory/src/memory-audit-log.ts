@@ -1,4 +1,4 @@
-import type { AuditEntry, AuditLog } from '@sagaflow/core';
+import type { AuditEntry, AuditLog, AuditQuery } from '@sagaflow/core';
 
 /** In-memory {@link AuditLog}. */
 export class MemoryAuditLog implements AuditLog {
@@ -9,7 +9,14 @@ export class MemoryAuditLog implements AuditLog {
     return Promise.resolve();
   }
 
-  recent(limit: number): Promise<AuditEntry[]> {
-    return Promise.resolve(structuredClone(this.#entries.slice(-limit).reverse()));
+  recent(limit: number, query: AuditQuery = {}): Promise<AuditEntry[]> {
+    // Newest first by time; of entries at the same time, the one recorded last first.
+    const selected = this.#entries
+      .map((entry, order) => ({ entry, order }))
+      .filter(({ entry }) => query.target === undefined || entry.target === query.target)
+      .sort((a, b) =>
+        a.entry.at === b.entry.at ? b.order - a.order : a.entry.at < b.entry.at ? 1 : -1,
+      );
+    return Promise.resolve(structuredClone(selected.slice(0, limit).map(({ entry }) => entry)));
   }
 }

@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+export { auditLogContract } from './contracts/audit-log-contract.js';
 export { deadLetterStoreContract } from './contracts/dead-letter-store-contract.js';
 export { entityStoreContract } from './contracts/entity-store-contract.js';
 export { eventSerdeContract } from './contracts/event-serde-contract.js';

@@ -19,9 +19,15 @@ export interface AuditEntry {
   readonly details?: Readonly<Record<string, string | number | boolean>>;
 }
 
+/** Which entries {@link AuditLog.recent} reads. */
+export interface AuditQuery {
+  /** Only the entries on this target (a saga id, a dead-letter id), however old. @default all */
+  readonly target?: string;
+}
+
 /** Port: an append-only log of operator actions. */
 export interface AuditLog {
   record(entry: AuditEntry): Promise<void>;
-  /** The latest entries, newest first. */
-  recent(limit: number): Promise<AuditEntry[]>;
+  /** The latest `limit` entries (of those the query selects), newest first by `at`. */
+  recent(limit: number, query?: AuditQuery): Promise<AuditEntry[]>;
 }

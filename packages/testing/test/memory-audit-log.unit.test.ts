@@ -1,0 +1,3 @@
+import { auditLogContract, MemoryAuditLog } from '../src/index.js';
+
+auditLogContract('MemoryAuditLog', () => new MemoryAuditLog());
