@@ -116,6 +116,15 @@ describe('Parallel steps', () => {
       .commands.filter((c) => parseWorkflowCommandId(c.commandId)?.phase === 'compensation')
       .map((c) => c.type);
     expect(compensations).toEqual(['ReleaseFunds', 'ReleaseItem']);
+    // What each command waited for, as the admin shows it: the replies a step lists and the
+    // entity's own, or any reply (a step that lists none, a compensation).
+    expect(history(workflowId).started).toEqual([
+      ['reserve-item forward', 'ItemReserved,CommandAccepted,CommandRejected'],
+      ['hold-funds forward', 'FundsHeld,FundsRefused,CommandAccepted,CommandRejected'],
+      ['ship-parcel forward', ''],
+      ['hold-funds compensation', ''],
+      ['reserve-item compensation', ''],
+    ]);
   });
 
   it('wait for a branch in flight when another refuses, and compensate it once it is done', async () => {

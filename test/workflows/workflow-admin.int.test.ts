@@ -163,6 +163,15 @@ describe('orchestrated workflows in the admin service', () => {
     expect(types).toEqual(
       expect.arrayContaining(['WorkflowStarted', 'ItemReserved', 'FundsHeld', 'ParcelShipped']),
     );
+    // Each step's start says which replies it awaited (what the page shows while it waits).
+    const awaited = done.timeline
+      .filter((e) => e.type === 'WorkflowStepStarted')
+      .map((e) => [e.keyFields['step'], e.keyFields['awaits']]);
+    expect(awaited).toEqual([
+      ['reserve-item', 'ItemReserved,ItemRefused,CommandAccepted,CommandRejected'],
+      ['hold-funds', 'FundsHeld,FundsRefused,CommandAccepted,CommandRejected'],
+      ['ship-parcel', ''],
+    ]);
     const listed = (await (await api('/sagas?type=purchase')).json()) as {
       sagas: { sagaId: string; status: string }[];
     };

@@ -7,9 +7,11 @@ import { repoRoot } from '@sagaflow/infra-local';
 import {
   commandsTopic,
   controlSchemasDir,
+  deriveSagaView,
   replayTopic,
   WorkflowControl,
   type SagaView,
+  type TimelineEntry,
 } from '@sagaflow/core';
 import { MemoryBus, MemorySerde } from '@sagaflow/testing/memory';
 import { MongoAuditLog, MongoDeadLetterStore } from '@sagaflow/mongodb';
@@ -56,6 +58,95 @@ const failedWorkflow: SagaView = {
   ],
 };
 
+/**
+ * Workflows that wait, derived from their events as the tracker derives them (the orchestrator's
+ * `WorkflowStepStarted` says which replies a command waits for): the branches of a parallel step
+ * (one waits for the replies its step lists, the other for any reply), a signal, a sleep, a
+ * compensation. Started the day before the others, they are listed after them.
+ */
+function waitingWorkflows(): SagaView[] {
+  let offset = 0;
+  const at = (second: number) => new Date(Date.UTC(2026, 10, 18, 9, 0, second)).toISOString();
+  const event = (
+    id: string,
+    type: string,
+    second: number,
+    keyFields: TimelineEntry['keyFields'],
+  ): TimelineEntry => ({
+    eventId: `${id}-${(offset += 1)}`,
+    type,
+    participant: 'orchestrator-service',
+    entityType: 'sagaflow.workflow',
+    entityId: id,
+    topic: 'sagaflow.workflow.events',
+    partition: 0,
+    offset: String(offset),
+    occurredAt: at(second),
+    keyFields,
+  });
+  const begin = (id: string, steps: string) =>
+    event(id, 'WorkflowStarted', 0, { workflowType: 'order-fulfillment', businessKey: id, steps });
+  const step = (id: string, second: number, fields: TimelineEntry['keyFields']) =>
+    event(id, 'WorkflowStepStarted', second, { phase: 'forward', attempt: 1, ...fields });
+  const ended = (id: string, second: number, name: string, type = 'WorkflowStepSucceeded') =>
+    event(id, type, second, { step: name, phase: 'forward', attempt: 1, reason: 'no funds' });
+  const timelines: Record<string, TimelineEntry[]> = {
+    'wf-branches': [
+      begin('wf-branches', 'hold/reserve-stock,hold/authorize-payment,ship'),
+      step('wf-branches', 1, {
+        step: 'reserve-stock',
+        entityType: 'inventory.stock',
+        deadlineAt: at(31),
+        awaits: 'StockReserved,StockUnavailable,CommandAccepted,CommandRejected',
+      }),
+      step('wf-branches', 1, {
+        step: 'authorize-payment',
+        entityType: 'payment.account',
+        deadlineAt: at(61),
+        awaits: '',
+      }),
+    ],
+    'wf-signal': [
+      begin('wf-signal', 'reserve,approval'),
+      step('wf-signal', 1, { step: 'reserve', entityType: 'inventory.stock', deadlineAt: at(31) }),
+      ended('wf-signal', 2, 'reserve'),
+      step('wf-signal', 3, {
+        step: 'approval',
+        commandType: 'signal',
+        entityId: 'approval',
+        deadlineAt: '',
+      }),
+    ],
+    'wf-sleep': [
+      begin('wf-sleep', 'cool-off'),
+      step('wf-sleep', 1, {
+        step: 'cool-off',
+        commandType: 'sleep',
+        deadlineAt: '2099-01-01T00:00:00.000Z',
+      }),
+    ],
+    'wf-undo': [
+      begin('wf-undo', 'reserve,pay'),
+      step('wf-undo', 1, { step: 'reserve', entityType: 'inventory.stock', deadlineAt: at(31) }),
+      ended('wf-undo', 2, 'reserve'),
+      step('wf-undo', 3, { step: 'pay', entityType: 'payment.account', deadlineAt: at(33) }),
+      ended('wf-undo', 4, 'pay', 'WorkflowStepRejected'),
+      event('wf-undo', 'WorkflowCompensationStarted', 4, { reason: 'no funds' }),
+      step('wf-undo', 5, {
+        step: 'reserve',
+        phase: 'compensation',
+        entityType: 'inventory.stock',
+        deadlineAt: at(35),
+        awaits: '',
+      }),
+    ],
+  };
+  const now = new Date().toISOString();
+  return Object.entries(timelines).map(([id, timeline]) =>
+    deriveSagaView([], id, timeline, { now }),
+  );
+}
+
 /** A message the payment service's processor could not handle. */
 const deadLetter = {
   id: 'payment-service.payment.dlq/0/7',
@@ -90,7 +181,7 @@ describe('admin web page in headless Chromium', () => {
     client = await new MongoClient(testEnv().mongodbUrl).connect();
     const db = client.db(uniqueDatabase('ui'));
     const { views, tracker } = await seedSagas(db);
-    await views.writeViews([failedWorkflow]);
+    await views.writeViews([failedWorkflow, ...waitingWorkflows()]);
     const letters = new MongoDeadLetterStore(db);
     await letters.record(deadLetter);
     // The operators' commands go out on this bus: a workflow's retry, a dead letter's replay.
@@ -156,7 +247,18 @@ describe('admin web page in headless Chromium', () => {
     const rows = await page.$$eval('#sagas tbody tr', (trs) =>
       trs.map((tr) => tr.getAttribute('data-saga')),
     );
-    expect(rows).toEqual(['s-run', 's-stuck', 's-comp', 's-done', WORKFLOW]);
+    expect(rows).toEqual([
+      's-run',
+      's-stuck',
+      's-comp',
+      's-done',
+      WORKFLOW,
+      // Started at the same time: by id, descending.
+      'wf-undo',
+      'wf-sleep',
+      'wf-signal',
+      'wf-branches',
+    ]);
     // How far behind the readers are, as of when.
     await page.waitForSelector('#lag .reader');
     expect(await page.textContent('#lag')).toMatch(
@@ -188,8 +290,10 @@ describe('admin web page in headless Chromium', () => {
     // Filtering narrows the list.
     await page.selectOption('#status', 'stuck');
     await page.click('#filters button');
-    await page.waitForFunction(() => document.querySelectorAll('#sagas tbody tr').length === 1);
-    expect(await page.getAttribute('#sagas tbody tr', 'data-saga')).toBe('s-stuck');
+    await page.waitForFunction(() => document.querySelectorAll('#sagas tbody tr').length === 3);
+    expect(
+      await page.$$eval('#sagas tbody tr', (trs) => trs.map((tr) => tr.getAttribute('data-saga'))),
+    ).toEqual(['s-stuck', 'wf-undo', 'wf-branches']);
 
     await mkdir(screenshotDir, { recursive: true });
     const file = path.join(screenshotDir, 'admin-saga-timeline.png');
@@ -358,6 +462,71 @@ describe('admin web page in headless Chromium', () => {
       path: path.join(screenshotDir, 'admin-audit-trail.png'),
       fullPage: true,
     });
+  });
+
+  it('says what a workflow waits for: the replies a branch lists or any reply, a signal, a sleep, a compensation', async () => {
+    await mkdir(screenshotDir, { recursive: true });
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(`${base}/ui/`);
+    await page.fill('#token', TOKEN);
+    await page.click('#login button');
+    const awaiting = async (id: string, status: string) => {
+      await page.goto(`${base}/ui/#saga=${id}`);
+      await page.waitForFunction(
+        ([sagaId, expected]) =>
+          document.querySelector('#detail')?.getAttribute('data-saga') === sagaId &&
+          document.querySelector('#detail-status')?.textContent === expected,
+        [id, status],
+      );
+      const items = await page.$$eval('#detail-awaiting li', (lis) =>
+        lis.map((li) => li.textContent),
+      );
+      const next = await page.$$eval('#timeline g.awaited', (groups) =>
+        groups.map((g) => [g.getAttribute('data-awaits'), g.querySelector('text')?.textContent]),
+      );
+      return { items, next };
+    };
+
+    const branches = await awaiting('wf-branches', 'stuck');
+    expect(branches.items).toHaveLength(2);
+    expect(branches.items[0]).toMatch(
+      /^Step hold ∥ reserve-stock waits for StockReserved or StockUnavailable or CommandAccepted or CommandRejected from inventory\.stock, since .+, until .+ \(overdue by \d+ days\)$/,
+    );
+    expect(branches.items[1]).toMatch(
+      /^Step hold ∥ authorize-payment waits for any reply to its command from payment\.account, since .+, until .+ \(overdue by \d+ days\)$/,
+    );
+    expect(branches.next).toEqual([
+      [
+        'StockReserved|StockUnavailable|CommandAccepted|CommandRejected',
+        'awaits StockReserved | StockUnavailable | CommandAccepted | CommandRejected',
+      ],
+      ['', 'awaits a reply'],
+    ]);
+    await page.screenshot({
+      path: path.join(screenshotDir, 'admin-workflow-branches.png'),
+      fullPage: true,
+    });
+
+    const signal = await awaiting('wf-signal', 'running');
+    expect(signal.items).toEqual([
+      expect.stringMatching(
+        /^Step approval waits for the signal 'approval', since .+, no deadline$/,
+      ),
+    ]);
+    expect(signal.next).toEqual([['', "awaits the signal 'approval'"]]);
+
+    const sleep = await awaiting('wf-sleep', 'running');
+    expect(sleep.items).toEqual([
+      expect.stringMatching(/^Step cool-off sleeps, since .+, until .+$/),
+    ]);
+    expect(sleep.next).toEqual([['', 'sleeps']]);
+
+    const undo = await awaiting('wf-undo', 'stuck');
+    expect(undo.items).toEqual([
+      expect.stringMatching(
+        /^Compensation of reserve waits for any reply to its compensation from inventory\.stock, since .+, until .+ \(overdue by \d+ days\)$/,
+      ),
+    ]);
   });
 
   it('keeps the data behind the token', async () => {

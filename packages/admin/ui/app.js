@@ -99,9 +99,10 @@
   };
 
   /**
-   * What a saga that has not ended waits for, step by step: an active step's answers (or, in a
-   * workflow, the reply to its command), or while it compensates, each done step's compensation;
-   * from which service, since when and until when.
+   * What a saga that has not ended waits for, step by step: an active step's answers (in a
+   * workflow, the replies its step lists, or any reply to its command; a signal; a sleep's end),
+   * or while it compensates, each compensation in flight; from which service, since when and
+   * until when.
    */
   function awaited(view) {
     if (ENDED.includes(view.status)) return [];
@@ -110,21 +111,36 @@
     return view.steps.flatMap((s) => {
       const undoing = view.status === 'compensating' && s.status === 'done' && s.awaits && s.awaits.length > 0;
       if (s.status !== 'active' && !undoing) return [];
+      const compensation = undoing || s.compensating === true;
       return [{
         step: stepName(s),
-        kind: undoing ? 'compensation' : 'answer',
+        kind: compensation ? 'compensation' : 'answer',
         events: s.awaits && s.awaits.length > 0 ? s.awaits : undefined,
         participant: s.participant,
-        since: undoing ? compensatingSince : s.startedAt,
-        until: undoing ? undefined : s.deadlineAt,
+        since: compensation ? compensatingSince : s.startedAt,
+        until: undoing ? undefined : s.deadlineAt || undefined,
       }];
     });
   }
 
+  const signalOf = (a) => (a.participant.startsWith('signal ') ? a.participant.slice('signal '.length) : undefined);
+
   function awaitedText(a) {
-    const what = a.events ? a.events.join(' or ') : 'the reply to its command';
+    const when = `${a.since ? `, since ${time(a.since)}` : ''}${a.until ? `, until ${time(a.until)}` : ', no deadline'}`;
+    if (a.participant === 'sleep') return `Step ${a.step} sleeps${when}`;
+    const signal = signalOf(a);
+    if (signal !== undefined) return `Step ${a.step} waits for the signal '${signal}'${when}`;
+    const what = a.events ? a.events.join(' or ') : `any reply to its ${a.kind === 'compensation' ? 'compensation' : 'command'}`;
     const head = a.kind === 'compensation' ? `Compensation of ${a.step}` : `Step ${a.step}`;
-    return `${head} waits for ${what} from ${a.participant}${a.since ? `, since ${time(a.since)}` : ''}${a.until ? `, until ${time(a.until)}` : ', no deadline'}`;
+    return `${head} waits for ${what} from ${a.participant}${when}`;
+  }
+
+  /** The awaited answer's label in the timeline. */
+  function awaitedLabel(a) {
+    if (a.participant === 'sleep') return 'sleeps';
+    const signal = signalOf(a);
+    if (signal !== undefined) return `awaits the signal '${signal}'`;
+    return `awaits ${a.events ? a.events.join(' | ') : 'a reply'}`;
   }
 
   function timelineSvg(view, next) {
@@ -177,7 +193,7 @@
       if (previous) add(svg, 'line', { x1: previous.x, y1: previous.y, x2: x, y2: y, stroke: '#b58ad6', 'stroke-width': 1.5, 'stroke-dasharray': '5 4' });
       const group = add(svg, 'g', { class: 'event awaited', 'data-awaits': a.events ? a.events.join('|') : '', 'data-step': a.step });
       add(group, 'circle', { cx: x, cy: y, r: 7 });
-      add(group, 'text', { x: x + 12, y: y - 2, 'font-size': 12 }, `awaits ${a.events ? a.events.join(' | ') : 'a reply'}`);
+      add(group, 'text', { x: x + 12, y: y - 2, 'font-size': 12 }, awaitedLabel(a));
       const overdue = a.until && Date.parse(a.until) <= Date.now();
       add(group, 'text', { x: x + 12, y: y + 12, 'font-size': 10 }, a.until ? `${overdue ? 'overdue since' : 'until'} ${time(a.until)}` : 'no deadline');
     });

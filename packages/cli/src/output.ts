@@ -28,6 +28,10 @@ interface ViewForTimeline {
     endedAt?: string;
     /** Until when an active step waits (its reply's deadline, a sleep's wake-up). */
     deadlineAt?: string;
+    /** The event types it waits for (see the core's `StepView.awaits`). */
+    awaits?: readonly string[];
+    /** True while a workflow step's compensation is in flight. */
+    compensating?: boolean;
   }[];
   timeline: {
     occurredAt: string;
@@ -37,6 +41,23 @@ interface ViewForTimeline {
     partition: number;
     offset: string;
   }[];
+}
+
+/**
+ * What a step waits for: an active step's events (or any reply to a workflow command that lists
+ * none; a sleep or a signal says it as its participant), a choreography step done whose
+ * compensation the saga waits for.
+ */
+function awaitedBy(step: ViewForTimeline['steps'][number]): string {
+  const events = step.awaits !== undefined && step.awaits.length > 0 ? step.awaits : undefined;
+  if (step.status === 'active') {
+    if (events !== undefined) return events.join(' | ');
+    const waitsOnTime = step.participant === 'sleep' || step.participant.startsWith('signal ');
+    return waitsOnTime ? '' : 'any reply';
+  }
+  return step.status === 'done' && events !== undefined
+    ? `compensation: ${events.join(' | ')}`
+    : '';
 }
 
 /** A saga in the terminal: its header, its steps, then its events in time order. */
@@ -52,15 +73,16 @@ export function timeline(view: ViewForTimeline): string {
   ].join('\n');
   // A sleep's participant is `sleep`, a signal wait's `signal <name>`: UNTIL says how long.
   const steps = table(
-    ['STEP', 'PARTICIPANT', 'STATUS', 'UNTIL'],
+    ['STEP', 'PARTICIPANT', 'STATUS', 'UNTIL', 'AWAITS'],
     // A branch of a parallel step shows as `<step> ∥ <branch>`.
     view.steps.map((s) => [
       s.parallel === undefined ? s.name : `${s.parallel} ∥ ${s.name}`,
       s.participant,
-      s.status,
+      s.compensating === true ? `${s.status} (compensation)` : s.status,
       s.status === 'active' && s.deadlineAt !== undefined && s.deadlineAt !== ''
         ? s.deadlineAt
         : '',
+      awaitedBy(s),
     ]),
   );
   const events = table(

@@ -122,6 +122,39 @@ describe('sagaflow CLI', { timeout: 60_000 }, () => {
     );
   });
 
+  it('shows the replies an active step awaits, and a compensation in flight', () => {
+    const shown = timeline({
+      sagaId: 'wf-2',
+      type: 'purchase',
+      status: 'compensating',
+      startedAt: '2026-12-02T10:00:00.000Z',
+      steps: [
+        {
+          name: 'reserve',
+          participant: 'shop.stock',
+          status: 'active',
+          compensating: true,
+          deadlineAt: '2026-12-02T10:00:30.000Z',
+        },
+        {
+          name: 'pay',
+          participant: 'shop.wallet',
+          status: 'active',
+          deadlineAt: '2026-12-02T10:00:40.000Z',
+          awaits: ['FundsHeld', 'FundsRefused'],
+        },
+      ],
+      timeline: [],
+    });
+    expect(shown).toMatch(/STEP\s+PARTICIPANT\s+STATUS\s+UNTIL\s+AWAITS\n/);
+    expect(shown).toMatch(
+      /reserve\s+shop\.stock\s+active \(compensation\)\s+2026-12-02T10:00:30\.000Z\s+any reply\n/,
+    );
+    expect(shown).toMatch(
+      /pay\s+shop\.wallet\s+active\s+2026-12-02T10:00:40\.000Z\s+FundsHeld \| FundsRefused/,
+    );
+  });
+
   it('asks for compensation with a reason', async () => {
     const done = await sagaflow(['sagas', 'compensate', 's-run', '--reason', 'customer cancelled']);
     expect(done.code, done.stderr).toBe(0);

@@ -137,6 +137,58 @@ describe('the view of an orchestrated workflow', () => {
     });
   });
 
+  it('shows the replies a step in flight waits for, and whether it is its compensation', () => {
+    const reserve = (second: number, phase: string, awaits: string) => ({
+      ...stepStarted('reserve', second, phase),
+      keyFields: { ...stepStarted('reserve', second, phase).keyFields, awaits },
+    });
+    const asked = reserve(1, 'forward', 'ItemReserved,CommandAccepted,CommandRejected');
+    expect(view([started, asked], 2).steps[0]).toEqual({
+      name: 'reserve',
+      participant: 'shop.reserve',
+      status: 'active',
+      startedAt: at(1),
+      deadlineAt: at(11),
+      awaits: ['ItemReserved', 'CommandAccepted', 'CommandRejected'],
+    });
+    // Answered: it waits for nothing.
+    const reserved = entry('WorkflowStepSucceeded', 2, {
+      step: 'reserve',
+      phase: 'forward',
+      attempt: 1,
+    });
+    expect(view([started, asked, reserved], 3).steps[0]).not.toHaveProperty('awaits');
+    // Its compensation in flight waits for any reply (a compensation lists none).
+    const refused = entry('WorkflowStepRejected', 4, {
+      step: 'pay',
+      phase: 'forward',
+      attempt: 1,
+      reason: 'insufficient funds',
+    });
+    const compensating = entry('WorkflowCompensationStarted', 4, { reason: 'insufficient funds' });
+    const undo = reserve(5, 'compensation', '');
+    const undoing = view(
+      [started, asked, reserved, stepStarted('pay', 3), refused, compensating, undo],
+      6,
+    );
+    expect(undoing.status).toBe('compensating');
+    expect(undoing.steps[0]).toMatchObject({ status: 'active', compensating: true });
+    expect(undoing.steps[0]).not.toHaveProperty('awaits');
+    // A workflow that ends with a step in flight leaves it abandoned, waiting for nothing.
+    const cancelled = entry('WorkflowCompensated', 7, {});
+    expect(
+      view(
+        [started, asked, reserved, stepStarted('pay', 3), refused, compensating, undo, cancelled],
+        8,
+      ).steps[0],
+    ).toEqual({
+      name: 'reserve',
+      participant: 'shop.reserve',
+      status: 'abandoned',
+      startedAt: at(1),
+    });
+  });
+
   it('shows its steps from its events, with the orchestrator as the clock of deadlines', () => {
     const running = view([started, stepStarted('reserve', 1)], 2);
     expect(running).toMatchObject({

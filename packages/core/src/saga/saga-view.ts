@@ -38,10 +38,14 @@ export interface StepView {
   readonly endedAt?: string;
   readonly deadlineAt?: string;
   /**
-   * The event types the step waits for (a choreography's): its answers while it is active, its
-   * compensation while the saga compensates and it is done but not undone yet.
+   * The event types the step waits for. A choreography's: its answers while it is active, its
+   * compensation while the saga compensates and it is done but not undone yet. A workflow's: the
+   * replies its command in flight waits for, when its step lists them (otherwise any reply counts
+   * and this is absent).
    */
   readonly awaits?: readonly string[];
+  /** True while the command in flight is the step's compensation (workflows only). */
+  readonly compensating?: boolean;
 }
 
 /** An operator's request to compensate a saga. */

@@ -141,6 +141,8 @@ export type WorkflowEvents = {
     entityType: string;
     entityId: string;
     deadlineAt: string;
+    /** The reply event types awaited, comma-separated; '' when any reply counts. */
+    awaits: string;
   };
   WorkflowStepSucceeded: {
     workflowId: string;
@@ -348,6 +350,7 @@ function sleep(decision: Decision, step: WorkflowStep, index: number): void {
     entityType: '',
     entityId: '',
     deadlineAt: timer.dueAt,
+    awaits: '',
   });
   decision.set({
     current: { phase: 'forward', step: step.name, attempt: 1, deadlineAt: timer.dueAt },
@@ -376,6 +379,7 @@ function awaitSignal(decision: Decision, step: WorkflowStep, index: number): voi
     entityType: '',
     entityId: name,
     deadlineAt: timer?.dueAt ?? '',
+    awaits: '',
   });
   const { timer: _t, ...rest } = decision.state;
   decision.state = {
@@ -511,8 +515,19 @@ function emit(
     entityType: step.entity!,
     entityId: command.entityId,
     deadlineAt,
+    awaits: phase === 'forward' ? awaitedReplies(step).join(',') : '',
   });
   return { commandId, deadlineAt };
+}
+
+/**
+ * The reply event types a step's command waits for, as {@link outcomeOf} reads them: those its
+ * `replies` lists, then the entity's `CommandAccepted` and `CommandRejected`; none (any reply
+ * counts) when it lists none.
+ */
+function awaitedReplies(step: WorkflowStep): string[] {
+  if (step.replies === undefined) return [];
+  return [...new Set([...Object.keys(step.replies), COMMAND_ACCEPTED, COMMAND_REJECTED])];
 }
 
 /**

@@ -51,6 +51,12 @@ function participantOf(entry: TimelineEntry): string | undefined {
   return text(entry, 'entityType');
 }
 
+/** Forgets what a step waited for: it was answered, or waits for something else now. */
+function settle(step: { awaits?: StepView['awaits']; compensating?: boolean }): void {
+  delete step.awaits;
+  delete step.compensating;
+}
+
 const text = (entry: TimelineEntry, field: string) => {
   const value = entry.keyFields[field];
   return typeof value === 'string' ? value : undefined;
@@ -100,14 +106,19 @@ export function deriveWorkflowView(
     const step = steps.get(text(entry, 'step') ?? '');
     const compensation = text(entry, 'phase') === 'compensation';
     switch (entry.type) {
-      case 'WorkflowStepStarted':
+      case 'WorkflowStepStarted': {
         if (step === undefined) break;
         step.participant = participantOf(entry) ?? step.participant;
         step.startedAt ??= entry.occurredAt;
         delete step.endedAt;
         step.status = 'active';
         step.deadlineAt = text(entry, 'deadlineAt') ?? '';
+        settle(step);
+        const awaits = (text(entry, 'awaits') ?? '').split(',').filter((t) => t !== '');
+        if (awaits.length > 0) step.awaits = awaits;
+        if (compensation) step.compensating = true;
         break;
+      }
       case 'WorkflowStepSucceeded':
       case 'WorkflowStepRejected':
       case 'WorkflowStepTimedOut': {
@@ -117,6 +128,7 @@ export function deriveWorkflowView(
         step.status = succeeded ? (compensation ? 'compensated' : 'done') : 'failed';
         step.endedAt = entry.occurredAt;
         delete step.deadlineAt;
+        settle(step);
         if (!succeeded) error = text(entry, 'reason') ?? `step '${step.name}' had no reply`;
         break;
       }
@@ -154,7 +166,7 @@ export function deriveWorkflowView(
     // A completed workflow passed over the steps it never started (`goTo`, `complete`).
     if (status === 'completed' && step.status === 'pending') return { ...step, status: 'skipped' };
     if (!ended || step.status !== 'active') return step;
-    const { deadlineAt: _d, ...rest } = step;
+    const { deadlineAt: _d, awaits: _a, compensating: _c, ...rest } = step;
     return { ...rest, status: 'abandoned' };
   });
   // Of a parallel step's branches in flight, the one due first.
