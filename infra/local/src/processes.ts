@@ -39,7 +39,7 @@ const handedOut = new Set<number>();
  * The first port of the kernel's ephemeral range (`net.ipv4.ip_local_port_range`): the ports it
  * gives outgoing connections as their local ports. @default 32768 where it cannot be read
  */
-async function ephemeralLow(): Promise<number> {
+async function readEphemeralLow(): Promise<number> {
   try {
     const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8');
     const low = Number(range.trim().split(/\s+/)[0]);
@@ -48,6 +48,9 @@ async function ephemeralLow(): Promise<number> {
     return 32_768;
   }
 }
+
+/** Read once per process: a machine setting. */
+let ephemeralLow: Promise<number> | undefined;
 
 /**
  * The first of `count` consecutive ports free on 127.0.0.1 now (a Kafka cluster's brokers and
@@ -59,7 +62,7 @@ async function ephemeralLow(): Promise<number> {
  * "did not answer within 180000 ms").
  */
 export async function freePortRun(count: number): Promise<number> {
-  const high = await ephemeralLow();
+  const high = await (ephemeralLow ??= readEphemeralLow());
   for (let attempt = 0; attempt < 200; attempt += 1) {
     const base = LOWEST_PORT + Math.floor(Math.random() * (high - LOWEST_PORT - count));
     const run = Array.from({ length: count }, (_, i) => base + i);

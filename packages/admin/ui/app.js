@@ -102,7 +102,7 @@
    * What a saga that has not ended waits for, step by step: an active step's answers (in a
    * workflow, the replies its step lists, or any reply to its command; a signal; a sleep's end),
    * or while it compensates, each compensation in flight; from which service, since when and
-   * until when.
+   * until when. `kind`: `answer`, `compensation`, `signal` (of `signal`) or `sleep`.
    */
   function awaited(view) {
     if (ENDED.includes(view.status)) return [];
@@ -112,24 +112,26 @@
       const undoing = view.status === 'compensating' && s.status === 'done' && s.awaits && s.awaits.length > 0;
       if (s.status !== 'active' && !undoing) return [];
       const compensation = undoing || s.compensating === true;
+      // A workflow's sleep and signal wait are told by their participant: `sleep`, `signal <name>`.
+      const signal = s.participant.startsWith('signal ') ? s.participant.slice('signal '.length) : undefined;
+      const until = undoing ? undefined : s.deadlineAt || undefined;
       return [{
         step: stepName(s),
-        kind: compensation ? 'compensation' : 'answer',
+        kind: compensation ? 'compensation' : s.participant === 'sleep' ? 'sleep' : signal !== undefined ? 'signal' : 'answer',
+        signal,
         events: s.awaits && s.awaits.length > 0 ? s.awaits : undefined,
         participant: s.participant,
         since: compensation ? compensatingSince : s.startedAt,
-        until: undoing ? undefined : s.deadlineAt || undefined,
+        until,
+        overdue: until !== undefined && Date.parse(until) <= Date.now(),
       }];
     });
   }
 
-  const signalOf = (a) => (a.participant.startsWith('signal ') ? a.participant.slice('signal '.length) : undefined);
-
   function awaitedText(a) {
     const when = `${a.since ? `, since ${time(a.since)}` : ''}${a.until ? `, until ${time(a.until)}` : ', no deadline'}`;
-    if (a.participant === 'sleep') return `Step ${a.step} sleeps${when}`;
-    const signal = signalOf(a);
-    if (signal !== undefined) return `Step ${a.step} waits for the signal '${signal}'${when}`;
+    if (a.kind === 'sleep') return `Step ${a.step} sleeps${when}`;
+    if (a.kind === 'signal') return `Step ${a.step} waits for the signal '${a.signal}'${when}`;
     const what = a.events ? a.events.join(' or ') : `any reply to its ${a.kind === 'compensation' ? 'compensation' : 'command'}`;
     const head = a.kind === 'compensation' ? `Compensation of ${a.step}` : `Step ${a.step}`;
     return `${head} waits for ${what} from ${a.participant}${when}`;
@@ -137,9 +139,8 @@
 
   /** The awaited answer's label in the timeline. */
   function awaitedLabel(a) {
-    if (a.participant === 'sleep') return 'sleeps';
-    const signal = signalOf(a);
-    if (signal !== undefined) return `awaits the signal '${signal}'`;
+    if (a.kind === 'sleep') return 'sleeps';
+    if (a.kind === 'signal') return `awaits the signal '${a.signal}'`;
     return `awaits ${a.events ? a.events.join(' | ') : 'a reply'}`;
   }
 
@@ -194,8 +195,7 @@
       const group = add(svg, 'g', { class: 'event awaited', 'data-awaits': a.events ? a.events.join('|') : '', 'data-step': a.step });
       add(group, 'circle', { cx: x, cy: y, r: 7 });
       add(group, 'text', { x: x + 12, y: y - 2, 'font-size': 12 }, awaitedLabel(a));
-      const overdue = a.until && Date.parse(a.until) <= Date.now();
-      add(group, 'text', { x: x + 12, y: y + 12, 'font-size': 10 }, a.until ? `${overdue ? 'overdue since' : 'until'} ${time(a.until)}` : 'no deadline');
+      add(group, 'text', { x: x + 12, y: y + 12, 'font-size': 10 }, a.until ? `${a.overdue ? 'overdue since' : 'until'} ${time(a.until)}` : 'no deadline');
     });
     return svg;
   }
@@ -214,10 +214,9 @@
     const next = awaited(view);
     $('detail-awaiting').hidden = next.length === 0;
     $('detail-awaiting').replaceChildren(
-      ...next.map((a) => {
-        const overdue = a.until && Date.parse(a.until) <= Date.now();
-        return el('li', { 'data-step': a.step }, awaitedText(a), ...(overdue ? [' ', el('span', { class: 'overdue' }, `(overdue by ${ago(Date.now() - Date.parse(a.until))})`)] : []));
-      }),
+      ...next.map((a) =>
+        el('li', { 'data-step': a.step }, awaitedText(a), ...(a.overdue ? [' ', el('span', { class: 'overdue' }, `(overdue by ${ago(Date.now() - Date.parse(a.until))})`)] : [])),
+      ),
     );
     // A message of the saga held back by a consumer (a workflow version not deployed, the registry down).
     const waiting = view.waiting;

@@ -515,19 +515,31 @@ function emit(
     entityType: step.entity!,
     entityId: command.entityId,
     deadlineAt,
-    awaits: phase === 'forward' ? awaitedReplies(step).join(',') : '',
+    awaits: phase === 'forward' ? awaitedReplies(step) : '',
   });
   return { commandId, deadlineAt };
 }
 
+/** Each step's {@link awaitedReplies}, worked out once per definition's step, not per command. */
+const awaitedByStep = new WeakMap<WorkflowStep, string>();
+
 /**
- * The reply event types a step's command waits for, as {@link outcomeOf} reads them: those its
- * `replies` lists, then the entity's `CommandAccepted` and `CommandRejected`; none (any reply
- * counts) when it lists none.
+ * The reply event types a step's command waits for, as {@link outcomeOf} reads them, comma
+ * separated: those its `replies` lists, then the entity's `CommandAccepted` and
+ * `CommandRejected`; none (any reply counts) when it lists none.
  */
-function awaitedReplies(step: WorkflowStep): string[] {
-  if (step.replies === undefined) return [];
-  return [...new Set([...Object.keys(step.replies), COMMAND_ACCEPTED, COMMAND_REJECTED])];
+function awaitedReplies(step: WorkflowStep): string {
+  let awaited = awaitedByStep.get(step);
+  if (awaited === undefined) {
+    awaited =
+      step.replies === undefined
+        ? ''
+        : [...new Set([...Object.keys(step.replies), COMMAND_ACCEPTED, COMMAND_REJECTED])].join(
+            ',',
+          );
+    awaitedByStep.set(step, awaited);
+  }
+  return awaited;
 }
 
 /**
