@@ -1,4 +1,5 @@
 import {
+  awaitedOf,
   consumerLag,
   invalidArgument,
   isEnded,
@@ -410,7 +411,7 @@ export function createAdminApp(options: AdminOptions): express.Express {
     const id = sagaIdOf(req);
     const view = await options.views.view(id);
     if (view === undefined) throw new HttpError(404, 'NOT_FOUND', `no saga '${id}'`, 'id');
-    res.json(view);
+    res.json({ ...view, awaiting: awaitedOf(view) });
   });
 
   /** The workflow behind a view, when it is an orchestrated one. */

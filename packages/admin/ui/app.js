@@ -88,7 +88,6 @@
     $('more').hidden = !cursor;
   }
 
-  const ENDED = ['completed', 'compensated', 'failed'];
   const stepName = (s) => `${s.parallel ? `${s.parallel} ∥ ` : ''}${s.name}`;
   const ago = (ms) => {
     const minutes = Math.round(ms / 60000);
@@ -99,34 +98,15 @@
   };
 
   /**
-   * What a saga that has not ended waits for, step by step: an active step's answers (in a
-   * workflow, the replies its step lists, or any reply to its command; a signal; a sleep's end),
-   * or while it compensates, each compensation in flight; from which service, since when and
-   * until when. `kind`: `answer`, `compensation`, `signal` (of `signal`) or `sleep`.
+   * What a saga that has not ended waits for, as the API works it out (`awaiting`: one entry per
+   * step waiting, of kind answer, compensation, signal or sleep), with whether it is overdue.
    */
-  function awaited(view) {
-    if (ENDED.includes(view.status)) return [];
-    const failedAt = view.steps.map((s) => (s.status === 'failed' ? s.endedAt : undefined)).find(Boolean);
-    const compensatingSince = (view.compensationRequest && view.compensationRequest.at) || failedAt || view.updatedAt;
-    return view.steps.flatMap((s) => {
-      const undoing = view.status === 'compensating' && s.status === 'done' && s.awaits && s.awaits.length > 0;
-      if (s.status !== 'active' && !undoing) return [];
-      const compensation = undoing || s.compensating === true;
-      // A workflow's sleep and signal wait are told by their participant: `sleep`, `signal <name>`.
-      const signal = s.participant.startsWith('signal ') ? s.participant.slice('signal '.length) : undefined;
-      const until = undoing ? undefined : s.deadlineAt || undefined;
-      return [{
-        step: stepName(s),
-        kind: compensation ? 'compensation' : s.participant === 'sleep' ? 'sleep' : signal !== undefined ? 'signal' : 'answer',
-        signal,
-        events: s.awaits && s.awaits.length > 0 ? s.awaits : undefined,
-        participant: s.participant,
-        since: compensation ? compensatingSince : s.startedAt,
-        until,
-        overdue: until !== undefined && Date.parse(until) <= Date.now(),
-      }];
-    });
-  }
+  const awaited = (view) =>
+    (view.awaiting || []).map((a) => ({
+      ...a,
+      step: stepName({ name: a.step, parallel: a.parallel }),
+      overdue: a.until !== undefined && Date.parse(a.until) <= Date.now(),
+    }));
 
   function awaitedText(a) {
     const when = `${a.since ? `, since ${time(a.since)}` : ''}${a.until ? `, until ${time(a.until)}` : ', no deadline'}`;

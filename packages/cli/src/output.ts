@@ -1,3 +1,5 @@
+import { awaitedOf, type AwaitedAnswer } from '@sagaflow/core';
+
 /** Columns padded to their widest cell; a header line first. */
 export function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
   if (rows.length === 0) return '(none)\n';
@@ -44,20 +46,14 @@ interface ViewForTimeline {
 }
 
 /**
- * What a step waits for: an active step's events (or any reply to a workflow command that lists
- * none; a sleep or a signal says it as its participant), a choreography step done whose
- * compensation the saga waits for.
+ * What a step waits for, as the core works it out ({@link awaitedOf}): its events, any reply (a
+ * command or a compensation that lists none), nothing for a sleep or a signal (its participant
+ * says it); a choreography step done says its compensation is awaited.
  */
-function awaitedBy(step: ViewForTimeline['steps'][number]): string {
-  const events = step.awaits !== undefined && step.awaits.length > 0 ? step.awaits : undefined;
-  if (step.status === 'active') {
-    if (events !== undefined) return events.join(' | ');
-    const waitsOnTime = step.participant === 'sleep' || step.participant.startsWith('signal ');
-    return waitsOnTime ? '' : 'any reply';
-  }
-  return step.status === 'done' && events !== undefined
-    ? `compensation: ${events.join(' | ')}`
-    : '';
+function awaitedBy(step: ViewForTimeline['steps'][number], awaited: AwaitedAnswer | undefined) {
+  if (awaited === undefined || awaited.kind === 'sleep' || awaited.kind === 'signal') return '';
+  const what = awaited.events === undefined ? 'any reply' : awaited.events.join(' | ');
+  return step.status === 'done' ? `compensation: ${what}` : what;
 }
 
 /** A saga in the terminal: its header, its steps, then its events in time order. */
@@ -71,6 +67,7 @@ export function timeline(view: ViewForTimeline): string {
     ...(view.error === undefined ? [] : [`error: ${view.error}`]),
     '',
   ].join('\n');
+  const awaiting = awaitedOf(view);
   // A sleep's participant is `sleep`, a signal wait's `signal <name>`: UNTIL says how long.
   const steps = table(
     ['STEP', 'PARTICIPANT', 'STATUS', 'UNTIL', 'AWAITS'],
@@ -82,7 +79,10 @@ export function timeline(view: ViewForTimeline): string {
       s.status === 'active' && s.deadlineAt !== undefined && s.deadlineAt !== ''
         ? s.deadlineAt
         : '',
-      awaitedBy(s),
+      awaitedBy(
+        s,
+        awaiting.find((a) => a.step === s.name && a.parallel === s.parallel),
+      ),
     ]),
   );
   const events = table(

@@ -134,8 +134,10 @@ export {
 } from './saga/saga-control.js';
 export type { CompletedStep, SagaCompensationRequested } from './saga/saga-control.js';
 export type { EventRole, SagaDefinition, SagaStep } from './saga/saga.js';
-export { deriveSagaView, isEnded, sagaTypeOf } from './saga/saga-view.js';
+export { awaitedOf, deriveSagaView, isEnded, sagaTypeOf } from './saga/saga-view.js';
 export type {
+  AwaitedAnswer,
+  AwaitingView,
   CompensationRequest,
   SagaStatus,
   SagaView,

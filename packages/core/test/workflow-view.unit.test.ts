@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  awaitedOf,
   deriveSagaView,
   isWorkflowEvent,
   WORKFLOW_START_GRACE_MS,
@@ -43,6 +44,18 @@ const stepStarted = (step: string, second: number, phase = 'forward') =>
     attempt: 1,
     entityType: `shop.${step}`,
     deadlineAt: at(second + 10),
+  });
+
+/** A step that waits for the signal `approval`, without a timeout. */
+const signalStarted = (step: string, second: number) =>
+  entry('WorkflowStepStarted', second, {
+    step,
+    phase: 'forward',
+    attempt: 1,
+    commandType: 'signal',
+    entityType: '',
+    entityId: 'approval',
+    deadlineAt: '',
   });
 
 const view = (entries: TimelineEntry[], nowSecond: number) =>
@@ -187,6 +200,56 @@ describe('the view of an orchestrated workflow', () => {
       status: 'abandoned',
       startedAt: at(1),
     });
+  });
+
+  it('says what it waits for: a reply, a signal, a sleep, a compensation; nothing once ended', () => {
+    const replies = {
+      ...stepStarted('reserve', 1),
+      keyFields: { ...stepStarted('reserve', 1).keyFields, awaits: 'ItemReserved,CommandRejected' },
+    };
+    expect(awaitedOf(view([started, replies], 2))).toEqual([
+      {
+        step: 'reserve',
+        kind: 'answer',
+        events: ['ItemReserved', 'CommandRejected'],
+        participant: 'shop.reserve',
+        since: at(1),
+        until: at(11),
+      },
+    ]);
+    const signal = signalStarted('pay', 3);
+    const reserved = entry('WorkflowStepSucceeded', 2, { step: 'reserve', phase: 'forward' });
+    expect(awaitedOf(view([started, replies, reserved, signal], 4))).toEqual([
+      {
+        step: 'pay',
+        kind: 'signal',
+        signal: 'approval',
+        participant: 'signal approval',
+        since: at(3),
+      },
+    ]);
+    const refused = entry('WorkflowStepRejected', 5, {
+      step: 'pay',
+      phase: 'forward',
+      reason: 'no',
+    });
+    const compensating = entry('WorkflowCompensationStarted', 5, { reason: 'no' });
+    const undo = stepStarted('reserve', 6, 'compensation');
+    expect(
+      awaitedOf(view([started, replies, reserved, signal, refused, compensating, undo], 7)),
+    ).toEqual([
+      {
+        step: 'reserve',
+        kind: 'compensation',
+        participant: 'shop.reserve',
+        since: at(5),
+        until: at(16),
+      },
+    ]);
+    const ended = entry('WorkflowCompensated', 8, {});
+    expect(
+      awaitedOf(view([started, replies, reserved, signal, refused, compensating, undo, ended], 9)),
+    ).toEqual([]);
   });
 
   it('shows its steps from its events, with the orchestrator as the clock of deadlines', () => {
@@ -335,15 +398,7 @@ describe('the view of an orchestrated workflow', () => {
       attempt: 1,
       replyType: 'woke',
     });
-    const approval = entry('WorkflowStepStarted', 31, {
-      step: 'approval',
-      phase: 'forward',
-      attempt: 1,
-      commandType: 'signal',
-      entityType: '',
-      entityId: 'approval',
-      deadlineAt: '',
-    });
+    const approval = signalStarted('approval', 31);
     expect(view([waits, nap], 2).steps[0]).toMatchObject({
       name: 'nap',
       participant: 'sleep',

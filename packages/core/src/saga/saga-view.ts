@@ -233,3 +233,77 @@ export function deriveSagaView(
   }
   return { ...withKey, ...position, status: 'running' };
 }
+
+/** One thing a saga that has not ended waits for: see {@link awaitedOf}. */
+export interface AwaitedAnswer {
+  /** The step (the branch, for a branch of a parallel step). */
+  readonly step: string;
+  /** The parallel step the branch belongs to. */
+  readonly parallel?: string;
+  /**
+   * `answer`: the step's answer; `compensation`: its compensation's; `signal`: a signal (a
+   * workflow's); `sleep`: the end of a sleep.
+   */
+  readonly kind: 'answer' | 'compensation' | 'signal' | 'sleep';
+  /** The signal waited for, when `kind` is `signal`. */
+  readonly signal?: string;
+  /** The event types awaited; absent when any reply counts, and for a signal or a sleep. */
+  readonly events?: readonly string[];
+  /** Who answers: a service, an entity type, `sleep` or `signal <name>`. */
+  readonly participant: string;
+  readonly since?: string;
+  readonly until?: string;
+}
+
+/** The part of a view {@link awaitedOf} reads (as the admin API gives it too). */
+export interface AwaitingView {
+  readonly status: string;
+  readonly updatedAt?: string;
+  readonly compensationRequest?: Pick<CompensationRequest, 'at'>;
+  readonly steps: readonly (Omit<StepView, 'status'> & { readonly status: string })[];
+}
+
+/**
+ * What a saga that has not ended waits for, step by step: an active step's answers (a workflow
+ * step's listed replies, or any reply; a signal; a sleep's end), or while it compensates, each
+ * compensation in flight (a choreography's steps done, a workflow's compensation command); from
+ * whom, since when and until when. The admin page and the CLI both show this.
+ */
+export function awaitedOf(view: AwaitingView): AwaitedAnswer[] {
+  if ((ENDED as readonly string[]).includes(view.status)) return [];
+  const failedAt = view.steps.find((s) => s.status === 'failed')?.endedAt;
+  const compensatingSince = view.compensationRequest?.at ?? failedAt ?? view.updatedAt;
+  return view.steps.flatMap((s): AwaitedAnswer[] => {
+    const undoing =
+      view.status === 'compensating' &&
+      s.status === 'done' &&
+      s.awaits !== undefined &&
+      s.awaits.length > 0;
+    if (s.status !== 'active' && !undoing) return [];
+    const compensation = undoing || s.compensating === true;
+    // A workflow's sleep and signal wait are told by their participant: `sleep`, `signal <name>`.
+    const signal = s.participant.startsWith('signal ')
+      ? s.participant.slice('signal '.length)
+      : undefined;
+    const since = compensation ? compensatingSince : s.startedAt;
+    const until = undoing || s.deadlineAt === '' ? undefined : s.deadlineAt;
+    return [
+      {
+        step: s.name,
+        ...(s.parallel === undefined ? {} : { parallel: s.parallel }),
+        kind: compensation
+          ? 'compensation'
+          : s.participant === 'sleep'
+            ? 'sleep'
+            : signal !== undefined
+              ? 'signal'
+              : 'answer',
+        ...(signal === undefined ? {} : { signal }),
+        ...(s.awaits !== undefined && s.awaits.length > 0 ? { events: s.awaits } : {}),
+        participant: s.participant,
+        ...(since === undefined ? {} : { since }),
+        ...(until === undefined ? {} : { until }),
+      },
+    ];
+  });
+}
